@@ -1,0 +1,194 @@
+"""The HTTP API of the ticket engine (FastAPI). Start it with `uvicorn ticketing.api:app`.
+
+Every `/be/...` request names its operator in the `operator-name` header and, when that operator has a secret,
+is signed (see `ticketing.signing`). Errors always answer `{"code": ..., "message": ...}` (README error table).
+"""
+
+import logging
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ticketing import wire
+from ticketing.demo_data import seed_demo_data
+from ticketing.engine import TicketEngine
+from ticketing.errors import InvalidSignature, TicketingError, ValidationFailed
+from ticketing.models import (
+    Coupon,
+    CouponEvent,
+    EventUpdate,
+    Ticket,
+    TicketQuery,
+    TicketRequest,
+    TicketStatus,
+    TicketType,
+)
+from ticketing.odds_simulator import OddsSimulator
+from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
+from ticketing.settings import Settings
+from ticketing.signing import verify_signature
+from ticketing.storage import Operator, Store, database_url
+
+log = logging.getLogger("ticketing.api")
+
+
+class WireJSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content) -> bytes:
+        return wire.dumps(content)
+
+
+def error_response(error: TicketingError) -> WireJSONResponse:
+    return WireJSONResponse(error.body(), status_code=error.http_status)
+
+
+def validation_error(errors) -> ValidationFailed:
+    problems = [
+        {"field": ".".join(str(part) for part in e["loc"] if part not in ("body", "query", "path", "header"))
+         or "body", "message": e["msg"]}
+        for e in errors
+    ]
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return ValidationFailed(f"Invalid request: {summary}", errors=problems)
+
+
+def build_engine(settings: Settings) -> TicketEngine:
+    store = Store(database_url(settings.database))
+    store.create_schema()
+    engine = TicketEngine(store)
+    seed_demo_data(engine, settings.site_secret)
+    return engine
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        config = settings or Settings.from_env()
+        engine = build_engine(config)
+        app.state.engine = engine
+        simulator = None
+        if config.simulator:
+            simulator = OddsSimulator(engine, seed=config.simulator_seed, interval=config.simulator_interval).start()
+        yield
+        if simulator is not None:
+            simulator.stop()
+        engine.store.dispose()
+
+    app = FastAPI(
+        title="Jackpot ticket engine",
+        version="1.0.0",
+        description="Betstack-style `POST /be/tickets` for jackpot tickets, with coupons and live odds.",
+        lifespan=lifespan,
+        default_response_class=WireJSONResponse,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+
+    @app.exception_handler(TicketingError)
+    async def _ticketing_error(_request: Request, error: TicketingError):
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, error: RequestValidationError):
+        return error_response(validation_error(error.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, error: StarletteHTTPException):
+        return WireJSONResponse({"code": error.status_code, "message": str(error.detail)}, status_code=error.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, error: Exception):
+        log.error("unexpected error: %s", type(error).__name__, exc_info=error)
+        return error_response(TicketingError())
+
+    def engine_of(request: Request) -> TicketEngine:
+        return request.app.state.engine
+
+    async def signed_operator(
+        request: Request,
+        operator_name: Annotated[str | None, Header(alias="operator-name")] = None,
+        timestamp: Annotated[str | None, Header()] = None,
+        signature: Annotated[str | None, Header()] = None,
+    ) -> Operator:
+        """The operator the request is signed for; 403 when the signature is missing or wrong."""
+        if not operator_name:
+            raise InvalidSignature("Missing operator-name header")
+        operator = engine_of(request).get_operator(operator_name)
+        if operator.secret:
+            verify_signature(operator.secret, timestamp, signature, await request.body())
+        return operator
+
+    Engine = Annotated[TicketEngine, Depends(engine_of)]
+    SignedOperator = Annotated[Operator, Depends(signed_operator)]
+    errors = {status: {"description": text} for status, text in (
+        (400, "Business rule: `{code, message}`"), (403, "Access: bad token or signature"),
+        (422, "Validation: every bad field named"),
+    )}
+
+    @app.get("/health", tags=["service"])
+    def health(engine: Engine) -> dict:
+        with engine.store.read() as conn:
+            coupons = len(engine.store.all_coupon_ids(conn))
+        return {"status": "ok", "database": engine.store.engine.dialect.name, "coupons": coupons}
+
+    @app.post("/be/tickets", response_model=Ticket, responses=errors, tags=["tickets"])
+    def create_ticket(
+        body: TicketRequest,
+        operator: SignedOperator,
+        engine: Engine,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    ):
+        if body.operator != operator.name:
+            raise InvalidSignature("The request's operator does not match the operator-name header")
+        return engine.create_ticket(body, idempotency_key=idempotency_key)
+
+    @app.get("/be/tickets", response_model=list[Ticket], responses=errors, tags=["tickets"])
+    def list_tickets(
+        operator: SignedOperator,
+        engine: Engine,
+        limit: Annotated[int, Query(ge=1, le=10000)] = 10,
+        user_id: str | None = None,
+        status: TicketStatus | None = None,
+        coupon_id: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        skip_types: Annotated[list[TicketType], Query()] = [],  # noqa: B006 - FastAPI copies defaults
+    ):
+        query = TicketQuery(
+            operator=operator.name, user_id=user_id, status=status, coupon_id=coupon_id,
+            created_from=created_from, created_to=created_to, skip_types=skip_types, limit=limit,
+        )
+        return engine.list_tickets(query)
+
+    @app.get("/be/tickets/{identifier}", response_model=Ticket, responses=errors, tags=["tickets"])
+    def get_ticket(identifier: Annotated[str, Path(max_length=64)], operator: SignedOperator, engine: Engine):
+        return engine.get_ticket(identifier, operator=operator.name)
+
+    @app.get("/be/coupons", response_model=list[Coupon], responses=errors, tags=["coupons"])
+    def list_coupons(_operator: SignedOperator, engine: Engine):
+        return engine.list_open_coupons()
+
+    @app.get("/be/coupons/{coupon_id}", response_model=Coupon, responses=errors, tags=["coupons"])
+    def get_coupon(coupon_id: Annotated[str, Path(max_length=64)], _operator: SignedOperator, engine: Engine):
+        return engine.get_coupon(coupon_id)
+
+    @app.put("/be/coupons/{coupon_id}/events/{event_id}", response_model=CouponEvent, responses=errors,
+             tags=["coupons"])
+    def update_event(
+        coupon_id: Annotated[str, Path(max_length=64)],
+        event_id: int,
+        change: EventUpdate,
+        _operator: SignedOperator,
+        engine: Engine,
+    ):
+        return engine.update_event(coupon_id, event_id, change)
+
+    return app
+
+
+app = create_app()

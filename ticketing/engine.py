@@ -1,0 +1,160 @@
+"""The ticket engine: runs the rules against the coupon's current odds and stores the ticket, in one transaction.
+
+`TicketEngine` is used in-process by the terminal (embedded mode) and behind `ticketing.api`; the HTTP client in
+`ticketing.client` offers the same methods against a remote engine.
+"""
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy.exc import IntegrityError
+
+from ticketing.errors import (
+    CouponMissing,
+    CouponNotFound,
+    IdempotencyKeyReused,
+    InsufficientBalance,
+    InvalidToken,
+    OperatorNotFound,
+    TicketNotFound,
+)
+from ticketing.identifiers import new_ticket_code, new_ticket_id, normalize_ticket_reference, token_fingerprint
+from ticketing.models import (
+    Coupon,
+    CouponEvent,
+    EventUpdate,
+    Ticket,
+    TicketQuery,
+    TicketRequest,
+    TicketResult,
+    TicketStatus,
+)
+from ticketing.money import round_odds
+from ticketing.pricing import price_ticket
+from ticketing.rules import validate_ticket
+from ticketing.storage import Operator, Store
+
+Clock = Callable[[], datetime]
+WRITE_ATTEMPTS = 5
+"""A write that loses a uniqueness race (ticket code, idempotency key) is run again from the start."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def request_fingerprint(request: TicketRequest) -> str:
+    """Same key + same fingerprint = a retry. JSON layout and field order do not change it."""
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+
+
+class TicketEngine:
+    def __init__(self, store: Store, clock: Clock = utc_now):
+        self.store = store
+        self.clock = clock
+
+    # ---- selling --------------------------------------------------------------------------------------------
+
+    def create_ticket(self, request: TicketRequest, idempotency_key: str | None = None) -> Ticket:
+        fingerprint = request_fingerprint(request)
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                return self._create_once(request, idempotency_key, fingerprint)
+            except IntegrityError:
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _create_once(self, request: TicketRequest, idempotency_key: str | None, fingerprint: str) -> Ticket:
+        with self.store.write() as conn:
+            if idempotency_key:
+                earlier = self.store.find_by_idempotency_key(conn, request.operator, idempotency_key)
+                if earlier is not None:
+                    ticket, earlier_fingerprint = earlier
+                    if earlier_fingerprint != fingerprint:
+                        raise IdempotencyKeyReused()
+                    return ticket
+            operator = self._operator(conn, request.operator)
+            account = self.store.load_account(conn, token_fingerprint(request.token))
+            if account is None or account.operator != operator.name:
+                raise InvalidToken()
+            coupon = self.store.load_coupon(conn, request.coupon_id, lock=True)
+            if coupon is None:
+                raise CouponNotFound(f"Coupon {request.coupon_id} not found", coupon_id=request.coupon_id)
+            now = self.clock()
+            events = validate_ticket(request, coupon, operator.currency, now)
+            price = price_ticket(request.stake, [e.odds for e in events], operator.tax_profile, coupon.max_payout)
+            if not self.store.debit(conn, account.token_sha256, price.stake):
+                raise InsufficientBalance()
+            code = new_ticket_code()
+            while self.store.code_taken(conn, code):
+                code = new_ticket_code()
+            ticket = Ticket(
+                id=new_ticket_id(now), code=code, operator=operator.name, coupon_id=coupon.id,
+                stake=price.stake, currency=request.currency, net_stake=price.net_stake, excise=price.excise,
+                total_odds=round_odds(price.total_odds), payout=price.payout, tax=price.tax,
+                net_payout=price.net_payout, odds_diff=round_odds(request.odds_diff), status=TicketStatus.NEW,
+                result=TicketResult.PENDING, approved=True, source=request.source, type=request.type,
+                atag=request.atag, user_id=account.user_id, events=events, created=now, updated=now,
+            )
+            self.store.insert_ticket(conn, ticket, account.token_sha256, idempotency_key, fingerprint)
+            return ticket
+
+    # ---- lookups ---------------------------------------------------------------------------------------------
+
+    def get_ticket(self, id_or_code: str, operator: str | None = None) -> Ticket:
+        reference = normalize_ticket_reference(id_or_code)
+        with self.store.read() as conn:
+            ticket = self.store.find_ticket(conn, reference) if reference else None
+        if ticket is None or (operator is not None and ticket.operator != operator):
+            raise TicketNotFound(f"Ticket {id_or_code.strip()[:40]} not found")
+        return ticket
+
+    def list_tickets(self, query: TicketQuery) -> list[Ticket]:
+        with self.store.read() as conn:
+            return self.store.query_tickets(conn, query)
+
+    def list_open_coupons(self) -> list[Coupon]:
+        now = self.clock()
+        with self.store.read() as conn:
+            return [self.store.load_coupon(conn, cid) for cid in self.store.open_coupon_ids(conn, now)]
+
+    def get_coupon(self, coupon_id: str) -> Coupon:
+        with self.store.read() as conn:
+            coupon = self.store.load_coupon(conn, str(coupon_id))
+        if coupon is None:
+            raise CouponMissing(f"Coupon {coupon_id} not found", coupon_id=str(coupon_id))
+        return coupon
+
+    def get_operator(self, name: str) -> Operator:
+        with self.store.read() as conn:
+            return self._operator(conn, name)
+
+    def balance(self, token: str) -> Decimal:
+        with self.store.read() as conn:
+            account = self.store.load_account(conn, token_fingerprint(token))
+        if account is None:
+            raise InvalidToken()
+        return account.balance
+
+    # ---- coupon administration (feed, QA) --------------------------------------------------------------------
+
+    def update_event(self, coupon_id: str, event_id: int, change: EventUpdate) -> CouponEvent:
+        with self.store.write() as conn:
+            if not self.store.update_event(conn, str(coupon_id), event_id, change.status, change.odds):
+                raise CouponMissing(f"Event {event_id} not found in coupon {coupon_id}", coupon_id=str(coupon_id))
+            event = self.store.load_coupon(conn, str(coupon_id)).event(event_id)
+        return event
+
+    def save_coupon(self, coupon: Coupon) -> Coupon:
+        with self.store.write() as conn:
+            self.store.save_coupon(conn, coupon)
+        return coupon
+
+    def _operator(self, conn, name: str) -> Operator:
+        operator = self.store.load_operator(conn, name)
+        if operator is None:
+            raise OperatorNotFound(f"Operator {name} was not found")
+        return operator

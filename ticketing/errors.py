@@ -1,0 +1,126 @@
+"""Typed errors of the ticket engine, each with its Betstack-style code and HTTP status.
+
+The same classes are raised by the in-process engine and re-raised by `ticketing.client` from an
+error response, so a terminal handles both engines alike. The full table is in the README.
+"""
+
+from typing import Any, ClassVar
+
+
+class TicketingError(Exception):
+    """Base: `{"code": code, "message": message, **details}` answered with `http_status`."""
+
+    code: ClassVar[int] = 99
+    http_status: ClassVar[int] = 500
+    default_message: ClassVar[str] = "Internal error"
+
+    def __init__(self, message: str | None = None, **details: Any):
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+class FeatureNotImplemented(TicketingError):
+    code, http_status = 100, 400
+
+
+class EventNotAvailable(TicketingError):
+    code, http_status = 101, 400
+
+
+class OddsChanged(TicketingError):
+    """Details carry `events`: every moved pick with the odds submitted and the current odds."""
+
+    code, http_status, default_message = 102, 400, "Odds changed"
+
+
+class CouponNotFound(TicketingError):
+    code, http_status = 103, 400
+
+
+class CouponClosed(TicketingError):
+    code, http_status = 104, 400
+
+
+class WrongPicks(TicketingError):
+    code, http_status = 105, 400
+
+
+class OperatorNotFound(TicketingError):
+    code, http_status = 106, 400
+
+
+class BetNotOffered(TicketingError):
+    code, http_status = 107, 400
+
+
+class StakeOutOfLimits(TicketingError):
+    code, http_status = 108, 400
+
+
+class CurrencyNotAccepted(TicketingError):
+    code, http_status = 109, 400
+
+
+class InsufficientBalance(TicketingError):
+    code, http_status, default_message = 110, 400, "Insufficient balance"
+
+
+class IdempotencyKeyReused(TicketingError):
+    code, http_status = 112, 400
+    default_message = "Idempotency key already used for a different ticket request"
+
+
+class TicketNotFound(TicketingError):
+    code, http_status = 111, 404
+
+
+class CouponMissing(TicketingError):
+    """A coupon or event looked up by URL that does not exist (404, unlike a ticket naming one: 103)."""
+
+    code, http_status = 113, 404
+
+
+class InvalidToken(TicketingError):
+    code, http_status, default_message = 120, 403, "Invalid token"
+
+
+class InvalidSignature(TicketingError):
+    code, http_status, default_message = 121, 403, "Invalid signature"
+
+
+class ValidationFailed(TicketingError):
+    """Malformed input. Details carry `errors`: one `{"field", "message"}` per bad field."""
+
+    code, http_status, default_message = 90, 422, "Invalid request"
+
+
+class RequestTooLarge(TicketingError):
+    code, http_status, default_message = 91, 413, "Request body too large"
+
+
+class EngineUnavailable(TicketingError):
+    """Raised by the client when the remote engine cannot be reached or answers nonsense."""
+
+    code, http_status, default_message = 98, 503, "Ticket engine unavailable"
+
+
+ERRORS_BY_CODE: dict[int, type[TicketingError]] = {
+    cls.code: cls
+    for cls in (
+        FeatureNotImplemented, EventNotAvailable, OddsChanged, CouponNotFound, CouponClosed, WrongPicks,
+        OperatorNotFound, BetNotOffered, StakeOutOfLimits, CurrencyNotAccepted, InsufficientBalance,
+        IdempotencyKeyReused, TicketNotFound, CouponMissing, InvalidToken, InvalidSignature,
+        ValidationFailed, RequestTooLarge, EngineUnavailable, TicketingError,
+    )
+}
+
+
+def error_from_body(body: dict[str, Any]) -> TicketingError:
+    """Rebuild the typed error an engine answered with (used by the HTTP client)."""
+    details = {k: v for k, v in body.items() if k not in ("code", "message")}
+    cls = ERRORS_BY_CODE.get(body.get("code"), TicketingError)
+    return cls(str(body.get("message") or cls.default_message), **details)

@@ -1,0 +1,34 @@
+"""Ticket ids (24-hex ObjectIds), ticket codes (6 characters, easy to read aloud), token fingerprints."""
+
+import hashlib
+import secrets
+from datetime import datetime
+
+CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"
+"""Upper-case letters and digits without look-alikes (0/O, 1/I/L, 2/Z, 5/S, 8/B, G/6): 23**6 = 148 million codes."""
+CODE_LENGTH = 6
+
+
+def new_ticket_id(now: datetime) -> str:
+    """MongoDB ObjectId layout: 4 bytes of creation time, then 8 random bytes."""
+    return f"{int(now.timestamp()):08x}{secrets.token_hex(8)}"
+
+
+def new_ticket_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalize_ticket_reference(text: str) -> str:
+    """A typed or scanned id or code: spaces and dashes dropped; codes upper-case, ids lower-case hex."""
+    cleaned = "".join(ch for ch in text if not ch.isspace() and ch != "-")
+    return cleaned.lower() if len(cleaned) == 24 else cleaned.upper()
+
+
+def token_fingerprint(token: str) -> str:
+    """Tokens are stored only as this SHA-256, so a leaked database leaks no token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def mask_token(token: str) -> str:
+    """What a screen may show of a token: its first and last 4 characters."""
+    return f"{token[:4]}…{token[-4:]}" if len(token) > 10 else "…"

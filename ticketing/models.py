@@ -1,0 +1,268 @@
+"""The data of the ticket engine as pydantic models: the Betstack jackpot request and response, coupons, queries.
+
+JSON conventions (see README "Contract decisions"): amounts and odds are numbers with two decimals, datetimes
+are UTC written `YYYY-MM-DDTHH:MM:SS` like the spec's sample, coupon event odds are a map bet id -> odds.
+"""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
+
+MAX_PICKS = 64
+"""No coupon has more events than this, so longer pick lists are refused before any work is done."""
+
+BET_HOME, BET_DRAW, BET_AWAY = 101, 102, 103
+BET_IDS = (BET_HOME, BET_DRAW, BET_AWAY)
+PICK_LABELS = {BET_HOME: "1", BET_DRAW: "X", BET_AWAY: "2"}
+BETS_BY_LABEL = {label: bet for bet, label in PICK_LABELS.items()}
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Naive datetimes are UTC (the wire format carries no offset); aware ones are converted."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _format_utc(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+UtcDatetime = Annotated[
+    datetime,
+    AfterValidator(_as_utc),
+    PlainSerializer(_format_utc, return_type=str, when_used="always"),
+]
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=2),
+    WithJsonSchema({"type": "number", "minimum": 0, "multipleOf": 0.01}),
+]
+Odds = Annotated[
+    Decimal,
+    Field(gt=1, le=10000, max_digits=7, decimal_places=2),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 1, "maximum": 10000, "multipleOf": 0.01}),
+]
+OddsTolerance = Annotated[
+    Decimal,
+    Field(ge=0, le=10000, max_digits=7, decimal_places=2),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 10000, "multipleOf": 0.01}),
+]
+CouponId = Annotated[
+    str,
+    BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
+    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"}, {"type": "integer"}]}),
+]
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 three-letter code")]
+
+
+class EventStatus(StrEnum):
+    AVAILABLE = "available"
+    SUSPENDED = "suspended"
+    STARTED = "started"
+    CANCELLED = "cancelled"
+
+
+class CouponStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    CANCELLED = "cancelled"
+    RESERVED = "reserved"
+    OPEN = "open"
+    CALCULATING = "calculating"
+    RESULTED = "resulted"
+    CLOSED = "closed"
+
+
+class TicketResult(StrEnum):
+    PENDING = "pending"
+    WON = "won"
+    LOST = "lost"
+    VOID = "void"
+
+
+class TicketSource(StrEnum):
+    DESKTOP = "desktop"
+    MOBILE = "mobile"
+    ANDROID = "android"
+    IPHONE = "iphone"
+    USSD = "ussd"
+    SMS = "sms"
+    TELEGRAM = "telegram"
+    RETAIL = "retail"
+
+
+class TicketType(StrEnum):
+    JACKPOT = "jackpot"
+    QUICKTIP = "quicktip"
+    SMARTBET = "smartbet"
+    QUICKBET = "quickbet"
+    SUPERBET = "superbet"
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+# ---- coupons -------------------------------------------------------------------------------------------------
+
+
+class StakeRules(BaseModel):
+    min_stake: Money
+    max_stake: Money
+    fixed_stake: Money | None = Field(default=None, description="When set, the only stake the coupon takes")
+
+    def allows(self, stake: Decimal) -> bool:
+        if self.fixed_stake is not None:
+            return stake == self.fixed_stake
+        return self.min_stake <= stake <= self.max_stake
+
+
+class CouponEvent(BaseModel):
+    id: int
+    home: str
+    away: str
+    competition: str
+    kickoff: UtcDatetime
+    status: EventStatus = EventStatus.AVAILABLE
+    odds: dict[int, Odds] = Field(description='Bet id -> odds: {"101": 2.10, "102": 3.25, "103": 3.40}')
+
+    @property
+    def fixture(self) -> str:
+        return f"{self.home} v {self.away}"
+
+
+class Coupon(BaseModel):
+    id: CouponId
+    name: str
+    currency: CurrencyCode
+    status: CouponStatus = CouponStatus.OPEN
+    closes_at: UtcDatetime
+    stake_rules: StakeRules
+    max_payout: Money | None = None
+    events: list[CouponEvent]
+
+    def is_open_at(self, now: datetime) -> bool:
+        return self.status == CouponStatus.OPEN and now < self.closes_at
+
+    def event(self, event_id: int) -> CouponEvent | None:
+        return next((e for e in self.events if e.id == event_id), None)
+
+
+class EventUpdate(BaseModel):
+    """Body of `PUT /be/coupons/{coupon_id}/events/{event_id}`: either part may be left out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: EventStatus | None = None
+    odds: dict[int, Odds] | None = None
+
+    @model_validator(mode="after")
+    def _known_bets(self) -> "EventUpdate":
+        unknown = sorted(set(self.odds or {}) - set(BET_IDS))
+        if unknown:
+            raise ValueError(f"unknown bet ids {unknown}: the 1X2 market has {list(BET_IDS)}")
+        return self
+
+
+# ---- tickets -------------------------------------------------------------------------------------------------
+
+
+class PickedEvent(BaseModel):
+    """One pick of the `events` request shape: the event, the bet, and the odds the player saw."""
+
+    id: int
+    bet: int
+    odds: Odds
+
+
+class TicketRequest(BaseModel):
+    """`POST /be/tickets` body. Server-assigned fields the spec also lists (id, code, payout...) are ignored."""
+
+    operator: str = Field(min_length=1, max_length=64)
+    stake: Annotated[Money, Field(gt=0)]
+    currency: CurrencyCode
+    source: Annotated[TicketSource, BeforeValidator(_lower)]
+    atag: str | None = Field(default=None, max_length=128)
+    type: Annotated[TicketType, BeforeValidator(_lower)]
+    token: str = Field(min_length=1, max_length=256)
+    odds_diff: OddsTolerance = Decimal("0")
+    coupon_id: CouponId
+    bets: list[int] | None = Field(default=None, min_length=1, max_length=MAX_PICKS)
+    events: list[PickedEvent] | None = Field(default=None, min_length=1, max_length=MAX_PICKS)
+
+    @model_validator(mode="after")
+    def _one_pick_shape(self) -> "TicketRequest":
+        if (self.bets is None) == (self.events is None):
+            raise ValueError("send exactly one of `bets` (positional bet ids) or `events` ([{id, bet, odds}])")
+        return self
+
+
+class TicketEvent(BaseModel):
+    id: int
+    bet: int
+    odds: Odds
+
+    @property
+    def pick(self) -> str:
+        return PICK_LABELS.get(self.bet, str(self.bet))
+
+
+class Ticket(BaseModel):
+    """A sold ticket: the spec's response fields plus the pricing breakdown. The token is never included."""
+
+    id: str = Field(pattern=r"^[0-9a-f]{24}$")
+    code: str
+    operator: str
+    coupon_id: str
+    stake: Money
+    currency: str
+    net_stake: Money
+    excise: Money
+    total_odds: Annotated[
+        Decimal,
+        Field(description="Product of the odds, rounded half-up to 2 decimals for display"),
+        WithJsonSchema({"type": "number"}),
+    ]
+    payout: Money
+    tax: Money
+    net_payout: Money
+    odds_diff: OddsTolerance
+    status: TicketStatus
+    result: TicketResult
+    approved: bool
+    source: TicketSource
+    type: TicketType
+    atag: str | None
+    user_id: str
+    events: list[TicketEvent]
+    created: UtcDatetime
+    updated: UtcDatetime
+
+
+class TicketQuery(BaseModel):
+    """Filters of `GET /be/tickets` and `list_tickets`."""
+
+    operator: str | None = None
+    user_id: str | None = None
+    status: TicketStatus | None = None
+    coupon_id: str | None = None
+    created_from: UtcDatetime | None = None
+    created_to: UtcDatetime | None = None
+    skip_types: list[TicketType] = Field(default_factory=list)
+    limit: int = Field(default=10, ge=1, le=10000)

@@ -1,0 +1,34 @@
+"""Money and odds arithmetic.
+
+Every amount is a `Decimal` in major units (KES 25.00), every odds value a `Decimal` with two decimals.
+Rounding is always ROUND_HALF_UP to the cent, the way Betstack's finance calculator rounds each step.
+Storage keeps integers (cents, hundredths of odds) so that no database ever sees a float.
+"""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
+
+
+def round_money(value: Decimal) -> Decimal:
+    """Round half-up to the cent: 8.885 -> 8.89, 4.302 -> 4.30."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def round_odds(value: Decimal) -> Decimal:
+    """Odds carry two decimals too, rounded half-up."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def to_cents(amount: Decimal) -> int:
+    return int(round_money(amount) * HUNDRED)
+
+
+def from_cents(cents: int) -> Decimal:
+    return (Decimal(cents) / HUNDRED).quantize(CENT)
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    """`KES 1,234.50`: thousands separated, always two decimals."""
+    return f"{currency} {round_money(amount):,.2f}"

@@ -1,0 +1,130 @@
+"""The business rules of a jackpot ticket, as pure functions over the request and the coupon's current state.
+
+`validate_ticket` runs them in a fixed order and returns the picks priced at the current odds, or raises the
+first rule's typed error. No I/O here: the engine calls it inside the transaction that stores the ticket.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+from ticketing.errors import (
+    BetNotOffered,
+    CouponClosed,
+    CurrencyNotAccepted,
+    EventNotAvailable,
+    FeatureNotImplemented,
+    OddsChanged,
+    StakeOutOfLimits,
+    WrongPicks,
+)
+from pydantic import BaseModel
+
+from ticketing.models import Coupon, EventStatus, PickedEvent, StakeRules, TicketEvent, TicketRequest, TicketType
+
+
+class Pick(BaseModel):
+    """One pick in coupon order; `seen_odds` only when the request carried the odds the player saw."""
+
+    event_id: int
+    bet: int
+    seen_odds: Decimal | None = None
+
+
+def check_type_supported(request: TicketRequest) -> None:
+    if request.type != TicketType.JACKPOT:
+        raise FeatureNotImplemented(f"{request.type.value} feature not implemented yet")
+
+
+def check_coupon_open(coupon: Coupon, now: datetime) -> None:
+    if not coupon.is_open_at(now):
+        raise CouponClosed(f"Coupon {coupon.id} is closed", coupon_id=coupon.id)
+
+
+def check_currency(currency: str, coupon: Coupon, operator_currency: str) -> None:
+    if currency != operator_currency or currency != coupon.currency:
+        raise CurrencyNotAccepted(
+            f"Currency {currency} is not accepted: coupon {coupon.id} is sold in {coupon.currency}",
+            currency=currency,
+        )
+
+
+def check_stake(stake: Decimal, rules: StakeRules, currency: str) -> None:
+    if rules.allows(stake):
+        return
+    if rules.fixed_stake is not None:
+        message = f"Stake {stake:.2f} {currency} not allowed: this coupon takes exactly {rules.fixed_stake:.2f}"
+    else:
+        message = (
+            f"Stake {stake:.2f} {currency} is outside the coupon's limits "
+            f"{rules.min_stake:.2f} to {rules.max_stake:.2f}"
+        )
+    raise StakeOutOfLimits(message, min_stake=rules.min_stake, max_stake=rules.max_stake)
+
+
+def resolve_picks(request: TicketRequest, coupon: Coupon) -> list[Pick]:
+    """The picks in coupon order, every coupon event exactly once."""
+    expected = len(coupon.events)
+    if request.bets is not None:
+        if len(request.bets) != expected:
+            raise WrongPicks(
+                f"Coupon {coupon.id} has {expected} events: expected {expected} bets, got {len(request.bets)}",
+                expected=expected,
+            )
+        return [Pick(event_id=event.id, bet=bet) for event, bet in zip(coupon.events, request.bets, strict=True)]
+
+    by_id: dict[int, PickedEvent] = {}
+    for pick in request.events or []:
+        if coupon.event(pick.id) is None:
+            raise EventNotAvailable(f"Could not create ticket. Event {pick.id} is not available", event_id=pick.id)
+        if pick.id in by_id:
+            raise WrongPicks(f"Event {pick.id} is picked more than once", event_id=pick.id)
+        by_id[pick.id] = pick
+    missing = [event.id for event in coupon.events if event.id not in by_id]
+    if missing:
+        raise WrongPicks(
+            f"Coupon {coupon.id} has {expected} events: no pick for event(s) {', '.join(map(str, missing))}",
+            expected=expected,
+            missing=missing,
+        )
+    return [
+        Pick(event_id=event.id, bet=by_id[event.id].bet, seen_odds=by_id[event.id].odds) for event in coupon.events
+    ]
+
+
+def check_events_available(coupon: Coupon) -> None:
+    for event in coupon.events:
+        if event.status != EventStatus.AVAILABLE:
+            raise EventNotAvailable(
+                f"Could not create ticket. Event {event.id} is not available", event_id=event.id
+            )
+
+
+def price_picks(coupon: Coupon, picks: list[Pick], odds_diff: Decimal) -> list[TicketEvent]:
+    """Each pick at the coupon's current odds; raises `OddsChanged` naming every pick that moved too far."""
+    priced: list[TicketEvent] = []
+    moved: list[dict] = []
+    for pick in picks:
+        event = coupon.event(pick.event_id)
+        current = event.odds.get(pick.bet) if event else None
+        if current is None:
+            raise BetNotOffered(
+                f"Bet {pick.bet} is not offered for event {pick.event_id}", event_id=pick.event_id, bet=pick.bet
+            )
+        if pick.seen_odds is not None and abs(current - pick.seen_odds) > odds_diff:
+            moved.append({"id": pick.event_id, "bet": pick.bet, "odds": pick.seen_odds, "current_odds": current})
+        priced.append(TicketEvent(id=pick.event_id, bet=pick.bet, odds=current))
+    if moved:
+        raise OddsChanged(events=moved)
+    return priced
+
+
+def validate_ticket(
+    request: TicketRequest, coupon: Coupon, operator_currency: str, now: datetime
+) -> list[TicketEvent]:
+    check_type_supported(request)
+    check_coupon_open(coupon, now)
+    check_currency(request.currency, coupon, operator_currency)
+    check_stake(request.stake, coupon.stake_rules, request.currency)
+    picks = resolve_picks(request, coupon)
+    check_events_available(coupon)
+    return price_picks(coupon, picks, request.odds_diff)

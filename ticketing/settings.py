@@ -1,0 +1,31 @@
+"""Configuration from the environment, with defaults that need nothing else (README "Configuration")."""
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB = PROJECT_ROOT / ".data" / "ticketing.sqlite3"
+DEMO_SITE_SECRET = "12345ABCDE"
+"""Betstack's published example key: fine for a demo on 127.0.0.1, to be replaced for real use."""
+
+
+class Settings(BaseModel):
+    database: str = str(DEFAULT_DB)
+    simulator: bool = True
+    simulator_seed: int | None = None
+    simulator_interval: float = 3.0
+    site_secret: str = DEMO_SITE_SECRET
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        env = os.environ
+        seed = env.get("TICKETING_SIMULATOR_SEED")
+        return cls(
+            database=env.get("TICKETING_DB") or str(DEFAULT_DB),
+            simulator=env.get("TICKETING_SIMULATOR", "on").strip().lower() not in ("off", "0", "false", "no"),
+            simulator_seed=int(seed) if seed else None,
+            simulator_interval=float(env.get("TICKETING_SIMULATOR_INTERVAL", "3")),
+            site_secret=env.get("TICKETING_SITE_SECRET") or DEMO_SITE_SECRET,
+        )

@@ -1,0 +1,453 @@
+"""Storage in SQLAlchemy 2 Core: SQLite by default (WAL, synchronous=FULL), PostgreSQL by a URL change.
+
+Amounts are stored as integer cents and odds as integer hundredths, so no database ever rounds a float.
+Datetimes are stored as naive UTC. Write transactions on SQLite start with BEGIN IMMEDIATE, so a sale reads
+the odds and writes the ticket under one write lock: the odds it was checked against cannot move before it
+commits. On PostgreSQL the coupon's event rows are locked FOR SHARE for the same reason.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import BaseModel
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    and_,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine, make_url
+
+from ticketing.money import from_cents, to_cents
+from ticketing.models import (
+    BET_AWAY,
+    BET_DRAW,
+    BET_HOME,
+    Coupon,
+    CouponEvent,
+    CouponStatus,
+    EventStatus,
+    StakeRules,
+    Ticket,
+    TicketEvent,
+    TicketQuery,
+)
+from ticketing.pricing import TaxProfile
+
+metadata = MetaData()
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("secret", String(256)),
+    Column("excise_rate_bp", Integer, nullable=False, default=0),
+    Column("withholding_rate_bp", Integer, nullable=False, default=2000),
+)
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("operator", String(64), ForeignKey("operators.name"), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("balance_cents", BigInteger, nullable=False),
+)
+coupons = Table(
+    "coupons",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("closes_at", DateTime, nullable=False),
+    Column("min_stake_cents", BigInteger, nullable=False),
+    Column("max_stake_cents", BigInteger, nullable=False),
+    Column("fixed_stake_cents", BigInteger),
+    Column("max_payout_cents", BigInteger),
+)
+coupon_events = Table(
+    "coupon_events",
+    metadata,
+    Column("coupon_id", String(64), ForeignKey("coupons.id", ondelete="CASCADE"), primary_key=True),
+    Column("event_id", BigInteger, primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("home", String(120), nullable=False),
+    Column("away", String(120), nullable=False),
+    Column("competition", String(120), nullable=False),
+    Column("kickoff", DateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("odds_home", Integer),
+    Column("odds_draw", Integer),
+    Column("odds_away", Integer),
+)
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("code", String(6), nullable=False, unique=True),
+    Column("operator", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("token_sha256", String(64), nullable=False),
+    Column("coupon_id", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("stake_cents", BigInteger, nullable=False),
+    Column("net_stake_cents", BigInteger, nullable=False),
+    Column("excise_cents", BigInteger, nullable=False),
+    Column("total_odds", String(40), nullable=False),
+    Column("payout_cents", BigInteger, nullable=False),
+    Column("tax_cents", BigInteger, nullable=False),
+    Column("net_payout_cents", BigInteger, nullable=False),
+    Column("odds_diff", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("result", String(16), nullable=False),
+    Column("approved", Boolean, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("atag", String(128)),
+    Column("idempotency_key", String(200)),
+    Column("request_sha256", String(64), nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("updated", DateTime, nullable=False),
+    UniqueConstraint("operator", "idempotency_key", name="uq_tickets_idempotency"),
+    Index("ix_tickets_operator_created", "operator", "created"),
+)
+ticket_events = Table(
+    "ticket_events",
+    metadata,
+    Column("ticket_id", String(24), ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("event_id", BigInteger, nullable=False),
+    Column("bet", Integer, nullable=False),
+    Column("odds", Integer, nullable=False),
+)
+
+ODDS_COLUMNS = {BET_HOME: "odds_home", BET_DRAW: "odds_draw", BET_AWAY: "odds_away"}
+BASIS_POINTS = Decimal(10000)
+
+
+class Operator(BaseModel):
+    name: str
+    currency: str
+    secret: str | None = None
+    tax_profile: TaxProfile = TaxProfile()
+
+
+class Account(BaseModel):
+    token_sha256: str
+    operator: str
+    user_id: str
+    balance: Decimal
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)
+
+
+def _odds_int(odds: Decimal) -> int:
+    return int(odds * 100)
+
+
+def _odds_dec(hundredths: int) -> Decimal:
+    return (Decimal(hundredths) / 100).quantize(Decimal("0.01"))
+
+
+def database_url(setting: str) -> str:
+    """`TICKETING_DB` is a database URL, or else a path to an SQLite file."""
+    if "://" in setting:
+        return setting
+    path = Path(setting).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _make_engine(url: str) -> Engine:
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=10)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record):
+        # Take transaction control from the sqlite3 module so that BEGIN is ours (SQLAlchemy's pysqlite recipe).
+        dbapi_connection.isolation_level = None
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
+            dbapi_connection.execute(f"PRAGMA {pragma}")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get("write") else "BEGIN")
+
+    return engine
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = _make_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: committed when the block ends, rolled back on any exception."""
+        with self.engine.connect() as conn:
+            conn.execution_options(write=True)
+            with conn.begin():
+                yield conn
+
+    # ---- operators and accounts ---------------------------------------------------------------------------
+
+    def load_operator(self, conn: Connection, name: str) -> Operator | None:
+        row = conn.execute(select(operators).where(operators.c.name == name)).first()
+        if row is None:
+            return None
+        profile = TaxProfile(
+            excise_rate=Decimal(row.excise_rate_bp) / BASIS_POINTS,
+            withholding_rate=Decimal(row.withholding_rate_bp) / BASIS_POINTS,
+        )
+        return Operator(name=row.name, currency=row.currency, secret=row.secret, tax_profile=profile)
+
+    def save_operator(self, conn: Connection, op: Operator) -> None:
+        values = {
+            "currency": op.currency,
+            "secret": op.secret,
+            "excise_rate_bp": int(op.tax_profile.excise_rate * BASIS_POINTS),
+            "withholding_rate_bp": int(op.tax_profile.withholding_rate * BASIS_POINTS),
+        }
+        if conn.execute(update(operators).where(operators.c.name == op.name).values(**values)).rowcount == 0:
+            conn.execute(insert(operators).values(name=op.name, **values))
+
+    def load_account(self, conn: Connection, token_sha256: str) -> Account | None:
+        row = conn.execute(select(accounts).where(accounts.c.token_sha256 == token_sha256)).first()
+        if row is None:
+            return None
+        return Account(
+            token_sha256=row.token_sha256, operator=row.operator, user_id=row.user_id,
+            balance=from_cents(row.balance_cents),
+        )
+
+    def add_account(self, conn: Connection, account: Account) -> None:
+        conn.execute(
+            insert(accounts).values(
+                token_sha256=account.token_sha256, operator=account.operator, user_id=account.user_id,
+                balance_cents=to_cents(account.balance),
+            )
+        )
+
+    def debit(self, conn: Connection, token_sha256: str, amount: Decimal) -> bool:
+        """Take `amount` off the balance if it covers it; False (and nothing changed) if it does not."""
+        cents = to_cents(amount)
+        result = conn.execute(
+            update(accounts)
+            .where(and_(accounts.c.token_sha256 == token_sha256, accounts.c.balance_cents >= cents))
+            .values(balance_cents=accounts.c.balance_cents - cents)
+        )
+        return result.rowcount == 1
+
+    # ---- coupons --------------------------------------------------------------------------------------------
+
+    def load_coupon(self, conn: Connection, coupon_id: str, lock: bool = False) -> Coupon | None:
+        row = conn.execute(select(coupons).where(coupons.c.id == coupon_id)).first()
+        if row is None:
+            return None
+        query = select(coupon_events).where(coupon_events.c.coupon_id == coupon_id).order_by(coupon_events.c.position)
+        if lock and not self.is_sqlite:
+            query = query.with_for_update(read=True)
+        return self._coupon(row, conn.execute(query).all())
+
+    def open_coupon_ids(self, conn: Connection, now: datetime) -> list[str]:
+        query = (
+            select(coupons.c.id)
+            .where(and_(coupons.c.status == CouponStatus.OPEN.value, coupons.c.closes_at > _naive_utc(now)))
+            .order_by(coupons.c.closes_at, coupons.c.id)
+        )
+        return list(conn.execute(query).scalars())
+
+    def all_coupon_ids(self, conn: Connection) -> list[str]:
+        return list(conn.execute(select(coupons.c.id).order_by(coupons.c.id)).scalars())
+
+    def save_coupon(self, conn: Connection, coupon: Coupon) -> None:
+        """Insert or replace a coupon with all its events."""
+        conn.execute(coupon_events.delete().where(coupon_events.c.coupon_id == coupon.id))
+        conn.execute(coupons.delete().where(coupons.c.id == coupon.id))
+        rules = coupon.stake_rules
+        conn.execute(
+            insert(coupons).values(
+                id=coupon.id, name=coupon.name, currency=coupon.currency, status=coupon.status.value,
+                closes_at=_naive_utc(coupon.closes_at), min_stake_cents=to_cents(rules.min_stake),
+                max_stake_cents=to_cents(rules.max_stake),
+                fixed_stake_cents=None if rules.fixed_stake is None else to_cents(rules.fixed_stake),
+                max_payout_cents=None if coupon.max_payout is None else to_cents(coupon.max_payout),
+            )
+        )
+        conn.execute(
+            insert(coupon_events),
+            [
+                {
+                    "coupon_id": coupon.id, "event_id": e.id, "position": position, "home": e.home, "away": e.away,
+                    "competition": e.competition, "kickoff": _naive_utc(e.kickoff), "status": e.status.value,
+                    **{column: _odds_int(e.odds[bet]) if bet in e.odds else None for bet, column in ODDS_COLUMNS.items()},
+                }
+                for position, e in enumerate(coupon.events)
+            ],
+        )
+
+    def update_event(
+        self, conn: Connection, coupon_id: str, event_id: int,
+        status: EventStatus | None, odds: dict[int, Decimal] | None,
+    ) -> bool:
+        values: dict = {ODDS_COLUMNS[bet]: _odds_int(value) for bet, value in (odds or {}).items()}
+        if status is not None:
+            values["status"] = status.value
+        where = and_(coupon_events.c.coupon_id == coupon_id, coupon_events.c.event_id == event_id)
+        if not values:
+            return conn.execute(select(coupon_events.c.event_id).where(where)).first() is not None
+        return conn.execute(update(coupon_events).where(where).values(**values)).rowcount == 1
+
+    @staticmethod
+    def _coupon(row, event_rows) -> Coupon:
+        return Coupon(
+            id=row.id,
+            name=row.name,
+            currency=row.currency,
+            status=row.status,
+            closes_at=_aware(row.closes_at),
+            stake_rules=StakeRules(
+                min_stake=from_cents(row.min_stake_cents),
+                max_stake=from_cents(row.max_stake_cents),
+                fixed_stake=None if row.fixed_stake_cents is None else from_cents(row.fixed_stake_cents),
+            ),
+            max_payout=None if row.max_payout_cents is None else from_cents(row.max_payout_cents),
+            events=[
+                CouponEvent(
+                    id=e.event_id, home=e.home, away=e.away, competition=e.competition, kickoff=_aware(e.kickoff),
+                    status=e.status,
+                    odds={
+                        bet: _odds_dec(getattr(e, column))
+                        for bet, column in ODDS_COLUMNS.items()
+                        if getattr(e, column) is not None
+                    },
+                )
+                for e in event_rows
+            ],
+        )
+
+    # ---- tickets -----------------------------------------------------------------------------------------------
+
+    def insert_ticket(
+        self, conn: Connection, ticket: Ticket, token_sha256: str, idempotency_key: str | None, request_sha256: str
+    ) -> None:
+        conn.execute(
+            insert(tickets).values(
+                id=ticket.id, code=ticket.code, operator=ticket.operator, user_id=ticket.user_id,
+                token_sha256=token_sha256, coupon_id=ticket.coupon_id, currency=ticket.currency,
+                stake_cents=to_cents(ticket.stake), net_stake_cents=to_cents(ticket.net_stake),
+                excise_cents=to_cents(ticket.excise), total_odds=str(ticket.total_odds),
+                payout_cents=to_cents(ticket.payout), tax_cents=to_cents(ticket.tax),
+                net_payout_cents=to_cents(ticket.net_payout), odds_diff=_odds_int(ticket.odds_diff),
+                status=ticket.status.value, result=ticket.result.value, approved=ticket.approved,
+                source=ticket.source.value, type=ticket.type.value, atag=ticket.atag,
+                idempotency_key=idempotency_key, request_sha256=request_sha256,
+                created=_naive_utc(ticket.created), updated=_naive_utc(ticket.updated),
+            )
+        )
+        conn.execute(
+            insert(ticket_events),
+            [
+                {"ticket_id": ticket.id, "position": i, "event_id": e.id, "bet": e.bet, "odds": _odds_int(e.odds)}
+                for i, e in enumerate(ticket.events)
+            ],
+        )
+
+    def code_taken(self, conn: Connection, code: str) -> bool:
+        return conn.execute(select(tickets.c.id).where(tickets.c.code == code)).first() is not None
+
+    def find_ticket(self, conn: Connection, id_or_code: str) -> Ticket | None:
+        column = tickets.c.id if len(id_or_code) == 24 else tickets.c.code
+        found = self._load_tickets(conn, select(tickets).where(column == id_or_code))
+        return found[0] if found else None
+
+    def find_by_idempotency_key(self, conn: Connection, operator: str, key: str) -> tuple[Ticket, str] | None:
+        where = and_(tickets.c.operator == operator, tickets.c.idempotency_key == key)
+        row = conn.execute(select(tickets.c.id, tickets.c.request_sha256).where(where)).first()
+        if row is None:
+            return None
+        return self._load_tickets(conn, select(tickets).where(tickets.c.id == row.id))[0], row.request_sha256
+
+    def query_tickets(self, conn: Connection, query: TicketQuery) -> list[Ticket]:
+        conditions = []
+        for field in ("operator", "user_id", "coupon_id"):
+            if getattr(query, field) is not None:
+                conditions.append(tickets.c[field] == getattr(query, field))
+        if query.status is not None:
+            conditions.append(tickets.c.status == query.status.value)
+        if query.created_from is not None:
+            conditions.append(tickets.c.created >= _naive_utc(query.created_from))
+        if query.created_to is not None:
+            conditions.append(tickets.c.created < _naive_utc(query.created_to))
+        if query.skip_types:
+            conditions.append(tickets.c.type.not_in([t.value for t in query.skip_types]))
+        statement = select(tickets).where(and_(True, *conditions))
+        statement = statement.order_by(tickets.c.created.desc(), tickets.c.id.desc()).limit(query.limit)
+        return self._load_tickets(conn, statement)
+
+    def _load_tickets(self, conn: Connection, statement) -> list[Ticket]:
+        rows = conn.execute(statement).all()
+        if not rows:
+            return []
+        events: dict[str, list[TicketEvent]] = {row.id: [] for row in rows}
+        ids = list(events)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            query = (
+                select(ticket_events)
+                .where(ticket_events.c.ticket_id.in_(chunk))
+                .order_by(ticket_events.c.ticket_id, ticket_events.c.position)
+            )
+            for e in conn.execute(query):
+                events[e.ticket_id].append(TicketEvent(id=e.event_id, bet=e.bet, odds=_odds_dec(e.odds)))
+        return [self._ticket(row, events[row.id]) for row in rows]
+
+    @staticmethod
+    def _ticket(row, events: list[TicketEvent]) -> Ticket:
+        return Ticket(
+            id=row.id, code=row.code, operator=row.operator, coupon_id=row.coupon_id,
+            stake=from_cents(row.stake_cents), currency=row.currency, net_stake=from_cents(row.net_stake_cents),
+            excise=from_cents(row.excise_cents), total_odds=Decimal(row.total_odds),
+            payout=from_cents(row.payout_cents), tax=from_cents(row.tax_cents),
+            net_payout=from_cents(row.net_payout_cents), odds_diff=_odds_dec(row.odds_diff),
+            status=row.status, result=row.result, approved=row.approved, source=row.source, type=row.type,
+            atag=row.atag, user_id=row.user_id, events=events,
+            created=_aware(row.created), updated=_aware(row.updated),
+        )
