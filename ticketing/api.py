@@ -22,6 +22,7 @@ from ticketing.models import (
     Coupon,
     CouponEvent,
     EventUpdate,
+    OperatorProfile,
     Ticket,
     TicketQuery,
     TicketRequest,
@@ -38,6 +39,8 @@ log = logging.getLogger("ticketing.api")
 
 
 class WireJSONResponse(Response):
+    """Endpoints return this directly: FastAPI's own encoder would turn Decimals into strings."""
+
     media_type = "application/json"
 
     def render(self, content) -> bytes:
@@ -50,8 +53,11 @@ def error_response(error: TicketingError) -> WireJSONResponse:
 
 def validation_error(errors) -> ValidationFailed:
     problems = [
-        {"field": ".".join(str(part) for part in e["loc"] if part not in ("body", "query", "path", "header"))
-         or "body", "message": e["msg"]}
+        {
+            "field": ".".join(str(part) for part in e["loc"] if part not in ("body", "query", "path", "header"))
+            or "body",
+            "message": e["msg"],
+        }
         for e in errors
     ]
     summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
@@ -99,7 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, error: StarletteHTTPException):
-        return WireJSONResponse({"code": error.status_code, "message": str(error.detail)}, status_code=error.status_code)
+        return WireJSONResponse(
+            {"code": error.status_code, "message": str(error.detail)}, status_code=error.status_code
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, error: Exception):
@@ -125,10 +133,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     Engine = Annotated[TicketEngine, Depends(engine_of)]
     SignedOperator = Annotated[Operator, Depends(signed_operator)]
-    errors = {status: {"description": text} for status, text in (
-        (400, "Business rule: `{code, message}`"), (403, "Access: bad token or signature"),
-        (422, "Validation: every bad field named"),
-    )}
+    errors = {
+        status: {"description": text}
+        for status, text in (
+            (400, "Business rule: `{code, message}`"),
+            (403, "Access: bad token or signature"),
+            (422, "Validation: every bad field named"),
+        )
+    }
 
     @app.get("/health", tags=["service"])
     def health(engine: Engine) -> dict:
@@ -145,7 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         if body.operator != operator.name:
             raise InvalidSignature("The request's operator does not match the operator-name header")
-        return engine.create_ticket(body, idempotency_key=idempotency_key)
+        return WireJSONResponse(engine.create_ticket(body, idempotency_key=idempotency_key))
 
     @app.get("/be/tickets", response_model=list[Ticket], responses=errors, tags=["tickets"])
     def list_tickets(
@@ -160,25 +172,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         skip_types: Annotated[list[TicketType], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     ):
         query = TicketQuery(
-            operator=operator.name, user_id=user_id, status=status, coupon_id=coupon_id,
-            created_from=created_from, created_to=created_to, skip_types=skip_types, limit=limit,
+            operator=operator.name,
+            user_id=user_id,
+            status=status,
+            coupon_id=coupon_id,
+            created_from=created_from,
+            created_to=created_to,
+            skip_types=skip_types,
+            limit=limit,
         )
-        return engine.list_tickets(query)
+        return WireJSONResponse(engine.list_tickets(query))
 
     @app.get("/be/tickets/{identifier}", response_model=Ticket, responses=errors, tags=["tickets"])
     def get_ticket(identifier: Annotated[str, Path(max_length=64)], operator: SignedOperator, engine: Engine):
-        return engine.get_ticket(identifier, operator=operator.name)
+        return WireJSONResponse(engine.get_ticket(identifier, operator=operator.name))
+
+    @app.get("/be/operator", response_model=OperatorProfile, responses=errors, tags=["operator"])
+    def operator_profile(operator: SignedOperator, engine: Engine):
+        return WireJSONResponse(engine.operator_profile(operator.name))
 
     @app.get("/be/coupons", response_model=list[Coupon], responses=errors, tags=["coupons"])
     def list_coupons(_operator: SignedOperator, engine: Engine):
-        return engine.list_open_coupons()
+        return WireJSONResponse(engine.list_open_coupons())
 
     @app.get("/be/coupons/{coupon_id}", response_model=Coupon, responses=errors, tags=["coupons"])
     def get_coupon(coupon_id: Annotated[str, Path(max_length=64)], _operator: SignedOperator, engine: Engine):
-        return engine.get_coupon(coupon_id)
+        return WireJSONResponse(engine.get_coupon(coupon_id))
 
-    @app.put("/be/coupons/{coupon_id}/events/{event_id}", response_model=CouponEvent, responses=errors,
-             tags=["coupons"])
+    @app.put(
+        "/be/coupons/{coupon_id}/events/{event_id}", response_model=CouponEvent, responses=errors, tags=["coupons"]
+    )
     def update_event(
         coupon_id: Annotated[str, Path(max_length=64)],
         event_id: int,
@@ -186,7 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _operator: SignedOperator,
         engine: Engine,
     ):
-        return engine.update_event(coupon_id, event_id, change)
+        return WireJSONResponse(engine.update_event(coupon_id, event_id, change))
 
     return app
 

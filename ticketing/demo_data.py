@@ -25,33 +25,74 @@ PLAYER_USER_ID = "1660986605374148609"
 PLAYER_OPENING_BALANCE = Decimal("5000.00")
 
 FIXTURES = [
-    ("Premier League", "Arsenal", "Chelsea"), ("Premier League", "Liverpool", "Everton"),
-    ("Premier League", "Manchester City", "Tottenham Hotspur"), ("Premier League", "Newcastle United", "Aston Villa"),
-    ("Premier League", "Brighton", "West Ham United"), ("Premier League", "Brentford", "Fulham"),
-    ("La Liga", "Real Madrid", "Sevilla"), ("La Liga", "Barcelona", "Real Sociedad"),
-    ("La Liga", "Atletico Madrid", "Villarreal"), ("La Liga", "Real Betis", "Athletic Club"),
-    ("Serie A", "Inter", "Lazio"), ("Serie A", "Juventus", "Napoli"), ("Serie A", "AC Milan", "Roma"),
-    ("Serie A", "Atalanta", "Fiorentina"), ("Bundesliga", "Bayern Munich", "Eintracht Frankfurt"),
-    ("Bundesliga", "Borussia Dortmund", "RB Leipzig"), ("Bundesliga", "Bayer Leverkusen", "VfB Stuttgart"),
-    ("Ligue 1", "Paris Saint-Germain", "Lille"), ("Ligue 1", "Marseille", "Lyon"), ("Ligue 1", "Monaco", "Nice"),
-    ("Eredivisie", "Ajax", "Feyenoord"), ("Eredivisie", "PSV", "AZ Alkmaar"),
-    ("Championship", "Leeds United", "Sunderland"), ("Championship", "Norwich City", "Middlesbrough"),
-    ("Kenyan Premier League", "Gor Mahia", "AFC Leopards"), ("Kenyan Premier League", "Tusker", "KCB"),
-    ("Kenyan Premier League", "Kakamega Homeboyz", "Shabana"), ("Kenyan Premier League", "Police FC", "Bandari"),
-    ("Primeira Liga", "Benfica", "Porto"), ("Primeira Liga", "Sporting CP", "Braga"),
-    ("Scottish Premiership", "Celtic", "Rangers"), ("Super Lig", "Galatasaray", "Fenerbahce"),
-    ("Premier League", "Manchester United", "Wolverhampton"), ("La Liga", "Valencia", "Girona"),
-    ("Serie A", "Bologna", "Torino"), ("Bundesliga", "Wolfsburg", "Freiburg"), ("Ligue 1", "Lens", "Rennes"),
+    ("Premier League", "Arsenal", "Chelsea"),
+    ("Premier League", "Liverpool", "Everton"),
+    ("Premier League", "Manchester City", "Tottenham Hotspur"),
+    ("Premier League", "Newcastle United", "Aston Villa"),
+    ("Premier League", "Brighton", "West Ham United"),
+    ("Premier League", "Brentford", "Fulham"),
+    ("La Liga", "Real Madrid", "Sevilla"),
+    ("La Liga", "Barcelona", "Real Sociedad"),
+    ("La Liga", "Atletico Madrid", "Villarreal"),
+    ("La Liga", "Real Betis", "Athletic Club"),
+    ("Serie A", "Inter", "Lazio"),
+    ("Serie A", "Juventus", "Napoli"),
+    ("Serie A", "AC Milan", "Roma"),
+    ("Serie A", "Atalanta", "Fiorentina"),
+    ("Bundesliga", "Bayern Munich", "Eintracht Frankfurt"),
+    ("Bundesliga", "Borussia Dortmund", "RB Leipzig"),
+    ("Bundesliga", "Bayer Leverkusen", "VfB Stuttgart"),
+    ("Ligue 1", "Paris Saint-Germain", "Lille"),
+    ("Ligue 1", "Marseille", "Lyon"),
+    ("Ligue 1", "Monaco", "Nice"),
+    ("Eredivisie", "Ajax", "Feyenoord"),
+    ("Eredivisie", "PSV", "AZ Alkmaar"),
+    ("Championship", "Leeds United", "Sunderland"),
+    ("Championship", "Norwich City", "Middlesbrough"),
+    ("Kenyan Premier League", "Gor Mahia", "AFC Leopards"),
+    ("Kenyan Premier League", "Tusker", "KCB"),
+    ("Kenyan Premier League", "Kakamega Homeboyz", "Shabana"),
+    ("Kenyan Premier League", "Police FC", "Bandari"),
+    ("Primeira Liga", "Benfica", "Porto"),
+    ("Primeira Liga", "Sporting CP", "Braga"),
+    ("Scottish Premiership", "Celtic", "Rangers"),
+    ("Super Lig", "Galatasaray", "Fenerbahce"),
+    ("Premier League", "Manchester United", "Wolverhampton"),
+    ("La Liga", "Valencia", "Girona"),
+    ("Serie A", "Bologna", "Torino"),
+    ("Bundesliga", "Wolfsburg", "Freiburg"),
+    ("Ligue 1", "Lens", "Rennes"),
 ]
 
 DEMO_COUPONS = [
     # id, name, number of events, first event id, stake rules, max payout, days until the deadline
-    ("455", "Midweek Jackpot", 7, 390811, StakeRules(min_stake=Decimal(25), max_stake=Decimal(10000)),
-     Decimal("5000000"), 1),
-    ("456", "Weekend Jackpot 13", 13, 391001, StakeRules(min_stake=Decimal(50), max_stake=Decimal(20000)),
-     Decimal("10000000"), 2),
-    ("457", "Mega Jackpot 17", 17, 392001,
-     StakeRules(min_stake=Decimal(99), max_stake=Decimal(99), fixed_stake=Decimal(99)), Decimal("25000000"), 3),
+    (
+        "455",
+        "Midweek Jackpot",
+        7,
+        390811,
+        StakeRules(min_stake=Decimal(25), max_stake=Decimal(10000)),
+        Decimal("5000000"),
+        1,
+    ),
+    (
+        "456",
+        "Weekend Jackpot 13",
+        13,
+        391001,
+        StakeRules(min_stake=Decimal(50), max_stake=Decimal(20000)),
+        Decimal("10000000"),
+        2,
+    ),
+    (
+        "457",
+        "Mega Jackpot 17",
+        17,
+        392001,
+        StakeRules(min_stake=Decimal(99), max_stake=Decimal(99), fixed_stake=Decimal(99)),
+        Decimal("25000000"),
+        3,
+    ),
 ]
 MARGIN = Decimal("0.07")
 
@@ -75,14 +116,23 @@ def demo_coupon(spec: tuple, now: datetime, rng: random.Random) -> Coupon:
     fixtures = rng.sample(FIXTURES, size)
     events = [
         CouponEvent(
-            id=first_event_id + i, home=home, away=away, competition=competition,
-            kickoff=closes_at + timedelta(hours=3 + i // 3, minutes=15 * (i % 3)), odds=fair_odds(rng),
+            id=first_event_id + i,
+            home=home,
+            away=away,
+            competition=competition,
+            kickoff=closes_at + timedelta(hours=3 + i // 3, minutes=15 * (i % 3)),
+            odds=fair_odds(rng),
         )
         for i, (competition, home, away) in enumerate(fixtures)
     ]
     return Coupon(
-        id=coupon_id, name=name, currency=DEMO_CURRENCY, closes_at=closes_at, stake_rules=rules,
-        max_payout=max_payout, events=events,
+        id=coupon_id,
+        name=name,
+        currency=DEMO_CURRENCY,
+        closes_at=closes_at,
+        stake_rules=rules,
+        max_payout=max_payout,
+        events=events,
     )
 
 
@@ -90,7 +140,9 @@ def roll_forward(coupon: Coupon, now: datetime, days: int) -> Coupon:
     """The same coupon and odds, its deadline moved to `days` from now, every event available again."""
     closes_at = (now + timedelta(days=days)).replace(hour=12, minute=0, second=0, microsecond=0)
     shift = closes_at - coupon.closes_at
-    events = [e.model_copy(update={"kickoff": e.kickoff + shift, "status": EventStatus.AVAILABLE}) for e in coupon.events]
+    events = [
+        e.model_copy(update={"kickoff": e.kickoff + shift, "status": EventStatus.AVAILABLE}) for e in coupon.events
+    ]
     return coupon.model_copy(update={"closes_at": closes_at, "events": events, "status": CouponStatus.OPEN})
 
 
@@ -107,8 +159,10 @@ def seed_demo_data(engine: TicketEngine, site_secret: str, seed: int = 455) -> N
         ):
             if store.load_account(conn, token_fingerprint(token)) is None:
                 store.add_account(
-                    conn, Account(token_sha256=token_fingerprint(token), operator=DEMO_OPERATOR, user_id=user_id,
-                                  balance=balance)
+                    conn,
+                    Account(
+                        token_sha256=token_fingerprint(token), operator=DEMO_OPERATOR, user_id=user_id, balance=balance
+                    ),
                 )
         for spec in DEMO_COUPONS:
             fresh = demo_coupon(spec, now, rng)

@@ -25,6 +25,7 @@ from ticketing.models import (
     Coupon,
     CouponEvent,
     EventUpdate,
+    OperatorProfile,
     Ticket,
     TicketQuery,
     TicketRequest,
@@ -92,12 +93,29 @@ class TicketEngine:
             while self.store.code_taken(conn, code):
                 code = new_ticket_code()
             ticket = Ticket(
-                id=new_ticket_id(now), code=code, operator=operator.name, coupon_id=coupon.id,
-                stake=price.stake, currency=request.currency, net_stake=price.net_stake, excise=price.excise,
-                total_odds=round_odds(price.total_odds), payout=price.payout, tax=price.tax,
-                net_payout=price.net_payout, odds_diff=round_odds(request.odds_diff), status=TicketStatus.NEW,
-                result=TicketResult.PENDING, approved=True, source=request.source, type=request.type,
-                atag=request.atag, user_id=account.user_id, events=events, created=now, updated=now,
+                id=new_ticket_id(now),
+                code=code,
+                operator=operator.name,
+                coupon_id=coupon.id,
+                stake=price.stake,
+                currency=request.currency,
+                net_stake=price.net_stake,
+                excise=price.excise,
+                total_odds=round_odds(price.total_odds),
+                payout=price.payout,
+                tax=price.tax,
+                net_payout=price.net_payout,
+                odds_diff=round_odds(request.odds_diff),
+                status=TicketStatus.NEW,
+                result=TicketResult.PENDING,
+                approved=True,
+                source=request.source,
+                type=request.type,
+                atag=request.atag,
+                user_id=account.user_id,
+                events=events,
+                created=now,
+                updated=now,
             )
             self.store.insert_ticket(conn, ticket, account.token_sha256, idempotency_key, fingerprint)
             return ticket
@@ -131,6 +149,15 @@ class TicketEngine:
     def get_operator(self, name: str) -> Operator:
         with self.store.read() as conn:
             return self._operator(conn, name)
+
+    def operator_profile(self, name: str) -> OperatorProfile:
+        operator = self.get_operator(name)
+        return OperatorProfile(
+            name=operator.name,
+            currency=operator.currency,
+            excise_rate=operator.tax_profile.excise_rate,
+            withholding_rate=operator.tax_profile.withholding_rate,
+        )
 
     def balance(self, token: str) -> Decimal:
         with self.store.read() as conn:

@@ -111,10 +111,26 @@ class EngineUnavailable(TicketingError):
 ERRORS_BY_CODE: dict[int, type[TicketingError]] = {
     cls.code: cls
     for cls in (
-        FeatureNotImplemented, EventNotAvailable, OddsChanged, CouponNotFound, CouponClosed, WrongPicks,
-        OperatorNotFound, BetNotOffered, StakeOutOfLimits, CurrencyNotAccepted, InsufficientBalance,
-        IdempotencyKeyReused, TicketNotFound, CouponMissing, InvalidToken, InvalidSignature,
-        ValidationFailed, RequestTooLarge, EngineUnavailable, TicketingError,
+        FeatureNotImplemented,
+        EventNotAvailable,
+        OddsChanged,
+        CouponNotFound,
+        CouponClosed,
+        WrongPicks,
+        OperatorNotFound,
+        BetNotOffered,
+        StakeOutOfLimits,
+        CurrencyNotAccepted,
+        InsufficientBalance,
+        IdempotencyKeyReused,
+        TicketNotFound,
+        CouponMissing,
+        InvalidToken,
+        InvalidSignature,
+        ValidationFailed,
+        RequestTooLarge,
+        EngineUnavailable,
+        TicketingError,
     )
 }
 

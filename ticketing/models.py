@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from ticketing.money import CENT
+
 MAX_PICKS = 64
 """No coupon has more events than this, so longer pick lists are refused before any work is done."""
 
@@ -43,19 +45,29 @@ UtcDatetime = Annotated[
     AfterValidator(_as_utc),
     PlainSerializer(_format_utc, return_type=str, when_used="always"),
 ]
+
+
+def _two_decimals(value: Decimal) -> Decimal:
+    """Accepted values are exact to the cent already; this only makes `25` read `25.00` everywhere."""
+    return value.quantize(CENT)
+
+
 Money = Annotated[
     Decimal,
     Field(ge=0, max_digits=14, decimal_places=2),
+    AfterValidator(_two_decimals),
     WithJsonSchema({"type": "number", "minimum": 0, "multipleOf": 0.01}),
 ]
 Odds = Annotated[
     Decimal,
     Field(gt=1, le=10000, max_digits=7, decimal_places=2),
+    AfterValidator(_two_decimals),
     WithJsonSchema({"type": "number", "exclusiveMinimum": 1, "maximum": 10000, "multipleOf": 0.01}),
 ]
 OddsTolerance = Annotated[
     Decimal,
     Field(ge=0, le=10000, max_digits=7, decimal_places=2),
+    AfterValidator(_two_decimals),
     WithJsonSchema({"type": "number", "minimum": 0, "maximum": 10000, "multipleOf": 0.01}),
 ]
 CouponId = Annotated[
@@ -178,6 +190,15 @@ class EventUpdate(BaseModel):
         if unknown:
             raise ValueError(f"unknown bet ids {unknown}: the 1X2 market has {list(BET_IDS)}")
         return self
+
+
+class OperatorProfile(BaseModel):
+    """What a terminal may know of an operator: its currency and taxes, never its secret."""
+
+    name: str
+    currency: CurrencyCode
+    excise_rate: Decimal
+    withholding_rate: Decimal
 
 
 # ---- tickets -------------------------------------------------------------------------------------------------

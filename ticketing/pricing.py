@@ -1,10 +1,10 @@
 """Pricing and tax, as Betstack's published finance calculator does it. Pure functions, no I/O.
 
-    net_stake  = stake / (1 + excise_rate)            rounded half-up to the cent
-    excise     = stake - net_stake
-    payout     = net_stake * product(odds)             product unrounded, payout rounded, then capped at max_payout
-    tax        = (payout - net_stake) * withholding    rounded, never below 0
-    net_payout = payout - tax
+net_stake  = stake / (1 + excise_rate)            rounded half-up to the cent
+excise     = stake - net_stake
+payout     = net_stake * product(odds)             product unrounded, payout rounded, then capped at max_payout
+tax        = (payout - net_stake) * withholding    rounded, never below 0
+net_payout = payout - tax
 """
 
 from collections.abc import Iterable

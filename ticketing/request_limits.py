@@ -51,6 +51,11 @@ class BodySizeLimit:
     async def _refuse(self, send: Send) -> None:
         error = RequestTooLarge(f"Request body over {self.max_bytes // 1024} KiB")
         body = wire.dumps(error.body())
-        await send({"type": "http.response.start", "status": error.http_status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": error.http_status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -7,6 +7,8 @@ first rule's typed error. No I/O here: the engine calls it inside the transactio
 from datetime import datetime
 from decimal import Decimal
 
+from pydantic import BaseModel
+
 from ticketing.errors import (
     BetNotOffered,
     CouponClosed,
@@ -17,8 +19,6 @@ from ticketing.errors import (
     StakeOutOfLimits,
     WrongPicks,
 )
-from pydantic import BaseModel
-
 from ticketing.models import Coupon, EventStatus, PickedEvent, StakeRules, TicketEvent, TicketRequest, TicketType
 
 
@@ -86,17 +86,13 @@ def resolve_picks(request: TicketRequest, coupon: Coupon) -> list[Pick]:
             expected=expected,
             missing=missing,
         )
-    return [
-        Pick(event_id=event.id, bet=by_id[event.id].bet, seen_odds=by_id[event.id].odds) for event in coupon.events
-    ]
+    return [Pick(event_id=event.id, bet=by_id[event.id].bet, seen_odds=by_id[event.id].odds) for event in coupon.events]
 
 
 def check_events_available(coupon: Coupon) -> None:
     for event in coupon.events:
         if event.status != EventStatus.AVAILABLE:
-            raise EventNotAvailable(
-                f"Could not create ticket. Event {event.id} is not available", event_id=event.id
-            )
+            raise EventNotAvailable(f"Could not create ticket. Event {event.id} is not available", event_id=event.id)
 
 
 def price_picks(coupon: Coupon, picks: list[Pick], odds_diff: Decimal) -> list[TicketEvent]:
@@ -118,9 +114,7 @@ def price_picks(coupon: Coupon, picks: list[Pick], odds_diff: Decimal) -> list[T
     return priced
 
 
-def validate_ticket(
-    request: TicketRequest, coupon: Coupon, operator_currency: str, now: datetime
-) -> list[TicketEvent]:
+def validate_ticket(request: TicketRequest, coupon: Coupon, operator_currency: str, now: datetime) -> list[TicketEvent]:
     check_type_supported(request)
     check_coupon_open(coupon, now)
     check_currency(request.currency, coupon, operator_currency)

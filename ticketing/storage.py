@@ -35,7 +35,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 
-from ticketing.money import from_cents, to_cents
 from ticketing.models import (
     BET_AWAY,
     BET_DRAW,
@@ -49,6 +48,7 @@ from ticketing.models import (
     TicketEvent,
     TicketQuery,
 )
+from ticketing.money import from_cents, to_cents
 from ticketing.pricing import TaxProfile
 
 metadata = MetaData()
@@ -253,14 +253,18 @@ class Store:
         if row is None:
             return None
         return Account(
-            token_sha256=row.token_sha256, operator=row.operator, user_id=row.user_id,
+            token_sha256=row.token_sha256,
+            operator=row.operator,
+            user_id=row.user_id,
             balance=from_cents(row.balance_cents),
         )
 
     def add_account(self, conn: Connection, account: Account) -> None:
         conn.execute(
             insert(accounts).values(
-                token_sha256=account.token_sha256, operator=account.operator, user_id=account.user_id,
+                token_sha256=account.token_sha256,
+                operator=account.operator,
+                user_id=account.user_id,
                 balance_cents=to_cents(account.balance),
             )
         )
@@ -304,8 +308,12 @@ class Store:
         rules = coupon.stake_rules
         conn.execute(
             insert(coupons).values(
-                id=coupon.id, name=coupon.name, currency=coupon.currency, status=coupon.status.value,
-                closes_at=_naive_utc(coupon.closes_at), min_stake_cents=to_cents(rules.min_stake),
+                id=coupon.id,
+                name=coupon.name,
+                currency=coupon.currency,
+                status=coupon.status.value,
+                closes_at=_naive_utc(coupon.closes_at),
+                min_stake_cents=to_cents(rules.min_stake),
                 max_stake_cents=to_cents(rules.max_stake),
                 fixed_stake_cents=None if rules.fixed_stake is None else to_cents(rules.fixed_stake),
                 max_payout_cents=None if coupon.max_payout is None else to_cents(coupon.max_payout),
@@ -315,17 +323,30 @@ class Store:
             insert(coupon_events),
             [
                 {
-                    "coupon_id": coupon.id, "event_id": e.id, "position": position, "home": e.home, "away": e.away,
-                    "competition": e.competition, "kickoff": _naive_utc(e.kickoff), "status": e.status.value,
-                    **{column: _odds_int(e.odds[bet]) if bet in e.odds else None for bet, column in ODDS_COLUMNS.items()},
+                    "coupon_id": coupon.id,
+                    "event_id": e.id,
+                    "position": position,
+                    "home": e.home,
+                    "away": e.away,
+                    "competition": e.competition,
+                    "kickoff": _naive_utc(e.kickoff),
+                    "status": e.status.value,
+                    **{
+                        column: _odds_int(e.odds[bet]) if bet in e.odds else None
+                        for bet, column in ODDS_COLUMNS.items()
+                    },
                 }
                 for position, e in enumerate(coupon.events)
             ],
         )
 
     def update_event(
-        self, conn: Connection, coupon_id: str, event_id: int,
-        status: EventStatus | None, odds: dict[int, Decimal] | None,
+        self,
+        conn: Connection,
+        coupon_id: str,
+        event_id: int,
+        status: EventStatus | None,
+        odds: dict[int, Decimal] | None,
     ) -> bool:
         values: dict = {ODDS_COLUMNS[bet]: _odds_int(value) for bet, value in (odds or {}).items()}
         if status is not None:
@@ -351,7 +372,11 @@ class Store:
             max_payout=None if row.max_payout_cents is None else from_cents(row.max_payout_cents),
             events=[
                 CouponEvent(
-                    id=e.event_id, home=e.home, away=e.away, competition=e.competition, kickoff=_aware(e.kickoff),
+                    id=e.event_id,
+                    home=e.home,
+                    away=e.away,
+                    competition=e.competition,
+                    kickoff=_aware(e.kickoff),
                     status=e.status,
                     odds={
                         bet: _odds_dec(getattr(e, column))
@@ -370,16 +395,31 @@ class Store:
     ) -> None:
         conn.execute(
             insert(tickets).values(
-                id=ticket.id, code=ticket.code, operator=ticket.operator, user_id=ticket.user_id,
-                token_sha256=token_sha256, coupon_id=ticket.coupon_id, currency=ticket.currency,
-                stake_cents=to_cents(ticket.stake), net_stake_cents=to_cents(ticket.net_stake),
-                excise_cents=to_cents(ticket.excise), total_odds=str(ticket.total_odds),
-                payout_cents=to_cents(ticket.payout), tax_cents=to_cents(ticket.tax),
-                net_payout_cents=to_cents(ticket.net_payout), odds_diff=_odds_int(ticket.odds_diff),
-                status=ticket.status.value, result=ticket.result.value, approved=ticket.approved,
-                source=ticket.source.value, type=ticket.type.value, atag=ticket.atag,
-                idempotency_key=idempotency_key, request_sha256=request_sha256,
-                created=_naive_utc(ticket.created), updated=_naive_utc(ticket.updated),
+                id=ticket.id,
+                code=ticket.code,
+                operator=ticket.operator,
+                user_id=ticket.user_id,
+                token_sha256=token_sha256,
+                coupon_id=ticket.coupon_id,
+                currency=ticket.currency,
+                stake_cents=to_cents(ticket.stake),
+                net_stake_cents=to_cents(ticket.net_stake),
+                excise_cents=to_cents(ticket.excise),
+                total_odds=str(ticket.total_odds),
+                payout_cents=to_cents(ticket.payout),
+                tax_cents=to_cents(ticket.tax),
+                net_payout_cents=to_cents(ticket.net_payout),
+                odds_diff=_odds_int(ticket.odds_diff),
+                status=ticket.status.value,
+                result=ticket.result.value,
+                approved=ticket.approved,
+                source=ticket.source.value,
+                type=ticket.type.value,
+                atag=ticket.atag,
+                idempotency_key=idempotency_key,
+                request_sha256=request_sha256,
+                created=_naive_utc(ticket.created),
+                updated=_naive_utc(ticket.updated),
             )
         )
         conn.execute(
@@ -442,12 +482,27 @@ class Store:
     @staticmethod
     def _ticket(row, events: list[TicketEvent]) -> Ticket:
         return Ticket(
-            id=row.id, code=row.code, operator=row.operator, coupon_id=row.coupon_id,
-            stake=from_cents(row.stake_cents), currency=row.currency, net_stake=from_cents(row.net_stake_cents),
-            excise=from_cents(row.excise_cents), total_odds=Decimal(row.total_odds),
-            payout=from_cents(row.payout_cents), tax=from_cents(row.tax_cents),
-            net_payout=from_cents(row.net_payout_cents), odds_diff=_odds_dec(row.odds_diff),
-            status=row.status, result=row.result, approved=row.approved, source=row.source, type=row.type,
-            atag=row.atag, user_id=row.user_id, events=events,
-            created=_aware(row.created), updated=_aware(row.updated),
+            id=row.id,
+            code=row.code,
+            operator=row.operator,
+            coupon_id=row.coupon_id,
+            stake=from_cents(row.stake_cents),
+            currency=row.currency,
+            net_stake=from_cents(row.net_stake_cents),
+            excise=from_cents(row.excise_cents),
+            total_odds=Decimal(row.total_odds),
+            payout=from_cents(row.payout_cents),
+            tax=from_cents(row.tax_cents),
+            net_payout=from_cents(row.net_payout_cents),
+            odds_diff=_odds_dec(row.odds_diff),
+            status=row.status,
+            result=row.result,
+            approved=row.approved,
+            source=row.source,
+            type=row.type,
+            atag=row.atag,
+            user_id=row.user_id,
+            events=events,
+            created=_aware(row.created),
+            updated=_aware(row.updated),
         )

@@ -1,0 +1,36 @@
+from pathlib import Path
+
+import pytest
+
+from tests.servers import engine_server
+from tests.support import Api
+from ticketing.demo_data import seed_demo_data
+from ticketing.engine import TicketEngine
+from ticketing.settings import DEMO_SITE_SECRET
+from ticketing.storage import Store, database_url
+
+
+@pytest.fixture
+def engine(tmp_path: Path):
+    """An in-process engine on a fresh SQLite file with the demo data."""
+    store = Store(database_url(str(tmp_path / "engine.sqlite3")))
+    store.create_schema()
+    engine = TicketEngine(store)
+    seed_demo_data(engine, DEMO_SITE_SECRET)
+    yield engine
+    store.dispose()
+
+
+@pytest.fixture(scope="module")
+def api_url(tmp_path_factory):
+    """A real `uvicorn ticketing.api:app` on 127.0.0.1 with its own database, odds simulator off."""
+    folder = tmp_path_factory.mktemp("api")
+    with engine_server(folder / "engine.sqlite3", folder / "uvicorn.log") as (base_url, _process):
+        yield base_url
+
+
+@pytest.fixture(scope="module")
+def api(api_url):
+    client = Api(api_url)
+    yield client
+    client.close()

@@ -1,0 +1,61 @@
+"""Start real servers on 127.0.0.1 for tests: the engine API under uvicorn, the terminal under streamlit."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@contextmanager
+def running(command: list[str], health_url: str, env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=log, stderr=log)
+        try:
+            wait_until_healthy(health_url, process)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def engine_server(db_path: Path, log_path: Path, simulator: bool = False, extra_env: dict | None = None):
+    """`uvicorn ticketing.api:app` on a free port; yields its base URL."""
+    port = free_port()
+    env = {"TICKETING_DB": str(db_path), "TICKETING_SIMULATOR": "on" if simulator else "off", **(extra_env or {})}
+    command = [sys.executable, "-m", "uvicorn", "ticketing.api:app", "--host", "127.0.0.1", "--port", str(port)]
+    base_url = f"http://127.0.0.1:{port}"
+    with running(command, f"{base_url}/health", env, log_path) as process:
+        yield base_url, process

@@ -1,0 +1,80 @@
+"""`ticketing.client` against a real server: the same typed results and typed errors as the in-process engine."""
+
+from decimal import Decimal as D
+
+import httpx
+import pytest
+
+from ticketing.client import TicketingClient
+from ticketing.demo_data import SAMPLE_TOKEN
+from ticketing.errors import EngineUnavailable, EventNotAvailable, InvalidSignature, InvalidToken, OddsChanged
+from ticketing.models import EventStatus, EventUpdate, Ticket, TicketQuery
+from ticketing.settings import DEMO_SITE_SECRET
+from tests.support import sample_request
+
+
+@pytest.fixture(scope="module")
+def client(api_url):
+    with_client = TicketingClient(api_url, "site", DEMO_SITE_SECRET)
+    yield with_client
+    with_client.close()
+
+
+def test_same_typed_ticket_from_client_and_lookup(client):
+    ticket = client.create_ticket(sample_request(), idempotency_key="client-1")
+    assert isinstance(ticket, Ticket) and isinstance(ticket.payout, D)
+    assert client.get_ticket(ticket.code) == ticket
+    assert client.get_ticket(ticket.code.lower()) == ticket
+    assert client.create_ticket(sample_request(), idempotency_key="client-1") == ticket
+    assert ticket in client.list_tickets(TicketQuery(limit=50))
+
+
+def test_typed_errors(client):
+    with pytest.raises(InvalidToken):
+        client.create_ticket(sample_request(token="nobody"))
+    client.update_event("455", 390812, EventUpdate(status=EventStatus.STARTED))
+    try:
+        with pytest.raises(EventNotAvailable, match="390812"):
+            client.create_ticket(sample_request())
+    finally:
+        client.update_event("455", 390812, EventUpdate(status=EventStatus.AVAILABLE))
+    coupon = client.get_coupon("455")
+    events = [{"id": e.id, "bet": 103, "odds": e.odds[103] + D("0.50")} for e in coupon.events]
+    with pytest.raises(OddsChanged) as raised:
+        client.create_ticket(sample_request(bets=None, events=events))
+    assert len(raised.value.details["events"]) == 7
+    assert raised.value.details["events"][0]["current_odds"] == coupon.events[0].odds[103]
+
+
+def test_wrong_secret_is_typed_403(api_url):
+    with TicketingClient(api_url, "site", "wrong") as bad:
+        with pytest.raises(InvalidSignature):
+            bad.list_open_coupons()
+
+
+def test_engine_down_is_engine_unavailable():
+    down = TicketingClient("http://127.0.0.1:9", "site", DEMO_SITE_SECRET, timeout=1, retries=0)
+    with pytest.raises(EngineUnavailable):
+        down.list_open_coupons()
+
+
+def test_retry_after_a_timeout_sells_once(api_url):
+    """The first attempt reaches the engine but the answer is lost; the retry with the same key gets the ticket."""
+    calls = []
+
+    class LoseFirstAnswer(httpx.HTTPTransport):
+        def handle_request(self, request):
+            response = super().handle_request(request)
+            calls.append(request.url.path)
+            if len(calls) == 1:
+                response.read()
+                raise httpx.ReadTimeout("answer lost", request=request)
+            return response
+
+    flaky = TicketingClient(api_url, "site", DEMO_SITE_SECRET, transport=LoseFirstAnswer())
+    balance = TicketingClient(api_url, "site", DEMO_SITE_SECRET)
+    before = len(balance.list_tickets(TicketQuery(limit=10000)))
+    ticket = flaky.create_ticket(sample_request(token=SAMPLE_TOKEN), idempotency_key="lost-answer-1")
+    assert calls == ["/be/tickets", "/be/tickets"]
+    tickets = balance.list_tickets(TicketQuery(limit=10000))
+    assert len(tickets) == before + 1 and tickets[0] == ticket

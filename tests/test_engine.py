@@ -1,0 +1,118 @@
+"""The in-process engine on SQLite: one transaction per sale, idempotency, debits, lookups."""
+
+from datetime import timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from tests.support import sample_request
+from ticketing.demo_data import PLAYER_TOKEN, SAMPLE_TOKEN
+from ticketing.errors import (
+    CouponClosed,
+    IdempotencyKeyReused,
+    InsufficientBalance,
+    InvalidToken,
+    OddsChanged,
+    OperatorNotFound,
+    TicketNotFound,
+)
+from ticketing.models import EventStatus, EventUpdate, TicketQuery
+from ticketing.odds_simulator import MAX_ODDS, MIN_ODDS, OddsSimulator
+
+
+def test_sample_request_sells_and_debits(engine):
+    before = engine.balance(SAMPLE_TOKEN)
+    ticket = engine.create_ticket(sample_request())
+    assert ticket.status == "new" and ticket.result == "pending" and ticket.approved
+    assert ticket.source == "sms" and ticket.coupon_id == "455" and len(ticket.events) == 7
+    assert engine.balance(SAMPLE_TOKEN) == before - D("25.00")
+    assert engine.get_ticket(ticket.code) == ticket
+    assert engine.get_ticket(ticket.id) == ticket
+    assert engine.get_ticket(f" {ticket.code.lower()[:3]} {ticket.code.lower()[3:]} ") == ticket
+
+
+def test_stored_ticket_keeps_the_odds_it_was_priced_at(engine):
+    ticket = engine.create_ticket(sample_request())
+    first = engine.get_coupon("455").events[0]
+    engine.update_event("455", first.id, EventUpdate(odds={101: first.odds[101] + D("1.00")}))
+    assert engine.get_ticket(ticket.code).events[0].odds == first.odds[101]
+
+
+def test_idempotent_repeat_returns_the_first_ticket_without_a_second_debit(engine):
+    before = engine.balance(SAMPLE_TOKEN)
+    first = engine.create_ticket(sample_request(), idempotency_key="draft-1")
+    again = engine.create_ticket(sample_request(), idempotency_key="draft-1")
+    assert again == first
+    assert engine.balance(SAMPLE_TOKEN) == before - D("25.00")
+    with pytest.raises(IdempotencyKeyReused):
+        engine.create_ticket(sample_request(stake=30), idempotency_key="draft-1")
+    assert len(engine.list_tickets(TicketQuery(operator="site", limit=100))) == 1
+
+
+def test_a_refused_sale_writes_nothing(engine):
+    before = engine.balance(SAMPLE_TOKEN)
+    engine.update_event("455", 390815, EventUpdate(status=EventStatus.SUSPENDED))
+    with pytest.raises(Exception, match="Event 390815 is not available"):
+        engine.create_ticket(sample_request(), idempotency_key="k")
+    assert engine.balance(SAMPLE_TOKEN) == before
+    assert engine.list_tickets(TicketQuery(limit=100)) == []
+
+
+def test_insufficient_balance(engine):
+    with pytest.raises(InsufficientBalance):
+        engine.create_ticket(sample_request(token=PLAYER_TOKEN, stake=5000.01, coupon_id=455))
+    assert engine.balance(PLAYER_TOKEN) == D("5000.00")
+
+
+def test_unknown_token_and_operator(engine):
+    with pytest.raises(InvalidToken):
+        engine.create_ticket(sample_request(token="nobody"))
+    with pytest.raises(OperatorNotFound, match="Operator elsewhere was not found"):
+        engine.create_ticket(sample_request(operator="elsewhere"))
+
+
+def test_events_shape_with_moved_odds(engine):
+    coupon = engine.get_coupon("455")
+    events = [{"id": e.id, "bet": 101, "odds": e.odds[101]} for e in coupon.events]
+    moved = coupon.events[2]
+    engine.update_event("455", moved.id, EventUpdate(odds={101: moved.odds[101] + D("0.05")}))
+    with pytest.raises(OddsChanged) as raised:
+        engine.create_ticket(sample_request(bets=None, events=events))
+    assert [e["id"] for e in raised.value.details["events"]] == [moved.id]
+    ticket = engine.create_ticket(sample_request(bets=None, events=events, odds_diff="0.05"))
+    assert ticket.events[2].odds == moved.odds[101] + D("0.05")
+
+
+def test_coupon_closed_at_its_deadline(engine):
+    deadline = engine.get_coupon("455").closes_at
+    engine.clock = lambda: deadline + timedelta(seconds=1)
+    with pytest.raises(CouponClosed):
+        engine.create_ticket(sample_request())
+    assert "455" not in [c.id for c in engine.list_open_coupons()]
+
+
+def test_ticket_lookup_of_nonsense_is_not_found(engine):
+    for reference in ("", "   ", "ZZZZZZ", "'; drop table tickets; --", "0" * 24, "é" * 30):
+        with pytest.raises(TicketNotFound):
+            engine.get_ticket(reference)
+
+
+def test_list_filters(engine):
+    sold = [engine.create_ticket(sample_request()) for _ in range(3)]
+    engine.create_ticket(sample_request(token=PLAYER_TOKEN))
+    assert len(engine.list_tickets(TicketQuery(operator="site", limit=100))) == 4
+    mine = engine.list_tickets(TicketQuery(user_id=sold[0].user_id, limit=2))
+    assert [t.id for t in mine] == [t.id for t in sorted(sold, key=lambda t: (t.created, t.id), reverse=True)][:2]
+    assert engine.list_tickets(TicketQuery(created_from=sold[0].created + timedelta(days=1))) == []
+    assert engine.list_tickets(TicketQuery(skip_types=["jackpot"])) == []
+
+
+def test_demo_data_and_simulator(engine):
+    coupons = {c.id: len(c.events) for c in engine.list_open_coupons()}
+    assert coupons == {"455": 7, "456": 13, "457": 17}
+    before = {e.id: dict(e.odds) for c in engine.list_open_coupons() for e in c.events}
+    simulator = OddsSimulator(engine, seed=7)
+    moved = sum(simulator.tick() for _ in range(5))
+    after = {e.id: dict(e.odds) for c in engine.list_open_coupons() for e in c.events}
+    assert moved == 20 and before != after
+    assert all(MIN_ODDS <= o <= MAX_ODDS for odds in after.values() for o in odds.values())

@@ -1,0 +1,137 @@
+"""The pure rules, on a hand-made coupon: no database, no server."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from ticketing.errors import (
+    BetNotOffered,
+    CouponClosed,
+    CurrencyNotAccepted,
+    EventNotAvailable,
+    FeatureNotImplemented,
+    OddsChanged,
+    StakeOutOfLimits,
+    WrongPicks,
+)
+from ticketing.models import Coupon, CouponEvent, EventStatus, StakeRules, TicketRequest
+from ticketing.rules import validate_ticket
+
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def coupon(**changes) -> Coupon:
+    events = [
+        CouponEvent(
+            id=1,
+            home="A",
+            away="B",
+            competition="L",
+            kickoff=NOW + timedelta(days=1),
+            odds={101: D("2.10"), 102: D("3.25"), 103: D("3.40")},
+        ),
+        CouponEvent(
+            id=2,
+            home="C",
+            away="D",
+            competition="L",
+            kickoff=NOW + timedelta(days=1),
+            odds={101: D("1.50"), 102: D("4.00"), 103: D("6.00")},
+        ),
+    ]
+    base = dict(
+        id="9",
+        name="Test",
+        currency="KES",
+        closes_at=NOW + timedelta(hours=5),
+        stake_rules=StakeRules(min_stake=D(25), max_stake=D(1000)),
+        events=events,
+    )
+    return Coupon(**(base | changes))
+
+
+def request(**changes) -> TicketRequest:
+    base = dict(
+        operator="site",
+        stake=25,
+        currency="KES",
+        source="retail",
+        type="jackpot",
+        token="t",
+        coupon_id="9",
+        bets=[101, 103],
+    )
+    return TicketRequest.model_validate(base | changes)
+
+
+def test_bets_are_priced_at_the_current_odds_in_coupon_order():
+    picks = validate_ticket(request(), coupon(), "KES", NOW)
+    assert [(p.id, p.bet, p.odds) for p in picks] == [(1, 101, D("2.10")), (2, 103, D("6.00"))]
+
+
+def test_events_shape_in_any_order_comes_back_in_coupon_order():
+    events = [{"id": 2, "bet": 102, "odds": 4.00}, {"id": 1, "bet": 101, "odds": 2.10}]
+    picks = validate_ticket(request(bets=None, events=events), coupon(), "KES", NOW)
+    assert [p.id for p in picks] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "seen, tolerance, accepted",
+    [
+        ("2.10", "0", True),
+        ("2.05", "0", False),
+        ("2.05", "0.05", True),
+        ("2.04", "0.05", False),
+        ("2.15", "0.05", True),
+        ("2.16", "0.05", False),
+    ],
+)
+def test_odds_diff_is_absolute_per_event(seen, tolerance, accepted):
+    events = [{"id": 1, "bet": 101, "odds": seen}, {"id": 2, "bet": 101, "odds": "1.50"}]
+    req = request(bets=None, events=events, odds_diff=tolerance)
+    if accepted:
+        assert validate_ticket(req, coupon(), "KES", NOW)[0].odds == D("2.10")
+    else:
+        with pytest.raises(OddsChanged) as raised:
+            validate_ticket(req, coupon(), "KES", NOW)
+        assert raised.value.details["events"] == [{"id": 1, "bet": 101, "odds": D(seen), "current_odds": D("2.10")}]
+
+
+@pytest.mark.parametrize(
+    "changes, coupon_changes, error",
+    [
+        ({"type": "superbet"}, {}, FeatureNotImplemented),
+        ({}, {"closes_at": NOW}, CouponClosed),
+        ({"currency": "UGX"}, {}, CurrencyNotAccepted),
+        ({"stake": "24.99"}, {}, StakeOutOfLimits),
+        ({"stake": "1000.01"}, {}, StakeOutOfLimits),
+        ({"bets": [101]}, {}, WrongPicks),
+        ({"bets": [101, 104]}, {}, BetNotOffered),
+        ({"bets": None, "events": [{"id": 1, "bet": 101, "odds": 2.1}]}, {}, WrongPicks),
+        ({"bets": None, "events": [{"id": 1, "bet": 101, "odds": 2.1}] * 2}, {}, WrongPicks),
+        (
+            {"bets": None, "events": [{"id": 1, "bet": 101, "odds": 2.1}, {"id": 7, "bet": 101, "odds": 2.1}]},
+            {},
+            EventNotAvailable,
+        ),
+    ],
+)
+def test_each_rule_raises_its_error(changes, coupon_changes, error):
+    with pytest.raises(error):
+        validate_ticket(request(**changes), coupon(**coupon_changes), "KES", NOW)
+
+
+@pytest.mark.parametrize("status", [EventStatus.SUSPENDED, EventStatus.STARTED, EventStatus.CANCELLED])
+def test_an_unavailable_event_blocks_the_ticket(status):
+    c = coupon()
+    c.events[1].status = status
+    with pytest.raises(EventNotAvailable, match="Event 2 is not available"):
+        validate_ticket(request(), c, "KES", NOW)
+
+
+def test_fixed_stake_takes_only_that_stake():
+    c = coupon(stake_rules=StakeRules(min_stake=D(99), max_stake=D(99), fixed_stake=D(99)))
+    assert validate_ticket(request(stake=99), c, "KES", NOW)
+    with pytest.raises(StakeOutOfLimits, match="exactly 99.00"):
+        validate_ticket(request(stake=100), c, "KES", NOW)
