@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticketing import wire
-from ticketing.demo_data import seed_demo_data
+from ticketing.embedded import open_engine, start_simulator
 from ticketing.engine import TicketEngine
 from ticketing.errors import InvalidSignature, TicketingError, ValidationFailed
 from ticketing.models import (
@@ -29,11 +29,10 @@ from ticketing.models import (
     TicketStatus,
     TicketType,
 )
-from ticketing.odds_simulator import OddsSimulator
 from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
 from ticketing.settings import Settings
 from ticketing.signing import verify_signature
-from ticketing.storage import Operator, Store, database_url
+from ticketing.storage import Operator
 
 log = logging.getLogger("ticketing.api")
 
@@ -64,23 +63,13 @@ def validation_error(errors) -> ValidationFailed:
     return ValidationFailed(f"Invalid request: {summary}", errors=problems)
 
 
-def build_engine(settings: Settings) -> TicketEngine:
-    store = Store(database_url(settings.database))
-    store.create_schema()
-    engine = TicketEngine(store)
-    seed_demo_data(engine, settings.site_secret)
-    return engine
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         config = settings or Settings.from_env()
-        engine = build_engine(config)
+        engine = open_engine(config)
         app.state.engine = engine
-        simulator = None
-        if config.simulator:
-            simulator = OddsSimulator(engine, seed=config.simulator_seed, interval=config.simulator_interval).start()
+        simulator = start_simulator(engine, config)
         yield
         if simulator is not None:
             simulator.stop()

@@ -1,0 +1,141 @@
+"""The betting slip a terminal builds before it sells: picks, keyboard pick strings, quick picks, the live summary.
+
+Pure functions over a coupon: the terminal shows `summarize_slip`, which prices with the engine's own
+`price_ticket`, so the screen and the stored ticket cannot disagree.
+"""
+
+import random
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+from ticketing.models import (
+    BETS_BY_LABEL,
+    PICK_LABELS,
+    Coupon,
+    EventStatus,
+    PickedEvent,
+    TicketRequest,
+    TicketSource,
+    TicketType,
+)
+from ticketing.money import round_odds
+from ticketing.pricing import Price, TaxProfile, price_ticket
+
+PICK_STRING_CHARS = {**BETS_BY_LABEL, "0": BETS_BY_LABEL["X"]}
+"""Keyboard entry: 1, X (or 0 on a numeric keypad) and 2."""
+
+Picks = dict[int, int]
+"""event id -> bet id"""
+
+
+class PickStringError(ValueError):
+    pass
+
+
+def parse_pick_string(text: str, coupon: Coupon) -> Picks:
+    """`1X21X20` -> picks in coupon order. Case, spaces and a leading `JP` are ignored."""
+    cleaned = "".join(text.split()).upper()
+    if cleaned.startswith("JP"):
+        cleaned = cleaned[2:]
+    wrong = [f"'{ch}' at position {i}" for i, ch in enumerate(cleaned, start=1) if ch not in PICK_STRING_CHARS]
+    if wrong:
+        raise PickStringError(f"Only 1, X (or 0) and 2 are picks: {', '.join(wrong)}")
+    if len(cleaned) != len(coupon.events):
+        raise PickStringError(f"{len(coupon.events)} picks needed, got {len(cleaned)}")
+    return {event.id: PICK_STRING_CHARS[ch] for event, ch in zip(coupon.events, cleaned, strict=True)}
+
+
+def pick_string(coupon: Coupon, picks: Picks) -> str:
+    return "".join(PICK_LABELS.get(picks.get(event.id), "-") for event in coupon.events)
+
+
+def quick_pick(coupon: Coupon, rng: random.Random) -> Picks:
+    """A random pick for every open event, weighted like a punter: favourites more often."""
+    picks = {}
+    for event in coupon.events:
+        if event.status == EventStatus.AVAILABLE:
+            bets = sorted(event.odds)
+            picks[event.id] = rng.choices(bets, weights=[float(1 / event.odds[b]) for b in bets])[0]
+    return picks
+
+
+def open_picks(coupon: Coupon, picks: Picks) -> Picks:
+    """The picks still valid for this coupon: known events that are available."""
+    return {e.id: picks[e.id] for e in coupon.events if e.id in picks and e.status == EventStatus.AVAILABLE}
+
+
+class SlipSummary(BaseModel):
+    picked: int
+    needed: int
+    total_odds: Decimal | None
+    price: Price | None
+    problems: list[str]
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+
+def stake_problem(coupon: Coupon, stake: Decimal | None) -> str | None:
+    rules = coupon.stake_rules
+    if stake is None or stake <= 0:
+        return "Enter a stake"
+    if stake != stake.quantize(Decimal("0.01")):
+        return "The stake takes at most 2 decimals"
+    if not rules.allows(stake):
+        if rules.fixed_stake is not None:
+            return f"This coupon takes a stake of exactly {rules.fixed_stake:,.2f}"
+        return f"Stake must be between {rules.min_stake:,.2f} and {rules.max_stake:,.2f}"
+    return None
+
+
+def summarize_slip(coupon: Coupon, picks: Picks, stake: Decimal | None, profile: TaxProfile) -> SlipSummary:
+    valid = open_picks(coupon, picks)
+    unavailable = [e for e in coupon.events if e.status != EventStatus.AVAILABLE]
+    problems = []
+    if unavailable:
+        problems.append(f"{len(unavailable)} event(s) not available: this coupon cannot be sold now")
+    if len(valid) < len(coupon.events) and not unavailable:
+        problems.append(f"Pick every event ({len(coupon.events) - len(valid)} left)")
+    if problem := stake_problem(coupon, stake):
+        problems.append(problem)
+    odds = [coupon.event(event_id).odds[bet] for event_id, bet in valid.items()]
+    price = None
+    if len(valid) == len(coupon.events) and stake is not None and stake > 0:
+        price = price_ticket(stake, odds, profile, coupon.max_payout)
+    total = price.total_odds if price else None
+    return SlipSummary(
+        picked=len(valid),
+        needed=len(coupon.events),
+        total_odds=round_odds(total) if total is not None else None,
+        price=price,
+        problems=problems,
+    )
+
+
+def ticket_request(
+    coupon: Coupon,
+    picks: Picks,
+    shown_odds: dict[int, dict[int, Decimal]],
+    stake: Decimal,
+    operator: str,
+    token: str,
+    odds_diff: Decimal,
+) -> TicketRequest:
+    """The `events` shape, carrying the odds the cashier saw, so the engine enforces `odds_diff` against them."""
+    events = [
+        PickedEvent(id=event.id, bet=picks[event.id], odds=shown_odds[event.id][picks[event.id]])
+        for event in coupon.events
+    ]
+    return TicketRequest(
+        operator=operator,
+        stake=stake,
+        currency=coupon.currency,
+        source=TicketSource.RETAIL,
+        type=TicketType.JACKPOT,
+        token=token,
+        odds_diff=odds_diff,
+        coupon_id=coupon.id,
+        events=events,
+    )
