@@ -5,12 +5,12 @@ from decimal import Decimal as D
 import httpx
 import pytest
 
+from tests.support import sample_request
 from ticketing.client import TicketingClient
 from ticketing.demo_data import SAMPLE_TOKEN
 from ticketing.errors import EngineUnavailable, EventNotAvailable, InvalidSignature, InvalidToken, OddsChanged
 from ticketing.models import EventStatus, EventUpdate, Ticket, TicketQuery
 from ticketing.settings import DEMO_SITE_SECRET
-from tests.support import sample_request
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,31 @@
+"""The jackpot terminal: `streamlit run streamlit_app.py`."""
+
+import streamlit as st
+
+from terminal_ui.connection import connection
+from ticketing.identifiers import mask_token
+
+st.set_page_config(page_title="Jackpot terminal", page_icon=":material/sports_soccer:", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("pages/terminal.py", title="Sell", icon=":material/point_of_sale:", default=True),
+    ]
+)
+
+conn = connection()
+with st.sidebar:
+    st.subheader("Jackpot terminal")
+    answers = conn.answers()
+    profile = conn.profile() if answers else None
+    st.markdown(
+        f"**Engine:** {conn.mode}  \n"
+        f"**Status:** {':green[answering]' if answers else ':red[not answering]'}  \n"
+        f"**Operator:** {conn.settings.operator} · **Currency:** {profile.currency if profile else '?'}  \n"
+        f"**Source:** retail  \n"
+        f"**Shop account:** `{mask_token(conn.settings.shop_token)}`"
+    )
+    if conn.simulator is not None:
+        st.caption("Live odds simulator on")
+
+navigation.run()

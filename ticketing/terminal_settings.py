@@ -1,0 +1,49 @@
+"""How a terminal connects: to the in-process engine (default) or to a remote engine over HTTP.
+
+Remote when `TICKETING_API_URL` is set in the environment or `[ticketing] api_url` in `.streamlit/secrets.toml`.
+"""
+
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ticketing.demo_data import DEMO_OPERATOR, SAMPLE_TOKEN
+from ticketing.models import OddsTolerance
+from ticketing.settings import Settings
+
+
+class TerminalSettings(BaseModel):
+    api_url: str | None = None
+    operator: str = DEMO_OPERATOR
+    secret: str | None = None
+    shop_token: str = Field(default=SAMPLE_TOKEN, description="The shop's account token: tickets are sold on it")
+    odds_diff: OddsTolerance = Decimal("0.00")
+    timezone: str = Field(default="Africa/Nairobi", description="Where kickoffs and receipt times are shown")
+    engine: Settings = Field(default_factory=Settings)
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.api_url)
+
+    @classmethod
+    def load(cls, secrets: Mapping[str, Any] | None = None) -> "TerminalSettings":
+        """Environment first, then the `[ticketing]` table of Streamlit's secrets, then the demo defaults."""
+        table = dict(secrets or {})
+        env = os.environ
+        engine = Settings.from_env()
+
+        def pick(env_name: str, key: str, default: Any = None) -> Any:
+            return env.get(env_name) or table.get(key) or default
+
+        return cls(
+            api_url=pick("TICKETING_API_URL", "api_url"),
+            operator=pick("TICKETING_OPERATOR", "operator", DEMO_OPERATOR),
+            secret=pick("TICKETING_OPERATOR_SECRET", "secret", engine.site_secret),
+            shop_token=pick("TICKETING_SHOP_TOKEN", "shop_token", SAMPLE_TOKEN),
+            odds_diff=pick("TICKETING_ODDS_DIFF", "odds_diff", "0.00"),
+            timezone=pick("TICKETING_TIMEZONE", "timezone", "Africa/Nairobi"),
+            engine=engine,
+        )
