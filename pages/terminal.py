@@ -310,7 +310,8 @@ def coupon_label(coupon: Coupon) -> str:
         else f"stake {rules.min_stake:,.0f}–{rules.max_stake:,.0f}"
     )
     closes = coupon.closes_at.astimezone(ZoneInfo(conn.settings.timezone))
-    return f"{coupon.id} · {coupon.name} · {len(coupon.events)} events · {stake} {coupon.currency} · closes {closes:%a %d %b %H:%M}"
+    size = f"{len(coupon.events)} events"
+    return f"{coupon.id} · {coupon.name} · {size} · {stake} {coupon.currency} · closes {closes:%a %d %b %H:%M}"
 
 
 def stake_input(coupon: Coupon) -> None:
