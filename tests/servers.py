@@ -59,3 +59,28 @@ def engine_server(db_path: Path, log_path: Path, simulator: bool = False, extra_
     base_url = f"http://127.0.0.1:{port}"
     with running(command, f"{base_url}/health", env, log_path) as process:
         yield base_url, process
+
+
+@contextmanager
+def terminal_server(db_path: Path, log_path: Path, extra_env: dict | None = None):
+    """`streamlit run streamlit_app.py` on a free port; yields its URL."""
+    port = free_port()
+    env = {"TICKETING_DB": str(db_path), "TICKETING_SIMULATOR": "off", **(extra_env or {})}
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with running(command, f"{url}/_stcore/health", env, log_path) as process:
+        yield url, process

@@ -1,8 +1,8 @@
 """The sell page under Streamlit's AppTest (a full rerun per interaction; live odds are proven in the browser)."""
 
 import re
-from pathlib import Path
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest

@@ -1,0 +1,62 @@
+"""Headless Debian Chromium driven by Playwright, waiting for the app the way Streamlit's own e2e suite does."""
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+APP_IDLE = '[data-testid="stApp"][data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]'
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_for_app(page: Page, timeout: float = 30_000) -> None:
+    """Connected to the server and no script run under way (health was checked before the page opened)."""
+    page.wait_for_selector(APP_IDLE, timeout=timeout)
+
+
+def open_app(browser: Browser, url: str, ready: str = ".st-key-sell") -> Page:
+    """Open the app and wait until its first run has drawn `ready` (the last widget of the sell page)."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1200})
+    page.goto(url)
+    page.wait_for_selector(ready, timeout=30_000)
+    wait_for_app(page)
+    return page
+
+
+def widget(page: Page, key: str):
+    """Streamlit puts `st-key-<key>` on the container of a widget created with `key=`."""
+    return page.locator(f".st-key-{key}")
+
+
+def pick_buttons(page: Page):
+    return page.locator('[class*="st-key-pick-"] button')
+
+
+def odds_on_screen(page: Page) -> list[str]:
+    return [re.sub(r"\s+", " ", text).strip() for text in pick_buttons(page).all_inner_texts()]
+
+
+def sold_code(page: Page, timeout: float = 20_000) -> str:
+    banner = page.get_by_text(re.compile(r"Ticket sold: [A-Z0-9]{6}"))
+    expect(banner).to_be_visible(timeout=timeout)
+    return re.search(r"Ticket sold: ([A-Z0-9]{6})", banner.inner_text()).group(1)

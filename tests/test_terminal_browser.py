@@ -1,0 +1,123 @@
+"""End to end in headless Chromium against `streamlit run streamlit_app.py` (and a remote `uvicorn` engine)."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser import chromium, odds_on_screen, open_app, pick_buttons, sold_code, wait_for_app, widget
+from tests.servers import engine_server, terminal_server
+from ticketing.client import TicketingClient
+from ticketing.embedded import open_engine
+from ticketing.models import TicketQuery
+from ticketing.settings import DEMO_SITE_SECRET, Settings
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def terminal(tmp_path_factory):
+    """An embedded-mode terminal, odds frozen so that clicks are not raced by the simulator."""
+    folder = tmp_path_factory.mktemp("terminal")
+    db = folder / "terminal.sqlite3"
+    with terminal_server(db, folder / "streamlit.log") as (url, _process):
+        engine = open_engine(Settings(database=str(db), simulator=False))
+        yield url, engine
+        engine.store.dispose()
+
+
+def click_home_win_everywhere(page, engine) -> None:
+    """Click "1" on every row, each time waiting until the grid shows the pick before the next click."""
+    for event in engine.get_coupon("455").events:
+        button = widget(page, f"pick-{event.id}-101").locator("button")
+        button.click()
+        expect(button).to_have_attribute("data-testid", "stBaseButton-primary")
+    wait_for_app(page)
+
+
+def test_sell_a_ticket_by_clicking(browser, terminal, tmp_path):
+    url, engine = terminal
+    page = open_app(browser, url)
+    click_home_win_everywhere(page, engine)
+    expect(widget(page, "sell").locator("button")).to_be_enabled()
+    payout = re.search(r"Potential payout\s+(KES [\d,.]+)", widget(page, "slip-summary").inner_text()).group(1)
+    widget(page, "sell").locator("button").click()
+    code = sold_code(page)
+    ticket = engine.get_ticket(code)
+    assert payout == f"KES {ticket.payout:,.2f}"
+    expect(page.get_by_text(code).first).to_be_visible()
+    page.screenshot(path=tmp_path / "receipt.png", full_page=True)
+    widget(page, "new_ticket").locator("button").click()
+    wait_for_app(page)
+    expect(widget(page, "sell").locator("button")).to_be_disabled()
+
+
+def test_sell_with_the_keyboard_alone(browser, terminal):
+    url, engine = terminal
+    page = open_app(browser, url)
+    page.get_by_label(re.compile("pick string", re.I)).fill("1X21X20")
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    stake = page.get_by_label("Stake (KES)")
+    stake.fill("50")
+    stake.press("Enter")
+    wait_for_app(page)
+    expect(widget(page, "sell").locator("button")).to_be_enabled()
+    stake.press("Control+Enter")
+    code = sold_code(page)
+    ticket = engine.get_ticket(code)
+    assert ticket.stake == 50 and [e.pick for e in ticket.events] == list("1X21X2X")
+
+
+def test_fast_double_click_on_sell_makes_exactly_one_ticket(browser, terminal):
+    url, engine = terminal
+    before = len(engine.list_tickets(TicketQuery(limit=10000)))
+    page = open_app(browser, url)
+    click_home_win_everywhere(page, engine)
+    sell = widget(page, "sell").locator("button")
+    expect(sell).to_be_enabled()
+    sell.evaluate("button => { button.click(); button.click(); }")
+    sold_code(page)
+    wait_for_app(page)
+    page.wait_for_timeout(1500)
+    assert len(engine.list_tickets(TicketQuery(limit=10000))) == before + 1
+
+
+def test_odds_change_on_screen_by_themselves(browser, tmp_path):
+    db = tmp_path / "live.sqlite3"
+    env = {"TICKETING_SIMULATOR": "on", "TICKETING_SIMULATOR_INTERVAL": "1", "TICKETING_SIMULATOR_SEED": "3"}
+    with terminal_server(db, tmp_path / "streamlit.log", env) as (url, _process):
+        page = open_app(browser, url)
+        expect(pick_buttons(page).first).to_be_visible()
+        first = odds_on_screen(page)
+        page.wait_for_function(
+            """([selector, before]) => {
+                const now = [...document.querySelectorAll(selector)].map(b => b.innerText.replace(/\\s+/g, ' ').trim());
+                return now.length === before.length && now.some((text, i) => text !== before[i]);
+            }""",
+            arg=['[class*="st-key-pick-"] button', first],
+            timeout=10_000,
+        )
+        assert odds_on_screen(page) != first
+
+
+def test_same_sale_in_remote_mode(browser, tmp_path):
+    with engine_server(tmp_path / "engine.sqlite3", tmp_path / "uvicorn.log") as (api_url, _engine):
+        env = {"TICKETING_API_URL": api_url}
+        with terminal_server(tmp_path / "unused.sqlite3", tmp_path / "streamlit.log", env) as (url, _terminal):
+            page = open_app(browser, url)
+            expect(page.get_by_text(f"remote engine at {api_url}")).to_be_visible()
+            with TicketingClient(api_url, "site", DEMO_SITE_SECRET) as remote:
+                click_home_win_everywhere(page, remote)
+            widget(page, "sell").locator("button").click()
+            code = sold_code(page)
+        engine = open_engine(Settings(database=str(tmp_path / "engine.sqlite3"), simulator=False))
+        assert engine.get_ticket(code).source == "retail"
+        assert not (tmp_path / "unused.sqlite3").exists()
+        engine.store.dispose()
