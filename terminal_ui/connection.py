@@ -1,6 +1,10 @@
 """The terminal's connection to a ticket engine: in-process (default) or remote, made once per process."""
 
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import streamlit as st
 
@@ -8,7 +12,7 @@ from ticketing.client import TicketingClient
 from ticketing.embedded import open_engine, start_simulator
 from ticketing.engine import TicketEngine
 from ticketing.errors import TicketingError
-from ticketing.models import OperatorProfile
+from ticketing.models import Coupon, OperatorProfile
 from ticketing.odds_simulator import OddsSimulator
 from ticketing.pricing import TaxProfile
 from ticketing.terminal_settings import TerminalSettings
@@ -19,27 +23,47 @@ class Connection:
     settings: TerminalSettings
     service: TicketEngine | TicketingClient
     simulator: OddsSimulator | None
+    _memo: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def mode(self) -> str:
         return f"remote engine at {self.settings.api_url}" if self.settings.remote else "embedded engine (SQLite)"
 
     def profile(self) -> OperatorProfile:
-        return _operator_profile(self)
+        return self._recent("profile", 60, lambda: self.service.operator_profile(self.settings.operator))
 
     def tax_profile(self) -> TaxProfile:
         profile = self.profile()
         return TaxProfile(excise_rate=profile.excise_rate, withholding_rate=profile.withholding_rate)
 
     def answers(self) -> bool:
+        return self._recent("answers", 5, self._ping)
+
+    def open_coupons(self) -> list[Coupon]:
+        """For the coupon picker: names and stake rules, up to 5 s old. Live odds are read fresh elsewhere."""
+        return self._recent("open_coupons", 5, self.service.list_open_coupons)
+
+    def _ping(self) -> bool:
         try:
-            if isinstance(self.service, TicketingClient):
-                self.service.health()
-            else:
-                self.service.list_open_coupons()
+            self.service.health()
         except TicketingError:
             return False
         return True
+
+    def _recent(self, name: str, seconds: float, load: Callable[[], Any]) -> Any:
+        """A value shared by every session of this process, reloaded when older than `seconds`.
+
+        Kept here rather than in st.cache_data, which would pickle and copy the coupons on every rerun."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._memo.get(name)
+        if cached is not None and now - cached[0] < seconds:
+            return cached[1]
+        value = load()
+        with self._lock:
+            self._memo[name] = (now, value)
+        return value
 
 
 def _secrets_table() -> dict:
@@ -55,11 +79,6 @@ def _connect(settings_json: str) -> Connection:
         return Connection(settings, TicketingClient(settings.api_url, settings.operator, settings.secret), None)
     engine = open_engine(settings.engine)
     return Connection(settings, engine, start_simulator(engine, settings.engine))
-
-
-@st.cache_data(ttl=60, show_spinner=False, hash_funcs={Connection: lambda c: c.settings.model_dump_json()})
-def _operator_profile(connection: Connection) -> OperatorProfile:
-    return connection.service.operator_profile(connection.settings.operator)
 
 
 def connection() -> Connection:

@@ -15,7 +15,7 @@ body { font-family: 'DejaVu Sans Mono', 'Courier New', monospace; margin: 0; col
 .receipt h1 { font-size: 15px; text-align: center; margin: 0 0 2mm; }
 .code { font-size: 30px; font-weight: bold; letter-spacing: 4px; text-align: center; margin: 2mm 0; }
 .copy { text-align: center; font-weight: bold; border: 2px solid #111; margin: 2mm 0; padding: 1mm; }
-.qr { text-align: center; } .qr svg { width: 34mm; height: 34mm; }
+.qr { text-align: center; line-height: 0; } .qr svg { width: 34mm; height: 34mm; }
 .meta, .picks, .totals { width: 100%; font-size: 11px; border-collapse: collapse; }
 .picks td { border-top: 1px dotted #bbb; padding: 1mm 0; vertical-align: top; }
 .num { text-align: right; white-space: nowrap; padding-left: 2mm; } .big { font-size: 13px; font-weight: bold; }
@@ -41,8 +41,7 @@ def receipt_html(
         event = events.get(pick.id)
         fixture = escape(event.fixture) if event else f"Event {pick.id}"
         rows.append(
-            f"<tr><td>{number}.</td><td>{fixture}</td><td class='num'><b>{escape(pick.pick)}</b></td>"
-            f"<td class='num'>{pick.odds:.2f}</td></tr>"
+            f"<tr><td>{number}.</td><td>{fixture}</td><td class='num'><b>{escape(pick.pick)}</b> @ {pick.odds:.2f}</td></tr>"
         )
     money = lambda amount: escape(format_money(amount, ticket.currency))  # noqa: E731 - a local shorthand
     coupon_name = escape(coupon.name) if coupon else ""

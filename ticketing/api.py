@@ -133,9 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", tags=["service"])
     def health(engine: Engine) -> dict:
-        with engine.store.read() as conn:
-            coupons = len(engine.store.all_coupon_ids(conn))
-        return {"status": "ok", "database": engine.store.engine.dialect.name, "coupons": coupons}
+        return engine.health()
 
     @app.post("/be/tickets", response_model=Ticket, responses=errors, tags=["tickets"])
     def create_ticket(

@@ -134,6 +134,11 @@ class TicketEngine:
         with self.store.read() as conn:
             return self.store.query_tickets(conn, query)
 
+    def health(self) -> dict:
+        with self.store.read() as conn:
+            coupons = len(self.store.all_coupon_ids(conn))
+        return {"status": "ok", "database": self.store.engine.dialect.name, "coupons": coupons}
+
     def list_open_coupons(self) -> list[Coupon]:
         now = self.clock()
         with self.store.read() as conn:

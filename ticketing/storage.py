@@ -140,6 +140,7 @@ ticket_events = Table(
 )
 
 ODDS_COLUMNS = {BET_HOME: "odds_home", BET_DRAW: "odds_draw", BET_AWAY: "odds_away"}
+ODDS_INDEXES = [(bet, list(coupon_events.c.keys()).index(column)) for bet, column in ODDS_COLUMNS.items()]
 BASIS_POINTS = Decimal(10000)
 
 
@@ -358,34 +359,33 @@ class Store:
 
     @staticmethod
     def _coupon(row, event_rows) -> Coupon:
-        return Coupon(
+        # Rows come from our own validated writes: model_construct skips re-validating them on every odds refresh.
+        events = [
+            CouponEvent.model_construct(
+                id=e.event_id,
+                home=e.home,
+                away=e.away,
+                competition=e.competition,
+                kickoff=_aware(e.kickoff),
+                status=EventStatus(e.status),
+                odds={bet: _odds_dec(e[i]) for bet, i in ODDS_INDEXES if e[i] is not None},
+            )
+            for e in event_rows
+        ]
+        rules = StakeRules.model_construct(
+            min_stake=from_cents(row.min_stake_cents),
+            max_stake=from_cents(row.max_stake_cents),
+            fixed_stake=None if row.fixed_stake_cents is None else from_cents(row.fixed_stake_cents),
+        )
+        return Coupon.model_construct(
             id=row.id,
             name=row.name,
             currency=row.currency,
-            status=row.status,
+            status=CouponStatus(row.status),
             closes_at=_aware(row.closes_at),
-            stake_rules=StakeRules(
-                min_stake=from_cents(row.min_stake_cents),
-                max_stake=from_cents(row.max_stake_cents),
-                fixed_stake=None if row.fixed_stake_cents is None else from_cents(row.fixed_stake_cents),
-            ),
+            stake_rules=rules,
             max_payout=None if row.max_payout_cents is None else from_cents(row.max_payout_cents),
-            events=[
-                CouponEvent(
-                    id=e.event_id,
-                    home=e.home,
-                    away=e.away,
-                    competition=e.competition,
-                    kickoff=_aware(e.kickoff),
-                    status=e.status,
-                    odds={
-                        bet: _odds_dec(getattr(e, column))
-                        for bet, column in ODDS_COLUMNS.items()
-                        if getattr(e, column) is not None
-                    },
-                )
-                for e in event_rows
-            ],
+            events=events,
         )
 
     # ---- tickets -----------------------------------------------------------------------------------------------
