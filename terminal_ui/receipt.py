@@ -41,7 +41,8 @@ def receipt_html(
         event = events.get(pick.id)
         fixture = escape(event.fixture) if event else f"Event {pick.id}"
         rows.append(
-            f"<tr><td>{number}.</td><td>{fixture}</td><td class='num'><b>{escape(pick.pick)}</b> @ {pick.odds:.2f}</td></tr>"
+            f"<tr><td>{number}.</td><td>{fixture}</td>"
+            f"<td class='num'><b>{escape(pick.pick)}</b> @ {pick.odds:.2f}</td></tr>"
         )
     money = lambda amount: escape(format_money(amount, ticket.currency))  # noqa: E731 - a local shorthand
     coupon_name = escape(coupon.name) if coupon else ""
