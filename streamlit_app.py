@@ -10,6 +10,8 @@ st.set_page_config(page_title="Jackpot terminal", page_icon=":material/sports_so
 navigation = st.navigation(
     [
         st.Page("pages/terminal.py", title="Sell", icon=":material/point_of_sale:", default=True),
+        st.Page("pages/tickets.py", title="Tickets desk", icon=":material/receipt_long:"),
+        st.Page("pages/coupon_qa.py", title="Coupon QA", icon=":material/fact_check:"),
     ]
 )
 

@@ -80,6 +80,10 @@ class TicketingClient:
     def get_coupon(self, coupon_id: str) -> Coupon:
         return Coupon.model_validate(self._send("GET", f"/be/coupons/{coupon_id}"))
 
+    def publish_coupon(self, raw: dict, operator: str | None = None) -> Coupon:
+        """`operator` is accepted for parity with the engine: a remote engine publishes for this client's operator."""
+        return Coupon.model_validate(self._send("POST", "/be/coupons", body=wire.dumps(raw)))
+
     def update_event(self, coupon_id: str, event_id: int, change: EventUpdate) -> CouponEvent:
         body = wire.dumps(change.model_dump(mode="python", exclude_none=True))
         return CouponEvent.model_validate(self._send("PUT", f"/be/coupons/{coupon_id}/events/{event_id}", body=body))

@@ -11,9 +11,12 @@ from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
 
+from ticketing.coupon_check import check_coupon_data
 from ticketing.errors import (
+    CouponInUse,
     CouponMissing,
     CouponNotFound,
+    CouponRejected,
     IdempotencyKeyReused,
     InsufficientBalance,
     InvalidToken,
@@ -179,6 +182,21 @@ class TicketEngine:
                 raise CouponMissing(f"Event {event_id} not found in coupon {coupon_id}", coupon_id=str(coupon_id))
             event = self.store.load_coupon(conn, str(coupon_id)).event(event_id)
         return event
+
+    def publish_coupon(self, raw: dict, operator: str) -> Coupon:
+        """Run the QA check on a coupon (engine JSON format) and store it if it has no error.
+
+        Republishing replaces a coupon only while no ticket has been sold on it."""
+        report = check_coupon_data(raw, [], [self.get_operator(operator).currency], self.clock())
+        if not report.publishable:
+            problems = [p.model_dump(mode="json") for p in report.errors]
+            raise CouponRejected(f"Coupon has {len(problems)} error(s): {problems[0]['message']}", problems=problems)
+        coupon = report.coupon
+        with self.store.write() as conn:
+            if self.store.has_tickets(conn, coupon.id):
+                raise CouponInUse(f"Coupon {coupon.id} already has tickets: publish it under a new id")
+            self.store.save_coupon(conn, coupon)
+        return coupon
 
     def save_coupon(self, coupon: Coupon) -> Coupon:
         with self.store.write() as conn:

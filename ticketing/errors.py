@@ -74,6 +74,16 @@ class IdempotencyKeyReused(TicketingError):
     default_message = "Idempotency key already used for a different ticket request"
 
 
+class CouponRejected(TicketingError):
+    """Publishing a coupon with errors. Details carry `problems`: every problem the QA check found."""
+
+    code, http_status, default_message = 114, 400, "Coupon has errors"
+
+
+class CouponInUse(TicketingError):
+    code, http_status = 115, 400
+
+
 class TicketNotFound(TicketingError):
     code, http_status = 111, 404
 

@@ -430,6 +430,9 @@ class Store:
             ],
         )
 
+    def has_tickets(self, conn: Connection, coupon_id: str) -> bool:
+        return conn.execute(select(tickets.c.id).where(tickets.c.coupon_id == coupon_id).limit(1)).first() is not None
+
     def code_taken(self, conn: Connection, code: str) -> bool:
         return conn.execute(select(tickets.c.id).where(tickets.c.code == code)).first() is not None
 

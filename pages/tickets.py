@@ -1,0 +1,153 @@
+"""The tickets desk: find any ticket by code or id, reprint it, and account for a shift."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from terminal_ui.connection import connection
+from terminal_ui.receipt import receipt_html
+from terminal_ui.text import md_escape
+from ticketing.errors import TicketingError
+from ticketing.models import Coupon, Ticket, TicketQuery, TicketResult, TicketStatus
+from ticketing.money import format_money
+from ticketing.shift_report import (
+    filter_frame,
+    period_bounds,
+    sales_per_hour,
+    shift_totals,
+    tickets_frame,
+    to_csv,
+)
+
+conn = connection()
+service = conn.service
+zone = ZoneInfo(conn.settings.timezone)
+state = st.session_state
+state.setdefault("desk", {"ticket": None, "error": None, "reprint": False})
+
+
+def look_up() -> None:
+    reference = state.get("lookup_ref", "").strip()
+    desk = state.desk
+    desk.update(ticket=None, error=None, reprint=False)
+    if not reference:
+        return
+    try:
+        desk["ticket"] = service.get_ticket(reference, operator=conn.settings.operator)
+    except TicketingError as error:
+        desk["error"] = error.message
+
+
+def reprint() -> None:
+    state.desk["reprint"] = True
+
+
+def coupon_of(ticket: Ticket) -> Coupon | None:
+    try:
+        return service.get_coupon(ticket.coupon_id)
+    except TicketingError:
+        return None
+
+
+def ticket_details(ticket: Ticket) -> None:
+    coupon = coupon_of(ticket)
+    events = {e.id: e for e in coupon.events} if coupon else {}
+    st.markdown(f"## :blue[{ticket.code}]")
+    st.caption(f"Ticket id {ticket.id} · coupon {ticket.coupon_id}{' · ' + coupon.name if coupon else ''}")
+    status, result, approved = st.columns(3)
+    status.metric("Status", ticket.status.value)
+    result.metric("Result", ticket.result.value)
+    approved.metric("Approval", "approved" if ticket.approved else "not approved")
+    picks = [
+        {"#": n, "event": e.id, "fixture": events[e.id].fixture if e.id in events else "", "pick": e.pick,
+         "odds": f"{e.odds:.2f}"}
+        for n, e in enumerate(ticket.events, start=1)
+    ]
+    st.dataframe(picks, hide_index=True, width="stretch")
+    money = [
+        ("Stake", ticket.stake), ("Potential payout", ticket.payout), ("Withholding tax", ticket.tax),
+        ("Net payout", ticket.net_payout),
+    ]
+    if ticket.excise:
+        money.insert(1, ("Excise", ticket.excise))
+    st.markdown(
+        "| | |\n|:--|--:|\n"
+        + "\n".join(f"| {label} | {format_money(value, ticket.currency)} |" for label, value in money)
+        + f"\n| Total odds | {ticket.total_odds:,.2f} |"
+        + f"\n| Created | {ticket.created.astimezone(zone):%Y-%m-%d %H:%M:%S %Z} |"
+        + f"\n| Updated | {ticket.updated.astimezone(zone):%Y-%m-%d %H:%M:%S %Z} |"
+    )
+    st.button("Reprint receipt", key="reprint", icon=":material/print:", on_click=reprint)
+    if state.desk["reprint"]:
+        st.info(f"Receipt copy of {ticket.code}: it is marked COPY - REPRINT.", icon=":material/content_copy:")
+        components.html(receipt_html(ticket, coupon, conn.settings.timezone, copy=True, printable=True),
+                        height=600 + 22 * len(ticket.events), scrolling=True)
+
+
+def lookup_section() -> None:
+    st.text_input(
+        "Ticket code or id: type it or scan the receipt's QR code, then Enter",
+        key="lookup_ref", on_change=look_up, placeholder="e.g. A12A42",
+    )
+    desk = state.desk
+    if desk["error"]:
+        st.error(md_escape(desk["error"]), icon=":material/search_off:")
+    elif desk["ticket"] is not None:
+        ticket_details(desk["ticket"])
+
+
+def shift_section() -> None:
+    today = datetime.now(zone).date()
+    period = st.date_input("Period", value=(today, today), key="shift_period", max_value=today)
+    first, last = (period[0], period[-1]) if isinstance(period, tuple) and period else (today, today)
+    start, end = period_bounds(first, last, zone)
+    tickets = service.list_tickets(
+        TicketQuery(operator=conn.settings.operator, created_from=start, created_to=end, limit=10000)
+    )
+    frame = tickets_frame(tickets, zone)
+    filters = st.columns(3)
+    statuses = filters[0].multiselect("Status", [s.value for s in TicketStatus], key="shift_status")
+    results = filters[1].multiselect("Result", [r.value for r in TicketResult], key="shift_result")
+    coupons = filters[2].multiselect("Coupon", sorted(frame["coupon_id"].unique()), key="shift_coupon")
+    shown = filter_frame(frame, statuses, results, coupons)
+    totals = shift_totals(shown)
+    currency = shown["currency"].iloc[0] if len(shown) else conn.profile().currency
+    figures = st.columns([1, 2, 2, 2])
+    figures[0].metric("Tickets", totals.tickets)
+    figures[1].metric(f"Stakes ({currency})", f"{totals.stakes:,.2f}")
+    figures[2].metric(f"Potential payouts ({currency})", f"{totals.payouts:,.2f}")
+    figures[3].metric(f"Withholding tax ({currency})", f"{totals.tax:,.2f}")
+    money = st.column_config.NumberColumn(format="%.2f")
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        key="shift_table",
+        column_config={
+            "created": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm:ss"),
+            "status": st.column_config.TextColumn("Status"),
+            "result": st.column_config.TextColumn("Result"),
+            "stake": money, "payout": money, "tax": money, "net_payout": money,
+            "total_odds": st.column_config.NumberColumn("Total odds", format="%.2f"),
+        },
+    )
+    st.download_button(
+        "Export CSV", data=to_csv(shown), file_name=f"tickets-{first}-{last}.csv", mime="text/csv",
+        key="export_csv", icon=":material/download:",
+    )
+    st.subheader("Sales per hour")
+    per_hour = sales_per_hour(shown)
+    if per_hour.empty:
+        st.caption("No sales in this period.")
+    else:
+        st.bar_chart(per_hour, x="hour", y="tickets", x_label="hour", y_label="tickets")
+
+
+st.title("Tickets desk")
+find, shift = st.tabs(["Find a ticket", "Shift"])
+with find:
+    lookup_section()
+with shift:
+    shift_section()
