@@ -28,8 +28,9 @@ def publish(coupon_json: bytes) -> None:
 
 def chosen_file() -> tuple[str, bytes] | None:
     upload, sample = st.columns([3, 2])
-    uploaded = upload.file_uploader("Coupon file (JSON in the engine's format, or CSV)", type=["json", "csv"],
-                                    key="coupon_file")
+    uploaded = upload.file_uploader(
+        "Coupon file (JSON in the engine's format, or CSV)", type=["json", "csv"], key="coupon_file"
+    )
     sample_name = sample.selectbox("…or a sample from samples/", ["", *[p.name for p in SAMPLES]], key="sample")
     if uploaded is not None:
         return uploaded.name, uploaded.getvalue()
@@ -52,7 +53,9 @@ name, content = picked
 report = check_file(name, content, [conn.profile().currency], datetime.now(UTC))
 errors, warnings = len(report.errors), len(report.warnings)
 if errors:
-    st.error(f"**{name}**: {errors} error(s), {warnings} warning(s): fix the errors to publish.", icon=":material/block:")
+    st.error(
+        f"**{name}**: {errors} error(s), {warnings} warning(s): fix the errors to publish.", icon=":material/block:"
+    )
 elif warnings:
     st.warning(f"**{name}**: no error, {warnings} warning(s): it can be published.", icon=":material/warning:")
 else:
@@ -62,7 +65,9 @@ if report.problems:
     st.subheader("Problems")
     st.dataframe(
         pd.DataFrame([p.model_dump(mode="json") for p in report.problems]),
-        hide_index=True, width="stretch", key="problems",
+        hide_index=True,
+        width="stretch",
+        key="problems",
     )
 
 if report.coupon is not None:
@@ -78,16 +83,31 @@ if report.coupon is not None:
     percent = st.column_config.NumberColumn(format="%.1f%%")
     for column in ("p(1)", "p(X)", "p(2)", "margin"):
         preview[column] = preview[column].map(lambda v: None if v is None else float(v * 100))
-    st.dataframe(preview, hide_index=True, width="stretch", key="preview",
-                 column_config={c: percent for c in ("p(1)", "p(X)", "p(2)", "margin")})
+    st.dataframe(
+        preview,
+        hide_index=True,
+        width="stretch",
+        key="preview",
+        column_config={c: percent for c in ("p(1)", "p(X)", "p(2)", "margin")},
+    )
     st.subheader("Try it")
-    st.button("Publish to the engine", key="publish", type="primary", icon=":material/publish:",
-              on_click=publish, args=(wire.dumps(coupon),))
+    st.button(
+        "Publish to the engine",
+        key="publish",
+        type="primary",
+        icon=":material/publish:",
+        on_click=publish,
+        args=(wire.dumps(coupon),),
+    )
 
 published = state.published
 if published and published["error"]:
     st.error(published["error"])
 elif published and published["id"]:
     st.success(f"Coupon {published['id']} is live on the engine.", icon=":material/rocket_launch:")
-    st.page_link("pages/terminal.py", label=f"Open coupon {published['id']} in the terminal",
-                 icon=":material/point_of_sale:", query_params={"coupon": published["id"]})
+    st.page_link(
+        "pages/terminal.py",
+        label=f"Open coupon {published['id']} in the terminal",
+        icon=":material/point_of_sale:",
+        query_params={"coupon": published["id"]},
+    )

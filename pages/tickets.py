@@ -61,13 +61,20 @@ def ticket_details(ticket: Ticket) -> None:
     result.metric("Result", ticket.result.value)
     approved.metric("Approval", "approved" if ticket.approved else "not approved")
     picks = [
-        {"#": n, "event": e.id, "fixture": events[e.id].fixture if e.id in events else "", "pick": e.pick,
-         "odds": f"{e.odds:.2f}"}
+        {
+            "#": n,
+            "event": e.id,
+            "fixture": events[e.id].fixture if e.id in events else "",
+            "pick": e.pick,
+            "odds": f"{e.odds:.2f}",
+        }
         for n, e in enumerate(ticket.events, start=1)
     ]
     st.dataframe(picks, hide_index=True, width="stretch")
     money = [
-        ("Stake", ticket.stake), ("Potential payout", ticket.payout), ("Withholding tax", ticket.tax),
+        ("Stake", ticket.stake),
+        ("Potential payout", ticket.payout),
+        ("Withholding tax", ticket.tax),
         ("Net payout", ticket.net_payout),
     ]
     if ticket.excise:
@@ -82,14 +89,19 @@ def ticket_details(ticket: Ticket) -> None:
     st.button("Reprint receipt", key="reprint", icon=":material/print:", on_click=reprint)
     if state.desk["reprint"]:
         st.info(f"Receipt copy of {ticket.code}: it is marked COPY - REPRINT.", icon=":material/content_copy:")
-        components.html(receipt_html(ticket, coupon, conn.settings.timezone, copy=True, printable=True),
-                        height=600 + 22 * len(ticket.events), scrolling=True)
+        components.html(
+            receipt_html(ticket, coupon, conn.settings.timezone, copy=True, printable=True),
+            height=600 + 22 * len(ticket.events),
+            scrolling=True,
+        )
 
 
 def lookup_section() -> None:
     st.text_input(
         "Ticket code or id: type it or scan the receipt's QR code, then Enter",
-        key="lookup_ref", on_change=look_up, placeholder="e.g. A12A42",
+        key="lookup_ref",
+        on_change=look_up,
+        placeholder="e.g. A12A42",
     )
     desk = state.desk
     if desk["error"]:
@@ -129,13 +141,20 @@ def shift_section() -> None:
             "created": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm:ss"),
             "status": st.column_config.TextColumn("Status"),
             "result": st.column_config.TextColumn("Result"),
-            "stake": money, "payout": money, "tax": money, "net_payout": money,
+            "stake": money,
+            "payout": money,
+            "tax": money,
+            "net_payout": money,
             "total_odds": st.column_config.NumberColumn("Total odds", format="%.2f"),
         },
     )
     st.download_button(
-        "Export CSV", data=to_csv(shown), file_name=f"tickets-{first}-{last}.csv", mime="text/csv",
-        key="export_csv", icon=":material/download:",
+        "Export CSV",
+        data=to_csv(shown),
+        file_name=f"tickets-{first}-{last}.csv",
+        mime="text/csv",
+        key="export_csv",
+        icon=":material/download:",
     )
     st.subheader("Sales per hour")
     per_hour = sales_per_hour(shown)

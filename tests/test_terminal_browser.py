@@ -121,3 +121,23 @@ def test_same_sale_in_remote_mode(browser, tmp_path):
         assert engine.get_ticket(code).source == "retail"
         assert not (tmp_path / "unused.sqlite3").exists()
         engine.store.dispose()
+
+
+def test_sell_then_find_it_on_the_tickets_desk_and_reprint(browser, terminal, tmp_path):
+    url, engine = terminal
+    page = open_app(browser, url)
+    click_home_win_everywhere(page, engine)
+    widget(page, "sell").locator("button").click()
+    code = sold_code(page)
+    page.get_by_role("link", name="Tickets desk").click()
+    lookup = page.get_by_label(re.compile("Ticket code or id"))
+    expect(lookup).to_be_visible()
+    lookup.fill(f" {code.lower()} ")
+    lookup.press("Enter")
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name=code)).to_be_visible()
+    widget(page, "reprint").locator("button").click()
+    receipt = page.frame_locator("iframe").first
+    expect(receipt.get_by_text("COPY - REPRINT")).to_be_visible()
+    expect(receipt.locator(f"[data-ticket-code='{code}']")).to_be_visible()
+    page.screenshot(path=tmp_path / "tickets-desk.png", full_page=True)

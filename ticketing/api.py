@@ -7,9 +7,9 @@ is signed (see `ticketing.signing`). Errors always answer `{"code": ..., "messag
 import logging
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -185,6 +185,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/be/coupons/{coupon_id}", response_model=Coupon, responses=errors, tags=["coupons"])
     def get_coupon(coupon_id: Annotated[str, Path(max_length=64)], _operator: SignedOperator, engine: Engine):
         return WireJSONResponse(engine.get_coupon(coupon_id))
+
+    @app.post("/be/coupons", response_model=Coupon, responses=errors, tags=["coupons"])
+    def publish_coupon(
+        coupon: Annotated[dict[str, Any], Body(description="A coupon in the engine's JSON format")],
+        operator: SignedOperator,
+        engine: Engine,
+    ):
+        """Publish a coupon after the QA check (`python -m ticketing.coupon_check`): 400/114 lists every error."""
+        return WireJSONResponse(engine.publish_coupon(coupon, operator.name))
 
     @app.put(
         "/be/coupons/{coupon_id}/events/{event_id}", response_model=CouponEvent, responses=errors, tags=["coupons"]

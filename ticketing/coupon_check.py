@@ -34,9 +34,41 @@ OVERROUND_BAND = (Decimal("1.00"), Decimal("1.25"))
 """A 1X2 book's sum of 1/odds: below 1.00 the coupon pays out more than it takes in; above 1.25 no player
 would take it. Outside the band is a warning, showing the margin."""
 ISO_4217 = {
-    "AED", "AUD", "BRL", "BWP", "CAD", "CHF", "CNY", "CZK", "DKK", "EGP", "ETB", "EUR", "GBP", "GHS", "HKD", "INR",
-    "JPY", "KES", "MAD", "MWK", "MXN", "MZN", "NGN", "NOK", "NZD", "PLN", "RWF", "SEK", "TZS", "UGX", "USD",
-    "XAF", "XOF", "ZAR", "ZMW",
+    "AED",
+    "AUD",
+    "BRL",
+    "BWP",
+    "CAD",
+    "CHF",
+    "CNY",
+    "CZK",
+    "DKK",
+    "EGP",
+    "ETB",
+    "EUR",
+    "GBP",
+    "GHS",
+    "HKD",
+    "INR",
+    "JPY",
+    "KES",
+    "MAD",
+    "MWK",
+    "MXN",
+    "MZN",
+    "NGN",
+    "NOK",
+    "NZD",
+    "PLN",
+    "RWF",
+    "SEK",
+    "TZS",
+    "UGX",
+    "USD",
+    "XAF",
+    "XOF",
+    "ZAR",
+    "ZMW",
 }
 """The ISO 4217 codes the QA check knows (the ones Betstack's markets trade in, and the majors)."""
 
@@ -117,7 +149,10 @@ def _read_csv(text: str) -> tuple[dict[str, Any], list[str]]:
     raw["stake_rules"] = {k: header.get(k) for k in ("min_stake", "max_stake", "fixed_stake")}
     raw["events"] = [
         {
-            "id": row["event_id"], "home": row["home"], "away": row["away"], "competition": row["competition"],
+            "id": row["event_id"],
+            "home": row["home"],
+            "away": row["away"],
+            "competition": row["competition"],
             "kickoff": row["kickoff"],
             "odds": {bet: row[column] for column, bet in CSV_ODDS.items() if (row.get(column) or "").strip()},
         }
@@ -179,7 +214,10 @@ def _amount(raw: dict, key: str, where: str, out: _Collector, required: bool) ->
 
 
 def check_coupon_data(
-    raw: dict[str, Any], event_places: list[str], operator_currencies: Iterable[str], now: datetime,
+    raw: dict[str, Any],
+    event_places: list[str],
+    operator_currencies: Iterable[str],
+    now: datetime,
     source: str = "coupon",
 ) -> CheckReport:
     out = _Collector()
@@ -233,9 +271,7 @@ def check_coupon_data(
     return CheckReport(source=source, problems=out.problems, coupon=coupon)
 
 
-def _check_events(
-    events: list, places: list[str], closes_at: datetime | None, now: datetime, out: _Collector
-) -> None:
+def _check_events(events: list, places: list[str], closes_at: datetime | None, now: datetime, out: _Collector) -> None:
     ids: dict[int, list[str]] = {}
     fixtures = Counter()
     kickoffs = []
@@ -274,8 +310,12 @@ def _check_events(
             if kickoff <= now:
                 out.error(place, "kickoff", f"kickoff {kickoff:%Y-%m-%d %H:%M} UTC is in the past")
             elif closes_at is not None and kickoff < closes_at:
-                out.error(place, "kickoff", f"kicks off {kickoff:%Y-%m-%d %H:%M} UTC, before the coupon's deadline"
-                          f" {closes_at:%Y-%m-%d %H:%M} UTC: the deadline must be at or before the earliest kickoff")
+                out.error(
+                    place,
+                    "kickoff",
+                    f"kicks off {kickoff:%Y-%m-%d %H:%M} UTC, before the coupon's deadline"
+                    f" {closes_at:%Y-%m-%d %H:%M} UTC: the deadline must be at or before the earliest kickoff",
+                )
         _check_odds(event.get("odds"), place, out)
     for event_id, seen_at in ids.items():
         if len(seen_at) > 1:
@@ -312,8 +352,12 @@ def _check_odds(odds: Any, place: str, out: _Collector) -> None:
         overround = sum(1 / o for o in valid)
         low, high = OVERROUND_BAND
         if not low <= overround <= high:
-            out.warning(place, "odds", f"margin {(overround - 1) * 100:+.1f}% (sum of 1/odds {overround:.3f}) is "
-                        f"outside the sane band {(low - 1) * 100:.0f}% to {(high - 1) * 100:.0f}%")
+            out.warning(
+                place,
+                "odds",
+                f"margin {(overround - 1) * 100:+.1f}% (sum of 1/odds {overround:.3f}) is "
+                f"outside the sane band {(low - 1) * 100:.0f}% to {(high - 1) * 100:.0f}%",
+            )
 
 
 def event_margins(coupon: Coupon) -> list[dict[str, Any]]:
@@ -321,8 +365,13 @@ def event_margins(coupon: Coupon) -> list[dict[str, Any]]:
     rows = []
     for number, event in enumerate(coupon.events, start=1):
         implied = {bet: 1 / event.odds[bet] for bet in BET_IDS if bet in event.odds}
-        row = {"#": number, "event": event.id, "fixture": event.fixture, "competition": event.competition,
-               "kickoff": event.kickoff}
+        row = {
+            "#": number,
+            "event": event.id,
+            "fixture": event.fixture,
+            "competition": event.competition,
+            "kickoff": event.kickoff,
+        }
         for bet in BET_IDS:
             row[f"odds {PICK_LABELS[bet]}"] = event.odds.get(bet)
             row[f"p({PICK_LABELS[bet]})"] = implied.get(bet)
@@ -335,9 +384,9 @@ def check_file(name: str, content: bytes, operator_currencies: Iterable[str], no
     try:
         raw, places = read_coupon_file(name, content)
     except CouponFileError as error:
-        return CheckReport(source=name, problems=[
-            Problem(severity=Severity.ERROR, where="file", field="format", message=str(error))
-        ])
+        return CheckReport(
+            source=name, problems=[Problem(severity=Severity.ERROR, where="file", field="format", message=str(error))]
+        )
     return check_coupon_data(raw, places, operator_currencies, now, source=name)
 
 

@@ -13,8 +13,22 @@ from pydantic import BaseModel
 from ticketing.models import Ticket
 
 COLUMNS = [
-    "created", "code", "id", "coupon_id", "user_id", "status", "result", "approved", "source", "picks",
-    "total_odds", "stake", "payout", "tax", "net_payout", "currency",
+    "created",
+    "code",
+    "id",
+    "coupon_id",
+    "user_id",
+    "status",
+    "result",
+    "approved",
+    "source",
+    "picks",
+    "total_odds",
+    "stake",
+    "payout",
+    "tax",
+    "net_payout",
+    "currency",
 ]
 MONEY_COLUMNS = ["stake", "payout", "tax", "net_payout"]
 
@@ -37,10 +51,21 @@ def tickets_frame(tickets: list[Ticket], zone: ZoneInfo) -> pd.DataFrame:
     rows = [
         {
             "created": pd.Timestamp(t.created).tz_convert(zone),
-            "code": t.code, "id": t.id, "coupon_id": t.coupon_id, "user_id": t.user_id,
-            "status": t.status.value, "result": t.result.value, "approved": t.approved, "source": t.source.value,
-            "picks": "".join(e.pick for e in t.events), "total_odds": t.total_odds,
-            "stake": t.stake, "payout": t.payout, "tax": t.tax, "net_payout": t.net_payout, "currency": t.currency,
+            "code": t.code,
+            "id": t.id,
+            "coupon_id": t.coupon_id,
+            "user_id": t.user_id,
+            "status": t.status.value,
+            "result": t.result.value,
+            "approved": t.approved,
+            "source": t.source.value,
+            "picks": "".join(e.pick for e in t.events),
+            "total_odds": t.total_odds,
+            "stake": t.stake,
+            "payout": t.payout,
+            "tax": t.tax,
+            "net_payout": t.net_payout,
+            "currency": t.currency,
         }
         for t in tickets
     ]
@@ -50,9 +75,7 @@ def tickets_frame(tickets: list[Ticket], zone: ZoneInfo) -> pd.DataFrame:
     return frame
 
 
-def filter_frame(
-    frame: pd.DataFrame, statuses: list[str], results: list[str], coupons: list[str]
-) -> pd.DataFrame:
+def filter_frame(frame: pd.DataFrame, statuses: list[str], results: list[str], coupons: list[str]) -> pd.DataFrame:
     """An empty filter list means "all"."""
     keep = pd.Series(True, index=frame.index)
     for column, chosen in (("status", statuses), ("result", results), ("coupon_id", coupons)):

@@ -1,0 +1,104 @@
+"""Coupon QA: every problem kind found with its location, valid samples pass, the command line's exit codes."""
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ticketing.coupon_check import Severity, check_file, event_margins
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def report_of(name: str, currencies=("KES",)):
+    return check_file(name, (SAMPLES / name).read_bytes(), currencies, NOW)
+
+
+def found(report, where: str, field: str, text: str, severity=Severity.ERROR) -> bool:
+    return any(
+        p.severity == severity and p.where == where and p.field == field and text in p.message for p in report.problems
+    )
+
+
+@pytest.mark.parametrize(
+    "where, field, text, severity",
+    [
+        ("coupon", "currency", "'KSH' is not a 3-letter ISO 4217 code", Severity.ERROR),
+        ("coupon", "stake_rules", "min_stake 100 is above max_stake 50", Severity.ERROR),
+        ("coupon", "fixed_stake", "fixed stake 500 is outside 100 to 50", Severity.ERROR),
+        ("coupon", "max_payout", "max payout 10 is below the minimum stake 100", Severity.ERROR),
+        ("event #2", "id", "missing event id", Severity.ERROR),
+        ("event #1, event #3", "id", "duplicate event id 700001", Severity.ERROR),
+        ("event #4 (event 700004)", "odds", "2 of the three 1X2 outcomes: no odds for 2", Severity.ERROR),
+        ("event #5 (event 700005)", "odds", "unknown bet id(s) 104", Severity.ERROR),
+        ("event #6 (event 700006)", "odds", "missing", Severity.ERROR),
+        ("event #7 (event 700007)", "odds 1", "is not above 1.00", Severity.ERROR),
+        ("event #8 (event 700008)", "odds 1", "2.555 has more than 2 decimals", Severity.ERROR),
+        ("event #9 (event 700009)", "kickoff", "is in the past", Severity.ERROR),
+        ("event #10 (event 700010)", "kickoff", "before the coupon's deadline", Severity.ERROR),
+        ("event #11 (event 700011)", "home/away", "duplicate fixture Arsenal v Chelsea", Severity.ERROR),
+        ("event #12 (event 700012)", "odds", "margin -40.0%", Severity.WARNING),
+    ],
+)
+def test_broken_json_sample_has_every_problem_with_its_location(where, field, text, severity):
+    report = report_of("broken_coupon.json")
+    assert found(report, where, field, text, severity), report.text()
+    assert report.coupon is None and not report.publishable
+
+
+def test_broken_csv_sample_names_rows():
+    report = report_of("broken_coupon.csv")
+    assert found(report, "row 9 (event 600302)", "odds", "no odds for X")
+    assert found(report, "row 10 (event 600302)", "kickoff", "not an ISO datetime")
+    assert found(report, "row 11", "id", "not a whole number: 'abc'")
+    assert found(report, "row 11", "home/away", "Lyon cannot play itself")
+    assert found(report, "row 11", "odds 1", "0.95 is not above 1.00")
+    assert found(report, "row 11", "odds 2", "2.2222 has more than 2 decimals")
+    assert found(report, "row 9, row 10", "id", "duplicate event id 600302")
+
+
+def test_empty_coupon_in_a_currency_the_operator_does_not_accept():
+    report = report_of("broken_empty_coupon.json")
+    assert found(report, "coupon", "events", "the coupon has no events")
+    assert found(report, "coupon", "currency", "UGX is not accepted by the operator (KES)")
+
+
+@pytest.mark.parametrize("name, events", [("good_coupon.json", 13), ("good_coupon.csv", 7)])
+def test_valid_samples_pass_and_build_a_coupon(name, events):
+    report = report_of(name)
+    assert report.problems == [] and report.publishable
+    assert len(report.coupon.events) == events
+    margins = [row["margin"] for row in event_margins(report.coupon)]
+    assert all(0 < m < 0.25 for m in margins)
+
+
+def test_not_a_coupon_file():
+    report = check_file("x.json", b"[1, 2", ["KES"], NOW)
+    assert report.errors[0].where == "file" and "not valid JSON" in report.errors[0].message
+    report = check_file("x.csv", b"a,b\n1,2\n", ["KES"], NOW)
+    assert "CSV columns missing" in report.errors[0].message
+
+
+def run_cli(*names: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ticketing.coupon_check", *names],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=SAMPLES.parent,
+    )
+
+
+def test_command_line_exit_codes_and_report():
+    good = run_cli("samples/good_coupon.json", "samples/good_coupon.csv")
+    assert good.returncode == 0 and "0 error(s), 0 warning(s)" in good.stdout
+    broken = run_cli("samples/good_coupon.json", "samples/broken_coupon.json")
+    assert broken.returncode == 1
+    assert "samples/broken_coupon.json: 14 error(s), 1 warning(s)" in broken.stdout
+    assert "ERROR   event #2 [id]: missing event id" in broken.stdout
+    missing = run_cli("samples/nope.json")
+    assert missing.returncode == 2 and "cannot read" in missing.stdout
+    assert run_cli().returncode == 2

@@ -1,0 +1,85 @@
+"""Publishing a checked coupon (embedded and over HTTP), selling on it, and the shift report's figures."""
+
+import io
+from decimal import Decimal as D
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+
+from tests.support import sample_request
+from ticketing import wire
+from ticketing.client import TicketingClient
+from ticketing.demo_data import PLAYER_TOKEN
+from ticketing.errors import CouponInUse, CouponRejected
+from ticketing.models import TicketQuery
+from ticketing.settings import DEMO_SITE_SECRET
+from ticketing.shift_report import filter_frame, sales_per_hour, shift_totals, tickets_frame, to_csv
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+ZONE = ZoneInfo("Africa/Nairobi")
+
+
+def sample(name: str) -> dict:
+    return wire.loads((SAMPLES / name).read_bytes())
+
+
+def test_publish_good_sample_over_http_and_sell_on_it(api_url):
+    with TicketingClient(api_url, "site", DEMO_SITE_SECRET) as client:
+        coupon = client.publish_coupon(sample("good_coupon.json"))
+        assert coupon.id == "JP-2031-20" and len(coupon.events) == 13
+        assert "JP-2031-20" in [c.id for c in client.list_open_coupons()]
+        ticket = client.create_ticket(sample_request(coupon_id="JP-2031-20", stake=50, bets=[102] * 13))
+        assert ticket.coupon_id == "JP-2031-20" and ticket.events[0].odds == D("3.50")
+        with pytest.raises(CouponInUse):
+            client.publish_coupon(sample("good_coupon.json"))
+
+
+def test_publishing_a_broken_coupon_lists_its_errors_and_stores_nothing(api_url):
+    with TicketingClient(api_url, "site", DEMO_SITE_SECRET) as client:
+        with pytest.raises(CouponRejected) as rejected:
+            client.publish_coupon(sample("broken_coupon.json"))
+        assert len(rejected.value.details["problems"]) == 14
+        assert "JP-BROKEN" not in [c.id for c in client.list_open_coupons()]
+
+
+def test_republish_before_any_sale_replaces_the_coupon(engine):
+    raw = sample("good_coupon.json")
+    engine.publish_coupon(raw, "site")
+    raw["events"][0]["odds"]["101"] = D("2.15")
+    assert engine.publish_coupon(raw, "site").events[0].odds[101] == D("2.15")
+    assert engine.get_coupon("JP-2031-20").events[0].odds[101] == D("2.15")
+
+
+def sell_some(engine) -> list:
+    sold = [engine.create_ticket(sample_request(stake=stake)) for stake in ("25", "30.50", "99.99")]
+    sold.append(engine.create_ticket(sample_request(token=PLAYER_TOKEN, stake="60", coupon_id="456", bets=[103] * 13)))
+    return sold
+
+
+def test_shift_totals_equal_the_sum_of_the_stored_tickets(engine):
+    sell_some(engine)
+    stored = engine.list_tickets(TicketQuery(operator="site", limit=10000))
+    totals = shift_totals(tickets_frame(stored, ZONE))
+    assert totals.tickets == 4
+    assert totals.stakes == sum((t.stake for t in stored), D(0)) == D("215.49")
+    assert totals.payouts == sum((t.payout for t in stored), D(0))
+    assert totals.tax == sum((t.tax for t in stored), D(0))
+    only_456 = filter_frame(tickets_frame(stored, ZONE), [], [], ["456"])
+    assert shift_totals(only_456).stakes == D("60.00")
+    assert sales_per_hour(tickets_frame(stored, ZONE))["tickets"].sum() == 4
+
+
+def test_csv_export_round_trips_through_pandas_to_the_same_rows(engine):
+    sell_some(engine)
+    frame = filter_frame(tickets_frame(engine.list_tickets(TicketQuery(limit=100)), ZONE), ["new"], [], ["455"])
+    back = pd.read_csv(io.BytesIO(to_csv(frame)), dtype=str, keep_default_na=False)
+    assert list(back.columns) == list(frame.columns)
+    assert len(back) == len(frame) == 3
+    for (_, original), (_, read) in zip(frame.iterrows(), back.iterrows(), strict=True):
+        assert read["code"] == original["code"] and read["id"] == original["id"]
+        assert D(read["stake"]) == original["stake"] and D(read["payout"]) == original["payout"]
+        assert D(read["tax"]) == original["tax"] and D(read["net_payout"]) == original["net_payout"]
+        assert pd.Timestamp(read["created"]) == original["created"]
+        assert read["picks"] == original["picks"] and read["approved"] == str(original["approved"])
