@@ -5,8 +5,9 @@ import pytest
 from tests.servers import engine_server
 from tests.support import Api
 from ticketing.demo_data import seed_demo_data
+from ticketing.embedded import open_engine
 from ticketing.engine import TicketEngine
-from ticketing.settings import DEMO_SITE_SECRET
+from ticketing.settings import DEMO_SITE_SECRET, Settings
 from ticketing.storage import Store, database_url
 
 
@@ -19,6 +20,18 @@ def engine(tmp_path: Path):
     seed_demo_data(engine, DEMO_SITE_SECRET)
     yield engine
     store.dispose()
+
+
+@pytest.fixture
+def shop(tmp_path, monkeypatch):
+    """For AppTest: the pages' embedded engine and this test engine share one SQLite file; simulator off."""
+    db = tmp_path / "shop.sqlite3"
+    monkeypatch.setenv("TICKETING_DB", str(db))
+    monkeypatch.setenv("TICKETING_SIMULATOR", "off")
+    monkeypatch.delenv("TICKETING_API_URL", raising=False)
+    engine = open_engine(Settings(database=str(db), simulator=False))
+    yield engine
+    engine.store.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,16 @@
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 
 from ticketing.models import TicketRequest
 from ticketing.settings import DEMO_SITE_SECRET
 from ticketing.signing import signed_headers
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+"""The terminal's entry script, for AppTest."""
 
 SAMPLE_REQUEST_TEXT = """{
     "operator": "site",

@@ -1,28 +1,11 @@
 """The tickets desk and coupon QA pages under AppTest."""
 
 import re
-from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.support import sample_request
-from ticketing.embedded import open_engine
+from tests.support import APP, sample_request
 from ticketing.models import TicketQuery
-from ticketing.settings import Settings
-
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-
-
-@pytest.fixture
-def shop(tmp_path, monkeypatch):
-    db = tmp_path / "desk.sqlite3"
-    monkeypatch.setenv("TICKETING_DB", str(db))
-    monkeypatch.setenv("TICKETING_SIMULATOR", "off")
-    monkeypatch.delenv("TICKETING_API_URL", raising=False)
-    engine = open_engine(Settings(database=str(db), simulator=False))
-    yield engine
-    engine.store.dispose()
 
 
 def page(path: str) -> AppTest:

@@ -2,28 +2,12 @@
 
 import re
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ticketing.embedded import open_engine
+from tests.support import APP
 from ticketing.models import EventStatus, EventUpdate, TicketQuery
-from ticketing.settings import Settings
-
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-
-
-@pytest.fixture
-def terminal_db(tmp_path, monkeypatch):
-    """The page's embedded engine and the test's engine share one SQLite file."""
-    db = tmp_path / "terminal.sqlite3"
-    monkeypatch.setenv("TICKETING_DB", str(db))
-    monkeypatch.setenv("TICKETING_SIMULATOR", "off")
-    monkeypatch.delenv("TICKETING_API_URL", raising=False)
-    engine = open_engine(Settings(database=str(db), simulator=False))
-    yield engine
-    engine.store.dispose()
 
 
 def start(coupon: str | None = None) -> AppTest:
@@ -47,15 +31,15 @@ def summary_figure(at: AppTest, label: str) -> str:
     raise AssertionError(f"{label} not on the page")
 
 
-def test_pick_every_event_and_sell_shows_a_receipt_the_engine_knows(terminal_db):
-    at = pick_all(start(), terminal_db)
+def test_pick_every_event_and_sell_shows_a_receipt_the_engine_knows(shop):
+    at = pick_all(start(), shop)
     assert not at.exception
     assert at.button(key="sell").disabled is False
     shown_payout = summary_figure(at, "Potential payout")
     at.button(key="sell").click().run()
     assert not at.exception
     code = re.search(r"Ticket sold: \*\*(\w{6})\*\*", at.success[0].value).group(1)
-    ticket = terminal_db.get_ticket(code)
+    ticket = shop.get_ticket(code)
     assert ticket.source == "retail" and ticket.coupon_id == "455"
     assert shown_payout == f"KES {ticket.payout:,.2f}"
     assert [e.bet for e in ticket.events] == [101] * 7
@@ -63,19 +47,19 @@ def test_pick_every_event_and_sell_shows_a_receipt_the_engine_knows(terminal_db)
     assert at.button(key="sell").disabled and at.session_state.picks == {}
 
 
-def test_incomplete_picks_keep_sell_disabled(terminal_db):
+def test_incomplete_picks_keep_sell_disabled(shop):
     at = start()
     assert at.button(key="sell").disabled
-    events = terminal_db.get_coupon("455").events
+    events = shop.get_coupon("455").events
     at.button(key=f"pick-{events[0].id}-102").click().run()
     assert at.button(key="sell").disabled
     assert any("Pick every event (6 left)" in c.value for c in at.caption)
 
 
-def test_pick_string_fills_the_grid(terminal_db):
+def test_pick_string_fills_the_grid(shop):
     at = start()
     at.text_input(key="pick_string").input(" jp1x2 0X21 ").run()
-    events = terminal_db.get_coupon("455").events
+    events = shop.get_coupon("455").events
     assert at.session_state.picks == dict(zip([e.id for e in events], [101, 102, 103, 102, 102, 103, 101], strict=True))
     assert at.button(key=f"pick-{events[1].id}-102").proto.type == "primary"
     assert at.button(key=f"pick-{events[1].id}-101").proto.type == "secondary"
@@ -83,44 +67,44 @@ def test_pick_string_fills_the_grid(terminal_db):
 
 
 @pytest.mark.parametrize("typed, problem", [("1X2", "7 picks needed, got 3"), ("1X21X2A", "'A' at position 7")])
-def test_bad_pick_string_is_flagged(terminal_db, typed, problem):
+def test_bad_pick_string_is_flagged(shop, typed, problem):
     at = start()
     at.text_input(key="pick_string").input(typed).run()
     assert any(problem in e.value for e in at.error)
     assert at.session_state.picks == {}
 
 
-def test_pick_string_label_says_pick(terminal_db):
+def test_pick_string_label_says_pick(shop):
     at = start()
     assert "pick" in at.text_input(key="pick_string").label.lower()
 
 
-def test_odds_moved_beyond_tolerance_prompts_then_sells_at_the_new_odds(terminal_db):
-    at = pick_all(start(), terminal_db, bet=103)
-    moved = terminal_db.get_coupon("455").events[4]
+def test_odds_moved_beyond_tolerance_prompts_then_sells_at_the_new_odds(shop):
+    at = pick_all(start(), shop, bet=103)
+    moved = shop.get_coupon("455").events[4]
     new_odds = moved.odds[103] + D("0.40")
-    terminal_db.update_event("455", moved.id, EventUpdate(odds={103: new_odds}))
+    shop.update_event("455", moved.id, EventUpdate(odds={103: new_odds}))
     at.button(key="sell").click().run()
-    assert terminal_db.list_tickets(TicketQuery(limit=10)) == []
+    assert shop.list_tickets(TicketQuery(limit=10)) == []
     prompt = [w.value for w in at.warning if "Odds changed" in w.value]
     assert prompt and f"{moved.odds[103]:.2f} → **{new_odds:.2f}**" in prompt[0]
     assert "New potential payout" in prompt[0]
     at.button(key="accept_odds").click().run()
     code = re.search(r"\*\*(\w{6})\*\*", at.success[0].value).group(1)
-    ticket = terminal_db.get_ticket(code)
+    ticket = shop.get_ticket(code)
     assert ticket.events[4].odds == new_odds
 
 
-def test_suspended_event_is_greyed_out_and_blocks_sale(terminal_db):
-    event = terminal_db.get_coupon("455").events[2]
-    terminal_db.update_event("455", event.id, EventUpdate(status=EventStatus.SUSPENDED))
+def test_suspended_event_is_greyed_out_and_blocks_sale(shop):
+    event = shop.get_coupon("455").events[2]
+    shop.update_event("455", event.id, EventUpdate(status=EventStatus.SUSPENDED))
     at = start()
     assert all(at.button(key=f"pick-{event.id}-{bet}").disabled for bet in (101, 102, 103))
     assert any("SUSPENDED" in m.value for m in at.markdown)
     assert at.button(key="sell").disabled
 
 
-def test_quick_pick_with_a_seed_is_reproducible(terminal_db):
+def test_quick_pick_with_a_seed_is_reproducible(shop):
     at = AppTest.from_file(APP, default_timeout=30)
     at.query_params["coupon"] = "457"
     at.query_params["seed"] = "42"
@@ -133,15 +117,15 @@ def test_quick_pick_with_a_seed_is_reproducible(terminal_db):
     assert len(first) == 17 and at.session_state.picks == first
 
 
-def test_engine_error_is_shown_in_plain_words_and_slip_kept(terminal_db):
-    at = pick_all(start(), terminal_db)
+def test_engine_error_is_shown_in_plain_words_and_slip_kept(shop):
+    at = pick_all(start(), shop)
     at.text_input(key="player_token").input("a-token-nobody-has").run()
     at.button(key="sell").click().run()
     assert any("Invalid token" in e.value for e in at.error)
     assert len(at.session_state.picks) == 7
 
 
-def test_token_never_shown_in_full(terminal_db):
+def test_token_never_shown_in_full(shop):
     at = start()
     page_text = " ".join(str(e.value) for e in [*at.markdown, *at.caption, *at.sidebar.markdown])
     assert "sGhx12skwrXsukbZmWh7bkCC9YPEzYQKtKSe9EfCth3Q" not in page_text
