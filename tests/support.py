@@ -2,13 +2,20 @@
 
 import json
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
 
-from ticketing.models import TicketRequest
-from ticketing.settings import DEMO_SITE_SECRET
+from ticketing.embedded import open_engine
+from ticketing.engine import TicketEngine
+from ticketing.identifiers import token_fingerprint
+from ticketing.models import TicketQuery, TicketRequest
+from ticketing.money import from_cents
+from ticketing.settings import DEMO_SITE_SECRET, Settings
 from ticketing.signing import signed_headers
+from ticketing.storage import Account, Operator, Store, accounts, database_url
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 """The terminal's entry script, for AppTest."""
@@ -73,6 +80,12 @@ class Api:
     def close(self) -> None:
         self.http.close()
 
+    def __enter__(self) -> "Api":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
     def request(self, method: str, path: str, body: bytes | str = b"", headers: dict | None = None, **kwargs):
         body = body.encode() if isinstance(body, str) else body
         signed = signed_headers(self.operator, self.secret, body) | {"content-type": "application/json"}
@@ -93,3 +106,48 @@ class Api:
 
     def ticket(self, reference: str) -> httpx.Response:
         return self.request("GET", f"/be/tickets/{reference}")
+
+
+def seed_shop(db_path, players: int = 0, balance: str = "100000.00", rival: bool = False) -> list[str]:
+    """Before a server starts on `db_path`: the demo data, `players` funded accounts of `site` (their tokens are
+    returned) and, with `rival`, a second operator `rival` (secret `RIVAL-SECRET`) with the token `rival-token`."""
+    engine = open_engine(Settings(database=str(db_path), simulator=False))
+    store = engine.store
+    tokens = [f"terminal-{n}-token-{'x' * 20}" for n in range(players)]
+    with store.write() as conn:
+        for n, token in enumerate(tokens):
+            store.add_account(
+                conn,
+                Account(
+                    token_sha256=token_fingerprint(token),
+                    operator="site",
+                    user_id=f"77000000{n:04d}",
+                    balance=Decimal(balance),
+                ),
+            )
+        if rival:
+            store.save_operator(conn, Operator(name="rival", currency="KES", secret="RIVAL-SECRET"))
+            store.add_account(
+                conn,
+                Account(
+                    token_sha256=token_fingerprint("rival-token"),
+                    operator="rival",
+                    user_id="990001",
+                    balance=Decimal(balance),
+                ),
+            )
+    store.dispose()
+    return tokens
+
+
+def stored_tickets(db_path) -> tuple[list, dict[str, Decimal]]:
+    """Every stored ticket (all operators) and every account's balance, read straight from the database."""
+
+    store = Store(database_url(str(db_path)))
+    try:
+        tickets = TicketEngine(store).list_tickets(TicketQuery(limit=10000))
+        with store.read() as conn:
+            balances = {row.user_id: from_cents(row.balance_cents) for row in conn.execute(select(accounts))}
+        return tickets, balances
+    finally:
+        store.dispose()

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticketing import wire
@@ -19,6 +20,7 @@ from ticketing.embedded import open_engine, start_simulator
 from ticketing.engine import TicketEngine
 from ticketing.errors import InvalidSignature, TicketingError, ValidationFailed
 from ticketing.models import (
+    MAX_ID,
     Coupon,
     CouponEvent,
     EventUpdate,
@@ -37,10 +39,23 @@ from ticketing.storage import Operator
 log = logging.getLogger("ticketing.api")
 
 
-class WireJSONResponse(Response):
-    """Endpoints return this directly: FastAPI's own encoder would turn Decimals into strings."""
+class ErrorBody(BaseModel):
+    """Every error answer: Betstack's `{code, message}`, plus details named in the README's error table."""
 
-    media_type = "application/json"
+    model_config = ConfigDict(extra="allow")
+
+    code: int
+    message: str
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    coupons: int
+
+
+class WireJSONResponse(JSONResponse):
+    """Endpoints return this directly: FastAPI's own encoder would turn Decimals into strings."""
 
     def render(self, content) -> bytes:
         return wire.dumps(content)
@@ -123,17 +138,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     Engine = Annotated[TicketEngine, Depends(engine_of)]
     SignedOperator = Annotated[Operator, Depends(signed_operator)]
     errors = {
-        status: {"description": text}
+        status: {"model": ErrorBody, "description": text}
         for status, text in (
-            (400, "Business rule: `{code, message}`"),
+            (400, "Business rule: `{code, message}`, see the README's error table"),
             (403, "Access: bad token or signature"),
-            (422, "Validation: every bad field named"),
+            (404, "Not found"),
+            (413, "Body over 64 KiB"),
+            (422, "Validation: every bad field named in `errors`"),
         )
     }
 
-    @app.get("/health", tags=["service"])
-    def health(engine: Engine) -> dict:
-        return engine.health()
+    @app.get("/health", response_model=Health, tags=["service"])
+    def health(engine: Engine):
+        return WireJSONResponse(engine.health())
 
     @app.post("/be/tickets", response_model=Ticket, responses=errors, tags=["tickets"])
     def create_ticket(
@@ -200,7 +217,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     def update_event(
         coupon_id: Annotated[str, Path(max_length=64)],
-        event_id: int,
+        event_id: Annotated[int, Path(ge=1, le=MAX_ID)],
         change: EventUpdate,
         _operator: SignedOperator,
         engine: Engine,

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ticketing import wire
-from ticketing.models import BET_IDS, PICK_LABELS, Coupon
+from ticketing.models import BET_IDS, MAX_ID, PICK_LABELS, Coupon
 from ticketing.money import CENT
 
 CSV_COLUMNS = ["event_id", "home", "away", "competition", "kickoff", "odds_1", "odds_x", "odds_2"]
@@ -289,6 +289,9 @@ def _check_events(events: list, places: list[str], closes_at: datetime | None, n
                 parsed_id = int(str(event_id).strip())
             except ValueError:
                 out.error(place, "id", f"not a whole number: {event_id!r}")
+            if parsed_id is not None and not 1 <= parsed_id <= MAX_ID:
+                out.error(place, "id", f"event id {parsed_id} is outside 1 to {MAX_ID}")
+                parsed_id = None
         if parsed_id is not None:
             ids.setdefault(parsed_id, []).append(place)
             place = f"{place} (event {parsed_id})"

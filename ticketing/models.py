@@ -76,6 +76,10 @@ CouponId = Annotated[
     Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"),
     WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"}, {"type": "integer"}]}),
 ]
+MAX_ID = 2**53 - 1
+"""Event and bet ids: whole numbers a database BIGINT and a JavaScript client both hold exactly."""
+EventId = Annotated[int, Field(ge=1, le=MAX_ID)]
+BetId = Annotated[int, Field(ge=1, le=MAX_ID)]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 three-letter code")]
 
 
@@ -146,13 +150,13 @@ class StakeRules(BaseModel):
 
 
 class CouponEvent(BaseModel):
-    id: int
+    id: EventId
     home: str
     away: str
     competition: str
     kickoff: UtcDatetime
     status: EventStatus = EventStatus.AVAILABLE
-    odds: dict[int, Odds] = Field(description='Bet id -> odds: {"101": 2.10, "102": 3.25, "103": 3.40}')
+    odds: dict[BetId, Odds] = Field(description='Bet id -> odds: {"101": 2.10, "102": 3.25, "103": 3.40}')
 
     @property
     def fixture(self) -> str:
@@ -182,7 +186,7 @@ class EventUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: EventStatus | None = None
-    odds: dict[int, Odds] | None = None
+    odds: dict[BetId, Odds] | None = None
 
     @model_validator(mode="after")
     def _known_bets(self) -> "EventUpdate":
@@ -197,8 +201,8 @@ class OperatorProfile(BaseModel):
 
     name: str
     currency: CurrencyCode
-    excise_rate: Decimal
-    withholding_rate: Decimal
+    excise_rate: Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
+    withholding_rate: Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
 
 
 # ---- tickets -------------------------------------------------------------------------------------------------
@@ -207,8 +211,8 @@ class OperatorProfile(BaseModel):
 class PickedEvent(BaseModel):
     """One pick of the `events` request shape: the event, the bet, and the odds the player saw."""
 
-    id: int
-    bet: int
+    id: EventId
+    bet: BetId
     odds: Odds
 
 
@@ -224,7 +228,7 @@ class TicketRequest(BaseModel):
     token: str = Field(min_length=1, max_length=256)
     odds_diff: OddsTolerance = Decimal("0")
     coupon_id: CouponId
-    bets: list[int] | None = Field(default=None, min_length=1, max_length=MAX_PICKS)
+    bets: list[BetId] | None = Field(default=None, min_length=1, max_length=MAX_PICKS)
     events: list[PickedEvent] | None = Field(default=None, min_length=1, max_length=MAX_PICKS)
 
     @model_validator(mode="after")
@@ -235,8 +239,8 @@ class TicketRequest(BaseModel):
 
 
 class TicketEvent(BaseModel):
-    id: int
-    bet: int
+    id: EventId
+    bet: BetId
     odds: Odds
 
     @property

@@ -6,8 +6,9 @@ the odds and writes the ticket under one write lock: the odds it was checked aga
 commits. On PostgreSQL the coupon's event rows are locked FOR SHARE for the same reason.
 """
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -207,6 +208,9 @@ class Store:
         self.url = url
         self.engine = _make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        # SQLite has one writer at a time; queueing this process's writers on a lock is fair and immediate, where
+        # SQLite's own busy handler would poll with growing sleeps (seconds of tail latency under load).
+        self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
 
     def create_schema(self) -> None:
         metadata.create_all(self.engine)
@@ -222,7 +226,7 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back on any exception."""
-        with self.engine.connect() as conn:
+        with self._write_lock, self.engine.connect() as conn:
             conn.execution_options(write=True)
             with conn.begin():
                 yield conn

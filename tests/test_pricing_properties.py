@@ -1,0 +1,54 @@
+"""Property tests of the pricing (Hypothesis): tax never negative, payout never above the cap, cents exact,
+payout non-decreasing in every odds value."""
+
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ticketing.money import CENT
+from ticketing.pricing import TaxProfile, price_ticket
+
+stakes = st.decimals(min_value="0.01", max_value="100000", places=2)
+odds_values = st.decimals(min_value="1.01", max_value="50", places=2)
+odds_lists = st.lists(odds_values, min_size=1, max_size=17)
+rates = st.decimals(min_value="0", max_value="0.5", places=3)
+caps = st.none() | st.decimals(min_value="1", max_value="100000000", places=2)
+
+
+def profiles():
+    return st.builds(TaxProfile, excise_rate=rates, withholding_rate=rates)
+
+
+@settings(max_examples=300, deadline=None)
+@given(stakes, odds_lists, profiles(), caps)
+def test_amounts_are_cents_tax_never_negative_payout_never_above_cap(stake, odds, profile, cap):
+    price = price_ticket(stake, odds, profile, cap)
+    for amount in (price.net_stake, price.excise, price.payout, price.tax, price.net_payout):
+        assert amount == amount.quantize(CENT)
+    assert price.tax >= 0
+    assert price.net_stake + price.excise == stake
+    assert price.net_payout == price.payout - price.tax
+    if cap is not None:
+        assert price.payout <= cap
+
+
+@settings(max_examples=300, deadline=None)
+@given(stakes, odds_lists, profiles(), caps, st.data())
+def test_payout_never_decreases_when_any_odds_value_rises(stake, odds, profile, cap, data):
+    index = data.draw(st.integers(min_value=0, max_value=len(odds) - 1))
+    rise = data.draw(st.decimals(min_value="0.01", max_value="10", places=2))
+    higher = [*odds[:index], odds[index] + rise, *odds[index + 1 :]]
+    before = price_ticket(stake, odds, profile, cap)
+    after = price_ticket(stake, higher, profile, cap)
+    assert after.payout >= before.payout
+    assert after.net_payout >= before.net_payout or after.payout == before.payout
+
+
+@given(stakes, odds_lists)
+def test_without_taxes_or_cap_payout_is_stake_times_odds_to_the_cent(stake, odds):
+    product = Decimal(1)
+    for value in odds:
+        product *= value
+    price = price_ticket(stake, odds, TaxProfile(withholding_rate=Decimal(0)))
+    assert abs(price.payout - stake * product) <= Decimal("0.005")
