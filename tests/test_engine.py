@@ -116,3 +116,12 @@ def test_demo_data_and_simulator(engine):
     after = {e.id: dict(e.odds) for c in engine.list_open_coupons() for e in c.events}
     assert moved == 20 and before != after
     assert all(MIN_ODDS <= o <= MAX_ODDS for odds in after.values() for o in odds.values())
+
+
+def test_a_ticket_code_already_taken_is_drawn_again(engine, monkeypatch):
+    first = engine.create_ticket(sample_request())
+    codes = iter([first.code, "WXY347"])
+    monkeypatch.setattr("ticketing.engine.new_ticket_code", lambda: next(codes))
+    second = engine.create_ticket(sample_request())
+    assert second.code == "WXY347"
+    assert len(engine.list_tickets(TicketQuery(limit=10))) == 2

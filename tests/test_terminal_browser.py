@@ -1,6 +1,8 @@
 """End to end in headless Chromium against `streamlit run streamlit_app.py` (and a remote `uvicorn` engine)."""
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -141,3 +143,18 @@ def test_sell_then_find_it_on_the_tickets_desk_and_reprint(browser, terminal, tm
     expect(receipt.get_by_text("COPY - REPRINT")).to_be_visible()
     expect(receipt.locator(f"[data-ticket-code='{code}']")).to_be_visible()
     page.screenshot(path=tmp_path / "tickets-desk.png", full_page=True)
+
+
+def test_team_names_with_html_show_as_text(browser, terminal):
+    url, engine = terminal
+    raw = json.loads((Path(__file__).resolve().parent.parent / "samples" / "good_coupon.json").read_text())
+    raw["id"] = "HTML-1"
+    raw["events"][0]["home"] = "<b>Bold</b> FC"
+    raw["events"][0]["away"] = "<img src=x onerror=alert(1)>"
+    raw["events"][1]["competition"] = "*Stars* League_"
+    engine.publish_coupon(raw, "site")
+    page = open_app(browser, f"{url}/?coupon=HTML-1")
+    expect(page.get_by_text("<b>Bold</b> FC v <img src=x onerror=alert(1)>")).to_be_visible()
+    expect(page.get_by_text("*Stars* League_", exact=False)).to_be_visible()
+    assert page.locator("[data-testid=stMain] img[src=x]").count() == 0
+    assert page.locator("[data-testid=stMain] b", has_text="Bold").count() == 0

@@ -92,9 +92,8 @@ class TicketEngine:
             price = price_ticket(request.stake, [e.odds for e in events], operator.tax_profile, coupon.max_payout)
             if not self.store.debit(conn, account.token_sha256, price.stake):
                 raise InsufficientBalance()
+            # A code already taken (1 in 148 million) fails the insert's unique constraint: the sale is run again.
             code = new_ticket_code()
-            while self.store.code_taken(conn, code):
-                code = new_ticket_code()
             ticket = Ticket(
                 id=new_ticket_id(now),
                 code=code,
