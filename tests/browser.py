@@ -52,8 +52,13 @@ def pick_buttons(page: Page):
     return page.locator('[class*="st-key-pick-"] button')
 
 
-def odds_on_screen(page: Page) -> list[str]:
-    return [re.sub(r"\s+", " ", text).strip() for text in pick_buttons(page).all_inner_texts()]
+ODDS_BY_KEY = """() => Object.fromEntries([...document.querySelectorAll('[class*="st-key-pick-"]')].map(
+    el => [[...el.classList].find(c => c.startsWith('st-key-pick-')), el.innerText.replace(/\\s+/g, ' ').trim()]))"""
+
+
+def odds_on_screen(page: Page) -> dict[str, str]:
+    """Each pick button's text ("1 · 2.10") by its widget key, as the page shows it now."""
+    return page.evaluate(ODDS_BY_KEY)
 
 
 def sold_code(page: Page, timeout: float = 20_000) -> str:

@@ -1,7 +1,8 @@
-from pathlib import Path
+import os
 
 import pytest
 
+from tests.databases import POSTGRES_ENV, SKIP_REASON, Databases
 from tests.servers import engine_server
 from tests.support import Api
 from ticketing.demo_data import seed_demo_data
@@ -10,11 +11,36 @@ from ticketing.engine import TicketEngine
 from ticketing.settings import DEMO_SITE_SECRET, Settings
 from ticketing.storage import Store, database_url
 
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.skipif(not os.environ.get(POSTGRES_ENV), reason=SKIP_REASON)),
+]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request) -> str:
+    """Every engine test module runs once per database backend."""
+    return request.param
+
 
 @pytest.fixture
-def engine(tmp_path: Path):
-    """An in-process engine on a fresh SQLite file with the demo data."""
-    store = Store(database_url(str(tmp_path / "engine.sqlite3")))
+def databases(backend, tmp_path):
+    made = Databases(backend, tmp_path)
+    yield made
+    made.drop_all()
+
+
+@pytest.fixture(scope="module")
+def module_databases(backend, tmp_path_factory):
+    made = Databases(backend, tmp_path_factory.mktemp(backend))
+    yield made
+    made.drop_all()
+
+
+@pytest.fixture
+def engine(databases):
+    """An in-process engine on a fresh database with the demo data."""
+    store = Store(database_url(databases.make()))
     store.create_schema()
     engine = TicketEngine(store)
     seed_demo_data(engine, DEMO_SITE_SECRET)
@@ -35,10 +61,10 @@ def shop(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def api_url(tmp_path_factory):
+def api_url(module_databases, tmp_path_factory):
     """A real `uvicorn ticketing.api:app` on 127.0.0.1 with its own database, odds simulator off."""
     folder = tmp_path_factory.mktemp("api")
-    with engine_server(folder / "engine.sqlite3", folder / "uvicorn.log") as (base_url, _process):
+    with engine_server(module_databases.make("api"), folder / "uvicorn.log") as (base_url, _process):
         yield base_url
 
 

@@ -1,6 +1,7 @@
 """Start real servers on 127.0.0.1 for tests: the engine API under uvicorn, the terminal under streamlit."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -37,28 +38,67 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 60.
 @contextmanager
 def running(command: list[str], health_url: str, env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=log, stderr=log)
+        # A session of its own, so that stopping (or SIGKILL-ing) it takes uvicorn's worker processes along.
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=log, stderr=log, start_new_session=True
+        )
         try:
             wait_until_healthy(health_url, process)
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_group(process)
+
+
+def stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 @contextmanager
-def engine_server(db_path: Path, log_path: Path, simulator: bool = False, extra_env: dict | None = None):
-    """`uvicorn ticketing.api:app` on a free port; yields its base URL."""
+def engine_server(
+    database: Path | str, log_path: Path, simulator: bool = False, extra_env: dict | None = None, workers: int = 1
+):
+    """`uvicorn ticketing.api:app` on a free port; yields its base URL and process. With several workers the odds
+    simulator runs as its own process (`python -m ticketing.odds_feed`), as the README says to run it."""
     port = free_port()
-    env = {"TICKETING_DB": str(db_path), "TICKETING_SIMULATOR": "on" if simulator else "off", **(extra_env or {})}
-    command = [sys.executable, "-m", "uvicorn", "ticketing.api:app", "--host", "127.0.0.1", "--port", str(port)]
+    in_process = simulator and workers == 1
+    env = {"TICKETING_DB": str(database), "TICKETING_SIMULATOR": "on" if in_process else "off", **(extra_env or {})}
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "ticketing.api:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     base_url = f"http://127.0.0.1:{port}"
     with running(command, f"{base_url}/health", env, log_path) as process:
-        yield base_url, process
+        if simulator and not in_process:
+            feed = subprocess.Popen(
+                [sys.executable, "-m", "ticketing.odds_feed"],
+                cwd=PROJECT_ROOT,
+                env={**os.environ, **env},
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                yield base_url, process
+            finally:
+                stop_group(feed)
+        else:
+            yield base_url, process
 
 
 @contextmanager

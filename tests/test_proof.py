@@ -28,11 +28,19 @@ def stake_for(terminal: int, n: int) -> str:
     return f"{25 + terminal + (n % 7) * 0.25:.2f}"
 
 
-def test_eight_terminals_sell_a_hundred_each_while_odds_move(tmp_path):
-    db = tmp_path / "load.sqlite3"
+@pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
+def workers(request, backend) -> int:
+    """SQLite serves one worker; PostgreSQL is also proven under `uvicorn --workers 2`."""
+    if request.param > 1 and backend == "sqlite":
+        pytest.skip("several uvicorn workers are for the PostgreSQL engine")
+    return request.param
+
+
+def test_eight_terminals_sell_a_hundred_each_while_odds_move(databases, workers, tmp_path):
+    db = databases.make("load")
     tokens = seed_shop(db, players=TERMINALS, balance=str(START_BALANCE))
-    env = {"TICKETING_SIMULATOR": "on", "TICKETING_SIMULATOR_INTERVAL": "0.1", "TICKETING_SIMULATOR_SEED": "8"}
-    with engine_server(db, tmp_path / "uvicorn.log", simulator=True, extra_env=env) as (url, _process):
+    env = {"TICKETING_SIMULATOR_INTERVAL": "0.1", "TICKETING_SIMULATOR_SEED": "8"}
+    with engine_server(db, tmp_path / "uvicorn.log", simulator=True, extra_env=env, workers=workers) as (url, _p):
 
         def terminal(number: int) -> list[tuple[int, dict]]:
             with Api(url) as api:
@@ -71,25 +79,30 @@ def test_eight_terminals_sell_a_hundred_each_while_odds_move(tmp_path):
         assert spent == sum(D(stake_for(number, n)) for n in range(TICKETS_EACH))
 
 
-def test_two_terminals_racing_with_the_same_key_sell_once(api):
-    before = len(api.request("GET", "/be/tickets", params={"limit": 10000}).json())
-    barrier = threading.Barrier(2)
+def test_two_terminals_racing_with_the_same_key_sell_once(databases, workers, tmp_path):
+    db = databases.make("race-key")
+    seed_shop(db)
+    with engine_server(db, tmp_path / "uvicorn.log", workers=workers) as (url, _process):
+        for round_ in range(10):
+            barrier = threading.Barrier(4)
 
-    def sell(_):
-        with Api(api.base_url) as mine:
-            barrier.wait()
-            return mine.post_ticket(SAMPLE_REQUEST_TEXT, headers={"Idempotency-Key": "raced-key-1"}).json()
+            def sell(_, key=f"raced-key-{round_}", barrier=barrier):
+                with Api(url) as mine:
+                    barrier.wait()
+                    return mine.post_ticket(SAMPLE_REQUEST_TEXT, headers={"Idempotency-Key": key}).json()
 
-    with ThreadPoolExecutor(2) as pool:
-        first, second = pool.map(sell, range(2))
-    assert first["id"] == second["id"]
-    assert len(api.request("GET", "/be/tickets", params={"limit": 10000}).json()) == before + 1
+            with ThreadPoolExecutor(4) as pool:
+                answers = list(pool.map(sell, range(4)))
+            assert len({a["id"] for a in answers}) == 1, answers
+    tickets, balances = stored_tickets(db)
+    assert len(tickets) == 10
+    assert balances["1660986605374148608"] == D("10000000.00") - 10 * D("25.00")
 
 
-def test_odds_race_never_prices_outside_the_tolerance_of_the_stored_moment(tmp_path):
+def test_odds_race_never_prices_outside_the_tolerance_of_the_stored_moment(databases, tmp_path):
     """The feed moves coupon 455 as fast as it can while terminals sell at the odds they last saw, tolerance 0:
     every ticket sold carries exactly the odds it was sent with; the rest are refused with 102."""
-    db = tmp_path / "race.sqlite3"
+    db = databases.make("race")
     seed_shop(db)
     with engine_server(db, tmp_path / "uvicorn.log") as (url, _process):
         stop = threading.Event()
@@ -157,12 +170,12 @@ def test_the_odds_check_and_the_write_are_one_transaction(engine):
     assert engine.get_coupon("455").events[0].odds[101] == D("9.99")
 
 
-def test_sigkill_mid_burst_loses_nothing_that_was_answered(tmp_path):
-    db = tmp_path / "crash.sqlite3"
+def test_sigkill_mid_burst_loses_nothing_that_was_answered(databases, workers, tmp_path):
+    db = databases.make("crash")
     tokens = seed_shop(db, players=4, balance=str(START_BALANCE))
     answered: list[dict] = []
     lock = threading.Lock()
-    with engine_server(db, tmp_path / "uvicorn-1.log") as (url, process):
+    with engine_server(db, tmp_path / "uvicorn-1.log", workers=workers) as (url, process):
         stop = threading.Event()
 
         def terminal(number: int):
@@ -186,7 +199,7 @@ def test_sigkill_mid_burst_loses_nothing_that_was_answered(tmp_path):
         deadline = time.monotonic() + 20
         while len(answered) < 150 and time.monotonic() < deadline:
             time.sleep(0.02)
-        os.kill(process.pid, signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         stop.set()
         for thread in threads:
@@ -218,9 +231,9 @@ def test_sigkill_mid_burst_loses_nothing_that_was_answered(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory):
+def guarded(module_databases, tmp_path_factory):
     folder = tmp_path_factory.mktemp("guarded")
-    db = folder / "guarded.sqlite3"
+    db = module_databases.make("guarded")
     seed_shop(db, rival=True)
     with engine_server(db, folder / "uvicorn.log") as (url, _process):
         yield url, db, folder / "uvicorn.log"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import chromium, odds_on_screen, open_app, pick_buttons, sold_code, wait_for_app, widget
+from tests.browser import ODDS_BY_KEY, chromium, odds_on_screen, open_app, pick_buttons, sold_code, wait_for_app, widget
 from tests.servers import engine_server, terminal_server
 from ticketing.client import TicketingClient
 from ticketing.embedded import open_engine
@@ -93,19 +93,28 @@ def test_fast_double_click_on_sell_makes_exactly_one_ticket(browser, terminal):
 
 def test_odds_change_on_screen_by_themselves(browser, tmp_path):
     db = tmp_path / "live.sqlite3"
-    env = {"TICKETING_SIMULATOR": "on", "TICKETING_SIMULATOR_INTERVAL": "1", "TICKETING_SIMULATOR_SEED": "3"}
+    env = {
+        "TICKETING_SIMULATOR": "on",
+        "TICKETING_SIMULATOR_INTERVAL": "1",
+        "TICKETING_SIMULATOR_SEED": "3",
+        "TICKETING_SIMULATOR_MOVES": "20",
+    }
     with terminal_server(db, tmp_path / "streamlit.log", env) as (url, _process):
         page = open_app(browser, url)
         expect(pick_buttons(page).first).to_be_visible()
         first = odds_on_screen(page)
-        page.wait_for_function(
-            """([selector, before]) => {
-                const now = [...document.querySelectorAll(selector)].map(b => b.innerText.replace(/\\s+/g, ' ').trim());
-                return now.length === before.length && now.some((text, i) => text !== before[i]);
-            }""",
-            arg=['[class*="st-key-pick-"] button', first],
-            timeout=10_000,
-        )
+        try:
+            page.wait_for_function(
+                f"""(before) => {{
+                    const now = ({ODDS_BY_KEY})();
+                    return Object.keys(before).some(key => key in now && now[key] !== before[key]);
+                }}""",
+                arg=first,
+                timeout=10_000,
+            )
+        except Exception:
+            page.screenshot(path=tmp_path / "odds-did-not-move.png", full_page=True)
+            raise
         assert odds_on_screen(page) != first
 
 

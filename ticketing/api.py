@@ -5,6 +5,7 @@ is signed (see `ticketing.signing`). Errors always answer `{"code": ..., "messag
 """
 
 import logging
+import re
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ticketing import wire
 from ticketing.embedded import open_engine, start_simulator
 from ticketing.engine import TicketEngine
-from ticketing.errors import InvalidSignature, TicketingError, ValidationFailed
+from ticketing.errors import InvalidSignature, OperatorNotFound, TicketingError, ValidationFailed
 from ticketing.models import (
     MAX_ID,
     Coupon,
@@ -37,6 +38,8 @@ from ticketing.signing import verify_signature
 from ticketing.storage import Operator
 
 log = logging.getLogger("ticketing.api")
+REFERENCE = r"^[A-Za-z0-9_.-]+$"
+OPERATOR_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class ErrorBody(BaseModel):
@@ -130,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The operator the request is signed for; 403 when the signature is missing or wrong."""
         if not operator_name:
             raise InvalidSignature("Missing operator-name header")
+        if not OPERATOR_NAME.fullmatch(operator_name):
+            raise OperatorNotFound(f"Operator {operator_name[:64]!r} was not found")
         operator = engine_of(request).get_operator(operator_name)
         if operator.secret:
             verify_signature(operator.secret, timestamp, signature, await request.body())
@@ -168,9 +173,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         operator: SignedOperator,
         engine: Engine,
         limit: Annotated[int, Query(ge=1, le=10000)] = 10,
-        user_id: str | None = None,
+        user_id: Annotated[str | None, Query(max_length=64, pattern=REFERENCE)] = None,
         status: TicketStatus | None = None,
-        coupon_id: str | None = None,
+        coupon_id: Annotated[str | None, Query(max_length=64, pattern=REFERENCE)] = None,
         created_from: datetime | None = None,
         created_to: datetime | None = None,
         skip_types: Annotated[list[TicketType], Query()] = [],  # noqa: B006 - FastAPI copies defaults
@@ -200,7 +205,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return WireJSONResponse(engine.list_open_coupons())
 
     @app.get("/be/coupons/{coupon_id}", response_model=Coupon, responses=errors, tags=["coupons"])
-    def get_coupon(coupon_id: Annotated[str, Path(max_length=64)], _operator: SignedOperator, engine: Engine):
+    def get_coupon(
+        coupon_id: Annotated[str, Path(max_length=64, pattern=REFERENCE)], _operator: SignedOperator, engine: Engine
+    ):
         return WireJSONResponse(engine.get_coupon(coupon_id))
 
     @app.post("/be/coupons", response_model=Coupon, responses=errors, tags=["coupons"])
@@ -216,7 +223,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/be/coupons/{coupon_id}/events/{event_id}", response_model=CouponEvent, responses=errors, tags=["coupons"]
     )
     def update_event(
-        coupon_id: Annotated[str, Path(max_length=64)],
+        coupon_id: Annotated[str, Path(max_length=64, pattern=REFERENCE)],
         event_id: Annotated[int, Path(ge=1, le=MAX_ID)],
         change: EventUpdate,
         _operator: SignedOperator,

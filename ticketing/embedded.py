@@ -12,11 +12,17 @@ def open_engine(settings: Settings) -> TicketEngine:
     store = Store(database_url(settings.database))
     store.create_schema()
     engine = TicketEngine(store)
-    seed_demo_data(engine, settings.site_secret)
+    with store.setup_lock():
+        seed_demo_data(engine, settings.site_secret)
     return engine
 
 
 def start_simulator(engine: TicketEngine, settings: Settings) -> OddsSimulator | None:
     if not settings.simulator:
         return None
-    return OddsSimulator(engine, seed=settings.simulator_seed, interval=settings.simulator_interval).start()
+    return OddsSimulator(
+        engine,
+        seed=settings.simulator_seed,
+        interval=settings.simulator_interval,
+        moves_per_tick=settings.simulator_moves,
+    ).start()

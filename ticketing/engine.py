@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ticketing.coupon_check import check_coupon_data
 from ticketing.errors import (
@@ -42,7 +42,13 @@ from ticketing.storage import Operator, Store
 
 Clock = Callable[[], datetime]
 WRITE_ATTEMPTS = 5
-"""A write that loses a uniqueness race (ticket code, idempotency key) is run again from the start."""
+"""A write that loses a race is run again from the start: a uniqueness race (ticket code, idempotency key), or on
+PostgreSQL a deadlock or serialization failure."""
+RETRYABLE_SQLSTATES = {"40001", "40P01"}
+
+
+def lost_a_race(error: DBAPIError) -> bool:
+    return isinstance(error, IntegrityError) or getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def utc_now() -> datetime:
@@ -66,8 +72,8 @@ class TicketEngine:
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 return self._create_once(request, idempotency_key, fingerprint)
-            except IntegrityError:
-                if attempt == WRITE_ATTEMPTS - 1:
+            except DBAPIError as error:
+                if attempt == WRITE_ATTEMPTS - 1 or not lost_a_race(error):
                     raise
         raise AssertionError("unreachable")
 
@@ -126,8 +132,10 @@ class TicketEngine:
 
     def get_ticket(self, id_or_code: str, operator: str | None = None) -> Ticket:
         reference = normalize_ticket_reference(id_or_code)
-        with self.store.read() as conn:
-            ticket = self.store.find_ticket(conn, reference) if reference else None
+        ticket = None
+        if reference.isascii() and reference.isalnum():
+            with self.store.read() as conn:
+                ticket = self.store.find_ticket(conn, reference)
         if ticket is None or (operator is not None and ticket.operator != operator):
             raise TicketNotFound(f"Ticket {id_or_code.strip()[:40]} not found")
         return ticket

@@ -80,6 +80,10 @@ MAX_ID = 2**53 - 1
 """Event and bet ids: whole numbers a database BIGINT and a JavaScript client both hold exactly."""
 EventId = Annotated[int, Field(ge=1, le=MAX_ID)]
 BetId = Annotated[int, Field(ge=1, le=MAX_ID)]
+PrintableText = Annotated[str, Field(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
+"""Names and tags: any text but control characters (PostgreSQL refuses a NUL, and no name needs one)."""
+Reference = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+"""Operator names, user ids, coupon ids in URLs: letters, digits, `_`, `.` and `-`."""
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 three-letter code")]
 
 
@@ -151,9 +155,9 @@ class StakeRules(BaseModel):
 
 class CouponEvent(BaseModel):
     id: EventId
-    home: str
-    away: str
-    competition: str
+    home: Annotated[PrintableText, Field(min_length=1, max_length=120)]
+    away: Annotated[PrintableText, Field(min_length=1, max_length=120)]
+    competition: Annotated[PrintableText, Field(min_length=1, max_length=120)]
     kickoff: UtcDatetime
     status: EventStatus = EventStatus.AVAILABLE
     odds: dict[BetId, Odds] = Field(description='Bet id -> odds: {"101": 2.10, "102": 3.25, "103": 3.40}')
@@ -165,7 +169,7 @@ class CouponEvent(BaseModel):
 
 class Coupon(BaseModel):
     id: CouponId
-    name: str
+    name: Annotated[PrintableText, Field(min_length=1, max_length=200)]
     currency: CurrencyCode
     status: CouponStatus = CouponStatus.OPEN
     closes_at: UtcDatetime
@@ -219,13 +223,13 @@ class PickedEvent(BaseModel):
 class TicketRequest(BaseModel):
     """`POST /be/tickets` body. Server-assigned fields the spec also lists (id, code, payout...) are ignored."""
 
-    operator: str = Field(min_length=1, max_length=64)
+    operator: Reference
     stake: Annotated[Money, Field(gt=0)]
     currency: CurrencyCode
     source: Annotated[TicketSource, BeforeValidator(_lower)]
-    atag: str | None = Field(default=None, max_length=128)
+    atag: Annotated[PrintableText, Field(max_length=128)] | None = None
     type: Annotated[TicketType, BeforeValidator(_lower)]
-    token: str = Field(min_length=1, max_length=256)
+    token: Annotated[PrintableText, Field(min_length=1, max_length=256)]
     odds_diff: OddsTolerance = Decimal("0")
     coupon_id: CouponId
     bets: list[BetId] | None = Field(default=None, min_length=1, max_length=MAX_PICKS)

@@ -16,6 +16,7 @@ class Settings(BaseModel):
     simulator: bool = True
     simulator_seed: int | None = None
     simulator_interval: float = 3.0
+    simulator_moves: int = 4
     site_secret: str = DEMO_SITE_SECRET
 
     @classmethod
@@ -27,5 +28,6 @@ class Settings(BaseModel):
             simulator=env.get("TICKETING_SIMULATOR", "on").strip().lower() not in ("off", "0", "false", "no"),
             simulator_seed=int(seed) if seed else None,
             simulator_interval=float(env.get("TICKETING_SIMULATOR_INTERVAL", "3")),
+            simulator_moves=int(env.get("TICKETING_SIMULATOR_MOVES", "4")),
             site_secret=env.get("TICKETING_SITE_SECRET") or DEMO_SITE_SECRET,
         )

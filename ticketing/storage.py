@@ -33,6 +33,7 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine, make_url
@@ -233,7 +234,23 @@ class Store:
         self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+        with self.setup_lock():
+            metadata.create_all(self.engine)
+
+    @contextmanager
+    def setup_lock(self) -> Iterator[None]:
+        """Held while a process creates the schema and seeds: several uvicorn workers start at once on PostgreSQL."""
+        if self.is_sqlite:
+            yield
+            return
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(455)"))
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(455)"))
+                conn.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,36 @@
+"""The live odds simulator as its own process, for an engine that runs several workers (exactly one source moves
+the odds): `python -m ticketing.odds_feed`. Reads the same environment as the API (`TICKETING_DB`, seed, interval).
+"""
+
+import logging
+import signal
+import threading
+
+from ticketing.embedded import open_engine
+from ticketing.odds_simulator import OddsSimulator
+from ticketing.settings import Settings
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings.from_env()
+    engine = open_engine(settings)
+    simulator = OddsSimulator(
+        engine,
+        seed=settings.simulator_seed,
+        interval=settings.simulator_interval,
+        moves_per_tick=settings.simulator_moves,
+    ).start()
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    logging.getLogger("ticketing.odds_feed").info(
+        "moving odds every %s s on %s", settings.simulator_interval, engine.store.engine.dialect.name
+    )
+    stopped.wait()
+    simulator.stop()
+    engine.store.dispose()
+
+
+if __name__ == "__main__":
+    main()
