@@ -3,6 +3,7 @@
 import streamlit as st
 
 from terminal_ui.connection import connection
+from terminal_ui.entry import follow_deep_link
 from ticketing.identifiers import mask_token
 
 st.set_page_config(page_title="Jackpot terminal", page_icon=":material/sports_soccer:", layout="wide")
@@ -15,6 +16,7 @@ navigation = st.navigation(
     ]
 )
 
+follow_deep_link()
 conn = connection()
 with st.sidebar:
     st.subheader("Jackpot terminal")

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from terminal_ui.connection import connection
+from terminal_ui.entry import ensure_entry_script
 from ticketing import wire
 from ticketing.coupon_check import check_file, event_margins
 from ticketing.errors import TicketingError
@@ -13,6 +14,7 @@ from ticketing.settings import PROJECT_ROOT
 
 SAMPLES = sorted((PROJECT_ROOT / "samples").glob("*.*"))
 
+ensure_entry_script("pages/coupon_qa.py")
 conn = connection()
 state = st.session_state
 state.setdefault("published", None)

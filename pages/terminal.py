@@ -13,6 +13,7 @@ import streamlit.components.v1 as components
 from pydantic import ValidationError
 
 from terminal_ui.connection import connection
+from terminal_ui.entry import ensure_entry_script
 from terminal_ui.receipt import receipt_html
 from terminal_ui.text import format_countdown, md_escape
 from ticketing.errors import OddsChanged, TicketingError
@@ -47,6 +48,7 @@ class Sale:
     moved: list[dict] | None = None
 
 
+ensure_entry_script("pages/terminal.py")
 conn = connection()
 service = conn.service
 state = st.session_state

@@ -7,6 +7,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from terminal_ui.connection import connection
+from terminal_ui.entry import ensure_entry_script
 from terminal_ui.receipt import receipt_html
 from terminal_ui.text import md_escape
 from ticketing.errors import TicketingError
@@ -21,6 +22,7 @@ from ticketing.shift_report import (
     to_csv,
 )
 
+ensure_entry_script("pages/tickets.py")
 conn = connection()
 service = conn.service
 zone = ZoneInfo(conn.settings.timezone)

@@ -167,3 +167,12 @@ def test_team_names_with_html_show_as_text(browser, terminal):
     expect(page.get_by_text("*Stars* League_", exact=False)).to_be_visible()
     assert page.locator("[data-testid=stMain] img[src=x]").count() == 0
     assert page.locator("[data-testid=stMain] b", has_text="Bold").count() == 0
+
+
+def test_first_visit_of_a_fresh_server_straight_to_a_page_runs_under_the_entry_script(browser, tmp_path):
+    with terminal_server(tmp_path / "fresh.sqlite3", tmp_path / "streamlit.log") as (url, _process):
+        page = open_app(browser, f"{url}/tickets", ready=".st-key-lookup_ref")
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("Jackpot terminal")).to_be_visible()
+        expect(sidebar.get_by_role("link", name="Tickets desk")).to_be_visible()
+        expect(sidebar.get_by_text("streamlit app")).to_have_count(0)
