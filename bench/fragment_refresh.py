@@ -18,22 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import chromium, open_app, wait_for_app  # noqa: E402
+from tests.browser import WATCH_SCRIPT_RUNS, chromium, open_app, wait_for_app  # noqa: E402
 from tests.servers import terminal_server  # noqa: E402
-
-WATCH_RUNS = """() => {
-    window.__runs = [];
-    const app = document.querySelector('[data-testid="stApp"]');
-    let started = null;
-    new MutationObserver(() => {
-        const state = app.getAttribute('data-test-script-state');
-        if (state === 'running' && started === null) started = performance.now();
-        if (state === 'notRunning' && started !== null) {
-            window.__runs.push(performance.now() - started);
-            started = null;
-        }
-    }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-}"""
 
 
 def main() -> None:
@@ -45,7 +31,7 @@ def main() -> None:
     with terminal_server(folder / "bench.sqlite3", folder / "streamlit.log", env) as (url, _process):
         with chromium() as browser:
             page = open_app(browser, f"{url}/?coupon=456")
-            page.evaluate(WATCH_RUNS)
+            page.evaluate(WATCH_SCRIPT_RUNS)
             deadline = time.monotonic() + args.runs * 2 + 10
             while page.evaluate("window.__runs.length") < args.runs and time.monotonic() < deadline:
                 time.sleep(0.5)

@@ -19,6 +19,7 @@ from terminal_ui.text import format_countdown, md_escape
 from ticketing.errors import OddsChanged, TicketingError
 from ticketing.models import BET_IDS, PICK_LABELS, Coupon, EventStatus, Ticket
 from ticketing.money import format_money
+from ticketing.pricing import price_ticket
 from ticketing.slip import (
     Picks,
     PickStringError,
@@ -282,8 +283,6 @@ def odds_changed_prompt(coupon: Coupon, moved: list[dict]) -> None:
     odds = [accepted.get(e.id, {}).get(picks.get(e.id)) for e in coupon.events]
     new_payout = ""
     if all(odds) and stake_value():
-        from ticketing.pricing import price_ticket
-
         price = price_ticket(stake_value(), odds, conn.tax_profile(), coupon.max_payout)
         new_payout = (
             f"  \nNew potential payout **{format_money(price.payout, coupon.currency)}**, net "

@@ -29,6 +29,22 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
+WATCH_SCRIPT_RUNS = """() => {
+    window.__runs = [];
+    const app = document.querySelector('[data-testid="stApp"]');
+    let started = null;
+    new MutationObserver(() => {
+        const state = app.getAttribute('data-test-script-state');
+        if (state === 'running' && started === null) started = performance.now();
+        if (state === 'notRunning' && started !== null) {
+            window.__runs.push(performance.now() - started);
+            started = null;
+        }
+    }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+"""Installs a timer of script runs in the page: `window.__runs` collects each run's milliseconds (benchmarks)."""
+
+
 def wait_for_app(page: Page, timeout: float = 30_000) -> None:
     """Connected to the server and no script run under way (health was checked before the page opened)."""
     page.wait_for_selector(APP_IDLE, timeout=timeout)

@@ -205,11 +205,6 @@ class TicketEngine:
             self.store.save_coupon(conn, coupon)
         return coupon
 
-    def save_coupon(self, coupon: Coupon) -> Coupon:
-        with self.store.write() as conn:
-            self.store.save_coupon(conn, coupon)
-        return coupon
-
     def _operator(self, conn, name: str) -> Operator:
         operator = self.store.load_operator(conn, name)
         if operator is None:
