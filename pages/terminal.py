@@ -204,7 +204,7 @@ def event_grid(coupon: Coupon, trends: dict, zone: ZoneInfo) -> None:
                 odds = event.odds.get(bet)
                 arrow = ARROWS.get(trends.get((event.id, bet)), "")
                 st.button(
-                    f"**{PICK_LABELS[bet]}** · {odds:.2f} {arrow}" if odds else PICK_LABELS[bet],
+                    f"{PICK_LABELS[bet]} · {odds:.2f} {arrow}".rstrip() if odds else PICK_LABELS[bet],
                     key=f"pick-{event.id}-{bet}",
                     type="primary" if picks.get(event.id) == bet else "secondary",
                     disabled=not open_ or odds is None,
