@@ -45,7 +45,7 @@ def engine(databases):
     engine = TicketEngine(store)
     seed_demo_data(engine, DEMO_SITE_SECRET)
     yield engine
-    store.dispose()
+    engine.close()
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def shop(tmp_path, monkeypatch):
     monkeypatch.delenv("TICKETING_API_URL", raising=False)
     engine = open_engine(Settings(database=str(db), simulator=False))
     yield engine
-    engine.store.dispose()
+    engine.close()
 
 
 @pytest.fixture(scope="module")

@@ -136,7 +136,7 @@ def seed_shop(db_path, players: int = 0, balance: str = "100000.00", rival: bool
                     balance=Decimal(balance),
                 ),
             )
-    store.dispose()
+    engine.close()
     return tokens
 
 

@@ -31,7 +31,7 @@ def terminal(tmp_path_factory):
     with terminal_server(db, folder / "streamlit.log") as (url, _process):
         engine = open_engine(Settings(database=str(db), simulator=False))
         yield url, engine
-        engine.store.dispose()
+        engine.close()
 
 
 def click_home_win_everywhere(page, engine) -> None:
@@ -131,7 +131,7 @@ def test_same_sale_in_remote_mode(browser, tmp_path):
         engine = open_engine(Settings(database=str(tmp_path / "engine.sqlite3"), simulator=False))
         assert engine.get_ticket(code).source == "retail"
         assert not (tmp_path / "unused.sqlite3").exists()
-        engine.store.dispose()
+        engine.close()
 
 
 def test_sell_then_find_it_on_the_tickets_desk_and_reprint(browser, terminal, tmp_path):

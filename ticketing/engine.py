@@ -5,10 +5,14 @@
 """
 
 import hashlib
+import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ticketing.coupon_check import check_coupon_data
@@ -23,6 +27,7 @@ from ticketing.errors import (
     OperatorNotFound,
     TicketNotFound,
 )
+from ticketing.group_commit import GroupCommitter
 from ticketing.identifiers import new_ticket_code, new_ticket_id, normalize_ticket_reference, token_fingerprint
 from ticketing.models import (
     Coupon,
@@ -45,6 +50,10 @@ WRITE_ATTEMPTS = 5
 """A write that loses a race is run again from the start: a uniqueness race (ticket code, idempotency key), or on
 PostgreSQL a deadlock or serialization failure."""
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
+OPERATOR_CACHE_SECONDS = 10.0
+"""Every request reads its operator (signature secret, currency, taxes): operators change only when an engine
+starts and seeds, so a read serves for this long instead of costing a query per request. Unknown names are
+never cached."""
 
 
 def lost_a_race(error: DBAPIError) -> bool:
@@ -60,73 +69,93 @@ def request_fingerprint(request: TicketRequest) -> str:
     return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Sale:
+    request: TicketRequest
+    idempotency_key: str | None
+    fingerprint: str
+
+
 class TicketEngine:
     def __init__(self, store: Store, clock: Clock = utc_now):
         self.store = store
         self.clock = clock
+        self._operators: dict[str, tuple[Operator, float]] = {}
+        self._sales: GroupCommitter[Sale] = GroupCommitter(store.write, self._sell, self._sell_alone, "ticket-sales")
 
     # ---- selling --------------------------------------------------------------------------------------------
 
     def create_ticket(self, request: TicketRequest, idempotency_key: str | None = None) -> Ticket:
-        fingerprint = request_fingerprint(request)
+        return self.submit_ticket(request, idempotency_key).result()
+
+    def submit_ticket(self, request: TicketRequest, idempotency_key: str | None = None) -> Future:
+        """The sale queued for the writer thread: a future of its `Ticket`, resolved once it is durable."""
+        return self._sales.submit(Sale(request, idempotency_key, request_fingerprint(request)))
+
+    def close(self) -> None:
+        self._sales.close()
+        self.store.dispose()
+
+    def _sell_alone(self, sale: Sale) -> Ticket:
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                return self._create_once(request, idempotency_key, fingerprint)
+                with self.store.write() as conn:
+                    return self._sell(conn, sale)
             except DBAPIError as error:
                 if attempt == WRITE_ATTEMPTS - 1 or not lost_a_race(error):
                     raise
         raise AssertionError("unreachable")
 
-    def _create_once(self, request: TicketRequest, idempotency_key: str | None, fingerprint: str) -> Ticket:
-        with self.store.write() as conn:
-            if idempotency_key:
-                earlier = self.store.find_by_idempotency_key(conn, request.operator, idempotency_key)
-                if earlier is not None:
-                    ticket, earlier_fingerprint = earlier
-                    if earlier_fingerprint != fingerprint:
-                        raise IdempotencyKeyReused()
-                    return ticket
-            operator = self._operator(conn, request.operator)
-            account = self.store.load_account(conn, token_fingerprint(request.token))
-            if account is None or account.operator != operator.name:
-                raise InvalidToken()
-            coupon = self.store.load_coupon(conn, request.coupon_id, lock=True)
-            if coupon is None:
-                raise CouponNotFound(f"Coupon {request.coupon_id} not found", coupon_id=request.coupon_id)
-            now = self.clock()
-            events = validate_ticket(request, coupon, operator.currency, now)
-            price = price_ticket(request.stake, [e.odds for e in events], operator.tax_profile, coupon.max_payout)
-            if not self.store.debit(conn, account.token_sha256, price.stake):
-                raise InsufficientBalance()
-            # A code already taken (1 in 148 million) fails the insert's unique constraint: the sale is run again.
-            code = new_ticket_code()
-            ticket = Ticket(
-                id=new_ticket_id(now),
-                code=code,
-                operator=operator.name,
-                coupon_id=coupon.id,
-                stake=price.stake,
-                currency=request.currency,
-                net_stake=price.net_stake,
-                excise=price.excise,
-                total_odds=round_odds(price.total_odds),
-                payout=price.payout,
-                tax=price.tax,
-                net_payout=price.net_payout,
-                odds_diff=round_odds(request.odds_diff),
-                status=TicketStatus.NEW,
-                result=TicketResult.PENDING,
-                approved=True,
-                source=request.source,
-                type=request.type,
-                atag=request.atag,
-                user_id=account.user_id,
-                events=events,
-                created=now,
-                updated=now,
-            )
-            self.store.insert_ticket(conn, ticket, account.token_sha256, idempotency_key, fingerprint)
-            return ticket
+    def _sell(self, conn: Connection, sale: Sale) -> Ticket:
+        """Every refusal is raised before the first write (the debit): group commit relies on it."""
+        request, idempotency_key = sale.request, sale.idempotency_key
+        if idempotency_key:
+            earlier = self.store.find_by_idempotency_key(conn, request.operator, idempotency_key)
+            if earlier is not None:
+                ticket, earlier_fingerprint = earlier
+                if earlier_fingerprint != sale.fingerprint:
+                    raise IdempotencyKeyReused()
+                return ticket
+        operator = self._operator(conn, request.operator)
+        account = self.store.load_account(conn, token_fingerprint(request.token))
+        if account is None or account.operator != operator.name:
+            raise InvalidToken()
+        coupon = self.store.load_coupon(conn, request.coupon_id, lock=True)
+        if coupon is None:
+            raise CouponNotFound(f"Coupon {request.coupon_id} not found", coupon_id=request.coupon_id)
+        now = self.clock()
+        events = validate_ticket(request, coupon, operator.currency, now)
+        price = price_ticket(request.stake, [e.odds for e in events], operator.tax_profile, coupon.max_payout)
+        # A code already taken (1 in 148 million) fails the insert's unique constraint: the sale is run again.
+        ticket = Ticket(
+            id=new_ticket_id(now),
+            code=new_ticket_code(),
+            operator=operator.name,
+            coupon_id=coupon.id,
+            stake=price.stake,
+            currency=request.currency,
+            net_stake=price.net_stake,
+            excise=price.excise,
+            total_odds=round_odds(price.total_odds),
+            payout=price.payout,
+            tax=price.tax,
+            net_payout=price.net_payout,
+            odds_diff=round_odds(request.odds_diff),
+            status=TicketStatus.NEW,
+            result=TicketResult.PENDING,
+            approved=True,
+            source=request.source,
+            type=request.type,
+            atag=request.atag,
+            user_id=account.user_id,
+            events=events,
+            created=now,
+            updated=now,
+        )
+        if not self.store.debit(conn, account.token_sha256, price.stake):
+            raise InsufficientBalance()
+        self.store.insert_ticket(conn, ticket, account.token_sha256, idempotency_key, sale.fingerprint)
+        return ticket
 
     # ---- lookups ---------------------------------------------------------------------------------------------
 
@@ -162,6 +191,9 @@ class TicketEngine:
         return coupon
 
     def get_operator(self, name: str) -> Operator:
+        cached = self._cached_operator(name)
+        if cached is not None:
+            return cached
         with self.store.read() as conn:
             return self._operator(conn, name)
 
@@ -205,8 +237,13 @@ class TicketEngine:
             self.store.save_coupon(conn, coupon)
         return coupon
 
-    def _operator(self, conn, name: str) -> Operator:
-        operator = self.store.load_operator(conn, name)
+    def _operator(self, conn: Connection, name: str) -> Operator:
+        operator = self._cached_operator(name) or self.store.load_operator(conn, name)
         if operator is None:
             raise OperatorNotFound(f"Operator {name} was not found")
+        self._operators[name] = (operator, time.monotonic() + OPERATOR_CACHE_SECONDS)
         return operator
+
+    def _cached_operator(self, name: str) -> Operator | None:
+        operator, expires = self._operators.get(name, (None, 0.0))
+        return operator if time.monotonic() < expires else None

@@ -29,7 +29,7 @@ def main() -> None:
     )
     stopped.wait()
     simulator.stop()
-    engine.store.dispose()
+    engine.close()
 
 
 if __name__ == "__main__":
