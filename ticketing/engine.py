@@ -43,7 +43,7 @@ from ticketing.models import (
 from ticketing.money import round_odds
 from ticketing.pricing import price_ticket
 from ticketing.rules import validate_ticket
-from ticketing.storage import Operator, Store
+from ticketing.storage import AccountHolder, Operator, Store
 
 Clock = Callable[[], datetime]
 WRITE_ATTEMPTS = 5
@@ -54,6 +54,7 @@ OPERATOR_CACHE_SECONDS = 10.0
 """Every request reads its operator (signature secret, currency, taxes): operators change only when an engine
 starts and seeds, so a read serves for this long instead of costing a query per request. Unknown names are
 never cached."""
+MAX_ACCOUNT_HOLDERS_CACHED = 100_000
 
 
 def lost_a_race(error: DBAPIError) -> bool:
@@ -81,6 +82,7 @@ class TicketEngine:
         self.store = store
         self.clock = clock
         self._operators: dict[str, tuple[Operator, float]] = {}
+        self._account_holders: dict[str, AccountHolder] = {}
         self._sales: GroupCommitter[Sale] = GroupCommitter(store.write, self._sell, self._sell_alone, "ticket-sales")
 
     # ---- selling --------------------------------------------------------------------------------------------
@@ -117,7 +119,7 @@ class TicketEngine:
                     raise IdempotencyKeyReused()
                 return ticket
         operator = self._operator(conn, request.operator)
-        account = self.store.load_account(conn, token_fingerprint(request.token))
+        account = self._account_holder(conn, token_fingerprint(request.token))
         if account is None or account.operator != operator.name:
             raise InvalidToken()
         coupon = self.store.load_coupon(conn, request.coupon_id, lock=True)
@@ -243,6 +245,20 @@ class TicketEngine:
             raise OperatorNotFound(f"Operator {name} was not found")
         self._operators[name] = (operator, time.monotonic() + OPERATOR_CACHE_SECONDS)
         return operator
+
+    def _account_holder(self, conn: Connection, token_sha256: str) -> AccountHolder | None:
+        """Whose account a token opens. It never changes, so it is read once; the balance is checked by the debit."""
+        holder = self._account_holders.get(token_sha256)
+        if holder is None:
+            account = self.store.load_account(conn, token_sha256)
+            if account is None:
+                return None
+            if len(self._account_holders) >= MAX_ACCOUNT_HOLDERS_CACHED:
+                self._account_holders.clear()
+            holder = self._account_holders[token_sha256] = AccountHolder(
+                token_sha256=token_sha256, operator=account.operator, user_id=account.user_id
+            )
+        return holder
 
     def _cached_operator(self, name: str) -> Operator | None:
         operator, expires = self._operators.get(name, (None, 0.0))

@@ -151,10 +151,14 @@ DEBIT_ACCOUNT = (
     .values(balance_cents=accounts.c.balance_cents - bindparam("cents"))
 )
 SELECT_COUPON = select(coupons).where(coupons.c.id == bindparam("coupon_id"))
-SELECT_COUPON_EVENTS = (
-    select(coupon_events).where(coupon_events.c.coupon_id == bindparam("coupon_id")).order_by(coupon_events.c.position)
+SELECT_COUPON_WITH_EVENTS = (
+    select(coupons, coupon_events)
+    .join(coupon_events, coupon_events.c.coupon_id == coupons.c.id)
+    .where(coupons.c.id == bindparam("coupon_id"))
+    .order_by(coupon_events.c.position)
 )
-SELECT_COUPON_EVENTS_FOR_SHARE = SELECT_COUPON_EVENTS.with_for_update(read=True)
+SELECT_COUPON_WITH_EVENTS_FOR_SHARE = SELECT_COUPON_WITH_EVENTS.with_for_update(read=True, of=coupon_events)
+COUPON_COLUMNS = len(coupons.c)
 SELECT_BY_IDEMPOTENCY_KEY = select(tickets.c.id, tickets.c.request_sha256).where(
     and_(tickets.c.operator == bindparam("operator"), tickets.c.idempotency_key == bindparam("key"))
 )
@@ -162,7 +166,8 @@ INSERT_TICKET = insert(tickets)
 INSERT_TICKET_EVENTS = insert(ticket_events)
 
 ODDS_COLUMNS = {BET_HOME: "odds_home", BET_DRAW: "odds_draw", BET_AWAY: "odds_away"}
-ODDS_INDEXES = [(bet, list(coupon_events.c.keys()).index(column)) for bet, column in ODDS_COLUMNS.items()]
+EVENT_COLUMN_INDEX = {name: i for i, name in enumerate(coupon_events.c.keys())}
+ODDS_INDEXES = [(bet, EVENT_COLUMN_INDEX[column]) for bet, column in ODDS_COLUMNS.items()]
 BASIS_POINTS = Decimal(10000)
 
 
@@ -173,10 +178,13 @@ class Operator(BaseModel):
     tax_profile: TaxProfile = TaxProfile()
 
 
-class Account(BaseModel):
+class AccountHolder(BaseModel):
     token_sha256: str
     operator: str
     user_id: str
+
+
+class Account(AccountHolder):
     balance: Decimal
 
 
@@ -232,6 +240,7 @@ class Store:
         # SQLite has one writer at a time; queueing this process's writers on a lock is fair and immediate, where
         # SQLite's own busy handler would poll with growing sleeps (seconds of tail latency under load).
         self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
+        self._coupons_seen: dict[str, tuple[tuple, Coupon]] = {}
 
     def create_schema(self) -> None:
         with self.setup_lock():
@@ -319,11 +328,23 @@ class Store:
     # ---- coupons --------------------------------------------------------------------------------------------
 
     def load_coupon(self, conn: Connection, coupon_id: str, lock: bool = False) -> Coupon | None:
-        row = conn.execute(SELECT_COUPON, {"coupon_id": coupon_id}).first()
-        if row is None:
-            return None
-        query = SELECT_COUPON_EVENTS_FOR_SHARE if lock and not self.is_sqlite else SELECT_COUPON_EVENTS
-        return self._coupon(row, conn.execute(query, {"coupon_id": coupon_id}).all())
+        """The coupon with its events in order, in one query (a sale reads it every time)."""
+        query = SELECT_COUPON_WITH_EVENTS_FOR_SHARE if lock and not self.is_sqlite else SELECT_COUPON_WITH_EVENTS
+        rows = tuple(conn.execute(query, {"coupon_id": coupon_id}).all())
+        if not rows:
+            row = conn.execute(SELECT_COUPON, {"coupon_id": coupon_id}).first()
+            return None if row is None else self._coupon(row, [])
+        return self._coupon_from_rows(coupon_id, rows)
+
+    def _coupon_from_rows(self, coupon_id: str, rows: tuple) -> Coupon:
+        # Rebuilding the models is a third of reading a coupon: unchanged rows give back the coupon built last time.
+        # Coupons are never modified in place, so sharing one between callers is safe.
+        remembered = self._coupons_seen.get(coupon_id)
+        if remembered is not None and remembered[0] == rows:
+            return remembered[1]
+        coupon = self._coupon(rows[0], [row[COUPON_COLUMNS:] for row in rows])
+        self._coupons_seen[coupon_id] = (rows, coupon)
+        return coupon
 
     def open_coupon_ids(self, conn: Connection, now: datetime) -> list[str]:
         query = (
@@ -394,14 +415,15 @@ class Store:
     @staticmethod
     def _coupon(row, event_rows) -> Coupon:
         # Rows come from our own validated writes: model_construct skips re-validating them on every odds refresh.
+        column = EVENT_COLUMN_INDEX
         events = [
             CouponEvent.model_construct(
-                id=e.event_id,
-                home=e.home,
-                away=e.away,
-                competition=e.competition,
-                kickoff=_aware(e.kickoff),
-                status=EventStatus(e.status),
+                id=e[column["event_id"]],
+                home=e[column["home"]],
+                away=e[column["away"]],
+                competition=e[column["competition"]],
+                kickoff=_aware(e[column["kickoff"]]),
+                status=EventStatus(e[column["status"]]),
                 odds={bet: _odds_dec(e[i]) for bet, i in ODDS_INDEXES if e[i] is not None},
             )
             for e in event_rows

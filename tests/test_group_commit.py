@@ -1,0 +1,152 @@
+"""Group commit: sales queued while a transaction commits are written together and answered after one commit;
+a refused sale does not disturb its batch; a failing one is isolated by rerunning the batch one sale at a time."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from decimal import Decimal as D
+
+import pytest
+from sqlalchemy import event
+
+from tests.support import sample_request
+from ticketing.errors import InsufficientBalance, StakeOutOfLimits
+from ticketing.group_commit import GroupCommitter
+
+
+class Ledger:
+    """A fake database: a transaction's writes become visible in `committed` only when it commits."""
+
+    def __init__(self):
+        self.committed: list[str] = []
+        self.commits = 0
+        self.alone: list[str] = []
+        self.first_started = threading.Event()
+        self.first_may_commit = threading.Event()
+
+    @contextmanager
+    def transaction(self):
+        pending: list[str] = []
+        yield pending
+        if self.commits == 0:
+            self.first_may_commit.wait(5)
+        self.committed.extend(pending)
+        self.commits += 1
+
+    def run_one(self, pending: list[str], job: str) -> str:
+        self.first_started.set()
+        if job.startswith("refused"):
+            raise StakeOutOfLimits(job)
+        if job.startswith("raced") and not self.alone:
+            raise RuntimeError("lost a race: fine when run again")
+        if job.startswith("broken"):
+            raise RuntimeError("a bug in one sale")
+        pending.append(job)
+        return job.upper()
+
+    def run_alone(self, job: str) -> str:
+        self.alone.append(job)
+        with self.transaction() as pending:
+            return self.run_one(pending, job)
+
+
+def run_batch_behind_a_slow_commit(ledger: Ledger, jobs: list[str]) -> list:
+    """The first job's commit is held until every other job is queued, so they form one batch."""
+    committer = GroupCommitter(ledger.transaction, ledger.run_one, ledger.run_alone)
+    first = committer.submit("first")
+    assert ledger.first_started.wait(5)
+    futures = [committer.submit(job) for job in jobs]
+    ledger.first_may_commit.set()
+    outcomes = [first.result(5)]
+    for future in futures:
+        try:
+            outcomes.append(future.result(5))
+        except Exception as error:
+            outcomes.append(error)
+    committer.close()
+    return outcomes
+
+
+def test_sales_queued_during_a_commit_share_the_next_commit():
+    ledger = Ledger()
+    outcomes = run_batch_behind_a_slow_commit(ledger, [f"sale-{n}" for n in range(10)])
+    assert outcomes == ["FIRST"] + [f"SALE-{n}" for n in range(10)]
+    assert ledger.commits == 2
+    assert ledger.committed == ["first"] + [f"sale-{n}" for n in range(10)]
+
+
+def test_a_refused_sale_leaves_the_rest_of_its_batch_alone():
+    ledger = Ledger()
+    outcomes = run_batch_behind_a_slow_commit(ledger, ["a", "refused-b", "c"])
+    assert outcomes[1] == "A" and outcomes[3] == "C"
+    assert isinstance(outcomes[2], StakeOutOfLimits)
+    assert ledger.committed == ["first", "a", "c"]
+    assert ledger.alone == []
+
+
+def test_a_failing_sale_rolls_its_batch_back_and_each_sale_is_rerun_alone():
+    ledger = Ledger()
+    outcomes = run_batch_behind_a_slow_commit(ledger, ["a", "raced-b", "c"])
+    assert outcomes[1:] == ["A", "RACED-B", "C"]
+    assert ledger.alone == ["a", "raced-b", "c"]
+    assert ledger.committed == ["first", "a", "raced-b", "c"], "the failed batch wrote nothing"
+
+
+def test_a_broken_sale_fails_alone():
+    ledger = Ledger()
+    outcomes = run_batch_behind_a_slow_commit(ledger, ["a", "broken-b", "c"])
+    assert outcomes[1] == "A" and outcomes[3] == "C"
+    assert isinstance(outcomes[2], RuntimeError)
+    assert ledger.committed == ["first", "a", "c"]
+
+
+def test_close_finishes_the_queued_sales():
+    ledger = Ledger()
+    ledger.first_may_commit.set()
+    committer = GroupCommitter(ledger.transaction, ledger.run_one, ledger.run_alone)
+    futures = [committer.submit(f"sale-{n}") for n in range(20)]
+    committer.close()
+    assert [f.result(0) for f in futures] == [f"SALE-{n}" for n in range(20)]
+
+
+def test_concurrent_sales_on_the_engine_take_fewer_commits_than_tickets(engine):
+    commits = []
+    event.listen(engine.store.engine, "commit", lambda _conn: commits.append(1))
+    with ThreadPoolExecutor(8) as pool:
+        tickets = list(pool.map(lambda _: engine.create_ticket(sample_request()), range(200)))
+    assert len({t.code for t in tickets}) == 200
+    assert len(commits) < 200
+    assert engine.balance(sample_request().token) == D("10000000.00") - 200 * D("25.00")
+
+
+def test_a_sale_refused_in_a_batch_on_the_engine_debits_nothing(engine):
+    token = sample_request().token
+    before = engine.balance(token)
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(
+            pool.map(
+                lambda n: _try(lambda: engine.create_ticket(sample_request(stake="20000000" if n % 2 else "25"))),
+                range(40),
+            )
+        )
+    sold = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(sold) == 20
+    assert all(isinstance(o, (InsufficientBalance, StakeOutOfLimits)) for o in outcomes if o not in sold)
+    assert engine.balance(token) == before - 20 * D("25.00")
+
+
+def _try(call):
+    try:
+        return call()
+    except Exception as error:
+        return error
+
+
+@pytest.mark.parametrize("jobs", [0, 1])
+def test_close_without_or_with_one_sale_stops_cleanly(jobs):
+    ledger = Ledger()
+    ledger.first_may_commit.set()
+    committer = GroupCommitter(ledger.transaction, ledger.run_one, ledger.run_alone)
+    futures = [committer.submit("only") for _ in range(jobs)]
+    committer.close()
+    assert [f.result(0) for f in futures] == ["ONLY"] * jobs
