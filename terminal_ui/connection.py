@@ -41,8 +41,12 @@ class Connection:
         return self._recent("answers", 5, self._ping)
 
     def open_coupons(self) -> list[Coupon]:
-        """For the coupon picker: names and stake rules, up to 5 s old. Live odds are read fresh elsewhere."""
+        """For the coupon picker: names and stake rules, up to 5 s old. Live odds come from `live_coupon`."""
         return self._recent("open_coupons", 5, self.service.list_open_coupons)
+
+    def live_coupon(self, coupon_id: str, max_age: float) -> Coupon:
+        """Odds and event states up to `max_age` seconds old, shared by every session of this process."""
+        return self._recent(f"coupon {coupon_id}", max_age, lambda: self.service.get_coupon(coupon_id))
 
     def _ping(self) -> bool:
         try:
