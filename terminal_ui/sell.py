@@ -217,6 +217,7 @@ def slip_panel(conn: Connection, coupon: Coupon, shown_odds: dict) -> None:
     price = summary.price
     lines = [
         ("Picks", f"{summary.picked} of {summary.needed}"),
+        ("Slip", f"`{pick_string(coupon, state.picks)}`"),
         ("Total odds", f"{summary.total_odds:,.2f}" if summary.total_odds else "–"),
     ]
     if price is not None and price.excise:
@@ -229,18 +230,20 @@ def slip_panel(conn: Connection, coupon: Coupon, shown_odds: dict) -> None:
         ("Potential payout", format_money(price.payout, currency) if price else "–"),
         ("Withholding tax", format_money(price.tax, currency) if price else "–"),
     ]
+    notes = [f"⚠ {problem}" for problem in summary.problems]
+    if price is not None and price.capped:
+        notes.insert(0, f"Capped at the coupon's maximum payout {format_money(coupon.max_payout, currency)}")
+    # One Markdown element for the table and the payout, one caption for the notes: each element costs a redraw.
     with st.container(border=True, key="slip-summary"):
         st.markdown(
             "\n".join(
                 f"| {label} | {value} |" if i else f"| {label} | {value} |\n|:--|--:|"
                 for i, (label, value) in enumerate(lines)
             )
+            + f"\n\n#### Net payout: {format_money(price.net_payout, currency) if price else '–'}"
         )
-        st.markdown(f"#### Net payout: {format_money(price.net_payout, currency) if price else '–'}")
-        if price is not None and price.capped:
-            st.caption(f"Capped at the coupon's maximum payout {format_money(coupon.max_payout, currency)}")
-        for problem in summary.problems:
-            st.caption(f"⚠ {problem}")
+        if notes:
+            st.caption("  \n".join(notes))
         st.button(
             "Selling…" if sale.pending else "Sell ticket",
             key="sell",
@@ -395,8 +398,8 @@ def sell_screen(conn: Connection) -> None:
     )
     if state.pick_string_error:
         st.error(f"Pick string not used: {state.pick_string_error}", icon=":material/keyboard:")
-    seed = quick_pick_seed()
-    st.caption(f"Slip: `{pick_string(coupon, state.picks)}`" + (f" · quick pick seed `{seed}`" if seed else ""))
+    if seed := quick_pick_seed():
+        st.caption(f"Quick pick seed `{seed}`")
     live_slip(conn, coupon.id, ZoneInfo(conn.settings.timezone))
 
 
