@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.support import APP
+from ticketing.engine import TicketEngine
 from ticketing.models import EventStatus, EventUpdate, TicketQuery
 
 
@@ -54,6 +55,19 @@ def test_incomplete_picks_keep_sell_disabled(shop):
     at.button(key=f"pick-{events[0].id}-102").click().run()
     assert at.button(key="sell").disabled
     assert any("Pick every event (6 left)" in c.value for c in at.caption)
+
+
+def test_picks_clicked_between_refreshes_reuse_the_odds_read(shop, monkeypatch):
+    """The live fragment reads the coupon at most once a second; picks clicked in between do not ask the engine."""
+    at = start()
+    events = shop.get_coupon("455").events[:6]
+    reads = []
+    read_coupon = TicketEngine.get_coupon
+    monkeypatch.setattr(TicketEngine, "get_coupon", lambda engine, cid: reads.append(cid) or read_coupon(engine, cid))
+    for event in events:
+        at.button(key=f"pick-{event.id}-101").click().run()
+    assert len(at.session_state.picks) == 6
+    assert len(reads) <= 1
 
 
 def test_pick_string_fills_the_grid(shop):
