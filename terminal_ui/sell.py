@@ -340,14 +340,15 @@ def stake_input(coupon: Coupon) -> None:
 
 
 def sell_screen(conn: Connection) -> None:
-    coupons = conn.open_coupons()
+    # `?coupon=ID` opens that coupon on a session's first run.
+    wanted = None if "current_coupon" in state else st.query_params.get("coupon")
+    coupons = conn.open_coupons(including=wanted)
     if not coupons:
         st.info("No coupon is open for sale right now.")
         return
     by_id = {c.id: c for c in coupons}
     # The chosen coupon lives in `current_coupon`: the picker's own key is dropped while the receipt shows.
-    wanted = st.query_params.get("coupon")
-    if "current_coupon" not in state and wanted in by_id:
+    if wanted in by_id:
         state.current_coupon = wanted
     if state.get("current_coupon") not in by_id:
         state.current_coupon = coupons[0].id

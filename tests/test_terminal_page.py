@@ -1,7 +1,9 @@
 """The sell page under Streamlit's AppTest (a full rerun per interaction; live odds are proven in the browser)."""
 
+import json
 import re
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -68,6 +70,15 @@ def test_picks_clicked_between_refreshes_reuse_the_odds_read(shop, monkeypatch):
         at.button(key=f"pick-{event.id}-101").click().run()
     assert len(at.session_state.picks) == 6
     assert len(reads) <= 1
+
+
+def test_a_coupon_published_a_moment_ago_opens_by_its_link(shop):
+    start()  # the open coupons are read, and kept for a few seconds
+    raw = json.loads((Path(APP).parent / "samples" / "good_coupon.json").read_text())
+    raw["id"] = "JUST-PUBLISHED"
+    shop.publish_coupon(raw, "site")
+    at = start("JUST-PUBLISHED")
+    assert at.session_state.current_coupon == "JUST-PUBLISHED"
 
 
 def test_pick_string_fills_the_grid(shop):
