@@ -4,6 +4,7 @@ import streamlit as st
 
 from terminal_ui.connection import connection
 from terminal_ui.entry import follow_deep_link
+from terminal_ui.heap import freeze_loaded_modules
 from ticketing.identifiers import mask_token
 
 st.set_page_config(page_title="Jackpot terminal", page_icon=":material/sports_soccer:", layout="wide")
@@ -33,3 +34,4 @@ with st.sidebar:
         st.caption("Live odds simulator on")
 
 navigation.run()
+freeze_loaded_modules()

@@ -40,9 +40,18 @@ class Connection:
     def answers(self) -> bool:
         return self._recent("answers", 5, self._ping)
 
-    def open_coupons(self) -> list[Coupon]:
-        """For the coupon picker: names and stake rules, up to 5 s old. Live odds are read fresh elsewhere."""
-        return self._recent("open_coupons", 5, self.service.list_open_coupons)
+    def open_coupons(self, including: str | None = None) -> list[Coupon]:
+        """For the coupon picker: names and stake rules, up to 5 s old. Live odds come from `live_coupon`.
+
+        Read again at once if `including` is not among them: a coupon published a moment ago, opened by its link."""
+        coupons = self._recent("open_coupons", 5, self.service.list_open_coupons)
+        if including is not None and all(coupon.id != including for coupon in coupons):
+            coupons = self._recent("open_coupons", 0, self.service.list_open_coupons)
+        return coupons
+
+    def live_coupon(self, coupon_id: str, max_age: float) -> Coupon:
+        """Odds and event states up to `max_age` seconds old, shared by every session of this process."""
+        return self._recent(f"coupon {coupon_id}", max_age, lambda: self.service.get_coupon(coupon_id))
 
     def _ping(self) -> bool:
         try:

@@ -1,12 +1,15 @@
 """The sell page under Streamlit's AppTest (a full rerun per interaction; live odds are proven in the browser)."""
 
+import json
 import re
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.support import APP
+from ticketing.engine import TicketEngine
 from ticketing.models import EventStatus, EventUpdate, TicketQuery
 
 
@@ -54,6 +57,28 @@ def test_incomplete_picks_keep_sell_disabled(shop):
     at.button(key=f"pick-{events[0].id}-102").click().run()
     assert at.button(key="sell").disabled
     assert any("Pick every event (6 left)" in c.value for c in at.caption)
+
+
+def test_picks_clicked_between_refreshes_reuse_the_odds_read(shop, monkeypatch):
+    """The live fragment reads the coupon at most once a second; picks clicked in between do not ask the engine."""
+    at = start()
+    events = shop.get_coupon("455").events[:6]
+    reads = []
+    read_coupon = TicketEngine.get_coupon
+    monkeypatch.setattr(TicketEngine, "get_coupon", lambda engine, cid: reads.append(cid) or read_coupon(engine, cid))
+    for event in events:
+        at.button(key=f"pick-{event.id}-101").click().run()
+    assert len(at.session_state.picks) == 6
+    assert len(reads) <= 1
+
+
+def test_a_coupon_published_a_moment_ago_opens_by_its_link(shop):
+    start()  # the open coupons are read, and kept for a few seconds
+    raw = json.loads((Path(APP).parent / "samples" / "good_coupon.json").read_text())
+    raw["id"] = "JUST-PUBLISHED"
+    shop.publish_coupon(raw, "site")
+    at = start("JUST-PUBLISHED")
+    assert at.session_state.current_coupon == "JUST-PUBLISHED"
 
 
 def test_pick_string_fills_the_grid(shop):
