@@ -102,14 +102,13 @@ def engine_server(
 
 
 @contextmanager
-def terminal_server(db_path: Path, log_path: Path, extra_env: dict | None = None):
-    """`streamlit run streamlit_app.py` on a free port; yields its URL."""
+def terminal_server(db_path: Path, log_path: Path, extra_env: dict | None = None, launcher: list[str] | None = None):
+    """`streamlit run streamlit_app.py` on a free port; yields its URL. `launcher` replaces `python -m streamlit`
+    (the benchmarks time script runs with `bench/timed_streamlit.py`)."""
     port = free_port()
     env = {"TICKETING_DB": str(db_path), "TICKETING_SIMULATOR": "off", **(extra_env or {})}
     command = [
-        sys.executable,
-        "-m",
-        "streamlit",
+        *(launcher or [sys.executable, "-m", "streamlit"]),
         "run",
         "streamlit_app.py",
         "--server.port",
