@@ -7,6 +7,7 @@ import pytest
 
 from tests.support import sample_request
 from ticketing.demo_data import PLAYER_TOKEN, SAMPLE_TOKEN
+from ticketing.engine import OPERATOR_CACHE_SECONDS
 from ticketing.errors import (
     CouponClosed,
     IdempotencyKeyReused,
@@ -69,6 +70,20 @@ def test_unknown_token_and_operator(engine):
         engine.create_ticket(sample_request(token="nobody"))
     with pytest.raises(OperatorNotFound, match="Operator elsewhere was not found"):
         engine.create_ticket(sample_request(operator="elsewhere"))
+
+
+def test_an_operator_change_made_elsewhere_shows_within_the_cache_period_however_busy(engine, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("ticketing.engine.time.monotonic", lambda: clock[0])
+    engine.create_ticket(sample_request())
+    with engine.store.write() as conn:
+        operator = engine.store.load_operator(conn, "site")
+        taxed = operator.tax_profile.model_copy(update={"withholding_rate": D("0.15")})
+        engine.store.save_operator(conn, operator.model_copy(update={"tax_profile": taxed}))
+    for _ in range(11):
+        clock[0] += OPERATOR_CACHE_SECONDS / 10 - 0.01
+        engine.create_ticket(sample_request())
+    assert engine.get_operator("site").tax_profile.withholding_rate == D("0.15")
 
 
 def test_events_shape_with_moved_odds(engine):

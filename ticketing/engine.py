@@ -240,9 +240,13 @@ class TicketEngine:
         return coupon
 
     def _operator(self, conn: Connection, name: str) -> Operator:
-        operator = self._cached_operator(name) or self.store.load_operator(conn, name)
+        cached = self._cached_operator(name)
+        if cached is not None:
+            return cached
+        operator = self.store.load_operator(conn, name)
         if operator is None:
             raise OperatorNotFound(f"Operator {name} was not found")
+        # Dated from this read only, so a change made elsewhere shows within the period however busy the engine is.
         self._operators[name] = (operator, time.monotonic() + OPERATOR_CACHE_SECONDS)
         return operator
 

@@ -52,9 +52,6 @@ class GroupCommitter(Generic[Job]):
         self._queue.put((job, future))
         return future
 
-    def run(self, job: Job) -> Any:
-        return self.submit(job).result()
-
     def close(self) -> None:
         """Finish the queued jobs, then stop the writer thread."""
         with self._start_lock:
