@@ -5,6 +5,7 @@ is signed (see `ticketing.signing`). Errors always answer `{"code": ..., "messag
 """
 
 import asyncio
+import json
 import logging
 import re
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -69,15 +71,40 @@ def error_response(error: TicketingError) -> WireJSONResponse:
     return WireJSONResponse(error.body(), status_code=error.http_status)
 
 
+class WireRequest(Request):
+    """A request whose JSON body is read by `wire.loads_request`: exact decimals, duplicate keys refused."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_wire_json"):
+            body = await self.body()
+            try:
+                self._wire_json = wire.loads_request(body)
+            except wire.InvalidJSON as error:
+                # FastAPI answers this one exception with a validation error (422); any other with a bare 400.
+                text = body.decode("utf-8", errors="replace")
+                raise json.JSONDecodeError(error.reason, text, min(error.position, len(text))) from None
+        return self._wire_json
+
+
+class WireRoute(APIRoute):
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def handle(request: Request):
+            return await handler(WireRequest(request.scope, request.receive))
+
+        return handle
+
+
+def _problem(error: dict) -> dict[str, str]:
+    if error["type"] == "json_invalid":
+        return {"field": "body", "message": f"not valid JSON: {error['ctx']['error']}"}
+    parts = [str(part) for part in error["loc"] if part not in ("body", "query", "path", "header")]
+    return {"field": ".".join(parts) or "body", "message": error["msg"]}
+
+
 def validation_error(errors) -> ValidationFailed:
-    problems = [
-        {
-            "field": ".".join(str(part) for part in e["loc"] if part not in ("body", "query", "path", "header"))
-            or "body",
-            "message": e["msg"],
-        }
-        for e in errors
-    ]
+    problems = [_problem(e) for e in errors]
     summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
     return ValidationFailed(f"Invalid request: {summary}", errors=problems)
 
@@ -101,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         default_response_class=WireJSONResponse,
     )
+    app.router.route_class = WireRoute
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.exception_handler(TicketingError)
