@@ -52,7 +52,8 @@ if picked is None:
     st.stop()
 
 name, content = picked
-report = check_file(name, content, [conn.profile().currency], datetime.now(UTC))
+profile = conn.profile()
+report = check_file(name, content, [profile.currency], datetime.now(UTC), operator_max_payout=profile.max_payout)
 errors, warnings = len(report.errors), len(report.warnings)
 if errors:
     st.error(

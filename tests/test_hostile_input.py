@@ -4,12 +4,20 @@ Each test names a probe that once answered 500, was accepted when it should not 
 `{"code": 400}`; all of them go to a real `uvicorn ticketing.api:app`."""
 
 import json
+import subprocess
+import sys
 import time
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal as D
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tests.support import SAMPLE_REQUEST_TEXT, Api, sample_body
+from tests.support import SAMPLE_REQUEST_TEXT, Api, sample_body, sample_request
+from ticketing.coupon_check import check_coupon_data
+from ticketing.models import DEFAULT_MAX_PAYOUT, MAX_EVENTS
 from ticketing.settings import DEMO_SITE_SECRET
 from ticketing.signing import sign
 
@@ -102,3 +110,198 @@ def test_every_malformed_body_is_422_90(api, name, body, path):
 def test_amounts_in_request_bodies_are_read_exactly(api):
     response = signed_post(api, SAMPLE_REQUEST_TEXT.replace('"stake": 25,', '"stake": 25.000000000000001,').encode())
     assert response.status_code == 422 and "stake" in response.json()["message"]
+
+
+# ---- text fields ------------------------------------------------------------------------------------------------
+
+CONTROL_CHARACTERS = ["\r\n", "\t", "\x00", "\x1b[2J", "\x7f", "\x85", "\x9b", "\u2028"]
+
+
+@pytest.mark.parametrize("character", CONTROL_CHARACTERS)
+@pytest.mark.parametrize("field", ["atag", "token"])
+def test_control_characters_in_a_ticket_text_field_are_422(api, field, character):
+    response = api.post_ticket(sample_body(**{field: f"shop{character}7"}))
+    assert (response.status_code, response.json()["code"]) == (422, 90), response.text
+    assert field in [e["field"] for e in response.json()["errors"]]
+
+
+def test_control_characters_in_the_idempotency_key_are_422(api):
+    response = api.post_ticket(SAMPLE_REQUEST_TEXT, headers={"Idempotency-Key": "till-1\tdraft-2"})
+    assert (response.status_code, response.json()["code"]) == (422, 90), response.text
+
+
+# ---- coupons ----------------------------------------------------------------------------------------------------
+
+
+def coupon_body(coupon_id: str = "HOSTILE-1", events: int = 3, **changes) -> dict:
+    """A publishable coupon (engine JSON format) with `events` events, two days ahead."""
+    closes_at = datetime.now(UTC).replace(microsecond=0, tzinfo=None) + timedelta(days=2)
+    return {
+        "id": coupon_id,
+        "name": "Hostile Jackpot",
+        "currency": "KES",
+        "closes_at": closes_at.isoformat(),
+        "stake_rules": {"min_stake": 25, "max_stake": 1000},
+        "max_payout": 1000000,
+        "events": [
+            {
+                "id": 880000 + n,
+                "home": f"Home {n}",
+                "away": f"Away {n}",
+                "competition": "Test League",
+                "kickoff": (closes_at + timedelta(hours=2)).isoformat(),
+                "odds": {"101": 1.5, "102": 4.0, "103": 6.0},
+            }
+            for n in range(events)
+        ],
+    } | changes
+
+
+def publish(api: Api, coupon: dict) -> httpx.Response:
+    return api.request("POST", "/be/coupons", json.dumps(coupon))
+
+
+def problems_of(response: httpx.Response) -> list[dict]:
+    assert (response.status_code, response.json()["code"]) == (400, 114), response.text
+    return response.json()["problems"]
+
+
+def has_problem(response: httpx.Response, field: str, text: str) -> bool:
+    return any(p["field"] == field and text in p["message"] for p in problems_of(response))
+
+
+@pytest.mark.parametrize("character", CONTROL_CHARACTERS)
+def test_control_characters_in_coupon_names_are_the_coupon_checks_error(api, character):
+    coupon = coupon_body(name=f"Jackpot{character}")
+    coupon["events"][1]["home"] = f"Home{character}FC"
+    response = publish(api, coupon)
+    assert has_problem(response, "name", "control character")
+    assert has_problem(response, "home", "control character")
+
+
+EDGE_DATES = ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59"]
+
+
+@pytest.mark.parametrize("date", EDGE_DATES[:2])
+@pytest.mark.parametrize("field", ["created_from", "created_to"])
+def test_out_of_range_dates_in_ticket_queries_are_422(api, field, date):
+    response = api.request("GET", "/be/tickets", params={field: date})
+    assert (response.status_code, response.json()["code"]) == (422, 90), response.text
+    assert field in [e["field"] for e in response.json()["errors"]]
+
+
+@pytest.mark.parametrize("date", EDGE_DATES)
+def test_out_of_range_dates_in_coupons_are_the_coupon_checks_error(api, date):
+    coupon = coupon_body(closes_at=date)
+    coupon["events"][0]["kickoff"] = date
+    response = publish(api, coupon)
+    assert has_problem(response, "closes_at", "calendar")
+    assert has_problem(response, "kickoff", "calendar")
+
+
+@pytest.mark.parametrize("number", ["1e26", "1E+999999999", "123456789012345678901234567890.5"])
+def test_absurd_numbers_in_coupons_are_the_coupon_checks_error(api, number):
+    coupon = coupon_body()
+    text = json.dumps(coupon)
+    for field in ('"max_payout": 1000000', '"max_stake": 1000', '"101": 1.5'):
+        text = text.replace(field, field.split(":")[0] + f": {number}", 1)
+    response = api.request("POST", "/be/coupons", text)
+    assert has_problem(response, "max_payout", "too large")
+    assert has_problem(response, "max_stake", "too large")
+    assert has_problem(response, "odds 1", "above")
+
+
+NUMBERS = st.builds(
+    lambda digits, exponent: D(digits).scaleb(exponent), st.integers(-(10**40), 10**40), st.integers(-400, 400)
+)
+DATES = st.sampled_from(EDGE_DATES) | st.builds(
+    lambda moment, minutes: moment.replace(tzinfo=timezone(timedelta(minutes=minutes))).isoformat(),
+    st.datetimes(),
+    st.integers(-14 * 60 + 1, 14 * 60 - 1),
+)
+SCALARS = st.none() | st.booleans() | st.integers() | NUMBERS | DATES | st.text(max_size=20)
+JSON_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+COUPON_PATHS = [
+    ("id",),
+    ("name",),
+    ("currency",),
+    ("closes_at",),
+    ("max_payout",),
+    ("stake_rules",),
+    ("stake_rules", "min_stake"),
+    ("stake_rules", "max_stake"),
+    ("stake_rules", "fixed_stake"),
+    ("events",),
+    ("events", 0),
+    ("events", 0, "id"),
+    ("events", 0, "home"),
+    ("events", 0, "kickoff"),
+    ("events", 0, "odds"),
+    ("events", 0, "odds", "101"),
+]
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(path=st.sampled_from(COUPON_PATHS), value=JSON_VALUES)
+def test_the_coupon_check_reports_whatever_a_field_holds_and_never_raises(path, value):
+    raw = coupon_body()
+    *parents, last = path
+    container = raw
+    for key in parents:
+        container = container[key]
+    container[last] = value
+    report = check_coupon_data(raw, [], ["KES"], datetime.now(UTC), operator_max_payout=DEFAULT_MAX_PAYOUT)
+    assert report.publishable != bool(report.errors)
+
+
+def test_coupon_check_command_line_explains_absurd_files_without_a_traceback(tmp_path):
+    absurd = tmp_path / "absurd.json"
+    absurd.write_text(json.dumps(coupon_body()).replace('"max_payout": 1000000', '"max_payout": 1e26'))
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 5000 + "]" * 5000)
+    twice = tmp_path / "twice.json"
+    twice.write_text(json.dumps(coupon_body()).replace('"name":', '"name": "A", "name":'))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"\xff\xfe# id: 1\n")
+    for path, code, text in [
+        (absurd, 1, "ERROR   coupon [max_payout]: too large"),
+        (deep, 1, "not valid JSON: nested too deeply"),
+        (twice, 1, "not valid JSON: duplicate key 'name'"),
+        (latin, 1, "error(s)"),
+    ]:
+        run = subprocess.run(
+            [sys.executable, "-m", "ticketing.coupon_check", str(path)], capture_output=True, text=True, timeout=60
+        )
+        assert run.returncode == code and text in run.stdout, (path.name, run.stdout, run.stderr)
+        assert "Traceback" not in run.stderr
+
+
+def test_one_event_limit_at_publish_and_at_sale(api):
+    too_many = publish(api, coupon_body("HOSTILE-65", events=MAX_EVENTS + 1))
+    assert has_problem(too_many, "events", f"at most {MAX_EVENTS}")
+    assert publish(api, coupon_body("HOSTILE-64", events=MAX_EVENTS)).status_code == 200
+    response = api.post_ticket(sample_body(coupon_id="HOSTILE-64", bets=[101] * MAX_EVENTS))
+    assert response.status_code == 200, response.text
+    assert response.json()["payout"] == 1000000
+
+
+def test_every_coupon_needs_a_cap_within_the_operators(api):
+    coupon = coupon_body()
+    del coupon["max_payout"]
+    assert has_problem(publish(api, coupon), "max_payout", "missing")
+    cap = api.request("GET", "/be/operator").json()["max_payout"]
+    assert has_problem(publish(api, coupon_body(max_payout=cap + 1)), "max_payout", "above the operator's cap")
+    assert publish(api, coupon_body(max_payout=cap)).status_code == 200
+
+
+def test_a_coupon_stored_without_a_cap_sells_capped_at_the_operators(engine):
+    coupon = engine.get_coupon("455")
+    huge = [e.model_copy(update={"odds": {101: D("500.00"), 102: D("3.00"), 103: D("3.00")}}) for e in coupon.events]
+    with engine.store.write() as conn:
+        engine.store.save_coupon(conn, coupon.model_copy(update={"max_payout": None, "events": huge}))
+    ticket = engine.create_ticket(sample_request(bets=[101] * len(huge), stake="1000"))
+    assert ticket.payout == engine.operator_profile("site").max_payout == DEFAULT_MAX_PAYOUT

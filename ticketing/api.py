@@ -9,7 +9,6 @@ import json
 import logging
 import re
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
@@ -34,6 +33,7 @@ from ticketing.models import (
     TicketRequest,
     TicketStatus,
     TicketType,
+    UtcDatetime,
 )
 from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
 from ticketing.settings import Settings
@@ -42,6 +42,8 @@ from ticketing.storage import Operator
 
 log = logging.getLogger("ticketing.api")
 REFERENCE = r"^[A-Za-z0-9_.-]+$"
+IDEMPOTENCY_KEY = r"^[\x20-\x7e]+$"
+"""Printable ASCII: a key is the client's own label for a draft, and it is stored and logged."""
 OPERATOR_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -192,7 +194,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body: TicketRequest,
         operator: SignedOperator,
         engine: Engine,
-        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", max_length=200, pattern=IDEMPOTENCY_KEY)
+        ] = None,
     ):
         if body.operator != operator.name:
             raise InvalidSignature("The request's operator does not match the operator-name header")
@@ -208,8 +212,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         user_id: Annotated[str | None, Query(max_length=64, pattern=REFERENCE)] = None,
         status: TicketStatus | None = None,
         coupon_id: Annotated[str | None, Query(max_length=64, pattern=REFERENCE)] = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
+        created_from: UtcDatetime | None = None,
+        created_to: UtcDatetime | None = None,
         skip_types: Annotated[list[TicketType], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     ):
         query = TicketQuery(

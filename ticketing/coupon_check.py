@@ -24,7 +24,16 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ticketing import wire
-from ticketing.models import BET_IDS, MAX_ID, PICK_LABELS, Coupon
+from ticketing.models import (
+    BET_IDS,
+    MAX_AMOUNT,
+    MAX_EVENTS,
+    MAX_ID,
+    MAX_ODDS,
+    PICK_LABELS,
+    Coupon,
+    control_character_problem,
+)
 from ticketing.money import CENT
 
 CSV_COLUMNS = ["event_id", "home", "away", "competition", "kickoff", "odds_1", "odds_x", "odds_2"]
@@ -71,6 +80,8 @@ ISO_4217 = {
     "ZMW",
 }
 """The ISO 4217 codes the QA check knows (the ones Betstack's markets trade in, and the majors)."""
+EARLIEST, LATEST = datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC)
+"""Coupon times a terminal can show in any time zone (offsets reach ±14 h): a day inside the calendar's ends."""
 
 
 class Severity(StrEnum):
@@ -118,13 +129,12 @@ class CouponFileError(ValueError):
 
 def read_coupon_file(name: str, content: bytes) -> tuple[dict[str, Any], list[str]]:
     """The raw coupon as a dict, and a location label per event ("row 3", "event #2")."""
-    text = content.decode("utf-8-sig", errors="replace")
     if name.lower().endswith(".csv"):
-        return _read_csv(text)
+        return _read_csv(content.decode("utf-8-sig", errors="replace"))
     try:
-        raw = wire.loads(text)
-    except ValueError as error:
-        raise CouponFileError(f"not valid JSON: {error}") from None
+        raw = wire.loads_request(content)
+    except wire.InvalidJSON as error:
+        raise CouponFileError(f"not valid JSON: {error.reason}") from None
     if not isinstance(raw, dict):
         raise CouponFileError("a coupon file holds one JSON object")
     events = raw.get("events")
@@ -185,14 +195,30 @@ def _decimal(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _datetime(value: Any) -> datetime | None:
+def _datetime(value: Any) -> datetime:
+    """The moment in UTC; a ValueError says what is wrong with it."""
+    unreadable = ValueError(f"missing or not an ISO datetime: {value!r}")
     if not isinstance(value, str) or not value.strip():
-        return None
+        raise unreadable
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        raise unreadable from None
+    try:
+        moment = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:
+        moment = None
+    if moment is None or not EARLIEST <= moment <= LATEST:
+        raise ValueError(f"{value!r} is at the edge of the calendar: it cannot be shown in every time zone")
+    return moment
+
+
+def _text(raw: dict, key: str, where: str, out: _Collector) -> None:
+    value = raw.get(key)
+    if not str(value or "").strip():
+        out.error(where, key, "missing")
+    elif isinstance(value, str) and (problem := control_character_problem(value)):
+        out.error(where, key, problem)
 
 
 def _amount(raw: dict, key: str, where: str, out: _Collector, required: bool) -> Decimal | None:
@@ -206,6 +232,8 @@ def _amount(raw: dict, key: str, where: str, out: _Collector, required: bool) ->
         out.error(where, key, f"not a number: {value!r}")
     elif amount <= 0:
         out.error(where, key, f"must be above 0, is {amount}")
+    elif amount > MAX_AMOUNT:
+        out.error(where, key, f"too large: {amount} is above {MAX_AMOUNT}")
     elif amount != amount.quantize(CENT):
         out.error(where, key, f"more than 2 decimals: {amount}")
     else:
@@ -219,12 +247,13 @@ def check_coupon_data(
     operator_currencies: Iterable[str],
     now: datetime,
     source: str = "coupon",
+    operator_max_payout: Decimal | None = None,
 ) -> CheckReport:
+    """Every problem of a raw coupon; `operator_max_payout`, when given, is the most its own cap may be."""
     out = _Collector()
     here = "coupon"
     for key in ("id", "name"):
-        if not str(raw.get(key) or "").strip():
-            out.error(here, key, "missing")
+        _text(raw, key, here, out)
     currency = str(raw.get("currency") or "").strip()
     accepted = set(operator_currencies)
     if not currency:
@@ -234,10 +263,12 @@ def check_coupon_data(
     elif accepted and currency not in accepted:
         out.error(here, "currency", f"{currency} is not accepted by the operator ({', '.join(sorted(accepted))})")
 
-    closes_at = _datetime(raw.get("closes_at"))
-    if closes_at is None:
-        out.error(here, "closes_at", f"missing or not an ISO datetime: {raw.get('closes_at')!r}")
-    elif closes_at <= now:
+    try:
+        closes_at = _datetime(raw.get("closes_at"))
+    except ValueError as problem:
+        closes_at = None
+        out.error(here, "closes_at", str(problem))
+    if closes_at is not None and closes_at <= now:
         out.error(here, "closes_at", f"deadline {closes_at:%Y-%m-%d %H:%M} UTC is in the past")
 
     rules = raw.get("stake_rules") if isinstance(raw.get("stake_rules"), dict) else {}
@@ -251,14 +282,18 @@ def check_coupon_data(
     if fixed_stake is not None and min_stake is not None and max_stake is not None:
         if not min_stake <= fixed_stake <= max_stake:
             out.error(here, "fixed_stake", f"fixed stake {fixed_stake} is outside {min_stake} to {max_stake}")
-    max_payout = _amount(raw, "max_payout", here, out, required=False)
+    max_payout = _amount(raw, "max_payout", here, out, required=True)
     if max_payout is not None and min_stake is not None and max_payout < min_stake:
         out.error(here, "max_payout", f"max payout {max_payout} is below the minimum stake {min_stake}")
+    if max_payout is not None and operator_max_payout is not None and max_payout > operator_max_payout:
+        out.error(here, "max_payout", f"max payout {max_payout} is above the operator's cap {operator_max_payout}")
 
     events = raw.get("events")
     if not isinstance(events, list) or not events:
         out.error(here, "events", "the coupon has no events")
         events = []
+    elif len(events) > MAX_EVENTS:
+        out.error(here, "events", f"the coupon has {len(events)} events: at most {MAX_EVENTS} can be sold")
     _check_events(events, event_places, closes_at, now, out)
 
     coupon = None
@@ -296,8 +331,7 @@ def _check_events(events: list, places: list[str], closes_at: datetime | None, n
             ids.setdefault(parsed_id, []).append(place)
             place = f"{place} (event {parsed_id})"
         for key in ("home", "away", "competition"):
-            if not str(event.get(key) or "").strip():
-                out.error(place, key, "missing")
+            _text(event, key, place, out)
         fixture = (str(event.get("home") or "").strip().lower(), str(event.get("away") or "").strip().lower())
         if all(fixture) and fixture[0] == fixture[1]:
             out.error(place, "home/away", f"{event.get('home')} cannot play itself")
@@ -305,9 +339,10 @@ def _check_events(events: list, places: list[str], closes_at: datetime | None, n
             fixtures[fixture] += 1
             if fixtures[fixture] == 2:
                 out.error(place, "home/away", f"duplicate fixture {event.get('home')} v {event.get('away')}")
-        kickoff = _datetime(event.get("kickoff"))
-        if kickoff is None:
-            out.error(place, "kickoff", f"missing or not an ISO datetime: {event.get('kickoff')!r}")
+        try:
+            kickoff = _datetime(event.get("kickoff"))
+        except ValueError as problem:
+            out.error(place, "kickoff", str(problem))
         else:
             kickoffs.append(kickoff)
             if kickoff <= now:
@@ -347,6 +382,8 @@ def _check_odds(odds: Any, place: str, out: _Collector) -> None:
             out.error(place, label, f"not a number: {present[str(bet)]!r}")
         elif value <= 1:
             out.error(place, label, f"{value} is not above 1.00")
+        elif value > MAX_ODDS:
+            out.error(place, label, f"{value} is above the maximum {MAX_ODDS}")
         elif value != value.quantize(CENT):
             out.error(place, label, f"{value} has more than 2 decimals")
         else:
@@ -383,14 +420,22 @@ def event_margins(coupon: Coupon) -> list[dict[str, Any]]:
     return rows
 
 
-def check_file(name: str, content: bytes, operator_currencies: Iterable[str], now: datetime) -> CheckReport:
+def check_file(
+    name: str,
+    content: bytes,
+    operator_currencies: Iterable[str],
+    now: datetime,
+    operator_max_payout: Decimal | None = None,
+) -> CheckReport:
     try:
         raw, places = read_coupon_file(name, content)
     except CouponFileError as error:
         return CheckReport(
             source=name, problems=[Problem(severity=Severity.ERROR, where="file", field="format", message=str(error))]
         )
-    return check_coupon_data(raw, places, operator_currencies, now, source=name)
+    return check_coupon_data(
+        raw, places, operator_currencies, now, source=name, operator_max_payout=operator_max_payout
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from ticketing.engine import TicketEngine
 from ticketing.identifiers import token_fingerprint
-from ticketing.models import Coupon, CouponEvent, CouponStatus, EventStatus, StakeRules
+from ticketing.models import DEFAULT_MAX_PAYOUT, Coupon, CouponEvent, CouponStatus, EventStatus, StakeRules
 from ticketing.money import round_odds
 from ticketing.pricing import TaxProfile
 from ticketing.storage import Account, Operator
@@ -146,12 +146,22 @@ def roll_forward(coupon: Coupon, now: datetime, days: int) -> Coupon:
     return coupon.model_copy(update={"closes_at": closes_at, "events": events, "status": CouponStatus.OPEN})
 
 
-def seed_demo_data(engine: TicketEngine, site_secret: str, seed: int = 455) -> None:
-    """Idempotent: creates what is missing, refreshes the operator's secret, rolls stale demo coupons forward."""
+def seed_demo_data(
+    engine: TicketEngine, site_secret: str, seed: int = 455, max_payout: Decimal = DEFAULT_MAX_PAYOUT
+) -> None:
+    """Idempotent: creates what is missing, refreshes the operator's secret and cap, rolls stale demo coupons
+    forward."""
     store, now, rng = engine.store, engine.clock(), random.Random(seed)
     with store.write() as conn:
         store.save_operator(
-            conn, Operator(name=DEMO_OPERATOR, currency=DEMO_CURRENCY, secret=site_secret, tax_profile=TaxProfile())
+            conn,
+            Operator(
+                name=DEMO_OPERATOR,
+                currency=DEMO_CURRENCY,
+                secret=site_secret,
+                tax_profile=TaxProfile(),
+                max_payout=max_payout,
+            ),
         )
         for token, user_id, balance in (
             (SAMPLE_TOKEN, SAMPLE_USER_ID, SHOP_OPENING_BALANCE),

@@ -13,7 +13,7 @@ def open_engine(settings: Settings) -> TicketEngine:
     store.create_schema()
     engine = TicketEngine(store)
     with store.setup_lock():
-        seed_demo_data(engine, settings.site_secret)
+        seed_demo_data(engine, settings.site_secret, max_payout=settings.max_payout)
     return engine
 
 

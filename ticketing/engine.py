@@ -127,7 +127,8 @@ class TicketEngine:
             raise CouponNotFound(f"Coupon {request.coupon_id} not found", coupon_id=request.coupon_id)
         now = self.clock()
         events = validate_ticket(request, coupon, operator.currency, now)
-        price = price_ticket(request.stake, [e.odds for e in events], operator.tax_profile, coupon.max_payout)
+        cap = operator.max_payout if coupon.max_payout is None else min(coupon.max_payout, operator.max_payout)
+        price = price_ticket(request.stake, [e.odds for e in events], operator.tax_profile, cap)
         # A code already taken (1 in 148 million) fails the insert's unique constraint: the sale is run again.
         ticket = Ticket(
             id=new_ticket_id(now),
@@ -206,6 +207,7 @@ class TicketEngine:
             currency=operator.currency,
             excise_rate=operator.tax_profile.excise_rate,
             withholding_rate=operator.tax_profile.withholding_rate,
+            max_payout=operator.max_payout,
         )
 
     def balance(self, token: str) -> Decimal:
@@ -228,7 +230,10 @@ class TicketEngine:
         """Run the QA check on a coupon (engine JSON format) and store it if it has no error.
 
         Republishing replaces a coupon only while no ticket has been sold on it."""
-        report = check_coupon_data(raw, [], [self.get_operator(operator).currency], self.clock())
+        publisher = self.get_operator(operator)
+        report = check_coupon_data(
+            raw, [], [publisher.currency], self.clock(), operator_max_payout=publisher.max_payout
+        )
         if not report.publishable:
             problems = [p.model_dump(mode="json") for p in report.errors]
             raise CouponRejected(f"Coupon has {len(problems)} error(s): {problems[0]['message']}", problems=problems)

@@ -4,6 +4,7 @@ JSON conventions (see README "Contract decisions"): amounts and odds are numbers
 are UTC written `YYYY-MM-DDTHH:MM:SS` like the spec's sample, coupon event odds are a map bet id -> odds.
 """
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -22,8 +23,11 @@ from pydantic import (
 
 from ticketing.money import CENT
 
-MAX_PICKS = 64
-"""No coupon has more events than this, so longer pick lists are refused before any work is done."""
+MAX_EVENTS = 64
+"""The one limit on a coupon's size: publishing refuses a coupon with more events, and a sale refuses a longer pick
+list before any work is done."""
+DEFAULT_MAX_PAYOUT = Decimal("100000000.00")
+"""An operator's overall cap on a ticket's payout, unless set otherwise (`TICKETING_MAX_PAYOUT` for the demo's)."""
 
 BET_HOME, BET_DRAW, BET_AWAY = 101, 102, 103
 BET_IDS = (BET_HOME, BET_DRAW, BET_AWAY)
@@ -33,7 +37,11 @@ BETS_BY_LABEL = {label: bet for bet, label in PICK_LABELS.items()}
 
 def _as_utc(value: datetime) -> datetime:
     """Naive datetimes are UTC (the wire format carries no offset); aware ones are converted."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        # `9999-12-31T23:59:59-14:00` is a valid ISO datetime whose UTC moment is past the calendar's end.
+        raise ValueError("outside the calendar (years 1 to 9999) once converted to UTC") from None
 
 
 def _format_utc(value: datetime) -> str:
@@ -58,11 +66,14 @@ Money = Annotated[
     AfterValidator(_two_decimals),
     WithJsonSchema({"type": "number", "minimum": 0, "multipleOf": 0.01}),
 ]
+MAX_AMOUNT = Decimal("999999999999.99")
+"""The largest amount `Money` takes (14 digits), and so the most any cap, stake or payout can be."""
+MAX_ODDS = Decimal("10000")
 Odds = Annotated[
     Decimal,
-    Field(gt=1, le=10000, max_digits=7, decimal_places=2),
+    Field(gt=1, le=MAX_ODDS, max_digits=7, decimal_places=2),
     AfterValidator(_two_decimals),
-    WithJsonSchema({"type": "number", "exclusiveMinimum": 1, "maximum": 10000, "multipleOf": 0.01}),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 1, "maximum": int(MAX_ODDS), "multipleOf": 0.01}),
 ]
 OddsTolerance = Annotated[
     Decimal,
@@ -80,8 +91,30 @@ MAX_ID = 2**53 - 1
 """Event and bet ids: whole numbers a database BIGINT and a JavaScript client both hold exactly."""
 EventId = Annotated[int, Field(ge=1, le=MAX_ID)]
 BetId = Annotated[int, Field(ge=1, le=MAX_ID)]
-PrintableText = Annotated[str, Field(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
-"""Names and tags: any text but control characters (PostgreSQL refuses a NUL, and no name needs one)."""
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""C0 and C1 controls (TAB, CR, LF among them), DEL, and Unicode's line and paragraph separators."""
+
+
+def control_character_problem(text: str) -> str | None:
+    found = CONTROL_CHARACTER.search(text)
+    if found is None:
+        return None
+    return f"control character U+{ord(found.group()):04X} at position {found.start()} is not allowed"
+
+
+def _printable(text: str) -> str:
+    if problem := control_character_problem(text):
+        raise ValueError(problem)
+    return text
+
+
+PrintableText = Annotated[
+    str,
+    AfterValidator(_printable),
+    Field(json_schema_extra={"pattern": "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"}),
+]
+"""Names, tags and tokens: any text but control characters. A line break or an escape sequence in an atag or a
+team name would forge lines in logs, CSV exports and receipts; PostgreSQL refuses a NUL outright."""
 Reference = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 """Operator names, user ids, coupon ids in URLs: letters, digits, `_`, `.` and `-`."""
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 three-letter code")]
@@ -174,8 +207,10 @@ class Coupon(BaseModel):
     status: CouponStatus = CouponStatus.OPEN
     closes_at: UtcDatetime
     stake_rules: StakeRules
-    max_payout: Money | None = None
-    events: list[CouponEvent]
+    max_payout: Money | None = Field(
+        default=None, description="Required when publishing (the coupon check); the operator's cap applies too"
+    )
+    events: Annotated[list[CouponEvent], Field(max_length=MAX_EVENTS)]
 
     def is_open_at(self, now: datetime) -> bool:
         return self.status == CouponStatus.OPEN and now < self.closes_at
@@ -207,6 +242,7 @@ class OperatorProfile(BaseModel):
     currency: CurrencyCode
     excise_rate: Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
     withholding_rate: Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
+    max_payout: Annotated[Money, Field(description="The operator's cap on any ticket's payout")]
 
 
 # ---- tickets -------------------------------------------------------------------------------------------------
@@ -232,8 +268,8 @@ class TicketRequest(BaseModel):
     token: Annotated[PrintableText, Field(min_length=1, max_length=256)]
     odds_diff: OddsTolerance = Decimal("0")
     coupon_id: CouponId
-    bets: list[BetId] | None = Field(default=None, min_length=1, max_length=MAX_PICKS)
-    events: list[PickedEvent] | None = Field(default=None, min_length=1, max_length=MAX_PICKS)
+    bets: list[BetId] | None = Field(default=None, min_length=1, max_length=MAX_EVENTS)
+    events: list[PickedEvent] | None = Field(default=None, min_length=1, max_length=MAX_EVENTS)
 
     @model_validator(mode="after")
     def _one_pick_shape(self) -> "TicketRequest":

@@ -2,8 +2,11 @@
 
 import os
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from ticketing.models import DEFAULT_MAX_PAYOUT, Money
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = PROJECT_ROOT / ".data" / "ticketing.sqlite3"
@@ -18,6 +21,7 @@ class Settings(BaseModel):
     simulator_interval: float = 3.0
     simulator_moves: int = 4
     site_secret: str = DEMO_SITE_SECRET
+    max_payout: Annotated[Money, Field(gt=0)] = DEFAULT_MAX_PAYOUT
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -30,4 +34,5 @@ class Settings(BaseModel):
             simulator_interval=float(env.get("TICKETING_SIMULATOR_INTERVAL", "3")),
             simulator_moves=int(env.get("TICKETING_SIMULATOR_MOVES", "4")),
             site_secret=env.get("TICKETING_SITE_SECRET") or DEMO_SITE_SECRET,
+            max_payout=env.get("TICKETING_MAX_PAYOUT") or DEFAULT_MAX_PAYOUT,
         )

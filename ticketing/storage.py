@@ -32,16 +32,19 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
     text,
     update,
 )
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.schema import CreateColumn
 
 from ticketing.models import (
     BET_AWAY,
     BET_DRAW,
     BET_HOME,
+    DEFAULT_MAX_PAYOUT,
     Coupon,
     CouponEvent,
     CouponStatus,
@@ -64,6 +67,7 @@ operators = Table(
     Column("secret", String(256)),
     Column("excise_rate_bp", Integer, nullable=False, default=0),
     Column("withholding_rate_bp", Integer, nullable=False, default=2000),
+    Column("max_payout_cents", BigInteger, nullable=False, server_default=str(to_cents(DEFAULT_MAX_PAYOUT))),
 )
 accounts = Table(
     "accounts",
@@ -176,6 +180,8 @@ class Operator(BaseModel):
     currency: str
     secret: str | None = None
     tax_profile: TaxProfile = TaxProfile()
+    max_payout: Decimal = DEFAULT_MAX_PAYOUT
+    """The cap on any ticket's payout, whatever the coupon's own cap."""
 
 
 class AccountHolder(BaseModel):
@@ -245,6 +251,19 @@ class Store:
     def create_schema(self) -> None:
         with self.setup_lock():
             metadata.create_all(self.engine)
+            self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """`create_all` creates missing tables only: a column added to a table since a database was made is added
+        here, with its server default (every added column has one, or is nullable)."""
+        with self.engine.begin() as conn:
+            inspector = inspect(conn)
+            for table in metadata.sorted_tables:
+                present = {column["name"] for column in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name not in present:
+                        spec = CreateColumn(column).compile(dialect=conn.dialect)
+                        conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {spec}"))
 
     @contextmanager
     def setup_lock(self) -> Iterator[None]:
@@ -287,7 +306,13 @@ class Store:
             excise_rate=Decimal(row.excise_rate_bp) / BASIS_POINTS,
             withholding_rate=Decimal(row.withholding_rate_bp) / BASIS_POINTS,
         )
-        return Operator(name=row.name, currency=row.currency, secret=row.secret, tax_profile=profile)
+        return Operator(
+            name=row.name,
+            currency=row.currency,
+            secret=row.secret,
+            tax_profile=profile,
+            max_payout=from_cents(row.max_payout_cents),
+        )
 
     def save_operator(self, conn: Connection, op: Operator) -> None:
         values = {
@@ -295,6 +320,7 @@ class Store:
             "secret": op.secret,
             "excise_rate_bp": int(op.tax_profile.excise_rate * BASIS_POINTS),
             "withholding_rate_bp": int(op.tax_profile.withholding_rate * BASIS_POINTS),
+            "max_payout_cents": to_cents(op.max_payout),
         }
         if conn.execute(update(operators).where(operators.c.name == op.name).values(**values)).rowcount == 0:
             conn.execute(insert(operators).values(name=op.name, **values))
