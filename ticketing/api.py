@@ -150,7 +150,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, error: Exception):
         log.error("unexpected error: %s", type(error).__name__, exc_info=error)
-        return error_response(TicketingError())
+        # Starlette raises the error again once this is answered and uvicorn then drops the connection: said here,
+        # a client does not send its next request on a connection that is about to end.
+        response = error_response(TicketingError())
+        response.headers["connection"] = "close"
+        return response
 
     async def engine_of(request: Request) -> TicketEngine:
         # async: a plain `def` dependency would cost every request a hop through the thread pool.

@@ -112,6 +112,24 @@ class RequestTooLarge(TicketingError):
     code, http_status, default_message = 91, 413, "Request body too large"
 
 
+class RequestTooSlow(TicketingError):
+    """Answered by `ticketing.serve` itself: the request did not arrive whole in time (a slow or stalled client)."""
+
+    code, http_status, default_message = 92, 408, "Request not received in time"
+
+
+class RequestHeadTooLarge(TicketingError):
+    """Answered by `ticketing.serve` itself, before the head is read whole."""
+
+    code, http_status, default_message = 93, 431, "Request line and headers too large"
+
+
+class ServerBusy(TicketingError):
+    """Answered by `ticketing.serve` itself: more connections than it is set to serve at once."""
+
+    code, http_status, default_message = 94, 503, "Too many connections: try again"
+
+
 class EngineUnavailable(TicketingError):
     """Raised by the client when the remote engine cannot be reached or answers nonsense."""
 
