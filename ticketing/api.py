@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,11 +24,13 @@ from ticketing.engine import TicketEngine
 from ticketing.errors import InvalidSignature, OperatorNotFound, TicketingError, ValidationFailed
 from ticketing.models import (
     MAX_ID,
+    MAX_PAGE_SIZE,
     Coupon,
     CouponEvent,
     EventUpdate,
     OperatorProfile,
     Ticket,
+    TicketCursor,
     TicketQuery,
     TicketRequest,
     TicketStatus,
@@ -42,6 +44,8 @@ from ticketing.storage import Operator
 
 log = logging.getLogger("ticketing.api")
 REFERENCE = r"^[A-Za-z0-9_.-]+$"
+NEXT_CURSOR = "X-Next-Cursor"
+NEXT_CURSOR_TEXT = "Sent with a full page when more tickets follow: pass it back as `cursor` for the next (older) page"
 IDEMPOTENCY_KEY = r"^[\x20-\x7e]+$"
 """Printable ASCII: a key is the client's own label for a draft, and it is stored and logged."""
 OPERATOR_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -109,6 +113,17 @@ def validation_error(errors) -> ValidationFailed:
     problems = [_problem(e) for e in errors]
     summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
     return ValidationFailed(f"Invalid request: {summary}", errors=problems)
+
+
+def ticket_cursor(token: str | None) -> TicketCursor | None:
+    if token is None:
+        return None
+    try:
+        return TicketCursor.decode(token)
+    except ValueError as error:
+        raise ValidationFailed(
+            f"Invalid request: cursor: {error}", errors=[{"field": "cursor", "message": str(error)}]
+        ) from None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -208,11 +223,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ticket = await asyncio.wrap_future(engine.submit_ticket(body, idempotency_key=idempotency_key))
         return WireJSONResponse(ticket)
 
-    @app.get("/be/tickets", response_model=list[Ticket], responses=errors, tags=["tickets"])
+    @app.get(
+        "/be/tickets",
+        response_model=list[Ticket],
+        responses=errors
+        | {200: {"headers": {NEXT_CURSOR: {"description": NEXT_CURSOR_TEXT, "schema": {"type": "string"}}}}},
+        tags=["tickets"],
+    )
     def list_tickets(
         operator: SignedOperator,
         engine: Engine,
-        limit: Annotated[int, Query(ge=1, le=10000)] = 10,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 10,
+        cursor: Annotated[str | None, Query(max_length=200, description=NEXT_CURSOR_TEXT)] = None,
         user_id: Annotated[str | None, Query(max_length=64, pattern=REFERENCE)] = None,
         status: TicketStatus | None = None,
         coupon_id: Annotated[str | None, Query(max_length=64, pattern=REFERENCE)] = None,
@@ -229,8 +251,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             created_to=created_to,
             skip_types=skip_types,
             limit=limit,
+            after=ticket_cursor(cursor),
         )
-        return WireJSONResponse(engine.list_tickets(query))
+        body, after = engine.list_tickets_json(query)
+        headers = {NEXT_CURSOR: after.encode()} if after else {}
+        return Response(body, media_type="application/json", headers=headers)
 
     @app.get("/be/tickets/{identifier}", response_model=Ticket, responses=errors, tags=["tickets"])
     def get_ticket(identifier: Annotated[str, Path(max_length=64)], operator: SignedOperator, engine: Engine):

@@ -12,14 +12,27 @@ from pydantic import TypeAdapter
 
 from ticketing import wire
 from ticketing.errors import EngineUnavailable, TicketingError, error_from_body
-from ticketing.models import Coupon, CouponEvent, EventUpdate, OperatorProfile, Ticket, TicketQuery, TicketRequest
+from ticketing.models import (
+    MAX_PAGE_SIZE,
+    Coupon,
+    CouponEvent,
+    EventUpdate,
+    OperatorProfile,
+    Ticket,
+    TicketQuery,
+    TicketRequest,
+)
 from ticketing.signing import signed_headers
 
 TICKETS = TypeAdapter(list[Ticket])
 COUPONS = TypeAdapter(list[Coupon])
+NEXT_CURSOR = "X-Next-Cursor"
 
 
 class TicketingClient:
+    page_size = MAX_PAGE_SIZE
+    """Tickets asked for per request: `list_tickets` follows the engine's cursor for more."""
+
     def __init__(
         self,
         base_url: str,
@@ -63,7 +76,8 @@ class TicketingClient:
         return Ticket.model_validate(self._send("GET", f"/be/tickets/{quote(id_or_code.strip(), safe='')}"))
 
     def list_tickets(self, query: TicketQuery) -> list[Ticket]:
-        params: dict[str, Any] = {"limit": query.limit}
+        """Up to `query.limit` tickets, newest first, in as many pages as it takes."""
+        params: dict[str, Any] = {}
         for field in ("user_id", "coupon_id", "status"):
             if getattr(query, field) is not None:
                 params[field] = str(getattr(query, field))
@@ -72,7 +86,18 @@ class TicketingClient:
                 params[field] = getattr(query, field).isoformat()
         if query.skip_types:
             params["skip_types"] = [t.value for t in query.skip_types]
-        return TICKETS.validate_python(self._send("GET", "/be/tickets", params=params))
+        tickets: list[Ticket] = []
+        cursor = query.after.encode() if query.after else None
+        while len(tickets) < query.limit:
+            page = params | {"limit": min(self.page_size, query.limit - len(tickets))}
+            payload, headers = self._exchange(
+                "GET", "/be/tickets", params=page | ({"cursor": cursor} if cursor else {})
+            )
+            tickets += TICKETS.validate_python(payload)
+            cursor = headers.get(NEXT_CURSOR)
+            if cursor is None:
+                break
+        return tickets
 
     def list_open_coupons(self) -> list[Coupon]:
         return COUPONS.validate_python(self._send("GET", "/be/coupons"))
@@ -98,6 +123,12 @@ class TicketingClient:
     # ---- transport ----------------------------------------------------------------------------------------------
 
     def _send(self, method: str, path: str, body: bytes = b"", headers: dict | None = None, params=None) -> Any:
+        return self._exchange(method, path, body, headers, params)[0]
+
+    def _exchange(
+        self, method: str, path: str, body: bytes = b"", headers: dict | None = None, params=None
+    ) -> tuple[Any, httpx.Headers]:
+        """The answer's JSON and headers; an error answer is raised as its typed error."""
         signed = signed_headers(self.operator, self._secret, body) | (headers or {})
         if body:
             signed["content-type"] = "application/json"
@@ -112,7 +143,7 @@ class TicketingClient:
         except ValueError:
             raise EngineUnavailable(f"Ticket engine answered {response.status_code} without JSON") from None
         if response.is_success:
-            return payload
+            return payload, response.headers
         if isinstance(payload, dict) and "code" in payload:
             raise error_from_body(payload)
         raise TicketingError(f"Ticket engine answered {response.status_code}")

@@ -35,6 +35,7 @@ from ticketing.models import (
     EventUpdate,
     OperatorProfile,
     Ticket,
+    TicketCursor,
     TicketQuery,
     TicketRequest,
     TicketResult,
@@ -182,6 +183,12 @@ class TicketEngine:
     def list_tickets(self, query: TicketQuery) -> list[Ticket]:
         with self.store.read() as conn:
             return self.store.query_tickets(conn, query)
+
+    def list_tickets_json(self, query: TicketQuery) -> tuple[bytes, TicketCursor | None]:
+        """What `list_tickets` returns, already written as JSON (by the database: see `Store.query_tickets_json`),
+        and the cursor of the next page when there is one."""
+        with self.store.read() as conn:
+            return self.store.query_tickets_json(conn, query)
 
     def health(self) -> dict:
         with self.store.read() as conn:

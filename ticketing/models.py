@@ -4,6 +4,7 @@ JSON conventions (see README "Contract decisions"): amounts and odds are numbers
 are UTC written `YYYY-MM-DDTHH:MM:SS` like the spec's sample, coupon event odds are a map bet id -> odds.
 """
 
+import base64
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -320,8 +321,33 @@ class Ticket(BaseModel):
     updated: UtcDatetime
 
 
+MAX_PAGE_SIZE = 500
+"""The most tickets `GET /be/tickets` answers at once; the client follows the cursor for more."""
+
+
+class TicketCursor(BaseModel):
+    """Where a page of tickets ended (newest first): the last ticket's creation time and id. On the wire it is an
+    opaque token (`X-Next-Cursor`); anything else sent back as one is refused."""
+
+    created: UtcDatetime
+    id: str = Field(pattern=r"^[0-9a-f]{24}$")
+
+    def encode(self) -> str:
+        text = f"{self.created.isoformat()}|{self.id}"
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> "TicketCursor":
+        """Raises ValueError for anything `encode` did not make."""
+        try:
+            created, ticket_id = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split("|")
+            return cls(created=datetime.fromisoformat(created), id=ticket_id)
+        except ValueError:  # bad base64, not UTF-8, no "|", a bad date or id
+            raise ValueError("not a cursor this server gave") from None
+
+
 class TicketQuery(BaseModel):
-    """Filters of `GET /be/tickets` and `list_tickets`."""
+    """Filters of `GET /be/tickets` and `list_tickets`; `after` continues from where a page ended."""
 
     operator: str | None = None
     user_id: str | None = None
@@ -331,3 +357,4 @@ class TicketQuery(BaseModel):
     created_to: UtcDatetime | None = None
     skip_types: list[TicketType] = Field(default_factory=list)
     limit: int = Field(default=10, ge=1, le=10000)
+    after: TicketCursor | None = None
