@@ -23,6 +23,14 @@ def backend(request) -> str:
     return request.param
 
 
+@pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
+def workers(request, backend) -> int:
+    """SQLite serves one worker; PostgreSQL is also proven under `uvicorn --workers 2`."""
+    if request.param > 1 and backend == "sqlite":
+        pytest.skip("several uvicorn workers are for the PostgreSQL engine")
+    return request.param
+
+
 @pytest.fixture
 def databases(backend, tmp_path):
     made = Databases(backend, tmp_path)
@@ -61,11 +69,18 @@ def shop(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def api_url(module_databases, tmp_path_factory):
-    """A real `uvicorn ticketing.api:app` on 127.0.0.1 with its own database, odds simulator off."""
+def api_server(module_databases, tmp_path_factory) -> tuple[str, str]:
+    """A real `uvicorn ticketing.api:app` on 127.0.0.1 with its own database, odds simulator off: its URL and
+    its database (to check what was stored behind the API's back)."""
     folder = tmp_path_factory.mktemp("api")
-    with engine_server(module_databases.make("api"), folder / "uvicorn.log") as (base_url, _process):
-        yield base_url
+    database = module_databases.make("api")
+    with engine_server(database, folder / "uvicorn.log") as (base_url, _process):
+        yield base_url, database
+
+
+@pytest.fixture(scope="module")
+def api_url(api_server) -> str:
+    return api_server[0]
 
 
 @pytest.fixture(scope="module")

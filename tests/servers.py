@@ -63,10 +63,16 @@ def stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 @contextmanager
 def engine_server(
-    database: Path | str, log_path: Path, simulator: bool = False, extra_env: dict | None = None, workers: int = 1
+    database: Path | str,
+    log_path: Path,
+    simulator: bool = False,
+    extra_env: dict | None = None,
+    workers: int = 1,
+    app: str = "ticketing.api:app",
 ):
     """`uvicorn ticketing.api:app` on a free port; yields its base URL and process. With several workers the odds
-    simulator runs as its own process (`python -m ticketing.odds_feed`), as the README says to run it."""
+    simulator runs as its own process (`python -m ticketing.odds_feed`), as the README says to run it. `app` names
+    another module that wraps the same app (a test's fault injection)."""
     port = free_port()
     in_process = simulator and workers == 1
     env = {"TICKETING_DB": str(database), "TICKETING_SIMULATOR": "on" if in_process else "off", **(extra_env or {})}
@@ -74,7 +80,7 @@ def engine_server(
         sys.executable,
         "-m",
         "uvicorn",
-        "ticketing.api:app",
+        app,
         "--host",
         "127.0.0.1",
         "--port",
