@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.support import APP
 from ticketing.engine import TicketEngine
+from ticketing.errors import EngineUnavailable
 from ticketing.models import EventStatus, EventUpdate, TicketQuery
 
 
@@ -148,6 +149,28 @@ def test_engine_error_is_shown_in_plain_words_and_slip_kept(shop):
     at.button(key="sell").click().run()
     assert any("Invalid token" in e.value for e in at.error)
     assert len(at.session_state.picks) == 7
+
+
+def test_sell_clicked_again_after_a_lost_answer_shows_the_first_ticket_and_sells_no_other(shop, monkeypatch):
+    """The engine stores the sale but its answer never arrives: the cashier sees an error and clicks Sell again.
+    The second click carries the draft's idempotency key, so the engine answers it with the ticket already sold."""
+    sell = TicketEngine.create_ticket
+    lost: list = []
+
+    def sell_then_lose_the_first_answer(engine, request, idempotency_key=None):
+        ticket = sell(engine, request, idempotency_key)
+        if not lost:
+            lost.append(ticket)
+            raise EngineUnavailable("Ticket engine did not answer (ReadTimeout)")
+        return ticket
+
+    monkeypatch.setattr(TicketEngine, "create_ticket", sell_then_lose_the_first_answer)
+    at = pick_all(start(), shop)
+    at.button(key="sell").click().run()
+    assert any("did not answer" in e.value for e in at.error) and not at.success
+    at.button(key="sell").click().run()
+    assert f"Ticket sold: **{lost[0].code}**" in at.success[0].value
+    assert [t.code for t in shop.list_tickets(TicketQuery(limit=10))] == [lost[0].code]
 
 
 def test_token_never_shown_in_full(shop):
