@@ -1,14 +1,23 @@
 """After the sale, on the in-process engine, SQLite and PostgreSQL: results settle the coupon by themselves, once;
 corrections re-settle with accounts exact; winners are paid once at the counter; cancellations; the till's shift."""
 
+import random
+import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
+from sqlalchemy import text
 
+from tests.bulk_tickets import COUPON, LABELS, draw, write_tickets
+from tests.servers import PROJECT_ROOT
 from tests.support import sample_request
 from ticketing.demo_data import PLAYER_TOKEN, SAMPLE_TOKEN
+from ticketing.embedded import open_engine
 from ticketing.errors import (
     CancelNotAllowed,
     CouponFinal,
@@ -19,6 +28,8 @@ from ticketing.errors import (
     TicketNotPayable,
 )
 from ticketing.models import BETS_BY_LABEL, EventResult, TicketQuery, TicketResult, TicketStatus
+from ticketing.settings import Settings
+from ticketing.settlement.rules import settle_ticket
 
 TILL = "till-1"
 H, X, A, V = EventResult.HOME, EventResult.DRAW, EventResult.AWAY, EventResult.VOID
@@ -120,7 +131,7 @@ def test_a_players_winnings_are_credited_and_a_correction_takes_them_back_exactl
 
 def test_bonus_tiers_pay_the_highest_tier_only(engine):
     coupon = engine.get_coupon("456").model_dump(mode="json")
-    coupon |= {"id": "456B", "bonus_prizes": {"12": 5000, "11": 1000}, "closes_at": coupon["closes_at"]}
+    coupon |= {"id": "456B", "bonus_prizes": {"12": "5000.03", "11": 1000}, "closes_at": coupon["closes_at"]}
     engine.publish_coupon(coupon, "site")
     picks = [101] * 13
     one_wrong = engine.create_ticket(sample_request(coupon_id="456B", stake="50", bets=[103] + picks[1:]))
@@ -133,9 +144,9 @@ def test_bonus_tiers_pay_the_highest_tier_only(engine):
     assert (tier12.result, tier12.prize_tier, tier12.payout, tier12.tax, tier12.net_payout) == (
         TicketResult.WON,
         12,
-        D("5000.00"),
-        D("990.00"),  # (5000 - 50) x 20%
-        D("4010.00"),
+        D("5000.03"),
+        D("990.01"),  # (5000.03 - 50) x 20% = 990.006, half-up
+        D("4010.02"),
     )
     assert engine.get_ticket(two_wrong.code).settlement.prize_tier == 11
     assert engine.get_ticket(three_wrong.code).result == TicketResult.LOST
@@ -297,3 +308,89 @@ def test_settlement_is_set_based_for_many_tickets(engine):
     assert (summary.tickets, summary.winners, summary.losers) == (200, 4, 196)
     settled = engine.list_tickets(TicketQuery(limit=1000, coupon_id="455"))
     assert {t.status for t in settled} == {"resulted"} and len(settled) == len(tickets)
+
+
+def test_sigkill_mid_settlement_then_a_restart_settles_every_ticket_once(databases, tmp_path):
+    """A large coupon's settlement is killed after writing everything but its commit; the next start finishes it:
+    every ticket settled once, every player credited once (balances = the sum credited)."""
+    db = databases.make("settle-crash")
+    engine = open_engine(Settings(database=db, simulator=False))
+    rng = random.Random(7)
+    write_tickets(engine, 6000, rng)
+    coupon = engine.get_coupon(COUPON)
+    when = coupon.closes_at + timedelta(hours=2)
+    engine.clock = lambda: when
+    results = [LABELS[draw(rng, e.odds)] for e in coupon.events]
+    for event, result in zip(coupon.events[:-1], results[:-1], strict=True):
+        engine.enter_result("site", COUPON, event.id, result, by="admin")
+    engine.close()
+
+    marker = tmp_path / "settling"
+    command = [sys.executable, "-m", "tests.settle_then_hang", db, COUPON, str(coupon.events[-1].id)]
+    process = subprocess.Popen([*command, results[-1].value, when.isoformat(), str(marker)], cwd=PROJECT_ROOT)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert process.poll() is None, "the settling process died by itself"
+            assert time.monotonic() < deadline, "the settlement never reached its commit"
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    restarted = open_engine(Settings(database=db, simulator=False))
+    try:
+        assert restarted.settlement("site", COUPON).results_known == 17
+        with restarted.store.read() as conn:
+            settled = conn.execute(text("SELECT count(*), count(DISTINCT ticket_id) FROM ticket_settlements")).one()
+            unsettled = conn.execute(text("SELECT count(*) FROM tickets WHERE status != 'resulted'")).scalar()
+            credited = dict(
+                conn.execute(
+                    text(
+                        "SELECT t.token_sha256, SUM(s.credited_cents) FROM ticket_settlements s"
+                        " JOIN tickets t ON t.id = s.ticket_id GROUP BY t.token_sha256"
+                    )
+                ).all()
+            )
+            balances = dict(conn.execute(text("SELECT token_sha256, balance_cents FROM accounts")).all())
+        assert tuple(settled) == (6000, 6000) and unsettled == 0
+        assert any(credited.values()), "some player won something"
+        for token, cents in credited.items():
+            assert balances[token] == cents, "each credit made exactly once"
+    finally:
+        restarted.close()
+
+
+def test_the_set_based_settlement_agrees_with_the_rules_ticket_by_ticket(engine):
+    """The SQL settles 3,000 tickets as `settle_ticket` would, one by one: results copied from the picks of the
+    ticket with the lowest odds (so there is a full winner below the cap, and many near misses), two events void
+    (winners repriced at 1.00), bonus tiers with amounts whose tax needs rounding."""
+    write_tickets(engine, 3000, random.Random(11))
+    coupon = engine.get_coupon(COUPON)
+    sold = engine.list_tickets(TicketQuery(limit=10000, coupon_id=COUPON))
+    model = min(sold, key=lambda t: t.total_odds)
+    results = {p.id: LABELS[p.bet] for p in model.events}
+    results[coupon.events[3].id] = results[coupon.events[9].id] = V
+    engine.clock = lambda: coupon.closes_at + timedelta(hours=1)
+    for event in coupon.events:
+        engine.enter_result("site", COUPON, event.id, results[event.id], by="admin")
+    prizes = engine.get_coupon(COUPON).bonus_prizes
+    profile = engine.get_operator("site").tax_profile
+    for ticket in engine.list_tickets(TicketQuery(limit=10000, coupon_id=COUPON)):
+        expected = settle_ticket(
+            ticket.stake, ticket.events, results, profile, coupon.max_payout, coupon.max_void_events, prizes
+        )
+        got = ticket.settlement
+        assert (got.result, got.correct, got.voids, got.prize_tier) == (
+            expected.result,
+            expected.correct,
+            expected.voids,
+            expected.prize_tier,
+        ), ticket.code
+        assert (got.payout, got.tax, got.net_payout, got.refund) == (
+            expected.payout,
+            expected.tax,
+            expected.net_payout,
+            expected.refund,
+        ), ticket.code
+    assert engine.settlement("site", COUPON).winners >= 1

@@ -77,18 +77,25 @@ class AfterSale:
     def enter_result(
         self, operator: str, coupon_id: str, event_id: int, result: EventResult, by: str
     ) -> SettlementSummary:
-        """Enter or correct one event's result; the last missing one settles the coupon, a change re-settles it."""
+        """Enter or correct one event's result. The last missing one settles the coupon, in a transaction of its
+        own after the result is durable (a crash in between is finished by `settle_pending` at the next start); a
+        changed result of a settled coupon re-settles it in the same transaction (rollback, then a new outcome)."""
         with self.store.write() as conn:
             coupon = self._resultable_coupon(conn, coupon_id)
             if coupon.event(event_id) is None:
                 raise CouponMissing(f"Event {event_id} not found in coupon {coupon_id}", coupon_id=coupon_id)
+            if queries.results_of(conn, coupon_id).get(event_id) == result:
+                return self._summary(conn, coupon_id)
             now = naive(self.clock())
-            if queries.results_of(conn, coupon_id).get(event_id) != result:
-                settled = queries.round_of(conn, coupon_id) is not None
-                if settled:
-                    queries.roll_back_settlement(conn, coupon_id, now)
-                queries.save_result(conn, coupon_id, event_id, result, now, by)
-                self._settle_if_complete(conn, coupon, now, correction=settled)
+            correction = queries.round_of(conn, coupon_id) is not None
+            if correction:
+                queries.roll_back_settlement(conn, coupon_id, now)
+            queries.save_result(conn, coupon_id, event_id, result, now, by)
+            if correction:
+                self._settle_if_complete(conn, coupon, now, correction=True)
+                return self._summary(conn, coupon_id)
+        with self.store.write() as conn:
+            self._settle_if_complete(conn, coupon, naive(self.clock()), correction=False)
             return self._summary(conn, coupon_id)
 
     def preview_results(self, coupon_id: str, results: dict[int, EventResult]) -> SettlementSummary:
@@ -115,7 +122,7 @@ class AfterSale:
             if queries.round_of(conn, coupon_id) is not None:
                 raise ResultsNotAllowed(f"Coupon {coupon_id} is already {self._status(conn, coupon).value}")
             now = naive(self.clock())
-            queries.settle_coupon(conn, coupon_id, coupon.max_void_events, now, cancelled=True)
+            queries.settle_coupon(conn, coupon_id, {}, coupon.max_void_events, now, cancelled=True)
             queries.credit_players(conn, coupon_id, now)
             queries.save_round(conn, coupon_id, CouponStatus.CANCELLED.value, now, correction=False)
             conn.execute(update(coupons).where(coupons.c.id == coupon_id).values(status=CouponStatus.CANCELLED.value))
@@ -146,7 +153,7 @@ class AfterSale:
         results = queries.results_of(conn, coupon.id)
         if any(event.id not in results for event in coupon.events):
             return False
-        queries.settle_coupon(conn, coupon.id, coupon.max_void_events, now, cancelled=False)
+        queries.settle_coupon(conn, coupon.id, results, coupon.max_void_events, now, cancelled=False)
         self._reprice_void_winners(conn, coupon, results, now)
         queries.credit_players(conn, coupon.id, now)
         queries.save_round(conn, coupon.id, CouponStatus.RESULTED.value, now, correction)
