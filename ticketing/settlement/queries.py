@@ -32,7 +32,6 @@ from ticketing.storage import (
 UNSETTLED = (TicketStatus.NEW.value, TicketStatus.OPEN.value)
 
 
-
 def _tally(results: dict[int, EventResult]) -> str:
     """Per unsettled ticket of the coupon: its picks, how many are correct (a void event counts) and how many of its
     events are void. The coupon's results are written into the statement (whole numbers only) as a CASE on the
