@@ -102,3 +102,26 @@ def test_command_line_exit_codes_and_report():
     missing = run_cli("samples/nope.json")
     assert missing.returncode == 2 and "cannot read" in missing.stdout
     assert run_cli().returncode == 2
+
+
+def test_bonus_prizes_and_the_void_threshold_are_checked():
+    good = json.loads((SAMPLES / "good_coupon.json").read_text())
+    events = len(good["events"])
+    broken = good | {
+        "max_void_events": events + 1,
+        "bonus_prizes": {str(events): 10, str(events - 1): 500, str(events - 2): 900, "x": 5, "1": "1.001"},
+    }
+    report = check_coupon_data(broken, [], ["KES"], NOW)
+    fields = sorted(p.field for p in report.errors)
+    assert fields == sorted(
+        [
+            "max_void_events",
+            f"bonus_prizes.{events}",
+            f"bonus_prizes.{events - 1}",
+            "bonus_prizes.x",
+            "bonus_prizes.1",
+        ]
+    ), report.errors
+    fine = good | {"max_void_events": 2, "bonus_prizes": {str(events - 1): 900, str(events - 2): 500}}
+    coupon = check_coupon_data(fine, [], ["KES"], NOW).coupon
+    assert coupon.max_void_events == 2 and coupon.bonus_prizes == {events - 1: D("900.00"), events - 2: D("500.00")}
