@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             outcome = check(breakage, tree, postgres)
             print(f"{outcome.verdict} {outcome.detail}", flush=True)
             outcomes.append(outcome)
-    outcomes += broken
+    outcomes = broken + outcomes
     print_table(outcomes)
     counts = Counter(o.verdict for o in outcomes)
     print("\n" + ", ".join(f"{n} {verdict}" for verdict, n in counts.most_common()))
