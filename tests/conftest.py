@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from tests.databases import POSTGRES_ENV, SKIP_REASON, Databases
+from tests.databases import POSTGRES_COMMAND, POSTGRES_ENV, SKIP_REASON, Databases
 from tests.servers import engine_server
 from tests.support import Api
 from ticketing.demo_data import seed_demo_data
@@ -15,6 +15,26 @@ BACKENDS = [
     "sqlite",
     pytest.param("postgresql", marks=pytest.mark.skipif(not os.environ.get(POSTGRES_ENV), reason=SKIP_REASON)),
 ]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter):
+    """Outermost, so that this comes last, after pytest's own short summary, just above the final counts: a green run
+    that skipped the PostgreSQL half must not look like a full one."""
+    yield
+    skipped = sum(
+        1
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and SKIP_REASON in report.longrepr[2]
+    )
+    if skipped:
+        terminalreporter.write_sep("!", f"PostgreSQL half NOT run: {skipped} tests skipped", yellow=True, bold=True)
+        terminalreporter.write_line(
+            "The engine suite ran on SQLite only. To run it on PostgreSQL as well (an admin URL: each test creates and"
+            " drops its own database):"
+        )
+        terminalreporter.write_line(f"    {POSTGRES_COMMAND}", bold=True)
+        terminalreporter.write_line(".ci/run starts a PostgreSQL server and runs both halves.")
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

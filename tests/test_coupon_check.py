@@ -1,4 +1,6 @@
-"""Coupon QA: every problem kind found with its location, valid samples pass, the command line's exit codes."""
+"""Coupon QA: every problem kind found with its location, valid samples pass, the command line's exit codes.
+
+The samples are dated relative to each test's clock (`sample_file`), so no outcome depends on the day of the run."""
 
 import subprocess
 import sys
@@ -7,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import sample_file
 from ticketing.coupon_check import Severity, check_file, event_margins
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def report_of(name: str, currencies=("KES",)):
-    return check_file(name, (SAMPLES / name).read_bytes(), currencies, NOW)
+    return check_file(name, sample_file(name, NOW), currencies, NOW)
 
 
 def found(report, where: str, field: str, text: str, severity=Severity.ERROR) -> bool:
@@ -82,22 +84,25 @@ def test_not_a_coupon_file():
     assert "CSV columns missing" in report.errors[0].message
 
 
-def run_cli(*names: str) -> subprocess.CompletedProcess:
+def run_cli(*names: Path | str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "ticketing.coupon_check", *names],
+        [sys.executable, "-m", "ticketing.coupon_check", *map(str, names)],
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=SAMPLES.parent,
+        cwd=Path(__file__).resolve().parent.parent,
     )
 
 
-def test_command_line_exit_codes_and_report():
-    good = run_cli("samples/good_coupon.json", "samples/good_coupon.csv")
+def test_command_line_exit_codes_and_report(tmp_path):
+    """The command line reads the real clock, so the samples it checks are dated from now."""
+    for name in ("good_coupon.json", "good_coupon.csv", "broken_coupon.json"):
+        (tmp_path / name).write_bytes(sample_file(name, datetime.now(UTC)))
+    good = run_cli(tmp_path / "good_coupon.json", tmp_path / "good_coupon.csv")
     assert good.returncode == 0 and "0 error(s), 0 warning(s)" in good.stdout
-    broken = run_cli("samples/good_coupon.json", "samples/broken_coupon.json")
+    broken = run_cli(tmp_path / "good_coupon.json", tmp_path / "broken_coupon.json")
     assert broken.returncode == 1
-    assert "samples/broken_coupon.json: 14 error(s), 1 warning(s)" in broken.stdout
+    assert f"{tmp_path / 'broken_coupon.json'}: 14 error(s), 1 warning(s)" in broken.stdout
     assert "ERROR   event #2 [id]: missing event id" in broken.stdout
     missing = run_cli("samples/nope.json")
     assert missing.returncode == 2 and "cannot read" in missing.stdout

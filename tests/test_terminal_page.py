@@ -1,14 +1,13 @@
 """The sell page under Streamlit's AppTest (a full rerun per interaction; live odds are proven in the browser)."""
 
-import json
 import re
+from datetime import UTC, datetime
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.support import APP
+from tests.support import APP, sample_coupon
 from ticketing.engine import TicketEngine
 from ticketing.errors import EngineUnavailable
 from ticketing.models import EventStatus, EventUpdate, TicketQuery
@@ -75,8 +74,7 @@ def test_picks_clicked_between_refreshes_reuse_the_odds_read(shop, monkeypatch):
 
 def test_a_coupon_published_a_moment_ago_opens_by_its_link(shop):
     start()  # the open coupons are read, and kept for a few seconds
-    raw = json.loads((Path(APP).parent / "samples" / "good_coupon.json").read_text())
-    raw["id"] = "JUST-PUBLISHED"
+    raw = sample_coupon("good_coupon.json", datetime.now(UTC)) | {"id": "JUST-PUBLISHED"}
     shop.publish_coupon(raw, "site")
     at = start("JUST-PUBLISHED")
     assert at.session_state.current_coupon == "JUST-PUBLISHED"
