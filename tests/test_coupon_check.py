@@ -5,12 +5,13 @@ The samples are dated relative to each test's clock (`sample_file`), so no outco
 import subprocess
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
 
-from tests.support import sample_file
-from ticketing.coupon_check import Severity, check_file, event_margins
+from tests.support import sample_coupon, sample_file
+from ticketing.coupon_check import Severity, check_coupon_data, check_file, event_margins
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -110,7 +111,7 @@ def test_command_line_exit_codes_and_report(tmp_path):
 
 
 def test_bonus_prizes_and_the_void_threshold_are_checked():
-    good = json.loads((SAMPLES / "good_coupon.json").read_text())
+    good = sample_coupon("good_coupon.json", NOW)
     events = len(good["events"])
     broken = good | {
         "max_void_events": events + 1,

@@ -293,7 +293,8 @@ def _check_settlement_rules(raw: dict, events: int, max_payout: Decimal | None, 
         if not 1 <= correct < events:
             out.error(here, f"bonus_prizes.{key}", f"a tier must be 1 to {events - 1} correct picks (all {events} win)")
             continue
-        amount = _amount(prizes, key, here, out, required=True)
+        field = f"bonus_prizes.{key}"
+        amount = _amount({field: prizes[key]}, field, here, out, required=True)
         if amount is None:
             continue
         if max_payout is not None and amount > max_payout:
