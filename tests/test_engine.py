@@ -63,6 +63,7 @@ def test_insufficient_balance(engine):
     with pytest.raises(InsufficientBalance):
         engine.create_ticket(sample_request(token=PLAYER_TOKEN, stake=5000.01, coupon_id=455))
     assert engine.balance(PLAYER_TOKEN) == D("5000.00")
+    assert engine.list_tickets(TicketQuery(limit=10)) == [], "a refused sale stores no ticket"
 
 
 def test_unknown_token_and_operator(engine):
