@@ -1,5 +1,9 @@
 """How much a pick costs on the sell page, against a bare page with the same 17 x 3 buttons and nothing else.
 
+The bare page (bench/bare_page.py) lays its buttons out as the sell page lays out its grid, one horizontal
+container a row, and freezes its heap as the terminal does (`terminal_ui/heap.py`), so the ratio measures what the
+sell page does beyond the buttons, not a cheaper layout or garbage collection it chose.
+
 Measured two ways in one run, on the 17-event coupon, clicking pick after pick, one page then the other in turn:
 1. Under Streamlit's AppTest (script time only). AppTest reruns the whole page for every click.
 2. In headless Chromium against `streamlit run`, from the click until the app's script state is back to
@@ -27,20 +31,7 @@ sys.path.insert(0, str(ROOT))
 from tests.browser import WATCH_SCRIPT_RUNS, chromium, open_app, wait_for_app, widget  # noqa: E402
 from tests.servers import free_port, running, terminal_server  # noqa: E402
 
-BARE_PAGE = """
-import streamlit as st
-
-st.session_state.setdefault("picks", {})
-
-def pick(row, bet):
-    st.session_state.picks[row] = bet
-
-for row in range(17):
-    for bet, column in zip((101, 102, 103), st.columns(3)):
-        chosen = st.session_state.picks.get(row) == bet
-        column.button(f"{bet}", key=f"pick-{row}-{bet}", type="primary" if chosen else "secondary",
-                      on_click=pick, args=(row, bet))
-"""
+BARE_PAGE = ROOT / "bench" / "bare_page.py"
 
 
 def rerun_ms(at: AppTest, key: str) -> float:
@@ -76,20 +67,22 @@ def timed_click(page, button, attempts: int = 3) -> float:
     raise RuntimeError("no script run followed the click")
 
 
-def browser_medians(folder: Path, events: list, bare_path: Path, rounds: int) -> tuple[float, float]:
+def browser_medians(folder: Path, events: list, rounds: int) -> tuple[float, float]:
     bare_port = free_port()
     bare_cmd = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        str(bare_path),
+        str(BARE_PAGE),
         "--server.port",
         str(bare_port),
         "--server.address",
         "127.0.0.1",
         "--server.headless",
         "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     env = {"TICKETING_SIMULATOR": "off"}
     with (
@@ -131,15 +124,13 @@ def main() -> None:
     sell.run()
     sell_keys = [f"pick-{e.id}-{bet}" for e in events for bet in (101, 102, 103)]
 
-    bare_path = folder / "bare_page.py"
-    bare_path.write_text(BARE_PAGE)
-    bare = AppTest.from_file(str(bare_path), default_timeout=60).run()
+    bare = AppTest.from_file(str(BARE_PAGE), default_timeout=60).run()
     bare_keys = [f"pick-{row}-{bet}" for row in range(17) for bet in (101, 102, 103)]
 
     pages = [(sell, sell_keys), (bare, bare_keys)]
     interleaved_medians(pages, 5)  # warm-up: imports, caches
     sell_ms, bare_ms = interleaved_medians(pages, args.rounds)
-    sell_browser, bare_browser = browser_medians(folder, events, bare_path, args.browser_rounds)
+    sell_browser, bare_browser = browser_medians(folder, events, args.browser_rounds)
     print("1. AppTest (whole page rerun per click)")
     print(f"   sell page, 17-event coupon, pick rerun: median {sell_ms:7.1f} ms over {args.rounds} picks")
     print(f"   bare page, 17 x 3 buttons,  click rerun: median {bare_ms:7.1f} ms over {args.rounds} clicks")

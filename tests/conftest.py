@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from tests.databases import POSTGRES_ENV, SKIP_REASON, Databases
+from tests.databases import POSTGRES_COMMAND, POSTGRES_ENV, SKIP_REASON, Databases
 from tests.servers import engine_server
 from tests.support import Api
 from ticketing.demo_data import seed_demo_data
@@ -17,9 +17,37 @@ BACKENDS = [
 ]
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter):
+    """Outermost, so that this comes last, after pytest's own short summary, just above the final counts: a green run
+    that skipped the PostgreSQL half must not look like a full one."""
+    yield
+    skipped = sum(
+        1
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and SKIP_REASON in report.longrepr[2]
+    )
+    if skipped:
+        terminalreporter.write_sep("!", f"PostgreSQL half NOT run: {skipped} tests skipped", yellow=True, bold=True)
+        terminalreporter.write_line(
+            "The engine suite ran on SQLite only. To run it on PostgreSQL as well (an admin URL: each test creates and"
+            " drops its own database):"
+        )
+        terminalreporter.write_line(f"    {POSTGRES_COMMAND}", bold=True)
+        terminalreporter.write_line(".ci/run starts a PostgreSQL server and runs both halves.")
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend(request) -> str:
     """Every engine test module runs once per database backend."""
+    return request.param
+
+
+@pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
+def workers(request, backend) -> int:
+    """SQLite serves one worker; PostgreSQL is also proven under `uvicorn --workers 2`."""
+    if request.param > 1 and backend == "sqlite":
+        pytest.skip("several uvicorn workers are for the PostgreSQL engine")
     return request.param
 
 
@@ -61,11 +89,18 @@ def shop(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def api_url(module_databases, tmp_path_factory):
-    """A real `uvicorn ticketing.api:app` on 127.0.0.1 with its own database, odds simulator off."""
+def api_server(module_databases, tmp_path_factory) -> tuple[str, str]:
+    """A real `uvicorn ticketing.api:app` on 127.0.0.1 with its own database, odds simulator off: its URL and
+    its database (to check what was stored behind the API's back)."""
     folder = tmp_path_factory.mktemp("api")
-    with engine_server(module_databases.make("api"), folder / "uvicorn.log") as (base_url, _process):
-        yield base_url
+    database = module_databases.make("api")
+    with engine_server(database, folder / "uvicorn.log") as (base_url, _process):
+        yield base_url, database
+
+
+@pytest.fixture(scope="module")
+def api_url(api_server) -> str:
+    return api_server[0]
 
 
 @pytest.fixture(scope="module")

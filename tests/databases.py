@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 POSTGRES_ENV = "TICKETING_TEST_POSTGRES_URL"
+POSTGRES_COMMAND = f"{POSTGRES_ENV}=postgresql+psycopg://user@127.0.0.1:5432/postgres python -m pytest"
 SKIP_REASON = (
     f"PostgreSQL run not selected: set {POSTGRES_ENV}=postgresql+psycopg://user@127.0.0.1:5432/postgres "
     "(.ci/run starts a server and sets it)"

@@ -68,16 +68,18 @@ def engine_server(
     simulator: bool = False,
     extra_env: dict | None = None,
     workers: int = 1,
+    app: str = "ticketing.api:app",
     command: list[str] | None = None,
 ):
     """`uvicorn ticketing.api:app` on a free port; yields its base URL and process. With several workers the odds
-    simulator runs as its own process (`python -m ticketing.odds_feed`), as the README says to run it. `command`
-    replaces `python -m uvicorn ticketing.api:app --host 127.0.0.1` (it is given `--port` and `--workers`)."""
+    simulator runs as its own process (`python -m ticketing.odds_feed`), as the README says to run it. `app` names
+    another module that wraps the same app (a test's fault injection); `command` replaces
+    `python -m uvicorn {app} --host 127.0.0.1` (it is given `--port` and `--workers`)."""
     port = free_port()
     in_process = simulator and workers == 1
     env = {"TICKETING_DB": str(database), "TICKETING_SIMULATOR": "on" if in_process else "off", **(extra_env or {})}
     command = [
-        *(command or [sys.executable, "-m", "uvicorn", "ticketing.api:app", "--host", "127.0.0.1"]),
+        *(command or [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1"]),
         "--port",
         str(port),
         "--workers",

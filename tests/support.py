@@ -1,13 +1,16 @@
-"""Helpers shared by the tests: the spec's sample request, a fixed clock, a signing raw-HTTP client."""
+"""Helpers shared by the tests: the spec's sample request, a fixed clock, the sample coupons moved to a test's clock,
+a signing raw-HTTP client."""
 
 import json
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 from sqlalchemy import select
 
+from ticketing import wire
 from ticketing.embedded import open_engine
 from ticketing.engine import TicketEngine
 from ticketing.identifiers import token_fingerprint
@@ -19,6 +22,10 @@ from ticketing.storage import Account, Operator, Store, accounts, database_url
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 """The terminal's entry script, for AppTest."""
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+ISO_DATETIME = re.compile(rb"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+SAMPLE_DEADLINE = re.compile(rb"closes_at\W+(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})")
 
 SAMPLE_REQUEST_TEXT = """{
     "operator": "site",
@@ -66,6 +73,25 @@ class FixedClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+def sample_file(name: str, now: datetime, closes_in: timedelta = timedelta(days=2)) -> bytes:
+    """`samples/{name}` (JSON or CSV) with every date in it moved by the same amount, so that its deadline is
+    `closes_in` after `now` and every other date keeps its place around the deadline (a kickoff in the past stays in
+    the past). The files' own dates are for a person trying them; a test must not depend on the day it runs."""
+    content = (SAMPLES / name).read_bytes()
+    deadline = datetime.fromisoformat(SAMPLE_DEADLINE.search(content)[1].decode())
+    shift = now.astimezone(UTC).replace(tzinfo=None, microsecond=0) + closes_in - deadline
+
+    def moved(found: re.Match) -> bytes:
+        return (datetime.fromisoformat(found[0].decode()) + shift).isoformat().encode()
+
+    return ISO_DATETIME.sub(moved, content)
+
+
+def sample_coupon(name: str, now: datetime) -> dict:
+    """A JSON sample as `publish_coupon` takes it, dated relative to `now` (see `sample_file`)."""
+    return wire.loads(sample_file(name, now))
 
 
 class Api:

@@ -5,9 +5,9 @@ from decimal import Decimal as D
 import httpx
 import pytest
 
-from tests.support import sample_request
+from tests.support import sample_request, stored_tickets
 from ticketing.client import TicketingClient
-from ticketing.demo_data import SAMPLE_TOKEN
+from ticketing.demo_data import SAMPLE_TOKEN, SAMPLE_USER_ID
 from ticketing.errors import EngineUnavailable, EventNotAvailable, InvalidSignature, InvalidToken, OddsChanged
 from ticketing.models import EventStatus, EventUpdate, Ticket, TicketQuery
 from ticketing.settings import DEMO_SITE_SECRET
@@ -58,8 +58,9 @@ def test_engine_down_is_engine_unavailable():
         down.list_open_coupons()
 
 
-def test_retry_after_a_timeout_sells_once(api_url):
+def test_retry_after_a_timeout_sells_once_and_debits_once(api_server):
     """The first attempt reaches the engine but the answer is lost; the retry with the same key gets the ticket."""
+    api_url, database = api_server
     calls = []
 
     class LoseFirstAnswer(httpx.HTTPTransport):
@@ -74,7 +75,9 @@ def test_retry_after_a_timeout_sells_once(api_url):
     flaky = TicketingClient(api_url, "site", DEMO_SITE_SECRET, transport=LoseFirstAnswer())
     balance = TicketingClient(api_url, "site", DEMO_SITE_SECRET)
     before = len(balance.list_tickets(TicketQuery(limit=10000)))
+    balance_before = stored_tickets(database)[1][SAMPLE_USER_ID]
     ticket = flaky.create_ticket(sample_request(token=SAMPLE_TOKEN), idempotency_key="lost-answer-1")
     assert calls == ["/be/tickets", "/be/tickets"]
     tickets = balance.list_tickets(TicketQuery(limit=10000))
     assert len(tickets) == before + 1 and tickets[0] == ticket
+    assert stored_tickets(database)[1][SAMPLE_USER_ID] == balance_before - ticket.stake

@@ -1,20 +1,23 @@
-"""Coupon QA: every problem kind found with its location, valid samples pass, the command line's exit codes."""
+"""Coupon QA: every problem kind found with its location, valid samples pass, the command line's exit codes.
+
+The samples are dated relative to each test's clock (`sample_file`), so no outcome depends on the day of the run."""
 
 import subprocess
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
 
-from ticketing.coupon_check import Severity, check_file, event_margins
+from tests.support import sample_coupon, sample_file
+from ticketing.coupon_check import Severity, check_coupon_data, check_file, event_margins
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def report_of(name: str, currencies=("KES",)):
-    return check_file(name, (SAMPLES / name).read_bytes(), currencies, NOW)
+    return check_file(name, sample_file(name, NOW), currencies, NOW)
 
 
 def found(report, where: str, field: str, text: str, severity=Severity.ERROR) -> bool:
@@ -82,23 +85,49 @@ def test_not_a_coupon_file():
     assert "CSV columns missing" in report.errors[0].message
 
 
-def run_cli(*names: str) -> subprocess.CompletedProcess:
+def run_cli(*names: Path | str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "ticketing.coupon_check", *names],
+        [sys.executable, "-m", "ticketing.coupon_check", *map(str, names)],
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=SAMPLES.parent,
+        cwd=Path(__file__).resolve().parent.parent,
     )
 
 
-def test_command_line_exit_codes_and_report():
-    good = run_cli("samples/good_coupon.json", "samples/good_coupon.csv")
+def test_command_line_exit_codes_and_report(tmp_path):
+    """The command line reads the real clock, so the samples it checks are dated from now."""
+    for name in ("good_coupon.json", "good_coupon.csv", "broken_coupon.json"):
+        (tmp_path / name).write_bytes(sample_file(name, datetime.now(UTC)))
+    good = run_cli(tmp_path / "good_coupon.json", tmp_path / "good_coupon.csv")
     assert good.returncode == 0 and "0 error(s), 0 warning(s)" in good.stdout
-    broken = run_cli("samples/good_coupon.json", "samples/broken_coupon.json")
+    broken = run_cli(tmp_path / "good_coupon.json", tmp_path / "broken_coupon.json")
     assert broken.returncode == 1
-    assert "samples/broken_coupon.json: 14 error(s), 1 warning(s)" in broken.stdout
+    assert f"{tmp_path / 'broken_coupon.json'}: 14 error(s), 1 warning(s)" in broken.stdout
     assert "ERROR   event #2 [id]: missing event id" in broken.stdout
     missing = run_cli("samples/nope.json")
     assert missing.returncode == 2 and "cannot read" in missing.stdout
     assert run_cli().returncode == 2
+
+
+def test_bonus_prizes_and_the_void_threshold_are_checked():
+    good = sample_coupon("good_coupon.json", NOW)
+    events = len(good["events"])
+    broken = good | {
+        "max_void_events": events + 1,
+        "bonus_prizes": {str(events): 10, str(events - 1): 500, str(events - 2): 900, "x": 5, "1": "1.001"},
+    }
+    report = check_coupon_data(broken, [], ["KES"], NOW)
+    fields = sorted(p.field for p in report.errors)
+    assert fields == sorted(
+        [
+            "max_void_events",
+            f"bonus_prizes.{events}",
+            f"bonus_prizes.{events - 1}",
+            "bonus_prizes.x",
+            "bonus_prizes.1",
+        ]
+    ), report.errors
+    fine = good | {"max_void_events": 2, "bonus_prizes": {str(events - 1): 900, str(events - 2): 500}}
+    coupon = check_coupon_data(fine, [], ["KES"], NOW).coupon
+    assert coupon.max_void_events == 2 and coupon.bonus_prizes == {events - 1: D("900.00"), events - 2: D("500.00")}

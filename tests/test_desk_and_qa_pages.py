@@ -1,10 +1,11 @@
 """The tickets desk and coupon QA pages under AppTest."""
 
 import re
+from datetime import UTC, datetime
 
 from streamlit.testing.v1 import AppTest
 
-from tests.support import APP, sample_request
+from tests.support import APP, sample_file, sample_request
 from ticketing.models import TicketQuery
 
 
@@ -46,19 +47,31 @@ def test_shift_totals_on_screen_match_the_store(shop):
     assert len(at.dataframe[0].value) == 2
 
 
+def upload(at: AppTest, sample: str) -> AppTest:
+    """The page and the engine read the real clock, so the file uploaded is the sample dated from now."""
+    return at.file_uploader(key="coupon_file").upload(sample, sample_file(sample, datetime.now(UTC))).run()
+
+
 def test_coupon_qa_lists_problems_then_publishes_a_good_sample(shop):
-    at = page("pages/coupon_qa.py")
-    at.selectbox(key="sample").select("broken_coupon.json").run()
+    at = upload(page("pages/coupon_qa.py"), "broken_coupon.json")
     assert not at.exception
     assert any("14 error(s), 1 warning(s)" in e.value for e in at.error)
     problems = at.dataframe[0].value
     assert len(problems) == 15 and set(problems["severity"]) == {"error", "warning"}
     assert not at.button  # nothing to publish
-    at.selectbox(key="sample").select("good_coupon.csv").run()
+    at = upload(at, "good_coupon.csv")
     assert any("no problem found" in s.value for s in at.success)
     assert len(at.dataframe[0].value) == 7
     at.button(key="publish").click().run()
-    assert any("JP-2031-21 is live" in s.value for s in at.success)
-    assert "JP-2031-21" in [c.id for c in shop.list_open_coupons()]
+    assert any("JP-2099-21 is live" in s.value for s in at.success)
+    assert "JP-2099-21" in [c.id for c in shop.list_open_coupons()]
     link = at.get("page_link")[0]
-    assert re.search("coupon=JP-2031-21", str(link.proto))
+    assert re.search("coupon=JP-2099-21", str(link.proto))
+
+
+def test_coupon_qa_checks_a_sample_picked_from_the_list(shop):
+    at = page("pages/coupon_qa.py")
+    at.selectbox(key="sample").select("broken_coupon.json").run()
+    assert not at.exception
+    assert any("**broken_coupon.json**" in e.value and "error(s)" in e.value for e in at.error)
+    assert "duplicate event id 700001" in set(at.dataframe[0].value["message"])

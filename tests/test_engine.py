@@ -63,6 +63,7 @@ def test_insufficient_balance(engine):
     with pytest.raises(InsufficientBalance):
         engine.create_ticket(sample_request(token=PLAYER_TOKEN, stake=5000.01, coupon_id=455))
     assert engine.balance(PLAYER_TOKEN) == D("5000.00")
+    assert engine.list_tickets(TicketQuery(limit=10)) == [], "a refused sale stores no ticket"
 
 
 def test_unknown_token_and_operator(engine):
@@ -140,3 +141,13 @@ def test_a_ticket_code_already_taken_is_drawn_again(engine, monkeypatch):
     second = engine.create_ticket(sample_request())
     assert second.code == "WXY347"
     assert len(engine.list_tickets(TicketQuery(limit=10))) == 2
+
+
+def test_a_sale_at_odds_near_900_on_every_event_is_capped_and_stored(engine):
+    """25 x 900^13 has 41 digits: the sale is priced exactly, capped and stored, not a 500."""
+    for event in engine.get_coupon("456").events:
+        engine.update_event("456", event.id, EventUpdate(odds={101: D("900.37")}))
+    ticket = engine.create_ticket(sample_request(coupon_id="456", stake="50", bets=[101] * 13))
+    assert ticket.payout == D("10000000.00") and ticket.tax == D("1999990.00")
+    assert str(ticket.total_odds) == "255548424892096335477728165363142250703.33"
+    assert engine.get_ticket(ticket.code) == ticket

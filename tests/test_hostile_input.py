@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tests.support import SAMPLE_REQUEST_TEXT, Api, sample_body, sample_request
 from ticketing.coupon_check import check_coupon_data
-from ticketing.models import DEFAULT_MAX_PAYOUT, MAX_EVENTS
+from ticketing.models import DEFAULT_MAX_PAYOUT, MAX_PICKS
 from ticketing.settings import DEMO_SITE_SECRET
 from ticketing.signing import sign
 
@@ -281,10 +281,10 @@ def test_coupon_check_command_line_explains_absurd_files_without_a_traceback(tmp
 
 
 def test_one_event_limit_at_publish_and_at_sale(api):
-    too_many = publish(api, coupon_body("HOSTILE-65", events=MAX_EVENTS + 1))
-    assert has_problem(too_many, "events", f"at most {MAX_EVENTS}")
-    assert publish(api, coupon_body("HOSTILE-64", events=MAX_EVENTS)).status_code == 200
-    response = api.post_ticket(sample_body(coupon_id="HOSTILE-64", bets=[101] * MAX_EVENTS))
+    too_many = publish(api, coupon_body("HOSTILE-65", events=MAX_PICKS + 1))
+    assert has_problem(too_many, "events", f"at most {MAX_PICKS}")
+    assert publish(api, coupon_body("HOSTILE-64", events=MAX_PICKS)).status_code == 200
+    response = api.post_ticket(sample_body(coupon_id="HOSTILE-64", bets=[101] * MAX_PICKS))
     assert response.status_code == 200, response.text
     assert response.json()["payout"] == 1000000
 

@@ -1,6 +1,8 @@
 """Pricing against Betstack's published finance-calculator vectors and hand-checked figures."""
 
+from decimal import Context, Decimal
 from decimal import Decimal as D
+from fractions import Fraction
 
 import pytest
 
@@ -75,3 +77,56 @@ def test_half_up_rounding_and_money_format():
     assert round_money(D("0.135")) == D("0.14")
     assert round_money(D("2.675")) == D("2.68")
     assert format_money(D("1234567.5"), "KES") == "KES 1,234,567.50"
+
+
+# ---- exact half-up ties: each would round the other way under half-even ----------------------------------------
+
+
+def test_a_payout_on_an_exact_half_cent_rounds_up():
+    # 10 * 1.15 * 1.15 = 13.225 exactly: half-up 13.23, half-even 13.22.
+    assert price_ticket(D("10"), [D("1.15"), D("1.15")], TaxProfile(withholding_rate=D("0"))).payout == D("13.23")
+
+
+def test_a_tax_on_an_exact_half_cent_rounds_up():
+    # (10.50 - 10.00) * 5% = 0.025 exactly: half-up 0.03, half-even 0.02.
+    price = price_ticket(D("10"), [D("1.05")], TaxProfile(withholding_rate=D("0.05")))
+    assert (price.payout, price.tax, price.net_payout) == (D("10.50"), D("0.03"), D("10.47"))
+
+
+def test_a_net_stake_on_an_exact_half_cent_rounds_up():
+    # 0.20 / 1.6 = 0.125 exactly: half-up 0.13, half-even 0.12.
+    price = price_ticket(D("0.20"), [D("2")], TaxProfile(excise_rate=D("0.6"), withholding_rate=D("0")))
+    assert (price.net_stake, price.excise) == (D("0.13"), D("0.07"))
+
+
+def test_a_net_stake_that_does_not_divide_evenly_is_rounded_once_from_the_exact_quotient():
+    # 100 / 1.16 = 86.2068965...: 86.21, not a rounding of an already rounded quotient.
+    assert price_ticket(D("100"), [D("2")], TaxProfile(excise_rate=D("0.16"))).net_stake == D("86.21")
+
+
+# ---- large odds: more digits than Decimal's default 28 --------------------------------------------------------
+
+
+def test_thirteen_events_at_odds_near_900_are_capped_not_an_error():
+    # 25 * 900.37^13 has 41 digits before the point: the default context cannot even hold it to the cent.
+    price = price_ticket(D("25"), [D("900.37")] * 13, TaxProfile(), max_payout=D("5000000"))
+    assert price.capped and price.payout == D("5000000.00")
+    assert (price.tax, price.net_payout) == (D("999995.00"), D("4000005.00"))
+    assert price.total_odds == exact_product([D("900.37")] * 13)
+
+
+def test_the_largest_ticket_without_a_cap_is_priced_to_the_exact_cent():
+    odds = [D("9999.99")] * 64
+    price = price_ticket(D("25"), odds, TaxProfile(withholding_rate=D("0")))
+    exact = Fraction(25) * Fraction(exact_product(odds))
+    assert price.payout == Decimal(int(exact * 100 + Fraction(1, 2))).scaleb(-2, context=Context(prec=1000))
+    assert not price.capped
+
+
+def exact_product(values: list[Decimal]) -> Decimal:
+    """Computed with integers, independently of the code under test: odds have two decimals, so the product is
+    an integer over a power of ten."""
+    numerator = 1
+    for value in values:
+        numerator *= int(value * 100)
+    return Decimal(numerator).scaleb(-2 * len(values), context=Context(prec=1000))

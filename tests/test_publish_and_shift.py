@@ -1,15 +1,17 @@
-"""Publishing a checked coupon (embedded and over HTTP), selling on it, and the shift report's figures."""
+"""Publishing a checked coupon (embedded and over HTTP), selling on it, and the shift report's figures.
+
+The sample coupons are dated relative to a clock: a fixed one for the embedded engine, now for the HTTP server (it
+reads the real clock), so no outcome depends on the day of the run."""
 
 import io
+from datetime import UTC, datetime
 from decimal import Decimal as D
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
 
-from tests.support import sample_request
-from ticketing import wire
+from tests.support import FixedClock, sample_coupon, sample_request
 from ticketing.client import TicketingClient
 from ticketing.demo_data import PLAYER_TOKEN
 from ticketing.errors import CouponInUse, CouponRejected
@@ -17,39 +19,36 @@ from ticketing.models import TicketQuery
 from ticketing.settings import DEMO_SITE_SECRET
 from ticketing.shift_report import filter_frame, sales_per_hour, shift_totals, tickets_frame, to_csv
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 ZONE = ZoneInfo("Africa/Nairobi")
-
-
-def sample(name: str) -> dict:
-    return wire.loads((SAMPLES / name).read_bytes())
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def test_publish_good_sample_over_http_and_sell_on_it(api_url):
     with TicketingClient(api_url, "site", DEMO_SITE_SECRET) as client:
-        coupon = client.publish_coupon(sample("good_coupon.json"))
-        assert coupon.id == "JP-2031-20" and len(coupon.events) == 13
-        assert "JP-2031-20" in [c.id for c in client.list_open_coupons()]
-        ticket = client.create_ticket(sample_request(coupon_id="JP-2031-20", stake=50, bets=[102] * 13))
-        assert ticket.coupon_id == "JP-2031-20" and ticket.events[0].odds == D("3.50")
+        coupon = client.publish_coupon(sample_coupon("good_coupon.json", datetime.now(UTC)))
+        assert coupon.id == "JP-2099-20" and len(coupon.events) == 13
+        assert "JP-2099-20" in [c.id for c in client.list_open_coupons()]
+        ticket = client.create_ticket(sample_request(coupon_id="JP-2099-20", stake=50, bets=[102] * 13))
+        assert ticket.coupon_id == "JP-2099-20" and ticket.events[0].odds == D("3.50")
         with pytest.raises(CouponInUse):
-            client.publish_coupon(sample("good_coupon.json"))
+            client.publish_coupon(sample_coupon("good_coupon.json", datetime.now(UTC)))
 
 
 def test_publishing_a_broken_coupon_lists_its_errors_and_stores_nothing(api_url):
     with TicketingClient(api_url, "site", DEMO_SITE_SECRET) as client:
         with pytest.raises(CouponRejected) as rejected:
-            client.publish_coupon(sample("broken_coupon.json"))
+            client.publish_coupon(sample_coupon("broken_coupon.json", datetime.now(UTC)))
         assert len(rejected.value.details["problems"]) == 14
         assert "JP-BROKEN" not in [c.id for c in client.list_open_coupons()]
 
 
 def test_republish_before_any_sale_replaces_the_coupon(engine):
-    raw = sample("good_coupon.json")
+    engine.clock = FixedClock(NOW)
+    raw = sample_coupon("good_coupon.json", NOW)
     engine.publish_coupon(raw, "site")
     raw["events"][0]["odds"]["101"] = D("2.15")
     assert engine.publish_coupon(raw, "site").events[0].odds[101] == D("2.15")
-    assert engine.get_coupon("JP-2031-20").events[0].odds[101] == D("2.15")
+    assert engine.get_coupon("JP-2099-20").events[0].odds[101] == D("2.15")
 
 
 def sell_some(engine) -> list:

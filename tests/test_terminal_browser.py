@@ -1,14 +1,14 @@
 """End to end in headless Chromium against `streamlit run streamlit_app.py` (and a remote `uvicorn` engine)."""
 
-import json
 import re
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser import ODDS_BY_KEY, chromium, odds_on_screen, open_app, pick_buttons, sold_code, wait_for_app, widget
 from tests.servers import engine_server, terminal_server
+from tests.support import sample_coupon
 from ticketing.client import TicketingClient
 from ticketing.embedded import open_engine
 from ticketing.models import TicketQuery
@@ -156,8 +156,7 @@ def test_sell_then_find_it_on_the_tickets_desk_and_reprint(browser, terminal, tm
 
 def test_team_names_with_html_show_as_text(browser, terminal):
     url, engine = terminal
-    raw = json.loads((Path(__file__).resolve().parent.parent / "samples" / "good_coupon.json").read_text())
-    raw["id"] = "HTML-1"
+    raw = sample_coupon("good_coupon.json", datetime.now(UTC)) | {"id": "HTML-1"}
     raw["events"][0]["home"] = "<b>Bold</b> FC"
     raw["events"][0]["away"] = "<img src=x onerror=alert(1)>"
     raw["events"][1]["competition"] = "*Stars* League_"

@@ -1,15 +1,15 @@
 """The sell page under Streamlit's AppTest (a full rerun per interaction; live odds are proven in the browser)."""
 
-import json
 import re
+from datetime import UTC, datetime
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.support import APP
+from tests.support import APP, sample_coupon
 from ticketing.engine import TicketEngine
+from ticketing.errors import EngineUnavailable
 from ticketing.models import EventStatus, EventUpdate, TicketQuery
 
 
@@ -74,8 +74,7 @@ def test_picks_clicked_between_refreshes_reuse_the_odds_read(shop, monkeypatch):
 
 def test_a_coupon_published_a_moment_ago_opens_by_its_link(shop):
     start()  # the open coupons are read, and kept for a few seconds
-    raw = json.loads((Path(APP).parent / "samples" / "good_coupon.json").read_text())
-    raw["id"] = "JUST-PUBLISHED"
+    raw = sample_coupon("good_coupon.json", datetime.now(UTC)) | {"id": "JUST-PUBLISHED"}
     shop.publish_coupon(raw, "site")
     at = start("JUST-PUBLISHED")
     assert at.session_state.current_coupon == "JUST-PUBLISHED"
@@ -148,6 +147,28 @@ def test_engine_error_is_shown_in_plain_words_and_slip_kept(shop):
     at.button(key="sell").click().run()
     assert any("Invalid token" in e.value for e in at.error)
     assert len(at.session_state.picks) == 7
+
+
+def test_sell_clicked_again_after_a_lost_answer_shows_the_first_ticket_and_sells_no_other(shop, monkeypatch):
+    """The engine stores the sale but its answer never arrives: the cashier sees an error and clicks Sell again.
+    The second click carries the draft's idempotency key, so the engine answers it with the ticket already sold."""
+    sell = TicketEngine.create_ticket
+    lost: list = []
+
+    def sell_then_lose_the_first_answer(engine, request, idempotency_key=None):
+        ticket = sell(engine, request, idempotency_key)
+        if not lost:
+            lost.append(ticket)
+            raise EngineUnavailable("Ticket engine did not answer (ReadTimeout)")
+        return ticket
+
+    monkeypatch.setattr(TicketEngine, "create_ticket", sell_then_lose_the_first_answer)
+    at = pick_all(start(), shop)
+    at.button(key="sell").click().run()
+    assert any("did not answer" in e.value for e in at.error) and not at.success
+    at.button(key="sell").click().run()
+    assert f"Ticket sold: **{lost[0].code}**" in at.success[0].value
+    assert [t.code for t in shop.list_tickets(TicketQuery(limit=10))] == [lost[0].code]
 
 
 def test_token_never_shown_in_full(shop):

@@ -27,9 +27,9 @@ from ticketing import wire
 from ticketing.models import (
     BET_IDS,
     MAX_AMOUNT,
-    MAX_EVENTS,
     MAX_ID,
     MAX_ODDS,
+    MAX_PICKS,
     PICK_LABELS,
     Coupon,
     control_character_problem,
@@ -292,9 +292,10 @@ def check_coupon_data(
     if not isinstance(events, list) or not events:
         out.error(here, "events", "the coupon has no events")
         events = []
-    elif len(events) > MAX_EVENTS:
-        out.error(here, "events", f"the coupon has {len(events)} events: at most {MAX_EVENTS} can be sold")
+    elif len(events) > MAX_PICKS:
+        out.error(here, "events", f"the coupon has {len(events)} events: at most {MAX_PICKS} can be sold")
     _check_events(events, event_places, closes_at, now, out)
+    _check_settlement_rules(raw, len(events), max_payout, out)
 
     coupon = None
     if not [p for p in out.problems if p.severity == Severity.ERROR]:
@@ -304,6 +305,40 @@ def check_coupon_data(
             for error in invalid.errors():
                 out.error(here, ".".join(map(str, error["loc"])), error["msg"])
     return CheckReport(source=source, problems=out.problems, coupon=coupon)
+
+
+def _check_settlement_rules(raw: dict, events: int, max_payout: Decimal | None, out: _Collector) -> None:
+    """The void threshold and the bonus prizes: a tier is a number of correct picks below all of them, and a tier
+    with more correct picks never pays less than one with fewer."""
+    here = "coupon"
+    max_void = raw.get("max_void_events", 3)
+    if isinstance(max_void, bool) or not isinstance(max_void, int) or not 0 <= max_void <= max(events, 0):
+        out.error(here, "max_void_events", f"must be a whole number from 0 to the {events} events, is {max_void!r}")
+    prizes = raw.get("bonus_prizes") or {}
+    if not isinstance(prizes, dict):
+        out.error(here, "bonus_prizes", 'must map a number of correct picks to a prize: {"16": 1000}')
+        return
+    tiers: dict[int, Decimal] = {}
+    for key in prizes:
+        try:
+            correct = int(str(key).strip())
+        except ValueError:
+            out.error(here, f"bonus_prizes.{key}", "not a number of correct picks")
+            continue
+        if not 1 <= correct < events:
+            out.error(here, f"bonus_prizes.{key}", f"a tier must be 1 to {events - 1} correct picks (all {events} win)")
+            continue
+        field = f"bonus_prizes.{key}"
+        amount = _amount({field: prizes[key]}, field, here, out, required=True)
+        if amount is None:
+            continue
+        if max_payout is not None and amount > max_payout:
+            out.error(here, f"bonus_prizes.{key}", f"prize {amount} is above the coupon's max payout {max_payout}")
+        tiers[correct] = amount
+    ordered = sorted(tiers.items())
+    for (fewer, low), (more, high) in zip(ordered, ordered[1:], strict=False):
+        if high < low:
+            out.error(here, f"bonus_prizes.{more}", f"{more} correct pays {high}, less than {fewer} correct ({low})")
 
 
 def _check_events(events: list, places: list[str], closes_at: datetime | None, now: datetime, out: _Collector) -> None:

@@ -163,17 +163,24 @@ def seed_demo_data(
                 max_payout=max_payout,
             ),
         )
-        for token, user_id, balance in (
-            (SAMPLE_TOKEN, SAMPLE_USER_ID, SHOP_OPENING_BALANCE),
-            (PLAYER_TOKEN, PLAYER_USER_ID, PLAYER_OPENING_BALANCE),
+        for token, user_id, balance, kind in (
+            (SAMPLE_TOKEN, SAMPLE_USER_ID, SHOP_OPENING_BALANCE, "shop"),
+            (PLAYER_TOKEN, PLAYER_USER_ID, PLAYER_OPENING_BALANCE, "player"),
         ):
-            if store.load_account(conn, token_fingerprint(token)) is None:
+            existing = store.load_account(conn, token_fingerprint(token))
+            if existing is None:
                 store.add_account(
                     conn,
                     Account(
-                        token_sha256=token_fingerprint(token), operator=DEMO_OPERATOR, user_id=user_id, balance=balance
+                        token_sha256=token_fingerprint(token),
+                        operator=DEMO_OPERATOR,
+                        user_id=user_id,
+                        balance=balance,
+                        kind=kind,
                     ),
                 )
+            elif existing.kind != kind:
+                store.set_account_kind(conn, existing.token_sha256, kind)
         for spec in DEMO_COUPONS:
             fresh = demo_coupon(spec, now, rng)
             stored = store.load_coupon(conn, spec[0])

@@ -8,12 +8,14 @@ from ticketing.storage import Store, database_url
 
 
 def open_engine(settings: Settings) -> TicketEngine:
-    """Schema created and demo data seeded on first start (both idempotent)."""
+    """Schema created and demo data seeded on first start (both idempotent); a settlement a crash interrupted is
+    finished."""
     store = Store(database_url(settings.database))
     store.create_schema()
     engine = TicketEngine(store)
     with store.setup_lock():
         seed_demo_data(engine, settings.site_secret, max_payout=settings.max_payout)
+    engine.after_sale.settle_pending()
     return engine
 
 

@@ -32,8 +32,12 @@ from ticketing.identifiers import new_ticket_code, new_ticket_id, normalize_tick
 from ticketing.models import (
     Coupon,
     CouponEvent,
+    EventResult,
     EventUpdate,
     OperatorProfile,
+    PayoutSlip,
+    SettlementSummary,
+    Shift,
     Ticket,
     TicketCursor,
     TicketQuery,
@@ -44,6 +48,7 @@ from ticketing.models import (
 from ticketing.money import round_odds
 from ticketing.pricing import price_ticket
 from ticketing.rules import validate_ticket
+from ticketing.settlement.service import AfterSale
 from ticketing.storage import AccountHolder, Operator, Store
 
 Clock = Callable[[], datetime]
@@ -76,6 +81,8 @@ class Sale:
     request: TicketRequest
     idempotency_key: str | None
     fingerprint: str
+    till: str | None = None
+    """Who sells: a shop ticket's stake is cash in this till's open shift."""
 
 
 class TicketEngine:
@@ -87,15 +94,21 @@ class TicketEngine:
         self._sales: GroupCommitter[Sale] = GroupCommitter(
             store.write, self._sell_in_savepoint, self._sell_alone, "ticket-sales"
         )
+        # Through `self.clock` at each call, so that a test (or a demo) that moves the engine's clock moves both.
+        self.after_sale = AfterSale(store, lambda: self.clock(), self.get_operator)
 
     # ---- selling --------------------------------------------------------------------------------------------
 
-    def create_ticket(self, request: TicketRequest, idempotency_key: str | None = None) -> Ticket:
-        return self.submit_ticket(request, idempotency_key).result()
+    def create_ticket(
+        self, request: TicketRequest, idempotency_key: str | None = None, till: str | None = None
+    ) -> Ticket:
+        return self.submit_ticket(request, idempotency_key, till).result()
 
-    def submit_ticket(self, request: TicketRequest, idempotency_key: str | None = None) -> Future:
+    def submit_ticket(
+        self, request: TicketRequest, idempotency_key: str | None = None, till: str | None = None
+    ) -> Future:
         """The sale queued for the writer thread: a future of its `Ticket`, resolved once it is durable."""
-        return self._sales.submit(Sale(request, idempotency_key, request_fingerprint(request)))
+        return self._sales.submit(Sale(request, idempotency_key, request_fingerprint(request), till))
 
     def close(self) -> None:
         self._sales.close()
@@ -165,8 +178,48 @@ class TicketEngine:
         )
         if not self.store.debit(conn, account.token_sha256, price.stake):
             raise InsufficientBalance()
-        self.store.insert_ticket(conn, ticket, account.token_sha256, idempotency_key, sale.fingerprint)
+        self.store.insert_ticket(conn, ticket, account.token_sha256, idempotency_key, sale.fingerprint, sale.till)
+        if account.kind == "shop" and sale.till is not None:
+            self.store.record_stake_in_open_shift(conn, ticket, sale.till)
         return ticket
+
+    # ---- after the sale (ticketing/settlement) --------------------------------------------------------------------
+
+    def enter_result(
+        self, operator: str, coupon_id: str, event_id: int, result: EventResult, by: str
+    ) -> SettlementSummary:
+        return self.after_sale.enter_result(operator, str(coupon_id), event_id, result, by)
+
+    def preview_results(self, operator: str, coupon_id: str, results: dict[int, EventResult]) -> SettlementSummary:
+        return self.after_sale.preview_results(str(coupon_id), results)
+
+    def cancel_coupon(self, operator: str, coupon_id: str) -> SettlementSummary:
+        return self.after_sale.cancel_coupon(operator, str(coupon_id))
+
+    def settlement(self, operator: str, coupon_id: str) -> SettlementSummary:
+        return self.after_sale.settlement(str(coupon_id))
+
+    def pay_out(self, operator: str, till: str, id_or_code: str) -> PayoutSlip:
+        return self.after_sale.pay_out(self.get_ticket(id_or_code, operator=operator), till)
+
+    def cancel_ticket(self, operator: str, till: str, id_or_code: str) -> Ticket:
+        self.after_sale.cancel_ticket(self.get_ticket(id_or_code, operator=operator), till)
+        return self.get_ticket(id_or_code, operator=operator)
+
+    def open_shift(self, operator: str, till: str, float_amount: Decimal) -> Shift:
+        return self.after_sale.open_shift(operator, till, float_amount)
+
+    def close_shift(self, operator: str, till: str, counted: Decimal) -> Shift:
+        return self.after_sale.close_shift(operator, till, counted)
+
+    def current_shift(self, operator: str, till: str) -> Shift | None:
+        return self.after_sale.current_shift(operator, till)
+
+    def shift(self, operator: str, shift_id: int) -> Shift:
+        return self.after_sale.shift(operator, shift_id)
+
+    def list_shifts(self, operator: str, till: str | None = None, limit: int = 50) -> list[Shift]:
+        return self.after_sale.list_shifts(operator, till, limit)
 
     # ---- lookups ---------------------------------------------------------------------------------------------
 
@@ -203,9 +256,10 @@ class TicketEngine:
     def get_coupon(self, coupon_id: str) -> Coupon:
         with self.store.read() as conn:
             coupon = self.store.load_coupon(conn, str(coupon_id))
-        if coupon is None:
-            raise CouponMissing(f"Coupon {coupon_id} not found", coupon_id=str(coupon_id))
-        return coupon
+            if coupon is None:
+                raise CouponMissing(f"Coupon {coupon_id} not found", coupon_id=str(coupon_id))
+            prizes = self.store.load_bonus_prizes(conn, coupon.id)
+        return coupon.model_copy(update={"bonus_prizes": prizes}) if prizes else coupon
 
     def get_operator(self, name: str) -> Operator:
         cached = self._cached_operator(name)
@@ -279,7 +333,7 @@ class TicketEngine:
             if len(self._account_holders) >= MAX_ACCOUNT_HOLDERS_CACHED:
                 self._account_holders.clear()
             holder = self._account_holders[token_sha256] = AccountHolder(
-                token_sha256=token_sha256, operator=account.operator, user_id=account.user_id
+                token_sha256=token_sha256, operator=account.operator, user_id=account.user_id, kind=account.kind
             )
         return holder
 

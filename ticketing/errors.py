@@ -84,6 +84,40 @@ class CouponInUse(TicketingError):
     code, http_status = 115, 400
 
 
+class ResultsNotAllowed(TicketingError):
+    """A result before the coupon's deadline, or for a cancelled coupon."""
+
+    code, http_status = 130, 400
+
+
+class TicketAlreadyPaid(TicketingError):
+    code, http_status = 131, 400
+
+
+class TicketNotPayable(TicketingError):
+    """Lost, not settled yet (`waiting_for`), cancelled, or credited to a player's account: nothing to pay in cash."""
+
+    code, http_status = 132, 400
+
+
+class CancelNotAllowed(TicketingError):
+    code, http_status = 133, 400
+
+
+class NoOpenShift(TicketingError):
+    code, http_status = 134, 400
+
+
+class ShiftAlreadyOpen(TicketingError):
+    code, http_status = 135, 400
+
+
+class CouponFinal(TicketingError):
+    """Past the correction window: the coupon's results stand."""
+
+    code, http_status = 136, 400
+
+
 class TicketNotFound(TicketingError):
     code, http_status = 111, 404
 

@@ -24,7 +24,7 @@ from pydantic import (
 
 from ticketing.money import CENT
 
-MAX_EVENTS = 64
+MAX_PICKS = 64
 """The one limit on a coupon's size: publishing refuses a coupon with more events, and a sale refuses a longer pick
 list before any work is done."""
 DEFAULT_MAX_PAYOUT = Decimal("100000000.00")
@@ -131,6 +131,20 @@ class EventStatus(StrEnum):
 class CouponStatus(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
+    RESULTED = "resulted"
+    """Every event has its result and the tickets are settled; results can still be corrected."""
+    CANCELLED = "cancelled"
+    """Cancelled by an admin: every ticket void, stakes refunded."""
+    FINAL = "final"
+    """Resulted and past the operator's correction window: no more corrections."""
+
+
+class EventResult(StrEnum):
+    HOME = "1"
+    DRAW = "X"
+    AWAY = "2"
+    VOID = "void"
+    """Abandoned, postponed past the coupon's wait, or cancelled: counts as correct at odds 1.00."""
 
 
 class TicketStatus(StrEnum):
@@ -211,7 +225,11 @@ class Coupon(BaseModel):
     max_payout: Money | None = Field(
         default=None, description="Required when publishing (the coupon check); the operator's cap applies too"
     )
-    events: Annotated[list[CouponEvent], Field(max_length=MAX_EVENTS)]
+    max_void_events: int = Field(default=3, ge=0, le=MAX_PICKS, description="More void events void the round")
+    bonus_prizes: dict[int, Money] = Field(
+        default_factory=dict, description='Fixed prizes by number of correct picks below all: {"16": 150000.00}'
+    )
+    events: Annotated[list[CouponEvent], Field(max_length=MAX_PICKS)]
 
     def is_open_at(self, now: datetime) -> bool:
         return self.status == CouponStatus.OPEN and now < self.closes_at
@@ -269,8 +287,8 @@ class TicketRequest(BaseModel):
     token: Annotated[PrintableText, Field(min_length=1, max_length=256)]
     odds_diff: OddsTolerance = Decimal("0")
     coupon_id: CouponId
-    bets: list[BetId] | None = Field(default=None, min_length=1, max_length=MAX_EVENTS)
-    events: list[PickedEvent] | None = Field(default=None, min_length=1, max_length=MAX_EVENTS)
+    bets: list[BetId] | None = Field(default=None, min_length=1, max_length=MAX_PICKS)
+    events: list[PickedEvent] | None = Field(default=None, min_length=1, max_length=MAX_PICKS)
 
     @model_validator(mode="after")
     def _one_pick_shape(self) -> "TicketRequest":
@@ -287,6 +305,43 @@ class TicketEvent(BaseModel):
     @property
     def pick(self) -> str:
         return PICK_LABELS.get(self.bet, str(self.bet))
+
+
+class EventOutcome(BaseModel):
+    """One pick of a settled ticket: its event's result and whether the pick was correct (a void counts)."""
+
+    id: EventId
+    result: EventResult
+    correct: bool
+
+
+class PayoutRecord(BaseModel):
+    """Cash paid at the counter for a ticket: once, by one till, in one shift."""
+
+    kind: str = Field(description="`payout` (a winner) or `refund` (a void or cancelled ticket)")
+    amount: Money
+    paid_at: UtcDatetime
+    till: str
+    shift_id: int
+    follow_up: str | None = Field(default=None, description="`paid before correction` when a correction changed it")
+
+
+class TicketSettlement(BaseModel):
+    """What a resulted (or cancelled) ticket is worth. The ticket's own payout, tax and net payout stay the
+    figures it was sold with (its receipt); these are the settled ones."""
+
+    result: TicketResult
+    correct: int
+    voids: int
+    prize_tier: int | None = None
+    payout: Money
+    tax: Money
+    net_payout: Money
+    refund: Money
+    credited: Money = Field(description="Credited to the player's account (0 for a shop's ticket, paid in cash)")
+    settled_at: UtcDatetime
+    events: list[EventOutcome] = Field(default_factory=list)
+    paid: PayoutRecord | None = None
 
 
 class Ticket(BaseModel):
@@ -319,6 +374,7 @@ class Ticket(BaseModel):
     events: list[TicketEvent]
     created: UtcDatetime
     updated: UtcDatetime
+    settlement: TicketSettlement | None = None
 
 
 MAX_PAGE_SIZE = 500
@@ -358,3 +414,86 @@ class TicketQuery(BaseModel):
     skip_types: list[TicketType] = Field(default_factory=list)
     limit: int = Field(default=10, ge=1, le=10000)
     after: TicketCursor | None = None
+
+
+# ---- after the sale: results, payouts, shifts ------------------------------------------------------------------
+
+
+class ResultEntry(BaseModel):
+    """Body of `PUT /be/coupons/{coupon_id}/events/{event_id}/result`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    result: EventResult
+
+
+class SettlementSummary(BaseModel):
+    """A coupon's settlement in figures: what the admin previews and confirms, and what finance reconciles."""
+
+    coupon_id: str
+    status: CouponStatus
+    results_known: int
+    events: int
+    results: dict[int, EventResult]
+    tickets: int
+    winners: int
+    bonus_winners: dict[int, int] = Field(description="Number of tickets won per bonus tier (correct picks)")
+    losers: int
+    voided: int
+    total_payout: Money
+    total_tax: Money
+    total_net_payout: Money
+    total_refund: Money
+    paid_before_correction: list[str] = Field(default_factory=list, description="Codes of tickets to follow up")
+
+
+class PayoutSlip(BaseModel):
+    """The answer of a payout at the counter: what to hand over, and the record of it."""
+
+    ticket_id: str
+    code: str
+    result: TicketResult
+    prize_tier: int | None
+    amount: Money
+    currency: str
+    record: PayoutRecord
+
+
+class ShiftOpening(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    float: Annotated[Money, Field(alias="float")]
+
+
+class ShiftClosing(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    counted: Money
+
+
+class CashOperation(BaseModel):
+    kind: str = Field(description="`stake` (cash in), `payout` or `refund` (cash out)")
+    ticket_id: str | None
+    amount: Decimal = Field(description="Signed: cash into the till is positive")
+    at: UtcDatetime
+
+
+class Shift(BaseModel):
+    """A cashier's shift on a till: expected cash = float + stakes - payouts - refunds."""
+
+    id: int
+    operator: str
+    till: str
+    opened_at: UtcDatetime
+    closed_at: UtcDatetime | None
+    float: Money
+    stakes: Money
+    stakes_count: int
+    payouts: Money
+    payouts_count: int
+    refunds: Money
+    refunds_count: int
+    expected: Decimal = Field(description="float + stakes - payouts - refunds (negative if more went out than in)")
+    counted: Money | None
+    difference: Decimal | None = Field(description="counted - expected: negative when cash is missing")
+    operations: list[CashOperation] = Field(default_factory=list)

@@ -5,20 +5,29 @@ Rounding is always ROUND_HALF_UP to the cent, the way Betstack's finance calcula
 Storage keeps integers (cents, hundredths of odds) so that no database ever sees a float.
 """
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
+HALF_UP = Context(prec=28, rounding=ROUND_HALF_UP)
+
+
+def _quantize_to_cent(value: Decimal) -> Decimal:
+    # quantize refuses a result longer than its context's precision (28 digits by default), so a large payout or a
+    # product of many odds would raise: a value too long for the usual context gets a context sized to it.
+    if value.adjusted() < HALF_UP.prec - 3:
+        return value.quantize(CENT, context=HALF_UP)
+    return value.quantize(CENT, context=Context(prec=value.adjusted() + 3, rounding=ROUND_HALF_UP))
 
 
 def round_money(value: Decimal) -> Decimal:
     """Round half-up to the cent: 8.885 -> 8.89, 4.302 -> 4.30."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    return _quantize_to_cent(value)
 
 
 def round_odds(value: Decimal) -> Decimal:
     """Odds carry two decimals too, rounded half-up."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    return _quantize_to_cent(value)
 
 
 def to_cents(amount: Decimal) -> int:

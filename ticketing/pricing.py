@@ -2,17 +2,22 @@
 
 net_stake  = stake / (1 + excise_rate)            rounded half-up to the cent
 excise     = stake - net_stake
-payout     = net_stake * product(odds)             product unrounded, payout rounded, then capped at max_payout
-tax        = (payout - net_stake) * withholding    rounded, never below 0
+payout     = net_stake * product(odds)             exact; capped at max_payout, else rounded half-up to the cent
+tax        = (payout - net_stake) * withholding    rounded half-up, never below 0
 net_payout = payout - tax
+
+Every product is exact: it runs in a context with as many digits as its operands can need, since Decimal's default
+28 digits would round (half-even) a product of many odds and then refuse to round it to the cent. The division is
+exact too (as a fraction), so each figure is rounded once, half-up.
 """
 
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from math import prod
 
 from pydantic import BaseModel, Field
 
+from ticketing.models import MAX_PICKS
 from ticketing.money import round_money, round_odds
 
 
@@ -38,22 +43,36 @@ class Price(BaseModel):
         return round_odds(self.total_odds)
 
 
+EXACT = Context(prec=MAX_PICKS * 8 + 100, rounding=ROUND_HALF_UP)
+"""Room for every digit of a product of the most odds a ticket can carry (each at most 7 digits, the models' limit)
+with the largest stake and rates: sums and products in it are exact, whatever Decimal's default context says."""
+
+
 def price_ticket(
     stake: Decimal, odds: Iterable[Decimal], profile: TaxProfile, max_payout: Decimal | None = None
 ) -> Price:
-    total_odds = prod(odds, start=Decimal(1))
-    net_stake = round_money(stake / (1 + profile.excise_rate))
-    gross_payout = round_money(net_stake * total_odds)
-    capped = max_payout is not None and gross_payout > max_payout
-    payout = max_payout if capped else gross_payout
-    tax = max(Decimal("0.00"), round_money((payout - net_stake) * profile.withholding_rate))
-    return Price(
-        stake=round_money(stake),
-        net_stake=net_stake,
-        excise=round_money(stake - net_stake),
-        total_odds=total_odds,
-        payout=round_money(payout),
-        tax=tax,
-        net_payout=round_money(payout - tax),
-        capped=capped,
-    )
+    net_stake = divide_to_cent(stake, 1 + profile.excise_rate)
+    with localcontext(EXACT):
+        total_odds = prod(odds, start=Decimal(1))
+        gross_payout = net_stake * total_odds
+        capped = max_payout is not None and gross_payout > max_payout
+        payout = round_money(max_payout if capped else gross_payout)
+        tax = max(Decimal("0.00"), round_money((payout - net_stake) * profile.withholding_rate))
+        return Price(
+            stake=round_money(stake),
+            net_stake=net_stake,
+            excise=round_money(stake - net_stake),
+            total_odds=total_odds,
+            payout=payout,
+            tax=tax,
+            net_payout=round_money(payout - tax),
+            capped=capped,
+        )
+
+
+def divide_to_cent(amount: Decimal, divisor: Decimal) -> Decimal:
+    """`amount / divisor` (both positive) rounded half-up to the cent, in integers: no intermediate rounding."""
+    amount_num, amount_den = amount.as_integer_ratio()
+    divisor_num, divisor_den = divisor.as_integer_ratio()
+    numerator, denominator = amount_num * divisor_den * 100, amount_den * divisor_num
+    return Decimal((2 * numerator + denominator) // (2 * denominator)).scaleb(-2)

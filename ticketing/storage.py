@@ -47,15 +47,21 @@ from ticketing.models import (
     BET_DRAW,
     BET_HOME,
     DEFAULT_MAX_PAYOUT,
+    PICK_LABELS,
     Coupon,
     CouponEvent,
     CouponStatus,
+    EventOutcome,
+    EventResult,
     EventStatus,
+    PayoutRecord,
     StakeRules,
     Ticket,
     TicketCursor,
     TicketEvent,
     TicketQuery,
+    TicketSettlement,
+    TicketStatus,
 )
 from ticketing.money import from_cents, to_cents
 from ticketing.pricing import TaxProfile
@@ -70,6 +76,8 @@ operators = Table(
     Column("secret", String(256)),
     Column("excise_rate_bp", Integer, nullable=False, default=0),
     Column("withholding_rate_bp", Integer, nullable=False, default=2000),
+    Column("cancel_window_minutes", Integer, nullable=False, server_default="10"),
+    Column("correction_window_hours", Integer, nullable=False, server_default="24"),
     Column("max_payout_cents", BigInteger, nullable=False, server_default=str(to_cents(DEFAULT_MAX_PAYOUT))),
 )
 accounts = Table(
@@ -79,6 +87,8 @@ accounts = Table(
     Column("operator", String(64), ForeignKey("operators.name"), nullable=False),
     Column("user_id", String(64), nullable=False),
     Column("balance_cents", BigInteger, nullable=False),
+    # `shop`: a shop's till account, its winners paid in cash at the counter; `player`: credited at settlement.
+    Column("kind", String(8), nullable=False, server_default="player"),
 )
 coupons = Table(
     "coupons",
@@ -92,6 +102,7 @@ coupons = Table(
     Column("max_stake_cents", BigInteger, nullable=False),
     Column("fixed_stake_cents", BigInteger),
     Column("max_payout_cents", BigInteger),
+    Column("max_void_events", Integer, nullable=False, server_default="3"),
 )
 coupon_events = Table(
     "coupon_events",
@@ -121,7 +132,7 @@ tickets = Table(
     Column("stake_cents", BigInteger, nullable=False),
     Column("net_stake_cents", BigInteger, nullable=False),
     Column("excise_cents", BigInteger, nullable=False),
-    Column("total_odds", String(40), nullable=False),
+    Column("total_odds", String(300), nullable=False),  # exact, up to 64 odds of 7 digits each
     Column("payout_cents", BigInteger, nullable=False),
     Column("tax_cents", BigInteger, nullable=False),
     Column("net_payout_cents", BigInteger, nullable=False),
@@ -136,8 +147,10 @@ tickets = Table(
     Column("request_sha256", String(64), nullable=False),
     Column("created", DateTime, nullable=False),
     Column("updated", DateTime, nullable=False),
+    Column("sold_by", String(64)),
     UniqueConstraint("operator", "idempotency_key", name="uq_tickets_idempotency"),
     Index("ix_tickets_operator_created", "operator", "created"),
+    Index("ix_tickets_coupon_status", "coupon_id", "status"),
 )
 ticket_events = Table(
     "ticket_events",
@@ -147,6 +160,95 @@ ticket_events = Table(
     Column("event_id", BigInteger, nullable=False),
     Column("bet", Integer, nullable=False),
     Column("odds", Integer, nullable=False),
+)
+
+# ---- after the sale (ticketing/settlement) ------------------------------------------------------------------------
+
+bonus_prizes = Table(
+    "bonus_prizes",
+    metadata,
+    Column("coupon_id", String(64), ForeignKey("coupons.id", ondelete="CASCADE"), primary_key=True),
+    Column("correct", Integer, primary_key=True),
+    Column("amount_cents", BigInteger, nullable=False),
+)
+event_results = Table(
+    "event_results",
+    metadata,
+    Column("coupon_id", String(64), primary_key=True),
+    Column("event_id", BigInteger, primary_key=True),
+    Column("result", String(8), nullable=False),
+    Column("entered_at", DateTime, nullable=False),
+    Column("entered_by", String(64), nullable=False),
+)
+coupon_rounds = Table(
+    "coupon_rounds",
+    metadata,
+    Column("coupon_id", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("settled_at", DateTime, nullable=False),
+    Column("corrections", Integer, nullable=False),
+)
+ticket_settlements = Table(
+    "ticket_settlements",
+    metadata,
+    Column("ticket_id", String(24), ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("coupon_id", String(64), nullable=False),
+    Column("result", String(8), nullable=False),
+    Column("correct", Integer, nullable=False),
+    Column("voids", Integer, nullable=False),
+    Column("prize_tier", Integer),
+    Column("payout_cents", BigInteger, nullable=False),
+    Column("tax_cents", BigInteger, nullable=False),
+    Column("net_payout_cents", BigInteger, nullable=False),
+    Column("refund_cents", BigInteger, nullable=False),
+    Column("credited_cents", BigInteger, nullable=False),
+    Column("settled_at", DateTime, nullable=False),
+    Index("ix_ticket_settlements_coupon", "coupon_id"),
+)
+shifts = Table(
+    "shifts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("operator", String(64), nullable=False),
+    Column("till", String(64), nullable=False),
+    Column("opened_at", DateTime, nullable=False),
+    Column("float_cents", BigInteger, nullable=False),
+    Column("closed_at", DateTime),
+    Column("expected_cents", BigInteger),
+    Column("counted_cents", BigInteger),
+    Column("difference_cents", BigInteger),
+    Index(
+        "ux_shifts_one_open_per_till",
+        "operator",
+        "till",
+        unique=True,
+        sqlite_where=text("closed_at IS NULL"),
+        postgresql_where=text("closed_at IS NULL"),
+    ),
+)
+cash_operations = Table(
+    "cash_operations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("shift_id", Integer, ForeignKey("shifts.id"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("ticket_id", String(24)),
+    Column("amount_cents", BigInteger, nullable=False),  # signed: cash into the till is positive
+    Column("at", DateTime, nullable=False),
+    Index("ix_cash_operations_shift", "shift_id"),
+)
+payouts = Table(
+    "payouts",
+    metadata,
+    # One row per ticket: the primary key is what makes a second payout impossible, from any till or process.
+    Column("ticket_id", String(24), ForeignKey("tickets.id"), primary_key=True),
+    Column("operator", String(64), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("paid_at", DateTime, nullable=False),
+    Column("till", String(64), nullable=False),
+    Column("shift_id", Integer, ForeignKey("shifts.id"), nullable=False),
+    Column("follow_up", String(200)),
 )
 
 # The statements of a sale, built once: constructing Core expressions per call was most of a sale's CPU time.
@@ -170,8 +272,14 @@ SELECT_BY_IDEMPOTENCY_KEY = select(tickets.c.id, tickets.c.request_sha256).where
     and_(tickets.c.operator == bindparam("operator"), tickets.c.idempotency_key == bindparam("key"))
 )
 INSERT_TICKET = insert(tickets)
+RECORD_STAKE_IN_OPEN_SHIFT = text(
+    "INSERT INTO cash_operations (shift_id, kind, ticket_id, amount_cents, at)"
+    " SELECT id, 'stake', :ticket_id, :cents, :at FROM shifts"
+    " WHERE operator = :operator AND till = :till AND closed_at IS NULL"
+).bindparams(bindparam("at", type_=DateTime))
 INSERT_TICKET_EVENTS = insert(ticket_events)
 
+SETTLED_STATUSES = {TicketStatus.RESULTED.value, TicketStatus.CANCELLED.value, TicketStatus.CLOSED.value}
 NEWEST_FIRST = (tickets.c.created.desc(), tickets.c.id.desc())
 
 
@@ -256,6 +364,10 @@ class Operator(BaseModel):
     currency: str
     secret: str | None = None
     tax_profile: TaxProfile = TaxProfile()
+    cancel_window_minutes: int = 10
+    """A till may cancel a ticket it sold for this long after the sale (0: never), and only before the deadline."""
+    correction_window_hours: int = 24
+    """Results of a settled coupon can be corrected for this long; then the coupon is final."""
     max_payout: Decimal = DEFAULT_MAX_PAYOUT
     """The cap on any ticket's payout, whatever the coupon's own cap."""
 
@@ -264,6 +376,8 @@ class AccountHolder(BaseModel):
     token_sha256: str
     operator: str
     user_id: str
+    kind: str = "player"
+    """`shop` (a shop's till account: winners paid in cash at the counter) or `player` (credited at settlement)."""
 
 
 class Account(AccountHolder):
@@ -293,6 +407,19 @@ def database_url(setting: str) -> str:
     path = Path(setting).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def add_missing_columns_and_indexes(conn: Connection) -> None:
+    """A database made by an earlier version gets the columns and indexes added since (every added column is
+    nullable or has a server default): `create_all` creates missing tables only. Nothing is ever dropped."""
+    inspector = inspect(conn)
+    for table in metadata.sorted_tables:
+        existing = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in existing:
+                conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {CreateColumn(column).compile(conn)}"))
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
 
 
 def _make_engine(url: str) -> Engine:
@@ -327,19 +454,8 @@ class Store:
     def create_schema(self) -> None:
         with self.setup_lock():
             metadata.create_all(self.engine)
-            self._add_missing_columns()
-
-    def _add_missing_columns(self) -> None:
-        """`create_all` creates missing tables only: a column added to a table since a database was made is added
-        here, with its server default (every added column has one, or is nullable)."""
-        with self.engine.begin() as conn:
-            inspector = inspect(conn)
-            for table in metadata.sorted_tables:
-                present = {column["name"] for column in inspector.get_columns(table.name)}
-                for column in table.columns:
-                    if column.name not in present:
-                        spec = CreateColumn(column).compile(dialect=conn.dialect)
-                        conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {spec}"))
+            with self.engine.begin() as conn:
+                add_missing_columns_and_indexes(conn)
 
     @contextmanager
     def setup_lock(self) -> Iterator[None]:
@@ -403,6 +519,8 @@ class Store:
             currency=row.currency,
             secret=row.secret,
             tax_profile=profile,
+            cancel_window_minutes=row.cancel_window_minutes,
+            correction_window_hours=row.correction_window_hours,
             max_payout=from_cents(row.max_payout_cents),
         )
 
@@ -412,6 +530,8 @@ class Store:
             "secret": op.secret,
             "excise_rate_bp": int(op.tax_profile.excise_rate * BASIS_POINTS),
             "withholding_rate_bp": int(op.tax_profile.withholding_rate * BASIS_POINTS),
+            "cancel_window_minutes": op.cancel_window_minutes,
+            "correction_window_hours": op.correction_window_hours,
             "max_payout_cents": to_cents(op.max_payout),
         }
         if conn.execute(update(operators).where(operators.c.name == op.name).values(**values)).rowcount == 0:
@@ -425,6 +545,7 @@ class Store:
             token_sha256=row.token_sha256,
             operator=row.operator,
             user_id=row.user_id,
+            kind=row.kind,
             balance=from_cents(row.balance_cents),
         )
 
@@ -435,8 +556,12 @@ class Store:
                 operator=account.operator,
                 user_id=account.user_id,
                 balance_cents=to_cents(account.balance),
+                kind=account.kind,
             )
         )
+
+    def set_account_kind(self, conn: Connection, token_sha256: str, kind: str) -> None:
+        conn.execute(update(accounts).where(accounts.c.token_sha256 == token_sha256).values(kind=kind))
 
     def debit(self, conn: Connection, token_sha256: str, amount: Decimal) -> bool:
         """Take `amount` off the balance if it covers it; False (and nothing changed) if it does not."""
@@ -463,6 +588,11 @@ class Store:
         coupon = self._coupon(rows[0], [row[COUPON_COLUMNS:] for row in rows])
         self._coupons_seen[coupon_id] = (rows, coupon)
         return coupon
+
+    def load_bonus_prizes(self, conn: Connection, coupon_id: str) -> dict[int, Decimal]:
+        """Read apart from the coupon: a sale never needs them, settlement and the coupon's readers do."""
+        query = select(bonus_prizes).where(bonus_prizes.c.coupon_id == coupon_id).order_by(bonus_prizes.c.correct)
+        return {row.correct: from_cents(row.amount_cents) for row in conn.execute(query)}
 
     def open_coupon_ids(self, conn: Connection, now: datetime) -> list[str]:
         query = (
@@ -491,8 +621,18 @@ class Store:
                 max_stake_cents=to_cents(rules.max_stake),
                 fixed_stake_cents=None if rules.fixed_stake is None else to_cents(rules.fixed_stake),
                 max_payout_cents=None if coupon.max_payout is None else to_cents(coupon.max_payout),
+                max_void_events=coupon.max_void_events,
             )
         )
+        conn.execute(bonus_prizes.delete().where(bonus_prizes.c.coupon_id == coupon.id))
+        if coupon.bonus_prizes:
+            conn.execute(
+                insert(bonus_prizes),
+                [
+                    {"coupon_id": coupon.id, "correct": correct, "amount_cents": to_cents(amount)}
+                    for correct, amount in coupon.bonus_prizes.items()
+                ],
+            )
         conn.execute(
             insert(coupon_events),
             [
@@ -559,13 +699,21 @@ class Store:
             closes_at=_aware(row.closes_at),
             stake_rules=rules,
             max_payout=None if row.max_payout_cents is None else from_cents(row.max_payout_cents),
+            max_void_events=row.max_void_events,
+            bonus_prizes={},
             events=events,
         )
 
     # ---- tickets -----------------------------------------------------------------------------------------------
 
     def insert_ticket(
-        self, conn: Connection, ticket: Ticket, token_sha256: str, idempotency_key: str | None, request_sha256: str
+        self,
+        conn: Connection,
+        ticket: Ticket,
+        token_sha256: str,
+        idempotency_key: str | None,
+        request_sha256: str,
+        sold_by: str | None = None,
     ) -> None:
         conn.execute(
             INSERT_TICKET,
@@ -595,6 +743,7 @@ class Store:
                 request_sha256=request_sha256,
                 created=_naive_utc(ticket.created),
                 updated=_naive_utc(ticket.updated),
+                sold_by=sold_by,
             ),
         )
         conn.execute(
@@ -603,6 +752,19 @@ class Store:
                 {"ticket_id": ticket.id, "position": i, "event_id": e.id, "bet": e.bet, "odds": _odds_int(e.odds)}
                 for i, e in enumerate(ticket.events)
             ],
+        )
+
+    def record_stake_in_open_shift(self, conn: Connection, ticket: Ticket, till: str) -> None:
+        """A shop ticket's stake is cash taken at the till: recorded in its open shift, if it has one."""
+        conn.execute(
+            RECORD_STAKE_IN_OPEN_SHIFT,
+            {
+                "ticket_id": ticket.id,
+                "cents": to_cents(ticket.stake),
+                "at": _naive_utc(ticket.created),
+                "operator": ticket.operator,
+                "till": till,
+            },
         )
 
     def has_tickets(self, conn: Connection, coupon_id: str) -> bool:
@@ -681,10 +843,69 @@ class Store:
             )
             for e in conn.execute(query):
                 events[e.ticket_id].append(TicketEvent(id=e.event_id, bet=e.bet, odds=_odds_dec(e.odds)))
-        return [self._ticket(row, events[row.id]) for row in rows]
+        settled = [row.id for row in rows if row.status in SETTLED_STATUSES]
+        settlements = self._settlements(conn, settled, events) if settled else {}
+        return [self._ticket(row, events[row.id], settlements.get(row.id)) for row in rows]
+
+    def _settlements(
+        self, conn: Connection, ticket_ids: list[str], events: dict[str, list[TicketEvent]]
+    ) -> dict[str, TicketSettlement]:
+        """Settled amounts, each pick's result and the counter's payout record of these tickets."""
+        rows = []
+        for start in range(0, len(ticket_ids), 500):
+            chunk = ticket_ids[start : start + 500]
+            query = (
+                select(ticket_settlements, *[c.label(f"paid_{c.name}") for c in payouts.c])
+                .outerjoin(payouts, payouts.c.ticket_id == ticket_settlements.c.ticket_id)
+                .where(ticket_settlements.c.ticket_id.in_(chunk))
+            )
+            rows.extend(conn.execute(query))
+        results: dict[str, dict[int, EventResult]] = {}
+        for coupon_id in {row.coupon_id for row in rows}:
+            query = select(event_results.c.event_id, event_results.c.result).where(
+                event_results.c.coupon_id == coupon_id
+            )
+            results[coupon_id] = {r.event_id: EventResult(r.result) for r in conn.execute(query)}
+        return {row.ticket_id: self._settlement(row, events[row.ticket_id], results[row.coupon_id]) for row in rows}
 
     @staticmethod
-    def _ticket(row, events: list[TicketEvent]) -> Ticket:
+    def _settlement(row, picks: list[TicketEvent], results: dict[int, EventResult]) -> TicketSettlement:
+        paid = None
+        if row.paid_ticket_id is not None:
+            paid = PayoutRecord(
+                kind=row.paid_kind,
+                amount=from_cents(row.paid_amount_cents),
+                paid_at=_aware(row.paid_paid_at),
+                till=row.paid_till,
+                shift_id=row.paid_shift_id,
+                follow_up=row.paid_follow_up,
+            )
+        outcomes = [
+            EventOutcome(
+                id=p.id,
+                result=results[p.id],
+                correct=results[p.id] == EventResult.VOID or PICK_LABELS.get(p.bet) == results[p.id].value,
+            )
+            for p in picks
+            if p.id in results
+        ]
+        return TicketSettlement(
+            result=row.result,
+            correct=row.correct,
+            voids=row.voids,
+            prize_tier=row.prize_tier,
+            payout=from_cents(row.payout_cents),
+            tax=from_cents(row.tax_cents),
+            net_payout=from_cents(row.net_payout_cents),
+            refund=from_cents(row.refund_cents),
+            credited=from_cents(row.credited_cents),
+            settled_at=_aware(row.settled_at),
+            events=outcomes,
+            paid=paid,
+        )
+
+    @staticmethod
+    def _ticket(row, events: list[TicketEvent], settlement: TicketSettlement | None = None) -> Ticket:
         return Ticket(
             id=row.id,
             code=row.code,
@@ -709,4 +930,5 @@ class Store:
             events=events,
             created=_aware(row.created),
             updated=_aware(row.updated),
+            settlement=settlement,
         )

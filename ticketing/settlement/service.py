@@ -1,0 +1,521 @@
+"""The ticket's life after the sale, as transactions: results, settlement, corrections, cancellation, payouts at the
+counter and the till's shifts. Each public method is one durable transaction (or none, when it refuses).
+
+Settlement runs by itself in the transaction that enters a coupon's last missing result (or cancels the coupon),
+so a coupon is never left half settled: a crash rolls the whole pass back, and `settle_pending` (run at every
+start) settles any coupon whose results are complete and whose tickets are not.
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ticketing.errors import (
+    CancelNotAllowed,
+    CouponFinal,
+    CouponMissing,
+    NoOpenShift,
+    ResultsNotAllowed,
+    ShiftAlreadyOpen,
+    TicketAlreadyPaid,
+    TicketNotPayable,
+)
+from ticketing.models import (
+    CashOperation,
+    Coupon,
+    CouponStatus,
+    EventResult,
+    PayoutRecord,
+    PayoutSlip,
+    SettlementSummary,
+    Shift,
+    Ticket,
+    TicketResult,
+    TicketStatus,
+)
+from ticketing.money import from_cents, to_cents
+from ticketing.settlement import queries
+from ticketing.settlement.rules import settle_ticket
+from ticketing.storage import (
+    Operator,
+    Store,
+    accounts,
+    cash_operations,
+    coupon_rounds,
+    coupons,
+    payouts,
+    shifts,
+    ticket_settlements,
+    tickets,
+)
+
+Clock = Callable[[], datetime]
+
+
+class PreviewOnly(Exception):
+    """Raised to roll back a settlement that was only run to be shown."""
+
+    def __init__(self, summary: SettlementSummary):
+        self.summary = summary
+
+
+def naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+class AfterSale:
+    def __init__(self, store: Store, clock: Clock, operator: Callable[[str], Operator]):
+        self.store = store
+        self.clock = clock
+        self.operator = operator
+
+    # ---- results and settlement --------------------------------------------------------------------------------
+
+    def enter_result(
+        self, operator: str, coupon_id: str, event_id: int, result: EventResult, by: str
+    ) -> SettlementSummary:
+        """Enter or correct one event's result. The last missing one settles the coupon, in a transaction of its
+        own after the result is durable (a crash in between is finished by `settle_pending` at the next start); a
+        changed result of a settled coupon re-settles it in the same transaction (rollback, then a new outcome)."""
+        with self.store.write() as conn:
+            coupon = self._resultable_coupon(conn, coupon_id)
+            if coupon.event(event_id) is None:
+                raise CouponMissing(f"Event {event_id} not found in coupon {coupon_id}", coupon_id=coupon_id)
+            if queries.results_of(conn, coupon_id).get(event_id) == result:
+                return self._summary(conn, coupon_id)
+            now = naive(self.clock())
+            correction = queries.round_of(conn, coupon_id) is not None
+            if correction:
+                queries.roll_back_settlement(conn, coupon_id, now)
+            queries.save_result(conn, coupon_id, event_id, result, now, by)
+            if correction:
+                self._settle_if_complete(conn, coupon, now, correction=True)
+                return self._summary(conn, coupon_id)
+        with self.store.write() as conn:
+            self._settle_if_complete(conn, coupon, naive(self.clock()), correction=False)
+            return self._summary(conn, coupon_id)
+
+    def preview_results(self, coupon_id: str, results: dict[int, EventResult]) -> SettlementSummary:
+        """What the settlement would be with these results (on top of those entered): run, shown, rolled back."""
+        try:
+            with self.store.write() as conn:
+                coupon = self._resultable_coupon(conn, coupon_id)
+                now = naive(self.clock())
+                settled = queries.round_of(conn, coupon_id) is not None
+                if settled:
+                    queries.roll_back_settlement(conn, coupon_id, now)
+                for event_id, result in results.items():
+                    if coupon.event(event_id) is not None:
+                        queries.save_result(conn, coupon_id, event_id, result, now, "preview")
+                self._settle_if_complete(conn, coupon, now, correction=settled)
+                raise PreviewOnly(self._summary(conn, coupon_id))
+        except PreviewOnly as preview:
+            return preview.summary
+
+    def cancel_coupon(self, operator: str, coupon_id: str) -> SettlementSummary:
+        """An admin calls the round off: every unsettled ticket void, stakes refunded (credited or owed in cash)."""
+        with self.store.write() as conn:
+            coupon = self._coupon(conn, coupon_id)
+            if queries.round_of(conn, coupon_id) is not None:
+                raise ResultsNotAllowed(f"Coupon {coupon_id} is already {self._status(conn, coupon).value}")
+            now = naive(self.clock())
+            queries.settle_coupon(conn, coupon_id, {}, coupon.max_void_events, now, cancelled=True)
+            queries.credit_players(conn, coupon_id, now)
+            queries.save_round(conn, coupon_id, CouponStatus.CANCELLED.value, now, correction=False)
+            conn.execute(update(coupons).where(coupons.c.id == coupon_id).values(status=CouponStatus.CANCELLED.value))
+            return self._summary(conn, coupon_id)
+
+    def settlement(self, coupon_id: str) -> SettlementSummary:
+        with self.store.read() as conn:
+            self._coupon(conn, coupon_id)
+            return self._summary(conn, coupon_id)
+
+    def settle_pending(self) -> list[str]:
+        """At start: settle every coupon whose results are complete but whose settlement never committed."""
+        with self.store.read() as conn:
+            rows = conn.execute(
+                select(coupons.c.id)
+                .outerjoin(coupon_rounds, coupon_rounds.c.coupon_id == coupons.c.id)
+                .where(coupon_rounds.c.coupon_id.is_(None))
+            ).all()
+        settled = []
+        for (coupon_id,) in rows:
+            with self.store.write() as conn:
+                coupon = self._coupon(conn, coupon_id)
+                if self._settle_if_complete(conn, coupon, naive(self.clock()), correction=False):
+                    settled.append(coupon_id)
+        return settled
+
+    def _settle_if_complete(self, conn: Connection, coupon: Coupon, now: datetime, correction: bool) -> bool:
+        results = queries.results_of(conn, coupon.id)
+        if any(event.id not in results for event in coupon.events):
+            return False
+        queries.settle_coupon(conn, coupon.id, results, coupon.max_void_events, now, cancelled=False)
+        self._reprice_void_winners(conn, coupon, results, now)
+        queries.credit_players(conn, coupon.id, now)
+        queries.save_round(conn, coupon.id, CouponStatus.RESULTED.value, now, correction)
+        conn.execute(update(coupons).where(coupons.c.id == coupon.id).values(status=CouponStatus.RESULTED.value))
+        if correction:
+            queries.flag_paid_before_correction(conn, coupon.id)
+        return True
+
+    def _reprice_void_winners(self, conn: Connection, coupon: Coupon, results: dict, now: datetime) -> None:
+        """A full winner with void legs is paid at odds 1.00 for them: priced again by the engine's own rules."""
+        winners = queries.void_winners(conn, coupon.id, now)
+        if not winners:
+            return
+        bonus = self.store.load_bonus_prizes(conn, coupon.id)
+        for ticket_id, (stake, picks, kind) in winners.items():
+            operator = self.operator(conn.execute(select(tickets.c.operator).where(tickets.c.id == ticket_id)).scalar())
+            outcome = settle_ticket(
+                stake, picks, results, operator.tax_profile, coupon.max_payout, coupon.max_void_events, bonus
+            )
+            credited = outcome.owed if kind == "player" else Decimal(0)
+            queries.reprice(conn, ticket_id, outcome.payout, outcome.tax, outcome.net_payout, credited)
+
+    def _resultable_coupon(self, conn: Connection, coupon_id: str) -> Coupon:
+        coupon = self._coupon(conn, coupon_id)
+        now = self.clock()
+        if now < coupon.closes_at:
+            raise ResultsNotAllowed(
+                f"Coupon {coupon_id} closes at {coupon.closes_at:%Y-%m-%d %H:%M} UTC: results only after its deadline"
+            )
+        status = self._status(conn, coupon)
+        if status == CouponStatus.CANCELLED:
+            raise ResultsNotAllowed(f"Coupon {coupon_id} was cancelled")
+        if status == CouponStatus.FINAL:
+            raise CouponFinal(f"Coupon {coupon_id} is final: its results can no longer be corrected")
+        return coupon
+
+    def _coupon(self, conn: Connection, coupon_id: str) -> Coupon:
+        coupon = self.store.load_coupon(conn, coupon_id)
+        if coupon is None:
+            raise CouponMissing(f"Coupon {coupon_id} not found", coupon_id=coupon_id)
+        return coupon
+
+    def _status(self, conn: Connection, coupon: Coupon) -> CouponStatus:
+        """Resulted turns final once the correction window has passed (no write needed: it is a matter of time)."""
+        settled = queries.round_of(conn, coupon.id)
+        if settled is None:
+            return coupon.status
+        if settled.state == CouponStatus.RESULTED.value:
+            window = self._correction_window(conn, coupon.id)
+            if naive(self.clock()) >= settled.settled_at + window:
+                return CouponStatus.FINAL
+        return CouponStatus(settled.state)
+
+    def _correction_window(self, conn: Connection, coupon_id: str) -> timedelta:
+        operator = conn.execute(select(tickets.c.operator).where(tickets.c.coupon_id == coupon_id).limit(1)).scalar()
+        hours = self.operator(operator).correction_window_hours if operator else 24
+        return timedelta(hours=hours)
+
+    def _summary(self, conn: Connection, coupon_id: str) -> SettlementSummary:
+        coupon = self._coupon(conn, coupon_id)
+        results = queries.results_of(conn, coupon_id)
+        s = ticket_settlements
+        rows = conn.execute(
+            select(
+                s.c.result,
+                s.c.prize_tier,
+                func.count(),
+                func.coalesce(func.sum(s.c.payout_cents), 0),
+                func.coalesce(func.sum(s.c.tax_cents), 0),
+                func.coalesce(func.sum(s.c.net_payout_cents), 0),
+                func.coalesce(func.sum(s.c.refund_cents), 0),
+            )
+            .join(tickets, tickets.c.id == s.c.ticket_id)
+            .where(s.c.coupon_id == coupon_id, tickets.c.status != TicketStatus.CANCELLED.value)
+            .group_by(s.c.result, s.c.prize_tier)
+        ).all()
+        counts = {"won": 0, "lost": 0, "void": 0}
+        bonus: dict[int, int] = {}
+        totals = [0, 0, 0, 0]
+        for result, tier, count, payout, tax, net, refund in rows:
+            if tier is not None:
+                bonus[tier] = count
+            else:
+                counts[result] += count
+            for i, value in enumerate((payout, tax, net, refund)):
+                totals[i] += int(value)
+        sold = conn.execute(
+            select(func.count())
+            .select_from(tickets)
+            .where(tickets.c.coupon_id == coupon_id, tickets.c.status != TicketStatus.CANCELLED.value)
+        ).scalar_one()
+        follow_up = conn.execute(
+            select(tickets.c.code)
+            .join(payouts, payouts.c.ticket_id == tickets.c.id)
+            .where(tickets.c.coupon_id == coupon_id, payouts.c.follow_up.is_not(None))
+            .order_by(tickets.c.code)
+        ).scalars()
+        return SettlementSummary(
+            coupon_id=coupon_id,
+            status=self._status(conn, coupon),
+            results_known=sum(1 for e in coupon.events if e.id in results),
+            events=len(coupon.events),
+            results={e.id: results[e.id] for e in coupon.events if e.id in results},
+            tickets=sold,
+            winners=counts["won"],
+            bonus_winners=bonus,
+            losers=counts["lost"],
+            voided=counts["void"],
+            total_payout=from_cents(totals[0]),
+            total_tax=from_cents(totals[1]),
+            total_net_payout=from_cents(totals[2]),
+            total_refund=from_cents(totals[3]),
+            paid_before_correction=list(follow_up),
+        )
+
+    # ---- at the counter ------------------------------------------------------------------------------------------
+
+    def pay_out(self, ticket: Ticket, till: str) -> PayoutSlip:
+        """Pay a won or void shop ticket in cash, once: the payouts table's primary key refuses any second payout,
+        from any till or process, even when two arrive at the same moment."""
+        self._payable(ticket)
+        settlement = ticket.settlement
+        kind = "refund" if settlement.result == TicketResult.VOID else "payout"
+        amount = settlement.refund if kind == "refund" else settlement.net_payout
+        now = naive(self.clock())
+        try:
+            with self.store.write() as conn:
+                if queries.payout_of(conn, ticket.id) is not None:
+                    raise self._already_paid(conn, ticket)
+                shift = self._open_shift(conn, ticket.operator, till)
+                conn.execute(
+                    payouts.insert().values(
+                        ticket_id=ticket.id,
+                        operator=ticket.operator,
+                        kind=kind,
+                        amount_cents=to_cents(amount),
+                        paid_at=now,
+                        till=till,
+                        shift_id=shift.id,
+                    )
+                )
+                queries.record_cash(conn, shift.id, kind, ticket.id, -to_cents(amount), now)
+        except IntegrityError:
+            with self.store.read() as conn:
+                raise self._already_paid(conn, ticket) from None
+        with self.store.read() as conn:
+            row = queries.payout_of(conn, ticket.id)
+        record = PayoutRecord(
+            kind=row.kind,
+            amount=from_cents(row.amount_cents),
+            paid_at=row.paid_at,
+            till=row.till,
+            shift_id=row.shift_id,
+            follow_up=row.follow_up,
+        )
+        return PayoutSlip(
+            ticket_id=ticket.id,
+            code=ticket.code,
+            result=settlement.result,
+            prize_tier=settlement.prize_tier,
+            amount=amount,
+            currency=ticket.currency,
+            record=record,
+        )
+
+    def _payable(self, ticket: Ticket) -> None:
+        if ticket.status == TicketStatus.CANCELLED:
+            raise TicketNotPayable(
+                f"Ticket {ticket.code} was cancelled: its stake was refunded then", reason="cancelled"
+            )
+        if ticket.settlement is None:
+            with self.store.read() as conn:
+                known = len(queries.results_of(conn, ticket.coupon_id))
+            raise TicketNotPayable(
+                f"Ticket {ticket.code} is waiting for results: {known} of {len(ticket.events)} known",
+                reason="waiting",
+                results_known=known,
+                events=len(ticket.events),
+            )
+        if ticket.settlement.result == TicketResult.LOST:
+            raise TicketNotPayable(f"Ticket {ticket.code} is not a winner", reason="lost")
+        if ticket.settlement.credited > 0:
+            raise TicketNotPayable(
+                f"Ticket {ticket.code} was credited to the player's account: "
+                f"{ticket.settlement.credited:.2f} {ticket.currency}",
+                reason="credited",
+            )
+        if ticket.settlement.paid is not None:
+            paid = ticket.settlement.paid
+            raise TicketAlreadyPaid(
+                f"Ticket {ticket.code} already paid at {paid.paid_at:%Y-%m-%d %H:%M:%S} UTC by {paid.till}",
+                paid_at=paid.paid_at.strftime("%Y-%m-%dT%H:%M:%S"),
+                till=paid.till,
+            )
+
+    def _already_paid(self, conn: Connection, ticket: Ticket) -> TicketAlreadyPaid:
+        row = queries.payout_of(conn, ticket.id)
+        return TicketAlreadyPaid(
+            f"Ticket {ticket.code} already paid at {row.paid_at:%Y-%m-%d %H:%M:%S} UTC by {row.till}",
+            paid_at=row.paid_at.strftime("%Y-%m-%dT%H:%M:%S"),
+            till=row.till,
+        )
+
+    def cancel_ticket(self, ticket: Ticket, till: str) -> Ticket:
+        """The till that sold a ticket takes it back within the operator's cancel window and before the deadline:
+        the stake is refunded (credited to a player's account, or cash out of this till's open shift)."""
+        operator = self.operator(ticket.operator)
+        now = self.clock()
+        self._cancellable(ticket, till, operator, now)
+        with self.store.write() as conn:
+            current = conn.execute(
+                select(tickets.c.status, tickets.c.sold_by, tickets.c.token_sha256).where(tickets.c.id == ticket.id)
+            ).first()
+            if current.status not in queries.UNSETTLED:
+                raise CancelNotAllowed(f"Ticket {ticket.code} is already {current.status}")
+            if current.sold_by != till:
+                raise CancelNotAllowed(f"Ticket {ticket.code} was sold by another till: only that till may cancel it")
+            closes_at = self._coupon(conn, ticket.coupon_id).closes_at
+            if now >= closes_at:
+                raise CancelNotAllowed(f"Ticket {ticket.code} cannot be cancelled: coupon {ticket.coupon_id} is closed")
+            kind = conn.execute(select(accounts.c.kind).where(accounts.c.token_sha256 == current.token_sha256)).scalar()
+            stamp = naive(now)
+            stake = to_cents(ticket.stake)
+            if kind == "player":
+                conn.execute(
+                    update(accounts)
+                    .where(accounts.c.token_sha256 == current.token_sha256)
+                    .values(balance_cents=accounts.c.balance_cents + stake)
+                )
+            else:
+                shift = self._open_shift(conn, ticket.operator, till)
+                queries.record_cash(conn, shift.id, "refund", ticket.id, -stake, stamp)
+            conn.execute(
+                ticket_settlements.insert().values(
+                    ticket_id=ticket.id,
+                    coupon_id=ticket.coupon_id,
+                    result=TicketResult.VOID.value,
+                    correct=0,
+                    voids=0,
+                    payout_cents=0,
+                    tax_cents=0,
+                    net_payout_cents=0,
+                    refund_cents=stake,
+                    credited_cents=stake if kind == "player" else 0,
+                    settled_at=stamp,
+                )
+            )
+            conn.execute(
+                update(tickets)
+                .where(tickets.c.id == ticket.id)
+                .values(status=TicketStatus.CANCELLED.value, result=TicketResult.VOID.value, updated=stamp)
+            )
+        return ticket
+
+    @staticmethod
+    def _cancellable(ticket: Ticket, till: str, operator: Operator, now: datetime) -> None:
+        if operator.cancel_window_minutes <= 0:
+            raise CancelNotAllowed(f"Operator {operator.name} does not allow cancelling tickets")
+        if ticket.status not in queries.UNSETTLED:
+            raise CancelNotAllowed(f"Ticket {ticket.code} is already {ticket.status.value}")
+        until = ticket.created + timedelta(minutes=operator.cancel_window_minutes)
+        if now > until:
+            raise CancelNotAllowed(
+                f"Ticket {ticket.code} could be cancelled until {until:%H:%M} UTC ({operator.cancel_window_minutes}"
+                " minutes after the sale)"
+            )
+
+    # ---- shifts --------------------------------------------------------------------------------------------------
+
+    def open_shift(self, operator: str, till: str, float_amount: Decimal) -> Shift:
+        try:
+            with self.store.write() as conn:
+                if queries.open_shift_of(conn, operator, till) is not None:
+                    raise ShiftAlreadyOpen(f"Till {till} already has an open shift: close it first")
+                shift_id = conn.execute(
+                    shifts.insert().values(
+                        operator=operator, till=till, opened_at=naive(self.clock()), float_cents=to_cents(float_amount)
+                    )
+                ).inserted_primary_key[0]
+        except IntegrityError:
+            raise ShiftAlreadyOpen(f"Till {till} already has an open shift: close it first") from None
+        return self.shift(operator, shift_id)
+
+    def close_shift(self, operator: str, till: str, counted: Decimal) -> Shift:
+        with self.store.write() as conn:
+            shift = self._open_shift(conn, operator, till)
+            expected = shift.float_cents + sum(total for _count, total in queries.cash_totals(conn, shift.id).values())
+            conn.execute(
+                update(shifts)
+                .where(shifts.c.id == shift.id)
+                .values(
+                    closed_at=naive(self.clock()),
+                    expected_cents=expected,
+                    counted_cents=to_cents(counted),
+                    difference_cents=to_cents(counted) - expected,
+                )
+            )
+        return self.shift(operator, shift.id)
+
+    def current_shift(self, operator: str, till: str) -> Shift | None:
+        with self.store.read() as conn:
+            row = queries.open_shift_of(conn, operator, till)
+            return None if row is None else self._shift(conn, row)
+
+    def shift(self, operator: str, shift_id: int) -> Shift:
+        with self.store.read() as conn:
+            row = conn.execute(select(shifts).where(shifts.c.id == shift_id, shifts.c.operator == operator)).first()
+            if row is None:
+                raise NoOpenShift(f"Shift {shift_id} not found")
+            return self._shift(conn, row)
+
+    def list_shifts(self, operator: str, till: str | None = None, limit: int = 50) -> list[Shift]:
+        with self.store.read() as conn:
+            query = select(shifts).where(shifts.c.operator == operator)
+            if till is not None:
+                query = query.where(shifts.c.till == till)
+            rows = conn.execute(query.order_by(shifts.c.id.desc()).limit(limit)).all()
+            return [self._shift(conn, row, with_operations=False) for row in rows]
+
+    def _open_shift(self, conn: Connection, operator: str, till: str):
+        shift = queries.open_shift_of(conn, operator, till)
+        if shift is None:
+            raise NoOpenShift(f"Till {till} has no open shift: open one with the cash float first")
+        return shift
+
+    def _shift(self, conn: Connection, row, with_operations: bool = True) -> Shift:
+        totals = queries.cash_totals(conn, row.id)
+
+        def total(kind: str) -> tuple[int, Decimal]:
+            count, cents = totals.get(kind, (0, 0))
+            return count, from_cents(abs(cents))
+
+        stakes_count, stakes = total("stake")
+        payouts_count, paid = total("payout")
+        refunds_count, refunded = total("refund")
+        expected = (
+            from_cents(row.expected_cents)
+            if row.expected_cents is not None
+            else from_cents(row.float_cents + sum(cents for _count, cents in totals.values()))
+        )
+        operations = []
+        if with_operations:
+            query = select(cash_operations).where(cash_operations.c.shift_id == row.id).order_by(cash_operations.c.id)
+            operations = [
+                CashOperation(kind=op.kind, ticket_id=op.ticket_id, amount=from_cents(op.amount_cents), at=op.at)
+                for op in conn.execute(query)
+            ]
+        return Shift(
+            id=row.id,
+            operator=row.operator,
+            till=row.till,
+            opened_at=row.opened_at,
+            closed_at=row.closed_at,
+            float=from_cents(row.float_cents),
+            stakes=stakes,
+            stakes_count=stakes_count,
+            payouts=paid,
+            payouts_count=payouts_count,
+            refunds=refunded,
+            refunds_count=refunds_count,
+            expected=expected,
+            counted=None if row.counted_cents is None else from_cents(row.counted_cents),
+            difference=None if row.difference_cents is None else from_cents(row.difference_cents),
+            operations=operations,
+        )
