@@ -29,6 +29,10 @@ GROUP = "tests/test_group_commit.py"
 ENGINE = "tests/test_engine.py"
 DURABLE = "tests/test_durability_proofs.py"
 SETTLE = "tests/test_settlement.py"
+HOSTILE = "tests/test_hostile_input.py"
+ISOLATION = "tests/test_sale_isolation.py"
+SERVER = "tests/test_server_limits.py"
+PAGES = "tests/test_ticket_pages.py"
 DEBIT_LINES = (
     "        if not self.store.debit(conn, account.token_sha256, price.stake):\n"
     "            raise InsufficientBalance()\n"
@@ -455,5 +459,93 @@ BREAKAGES = [
         old="            if current.sold_by != till:\n",
         new="            if False:\n",
         tests=(f"{SETTLE}::test_the_till_that_sold_a_ticket_may_cancel_it_within_the_window",),
+    ),
+    Breakage(
+        id="sale-without-savepoint",
+        guarantee="group commit: a failing sale is undone alone, its batch commits once",
+        file="ticketing/engine.py",
+        old="        with self.store.savepoint(conn):\n            return self._sell(conn, sale)\n",
+        new="        return self._sell(conn, sale)\n",
+        tests=(f"{ISOLATION}::test_an_internal_error_in_one_sale_fails_it_alone_and_its_batch_commits_once",),
+    ),
+    Breakage(
+        id="signature-compared-unchecked",
+        guarantee="no input gives a 500: a non-ASCII signature is 403",
+        file="ticketing/signing.py",
+        old="    if not SIGNATURE.fullmatch(given) or not hmac.compare_digest(",
+        new="    if not hmac.compare_digest(",
+        tests=(f"{HOSTILE}::test_non_ascii_or_malformed_signature_headers_are_403",),
+    ),
+    Breakage(
+        id="duplicate-json-keys-accepted",
+        guarantee="no input gives a 500: duplicate keys are 422",
+        file="ticketing/wire.py",
+        old='            raise InvalidJSON(f"duplicate key {key!r}")\n',
+        new="            pass\n",
+        tests=(f"{HOSTILE}::test_duplicate_json_keys_are_422_and_sell_nothing",),
+    ),
+    Breakage(
+        id="line-breaks-allowed-in-text",
+        guarantee="no input gives a 500: control characters in text fields are refused",
+        file="ticketing/models.py",
+        old='CONTROL_CHARACTER = re.compile("[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]")\n',
+        new='CONTROL_CHARACTER = re.compile("[\\x00-\\x08]")\n',
+        tests=(f"{HOSTILE}::test_control_characters_in_a_ticket_text_field_are_422",),
+    ),
+    Breakage(
+        id="operator-cap-ignored",
+        guarantee="no input gives a 500: every payout is capped, within the operator's cap",
+        file="ticketing/engine.py",
+        old="        cap = operator.max_payout if coupon.max_payout is None else",
+        new="        cap = None if coupon.max_payout is None else",
+        tests=(f"{HOSTILE}::test_a_coupon_stored_without_a_cap_sells_capped_at_the_operators",),
+    ),
+    Breakage(
+        id="coupon-amounts-unbounded",
+        guarantee="no input gives a 500: absurd numbers in coupons are the coupon check's error",
+        file="ticketing/coupon_check.py",
+        old="    elif amount > MAX_AMOUNT:\n",
+        new="    elif False:\n",
+        tests=(f"{HOSTILE}::test_absurd_numbers_in_coupons_are_the_coupon_checks_error",),
+    ),
+    Breakage(
+        id="head-read-whole",
+        guarantee="the server holds up: a head over the limit is refused while it arrives",
+        file="ticketing/serve.py",
+        old="        while data and self.reading_head and not self.transport.is_closing():\n",
+        new="        while False:\n",
+        tests=(f"{SERVER}::test_a_head_over_the_limit_is_431_before_it_is_read_whole",),
+    ),
+    Breakage(
+        id="no-request-deadline",
+        guarantee="the server holds up: a request not whole in time is 408",
+        file="ticketing/serve.py",
+        old="        self.request_clock = self.loop.call_later(self.limits.request_seconds, self._request_too_slow)\n",
+        new="        self.request_clock = None\n",
+        tests=(f"{SERVER}::test_a_request_that_does_not_arrive_whole_in_time_is_408_and_closed",),
+    ),
+    Breakage(
+        id="no-connection-close-after-500",
+        guarantee="the server holds up: a 500 says Connection: close",
+        file="ticketing/api.py",
+        old='        response.headers["connection"] = "close"\n',
+        new="",
+        tests=(f"{SERVER}::test_after_a_500_the_answer_says_connection_close_and_the_connection_ends",),
+    ),
+    Breakage(
+        id="cursor-repeats-the-last-ticket",
+        guarantee="ticket pages: every ticket once",
+        file="ticketing/storage.py",
+        old="            conditions.append(tuple_(tickets.c.created, tickets.c.id) < tuple_(*after))\n",
+        new="            conditions.append(tuple_(tickets.c.created, tickets.c.id) <= tuple_(*after))\n",
+        tests=(f"{PAGES}::test_pages_follow_the_cursor_to_every_ticket_once_newest_first",),
+    ),
+    Breakage(
+        id="page-amounts-one-decimal",
+        guarantee="ticket pages: the database writes the tickets' own JSON",
+        file="ticketing/storage.py",
+        old="    lambda column: f\"json(printf('%d.%02d', {column} / 100, {column} % 100))\",\n",
+        new="    lambda column: f\"json(printf('%d.%d', {column} / 100, {column} % 100))\",\n",
+        tests=(f"{PAGES}::test_the_database_writes_a_page_exactly_as_the_tickets_are_written",),
     ),
 ]

@@ -11,7 +11,7 @@ import pytest
 from tests.support import sample_body, sample_request
 from ticketing import wire
 from ticketing.client import TicketingClient
-from ticketing.models import TicketQuery, TicketStatus
+from ticketing.models import EventResult, TicketQuery, TicketStatus
 from ticketing.settings import DEMO_SITE_SECRET
 
 
@@ -93,10 +93,23 @@ def test_the_client_lists_past_a_page_by_following_the_cursor(api_url, sold):
 
 
 def test_the_database_writes_a_page_exactly_as_the_tickets_are_written(engine):
+    """Sold, won and paid at the counter, lost, with a void leg, cancelled by the till: each as its model writes it."""
     for n, atag in enumerate(['quote " and \\ backslash', "ünïcödé ✓", None, "</script>", ""]):
         engine.create_ticket(sample_request(stake=D("25.55") + n, atag=atag))
     engine.create_ticket(sample_request(coupon_id="456", stake=50, bets=[103] * 13))
+    engine.open_shift("site", "till-1", D("100.00"))
+    winner = engine.create_ticket(sample_request(bets=[101] * 7), till="till-1")
+    engine.create_ticket(sample_request(bets=[102] + [101] * 6, stake=30), till="till-1")
+    cancelled = engine.create_ticket(sample_request(coupon_id="456", stake=50, bets=[101] * 13), till="till-1")
+    engine.cancel_ticket("site", "till-1", cancelled.code)
+    coupon = engine.get_coupon("455")
+    engine.clock = lambda: coupon.closes_at + timedelta(hours=1)
+    for n, event in enumerate(coupon.events):
+        engine.enter_result("site", "455", event.id, EventResult.VOID if n == 3 else EventResult.HOME, by="admin")
+    engine.pay_out("site", "till-1", winner.code)
     everything = engine.list_tickets(TicketQuery(limit=100))
+    assert {t.status for t in everything} == {"new", "resulted", "cancelled"}
+    assert any(t.settlement and t.settlement.paid for t in everything)
     first = everything[-1].created
     queries = [
         TicketQuery(operator="site", limit=100),

@@ -38,7 +38,8 @@ def verify_signature(
         raise InvalidSignature("Missing timestamp or signature header")
     if not TIMESTAMP.fullmatch(timestamp):
         raise InvalidSignature("Invalid timestamp header: unix seconds expected")
-    if abs((time.time() if now is None else now) - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
+    sent_at = int(timestamp)
+    if abs((time.time() if now is None else now) - sent_at) > MAX_CLOCK_SKEW_SECONDS:
         raise InvalidSignature("Request timestamp is more than 5 minutes off")
     given = signature.strip().lower()
     # compare_digest refuses non-ASCII text with a TypeError: anything but 64 hex digits is simply wrong.

@@ -7,8 +7,9 @@ commits. On PostgreSQL the coupon's event rows are locked FOR SHARE for the same
 """
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -283,9 +284,89 @@ SETTLED_STATUSES = {TicketStatus.RESULTED.value, TicketStatus.CANCELLED.value, T
 NEWEST_FIRST = (tickets.c.created.desc(), tickets.c.id.desc())
 
 
-def _ticket_json(obj: str, money, moment, boolean: str, number: str, events: str) -> str:
-    """A ticket row as the JSON object `wire.dumps` writes of the `Ticket`, fields in the model's order."""
-    fields = [
+@dataclass(frozen=True)
+class _JsonSql:
+    """How one database writes JSON: the pieces `_ticket_json` builds a ticket's object from."""
+
+    obj_function: str
+    money: Callable[[str], str]
+    moment: Callable[[str], str]
+    boolean: Callable[[str], str]
+    number: Callable[[str], str]
+    array: Callable[[str, str, str], str]
+    """(element, rows, order column): a JSON array of `element` over the rows `o`, in that order."""
+
+    def obj(self, *fields: tuple[str, str]) -> str:
+        pairs = ", ".join(f"'{name}', {value}" for name, value in fields)
+        return f"{self.obj_function}({pairs})"
+
+
+SQLITE_JSON = _JsonSql(
+    "json_object",
+    # Integer cents (or hundredths of odds) with two decimals; json() keeps a number's text as it is written.
+    lambda column: f"json(printf('%d.%02d', {column} / 100, {column} % 100))",
+    lambda column: f"strftime('%Y-%m-%dT%H:%M:%S', {column})",
+    lambda condition: f"json(CASE WHEN {condition} THEN 'true' ELSE 'false' END)",
+    lambda column: f"json({column})",
+    # SQLite has no ORDER BY inside an aggregate before 3.44: it aggregates the rows in the subquery's order.
+    lambda element, rows, order: f"(SELECT json_group_array({element}) FROM ({rows} ORDER BY {order}) AS o)",
+)
+POSTGRES_JSON = _JsonSql(
+    "json_build_object",
+    lambda column: f"round({column} / 100.0, 2)",
+    lambda column: f"to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS')",
+    lambda condition: f"coalesce(({condition}), false)",
+    lambda column: f"{column}::numeric",
+    lambda element, rows, order: (
+        f"(SELECT coalesce(json_agg({element} ORDER BY o.{order}), '[]'::json) FROM ({rows}) AS o)"
+    ),
+)
+
+
+def _ticket_json(sql: _JsonSql) -> str:
+    """A row of `tickets` (outer-joined to its settlement and payout) as the JSON `wire.dumps` writes of its `Ticket`:
+    the same fields in the same order, `null` where the model has None."""
+    money, moment = sql.money, sql.moment
+    picks = sql.array(
+        sql.obj(("id", "o.event_id"), ("bet", "o.bet"), ("odds", money("o.odds"))),
+        "SELECT event_id, bet, odds, position FROM ticket_events WHERE ticket_id = tickets.id",
+        "position",
+    )
+    label = "CASE o.bet " + " ".join(f"WHEN {bet} THEN '{text}'" for bet, text in PICK_LABELS.items()) + " END"
+    outcomes = sql.array(
+        sql.obj(
+            ("id", "o.event_id"),
+            ("result", "o.result"),
+            ("correct", sql.boolean(f"o.result = '{EventResult.VOID.value}' OR o.result = {label}")),
+        ),
+        "SELECT te.event_id, te.bet, te.position, r.result FROM ticket_events AS te JOIN event_results AS r"
+        " ON r.coupon_id = ticket_settlements.coupon_id AND r.event_id = te.event_id WHERE te.ticket_id = tickets.id",
+        "position",
+    )
+    paid = sql.obj(
+        ("kind", "payouts.kind"),
+        ("amount", money("payouts.amount_cents")),
+        ("paid_at", moment("payouts.paid_at")),
+        ("till", "payouts.till"),
+        ("shift_id", "payouts.shift_id"),
+        ("follow_up", "payouts.follow_up"),
+    )
+    settlement = sql.obj(
+        ("result", "ticket_settlements.result"),
+        ("correct", "ticket_settlements.correct"),
+        ("voids", "ticket_settlements.voids"),
+        ("prize_tier", "ticket_settlements.prize_tier"),
+        ("payout", money("ticket_settlements.payout_cents")),
+        ("tax", money("ticket_settlements.tax_cents")),
+        ("net_payout", money("ticket_settlements.net_payout_cents")),
+        ("refund", money("ticket_settlements.refund_cents")),
+        ("credited", money("ticket_settlements.credited_cents")),
+        ("settled_at", moment("ticket_settlements.settled_at")),
+        ("events", outcomes),
+        ("paid", f"CASE WHEN payouts.ticket_id IS NOT NULL THEN {paid} END"),
+    )
+    settled = ", ".join(f"'{status}'" for status in sorted(SETTLED_STATUSES))
+    return sql.obj(
         ("id", "tickets.id"),
         ("code", "tickets.code"),
         ("operator", "tickets.operator"),
@@ -294,57 +375,30 @@ def _ticket_json(obj: str, money, moment, boolean: str, number: str, events: str
         ("currency", "tickets.currency"),
         ("net_stake", money("tickets.net_stake_cents")),
         ("excise", money("tickets.excise_cents")),
-        ("total_odds", number),
+        ("total_odds", sql.number("tickets.total_odds")),
         ("payout", money("tickets.payout_cents")),
         ("tax", money("tickets.tax_cents")),
         ("net_payout", money("tickets.net_payout_cents")),
         ("odds_diff", money("tickets.odds_diff")),
         ("status", "tickets.status"),
         ("result", "tickets.result"),
-        ("approved", boolean),
+        ("approved", sql.boolean("tickets.approved")),
         ("source", "tickets.source"),
         ("type", "tickets.type"),
         ("atag", "tickets.atag"),
         ("user_id", "tickets.user_id"),
-        ("events", events),
+        ("events", picks),
         ("created", moment("tickets.created")),
         ("updated", moment("tickets.updated")),
-    ]
-    pairs = ", ".join(f"'{name}', {value}" for name, value in fields)
-    return f"{obj}({pairs})"
+        (
+            "settlement",
+            f"CASE WHEN tickets.status IN ({settled}) AND ticket_settlements.ticket_id IS NOT NULL"
+            f" THEN {settlement} END",
+        ),
+    )
 
 
-def _sqlite_money(column: str) -> str:
-    # Integer cents (or hundredths of odds) written with two decimals; json() keeps a number's text as it is.
-    return f"json(printf('%d.%02d', {column} / 100, {column} % 100))"
-
-
-def _postgres_money(column: str) -> str:
-    return f"round({column} / 100.0, 2)"
-
-
-TICKET_JSON = {
-    "sqlite": _ticket_json(
-        "json_object",
-        _sqlite_money,
-        lambda column: f"strftime('%Y-%m-%dT%H:%M:%S', {column})",
-        "json(CASE WHEN tickets.approved THEN 'true' ELSE 'false' END)",
-        "json(tickets.total_odds)",
-        "(SELECT json_group_array(json_object('id', e.event_id, 'bet', e.bet, 'odds', "
-        + _sqlite_money("e.odds")
-        + ")) FROM (SELECT * FROM ticket_events WHERE ticket_id = tickets.id ORDER BY position) AS e)",
-    ),
-    "postgresql": _ticket_json(
-        "json_build_object",
-        _postgres_money,
-        lambda column: f"to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS')",
-        "tickets.approved",
-        "tickets.total_odds::numeric",
-        "(SELECT coalesce(json_agg(json_build_object('id', e.event_id, 'bet', e.bet, 'odds', "
-        + _postgres_money("e.odds")
-        + ") ORDER BY e.position), '[]'::json) FROM ticket_events AS e WHERE e.ticket_id = tickets.id)",
-    ),
-}
+TICKET_JSON = {"sqlite": _ticket_json(SQLITE_JSON), "postgresql": _ticket_json(POSTGRES_JSON)}
 PAGE_JSON = {
     # SQLite keeps the order of the subquery's rows in group_concat; PostgreSQL is told the order.
     "sqlite": "'[' || coalesce(group_concat(docs.doc, ','), '') || ']'",
@@ -798,7 +852,11 @@ class Store:
         dialect = "sqlite" if self.is_sqlite else "postgresql"
         documents = (
             select(literal_column(TICKET_JSON[dialect]).label("doc"), tickets.c.created, tickets.c.id)
-            .select_from(tickets.join(page, page.c.id == tickets.c.id))
+            .select_from(
+                tickets.join(page, page.c.id == tickets.c.id)
+                .outerjoin(ticket_settlements, ticket_settlements.c.ticket_id == tickets.c.id)
+                .outerjoin(payouts, payouts.c.ticket_id == tickets.c.id)
+            )
             .order_by(*NEWEST_FIRST)
             .subquery("docs")
         )
