@@ -410,7 +410,8 @@ BREAKAGES = [
         guarantee="pricing: each figure rounded once, half-up",
         file="ticketing/pricing.py",
         old="    return Decimal((2 * numerator + denominator) // (2 * denominator)).scaleb(-2)\n",
-        new="    return round_money(round_money(Decimal(numerator) / Decimal(denominator) / 100).scaleb(0))\n",
+        new="    thousandths = (Decimal(numerator) / denominator / 100).quantize(Decimal('0.001'), ROUND_HALF_UP)\n"
+        "    return round_money(thousandths)\n",
         tests=("tests/test_pricing.py",),
     ),
     Breakage(
