@@ -8,12 +8,13 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
+from ticketing.access.roles import Actor, Role
+from ticketing.access.signatures import request_headers
 from ticketing.embedded import open_engine
-from ticketing.engine import TicketEngine
 from ticketing.identifiers import token_fingerprint
 from ticketing.models import TicketQuery, TicketRequest
 from ticketing.money import from_cents
-from ticketing.settings import DEMO_SITE_SECRET, Settings
+from ticketing.settings import DEMO_FEED_KEY_ID, DEMO_FEED_SECRET, DEMO_SITE_SECRET, Settings
 from ticketing.signing import signed_headers
 from ticketing.storage import Account, Operator, Store, accounts, database_url
 
@@ -32,6 +33,11 @@ SAMPLE_REQUEST_TEXT = """{
     "bets": [101, 102, 102, 101, 101, 101, 102]
 }"""
 """The spec's sample request, byte for byte (including the stray space after the token)."""
+
+SITE_TILL = Actor("site", Role.TILL)
+SITE_FEED = Actor("site", Role.FEED, "site-feed")
+SITE_ADMIN = Actor("site", Role.ADMIN, "site-admin")
+"""The demo operator's credentials, as the engine's methods take them in-process."""
 
 SAMPLE_RESPONSE_FIELDS = {
     "id",
@@ -69,12 +75,16 @@ class FixedClock:
 
 
 class Api:
-    """Raw HTTP to the engine, signing each request for an operator the way a Betstack client does."""
+    """Raw HTTP to the engine, signing each request for a credential: Betstack's endpoints the way a Betstack client
+    does, the others over method, path and body. By default the operator's Betstack key, a till."""
 
-    def __init__(self, base_url: str, operator: str = "site", secret: str | None = DEMO_SITE_SECRET):
+    def __init__(
+        self, base_url: str, operator: str = "site", secret: str = DEMO_SITE_SECRET, key_id: str | None = None
+    ):
         self.base_url = base_url
         self.operator = operator
         self.secret = secret
+        self.key_id = key_id
         self.http = httpx.Client(base_url=base_url, timeout=30)
 
     def close(self) -> None:
@@ -86,10 +96,25 @@ class Api:
     def __exit__(self, *_exc) -> None:
         self.close()
 
+    def as_credential(self, key_id: str, secret: str) -> "Api":
+        """The same operator and HTTP connection, signing with another of its credentials."""
+        other = Api(self.base_url, self.operator, secret, key_id)
+        other.http.close()
+        other.http = self.http
+        return other
+
+    def signed(self, method: str, target: str, body: bytes = b"") -> dict[str, str]:
+        if target.startswith("/be/tickets"):
+            headers = signed_headers(self.operator, self.secret, body)
+            return headers | ({"key-id": self.key_id} if self.key_id else {})
+        return request_headers(self.operator, self.key_id, self.secret, method, target.encode(), body)
+
     def request(self, method: str, path: str, body: bytes | str = b"", headers: dict | None = None, **kwargs):
         body = body.encode() if isinstance(body, str) else body
-        signed = signed_headers(self.operator, self.secret, body) | {"content-type": "application/json"}
-        return self.http.request(method, path, content=body or None, headers=signed | (headers or {}), **kwargs)
+        built = self.http.build_request(method, path, content=body or None, **kwargs)
+        signed = self.signed(method, built.url.raw_path.decode(), body) | {"content-type": "application/json"}
+        built.headers.update(signed | (headers or {}))
+        return self.http.send(built)
 
     def post_ticket(self, body: dict | str, **kwargs) -> httpx.Response:
         return self.request("POST", "/be/tickets", body if isinstance(body, str) else json.dumps(body), **kwargs)
@@ -100,7 +125,9 @@ class Api:
         return response.json()
 
     def set_event(self, coupon_id: str, event_id: int, **change) -> dict:
-        response = self.request("PUT", f"/be/coupons/{coupon_id}/events/{event_id}", json.dumps(change))
+        """As the demo operator's feed: a till may not move odds."""
+        feed = self.as_credential(DEMO_FEED_KEY_ID, DEMO_FEED_SECRET)
+        response = feed.request("PUT", f"/be/coupons/{coupon_id}/events/{event_id}", json.dumps(change))
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -145,8 +172,8 @@ def stored_tickets(db_path) -> tuple[list, dict[str, Decimal]]:
 
     store = Store(database_url(str(db_path)))
     try:
-        tickets = TicketEngine(store).list_tickets(TicketQuery(limit=10000))
         with store.read() as conn:
+            tickets = store.query_tickets(conn, TicketQuery(limit=10000))
             balances = {row.user_id: from_cents(row.balance_cents) for row in conn.execute(select(accounts))}
         return tickets, balances
     finally:

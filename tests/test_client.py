@@ -10,12 +10,19 @@ from ticketing.client import TicketingClient
 from ticketing.demo_data import SAMPLE_TOKEN
 from ticketing.errors import EngineUnavailable, EventNotAvailable, InvalidSignature, InvalidToken, OddsChanged
 from ticketing.models import EventStatus, EventUpdate, Ticket, TicketQuery
-from ticketing.settings import DEMO_SITE_SECRET
+from ticketing.settings import DEMO_FEED_KEY_ID, DEMO_FEED_SECRET, DEMO_SITE_SECRET
 
 
 @pytest.fixture(scope="module")
 def client(api_url):
     with_client = TicketingClient(api_url, "site", DEMO_SITE_SECRET)
+    yield with_client
+    with_client.close()
+
+
+@pytest.fixture(scope="module")
+def feed(api_url):
+    with_client = TicketingClient(api_url, "site", DEMO_FEED_SECRET, DEMO_FEED_KEY_ID)
     yield with_client
     with_client.close()
 
@@ -29,15 +36,15 @@ def test_same_typed_ticket_from_client_and_lookup(client):
     assert ticket in client.list_tickets(TicketQuery(limit=50))
 
 
-def test_typed_errors(client):
+def test_typed_errors(client, feed):
     with pytest.raises(InvalidToken):
         client.create_ticket(sample_request(token="nobody"))
-    client.update_event("455", 390812, EventUpdate(status=EventStatus.STARTED))
+    feed.update_event("455", 390812, EventUpdate(status=EventStatus.STARTED))
     try:
         with pytest.raises(EventNotAvailable, match="390812"):
             client.create_ticket(sample_request())
     finally:
-        client.update_event("455", 390812, EventUpdate(status=EventStatus.AVAILABLE))
+        feed.update_event("455", 390812, EventUpdate(status=EventStatus.AVAILABLE))
     coupon = client.get_coupon("455")
     events = [{"id": e.id, "bet": 103, "odds": e.odds[103] + D("0.50")} for e in coupon.events]
     with pytest.raises(OddsChanged) as raised:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.servers import engine_server
-from tests.support import SAMPLE_REQUEST_TEXT, Api, sample_body, seed_shop, stored_tickets
+from tests.support import SAMPLE_REQUEST_TEXT, SITE_FEED, SITE_TILL, Api, sample_body, seed_shop, stored_tickets
 from ticketing.demo_data import SAMPLE_TOKEN
 from ticketing.settings import DEMO_SITE_SECRET
 from ticketing.signing import sign
@@ -152,7 +152,7 @@ def test_the_odds_check_and_the_write_are_one_transaction(engine):
     def debit_then_let_the_feed_try(conn, token, amount):
         feed = threading.Thread(
             target=lambda: (
-                engine.update_event("455", 390811, EventUpdate(odds={101: D("9.99")})),
+                engine.update_event(SITE_FEED, "455", 390811, EventUpdate(odds={101: D("9.99")})),
                 order.append("feed committed"),
             )
         )
@@ -162,12 +162,12 @@ def test_the_odds_check_and_the_write_are_one_transaction(engine):
         return real_debit(conn, token, amount)
 
     engine.store.debit = debit_then_let_the_feed_try
-    ticket = engine.create_ticket(sample_request())
+    ticket = engine.create_ticket(SITE_TILL, sample_request())
     order.append("sale committed")
     time.sleep(0.5)
     assert order == ["sale still open", "sale committed", "feed committed"]
     assert ticket.events[0].odds != D("9.99")
-    assert engine.get_coupon("455").events[0].odds[101] == D("9.99")
+    assert engine.get_coupon(SITE_TILL, "455").events[0].odds[101] == D("9.99")
 
 
 def test_sigkill_mid_burst_loses_nothing_that_was_answered(databases, workers, tmp_path):

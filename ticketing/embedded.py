@@ -1,9 +1,10 @@
 """The engine in-process: the default of the terminal and the core of the API server."""
 
-from ticketing.demo_data import seed_demo_data
+from ticketing.access.acting import ActingEngine
+from ticketing.demo_data import DEMO_OPERATOR, seed_demo_data
 from ticketing.engine import TicketEngine
 from ticketing.odds_simulator import OddsSimulator
-from ticketing.settings import Settings
+from ticketing.settings import DEMO_FEED_KEY_ID, Settings
 from ticketing.storage import Store, database_url
 
 
@@ -13,15 +14,20 @@ def open_engine(settings: Settings) -> TicketEngine:
     store.create_schema()
     engine = TicketEngine(store)
     with store.setup_lock():
-        seed_demo_data(engine, settings.site_secret)
+        seed_demo_data(engine, settings.site_secret, settings.site_feed_secret, settings.site_admin_secret)
     return engine
+
+
+def demo_feed(engine: TicketEngine, settings: Settings) -> ActingEngine:
+    """The demo operator's feed credential, as the odds simulator uses it."""
+    return ActingEngine(engine, engine.authenticate(DEMO_OPERATOR, DEMO_FEED_KEY_ID, settings.site_feed_secret))
 
 
 def start_simulator(engine: TicketEngine, settings: Settings) -> OddsSimulator | None:
     if not settings.simulator:
         return None
     return OddsSimulator(
-        engine,
+        demo_feed(engine, settings),
         seed=settings.simulator_seed,
         interval=settings.simulator_interval,
         moves_per_tick=settings.simulator_moves,
