@@ -1,13 +1,14 @@
 """Helpers shared by the tests: the spec's sample request, a fixed clock, a signing raw-HTTP client."""
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 from sqlalchemy import select
 
+from ticketing.access.credentials import seed_credential
 from ticketing.access.roles import Actor, Role
 from ticketing.access.signatures import request_headers
 from ticketing.embedded import open_engine
@@ -135,9 +136,31 @@ class Api:
         return self.request("GET", f"/be/tickets/{reference}")
 
 
+RIVAL_FEED = ("rival-feed", "RIVAL-FEED-SECRET")
+RIVAL_ADMIN = ("rival-admin", "RIVAL-ADMIN-SECRET")
+RIVAL_TILL = Actor("rival", Role.TILL)
+RIVAL_FEED_ACTOR = Actor("rival", Role.FEED, RIVAL_FEED[0])
+RIVAL_ADMIN_ACTOR = Actor("rival", Role.ADMIN, RIVAL_ADMIN[0])
+
+
+def add_rival(store: Store, balance: str = "100000.00") -> None:
+    """A second operator `rival` (Betstack key `RIVAL-SECRET`, feed and admin credentials `RIVAL_FEED`, `RIVAL_ADMIN`)
+    with the token `rival-token`, and an operator `keyless` that has no Betstack key at all."""
+    now = datetime.now(UTC)
+    with store.write() as conn:
+        store.save_operator(conn, Operator(name="rival", currency="KES", secret="RIVAL-SECRET"))
+        store.save_operator(conn, Operator(name="keyless", currency="KES"))
+        token = token_fingerprint("rival-token")
+        store.add_account(
+            conn, Account(token_sha256=token, operator="rival", user_id="990001", balance=Decimal(balance))
+        )
+        for (key_id, secret), role in ((RIVAL_FEED, Role.FEED), (RIVAL_ADMIN, Role.ADMIN)):
+            seed_credential(conn, key_id, "rival", role, secret, now)
+
+
 def seed_shop(db_path, players: int = 0, balance: str = "100000.00", rival: bool = False) -> list[str]:
     """Before a server starts on `db_path`: the demo data, `players` funded accounts of `site` (their tokens are
-    returned) and, with `rival`, a second operator `rival` (secret `RIVAL-SECRET`) with the token `rival-token`."""
+    returned) and, with `rival`, the operators of `add_rival`."""
     engine = open_engine(Settings(database=str(db_path), simulator=False))
     store = engine.store
     tokens = [f"terminal-{n}-token-{'x' * 20}" for n in range(players)]
@@ -152,17 +175,8 @@ def seed_shop(db_path, players: int = 0, balance: str = "100000.00", rival: bool
                     balance=Decimal(balance),
                 ),
             )
-        if rival:
-            store.save_operator(conn, Operator(name="rival", currency="KES", secret="RIVAL-SECRET"))
-            store.add_account(
-                conn,
-                Account(
-                    token_sha256=token_fingerprint("rival-token"),
-                    operator="rival",
-                    user_id="990001",
-                    balance=Decimal(balance),
-                ),
-            )
+    if rival:
+        add_rival(store, balance)
     engine.close()
     return tokens
 
