@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, select
+from sqlalchemy.exc import IntegrityError
 
 from tests.support import (
     RIVAL_ADMIN,
@@ -22,6 +23,7 @@ from tests.support import (
     sample_request,
 )
 from ticketing import wire
+from ticketing.access import replays
 from ticketing.access.credentials import revoke_credential
 from ticketing.access.replays import SignedRequest, claim
 from ticketing.demo_data import SAMPLE_TOKEN, seed_demo_data
@@ -247,6 +249,27 @@ def test_a_replay_of_a_refused_sale_is_refused_even_when_it_would_sell_now(engin
         engine.create_ticket(SITE_TILL, sample_request(), signed=signed("c1"))
     assert tickets_of(engine) == []
     assert engine.create_ticket(SITE_TILL, sample_request(), signed=signed("c2")).coupon_id == "455"
+
+
+def test_a_refused_sale_keeps_its_claim_when_it_is_rerun_alone(engine, monkeypatch):
+    """A batch that loses a race is rerun sale by sale: a sale refused then still leaves its claim behind."""
+    real_claim, calls = replays.claim, []
+
+    def claim_after_losing_a_race(conn, *args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise IntegrityError("INSERT INTO request_signatures", {}, Exception("lost a race"))
+        return real_claim(conn, *args)
+
+    monkeypatch.setattr(replays, "claim", claim_after_losing_a_race)
+    engine.update_event(SITE_FEED, "455", 390815, EventUpdate(status=EventStatus.SUSPENDED))
+    with pytest.raises(Exception, match="390815 is not available"):
+        engine.create_ticket(SITE_TILL, sample_request(), signed=signed("r1"))
+    assert len(calls) == 2, "run again alone after the lost race"
+    engine.update_event(SITE_FEED, "455", 390815, EventUpdate(status=EventStatus.AVAILABLE))
+    with pytest.raises(ReplayedRequest):
+        engine.create_ticket(SITE_TILL, sample_request(), signed=signed("r1"))
+    assert tickets_of(engine) == []
 
 
 def test_identical_signed_sales_racing_in_two_engine_processes_sell_once(engine):

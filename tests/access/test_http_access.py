@@ -11,6 +11,7 @@ from decimal import Decimal as D
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from tests.servers import PROJECT_ROOT, engine_server
 from tests.support import RIVAL_ADMIN, RIVAL_FEED, SAMPLE_REQUEST_TEXT, Api, sample_body, seed_shop, stored_tickets
@@ -22,6 +23,7 @@ from ticketing.settings import (
     DEMO_SITE_SECRET,
 )
 from ticketing.signing import sign, timestamp_now
+from ticketing.storage import Store, database_url, request_signatures
 
 EVENT = "/be/coupons/455/events/390811"
 
@@ -66,10 +68,20 @@ def send(url: str, method: str, target: str, body: bytes, headers: dict) -> http
 # ---- roles -----------------------------------------------------------------------------------------------------------
 
 
+def claims(db) -> int:
+    store = Store(database_url(str(db)))
+    try:
+        with store.read() as conn:
+            return conn.execute(select(func.count()).select_from(request_signatures)).scalar()
+    finally:
+        store.dispose()
+
+
 def test_a_till_key_cannot_rig_its_own_ticket(shop, till):
-    """The finding: the till's key set odds 1000 on every event and sold itself a 5,000,000.00 payout for 25.00."""
-    url, _db, _log = shop
-    before = till.coupon("455")
+    """The finding: the till's key set odds 1000 on every event and sold itself a 5,000,000.00 payout for 25.00.
+    Refused before anything is written, the claim of its signature included."""
+    url, db, _log = shop
+    before, claimed = till.coupon("455"), claims(db)
     rig = json.dumps({"odds": {"101": 1000}}).encode()
     betstack_style = {"operator-name": "site", **_betstack(DEMO_SITE_SECRET, rig)}
     assert send(url, "PUT", EVENT, rig, betstack_style).status_code == 403
@@ -79,7 +91,7 @@ def test_a_till_key_cannot_rig_its_own_ticket(shop, till):
     assert (suspend.status_code, suspend.json()["code"]) == (403, 122)
     republish = till.request("POST", "/be/coupons", good_coupon("455"))
     assert (republish.status_code, republish.json()["code"]) == (403, 122)
-    assert till.coupon("455") == before
+    assert till.coupon("455") == before and claims(db) == claimed
 
 
 def _betstack(secret: str, body: bytes) -> dict:
