@@ -5,12 +5,27 @@ from decimal import Decimal as D
 import httpx
 import pytest
 
-from tests.support import sample_request
+from terminal_ui.connection import Connection
+from tests.support import SITE_ADMIN, sample_request
 from ticketing.client import TicketingClient
 from ticketing.demo_data import SAMPLE_TOKEN
-from ticketing.errors import EngineUnavailable, EventNotAvailable, InvalidSignature, InvalidToken, OddsChanged
+from ticketing.errors import (
+    EngineUnavailable,
+    EventNotAvailable,
+    InvalidSignature,
+    InvalidToken,
+    NotAllowed,
+    OddsChanged,
+)
 from ticketing.models import EventStatus, EventUpdate, Ticket, TicketQuery
-from ticketing.settings import DEMO_FEED_KEY_ID, DEMO_FEED_SECRET, DEMO_SITE_SECRET
+from ticketing.settings import (
+    DEMO_ADMIN_KEY_ID,
+    DEMO_ADMIN_SECRET,
+    DEMO_FEED_KEY_ID,
+    DEMO_FEED_SECRET,
+    DEMO_SITE_SECRET,
+)
+from ticketing.terminal_settings import TerminalSettings
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +100,17 @@ def test_retry_after_a_timeout_sells_once(api_url):
     assert calls == ["/be/tickets", "/be/tickets"]
     tickets = balance.list_tickets(TicketQuery(limit=10000))
     assert len(tickets) == before + 1 and tickets[0] == ticket
+
+
+def test_a_till_client_cannot_move_odds_and_the_error_is_typed(client):
+    with pytest.raises(NotAllowed):
+        client.update_event("455", 390812, EventUpdate(status=EventStatus.SUSPENDED))
+    assert client.get_coupon("455").events[1].status == EventStatus.AVAILABLE
+
+
+def test_a_remote_terminal_signs_in_once_the_engine_accepts_the_credential(api_url, client):
+    conn = Connection(TerminalSettings(api_url=api_url), client, None)
+    actor, admin = conn.sign_in(DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET)
+    assert actor == SITE_ADMIN and admin.whoami() == SITE_ADMIN
+    with pytest.raises(InvalidSignature):
+        conn.sign_in(DEMO_ADMIN_KEY_ID, DEMO_FEED_SECRET)

@@ -329,3 +329,15 @@ def test_a_credential_made_by_the_command_works_for_its_role_until_revoked(shop,
     refused = cli_feed.request("PUT", EVENT, '{"status":"available"}')
     assert (refused.status_code, refused.json()["code"]) == (403, 121)
     assert admin_command(db, "revoke", "site-feed-cli").returncode == 1
+
+
+def test_a_named_till_credential_sells_with_betstack_signatures_and_its_key_id(shop, till):
+    url, db, _log = shop
+    made = admin_command(db, "create", "--operator", "site", "--role", "till", "--key-id", "site-till-7")
+    secret = dict(line.split(": ", 1) for line in made.stdout.splitlines())["secret"]
+    till_7 = till.as_credential("site-till-7", secret)
+    sold = till_7.post_ticket(SAMPLE_REQUEST_TEXT)
+    assert sold.status_code == 200, sold.text
+    assert till_7.ticket(sold.json()["code"]).json() == sold.json()
+    with_site_key = till.as_credential("site-till-7", DEMO_SITE_SECRET).post_ticket(SAMPLE_REQUEST_TEXT)
+    assert (with_site_key.status_code, with_site_key.json()["code"]) == (403, 121)
