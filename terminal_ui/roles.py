@@ -8,6 +8,7 @@ import streamlit as st
 from terminal_ui.connection import Connection, Service
 from terminal_ui.text import md_escape
 from ticketing.access.roles import Actor, Role
+from ticketing.client import TicketingClient
 from ticketing.errors import TicketingError
 
 state = st.session_state
@@ -45,6 +46,9 @@ def _sign_in(conn: Connection) -> None:
 
 
 def _sign_out() -> None:
+    signed_in = state.get(ADMIN)
+    if signed_in is not None and isinstance(signed_in[1], TicketingClient):
+        signed_in[1].close()
     state[ADMIN] = None
     state.admin_error = None
 

@@ -53,7 +53,7 @@ class ErrorBody(BaseModel):
     message: str
 
 
-class Credential(BaseModel):
+class CredentialInfo(BaseModel):
     """Who a signed request acts for (never the secret)."""
 
     operator: str
@@ -202,7 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def operator_profile(caller: OperatorReader, engine: Engine):
         return WireJSONResponse(engine.operator_profile(caller.actor))
 
-    @app.get("/be/credential", response_model=Credential, responses=errors, tags=["operator"])
+    @app.get("/be/credential", response_model=CredentialInfo, responses=errors, tags=["operator"])
     async def credential(caller: AnyRole):
         """The credential this request is signed with and its role: a terminal checks an entered key with it."""
         actor = caller.actor

@@ -27,6 +27,7 @@ from ticketing.access import replays
 from ticketing.access.credentials import revoke_credential
 from ticketing.access.replays import SignedRequest, claim
 from ticketing.demo_data import SAMPLE_TOKEN, seed_demo_data
+from ticketing.embedded import start_simulator
 from ticketing.engine import TicketEngine
 from ticketing.errors import (
     CouponMissing,
@@ -38,7 +39,7 @@ from ticketing.errors import (
     TicketNotFound,
 )
 from ticketing.models import EventStatus, EventUpdate, TicketQuery
-from ticketing.settings import DEMO_ADMIN_SECRET, DEMO_FEED_SECRET, DEMO_SITE_SECRET
+from ticketing.settings import DEMO_ADMIN_SECRET, DEMO_FEED_SECRET, DEMO_SITE_SECRET, Settings
 from ticketing.storage import Store, coupons, database_url, request_signatures
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
@@ -134,6 +135,13 @@ def test_a_revoked_credential_stops_at_once_and_stays_revoked_when_the_demo_is_s
     seed_demo_data(engine, DEMO_SITE_SECRET)
     with pytest.raises(InvalidSignature, match="Unknown or revoked"):
         engine.authenticate("site", "site-admin", DEMO_ADMIN_SECRET)
+
+
+def test_the_demo_odds_stay_still_when_the_demo_feed_is_revoked_and_the_engine_still_serves(engine):
+    with engine.store.write() as conn:
+        revoke_credential(conn, "site-feed", engine.clock())
+    assert start_simulator(engine, Settings(simulator=True)) is None
+    assert engine.get_coupon(SITE_TILL, "455").id == "455"
 
 
 # ---- owners --------------------------------------------------------------------------------------------------------
