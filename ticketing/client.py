@@ -21,7 +21,7 @@ from ticketing.models import Coupon, CouponEvent, EventUpdate, OperatorProfile, 
 from ticketing.signing import signed_headers
 
 BETSTACK_PATHS = "/be/tickets"
-"""Betstack's own endpoints, signed in Betstack's scheme; the rest in `ticketing.access.signatures`'."""
+"""Betstack's own endpoints, signed in Betstack's scheme; every other path in `ticketing.access.signatures`."""
 
 TICKETS = TypeAdapter(list[Ticket])
 COUPONS = TypeAdapter(list[Coupon])
