@@ -87,7 +87,7 @@ coupons = Table(
     Column("fixed_stake_cents", BigInteger),
     Column("max_payout_cents", BigInteger),
     # The operator that published it: only its credentials see, sell on, change or settle it. NULL only for a coupon
-    # from before owners that `add_coupon_owners` could not attribute: nobody's, so nobody sees it.
+    # from before owners that `give_unowned_coupons_to_the_only_operator` could not attribute: nobody sees it.
     Column("operator", String(64), ForeignKey("operators.name")),
 )
 coupon_events = Table(
@@ -239,6 +239,20 @@ def database_url(setting: str) -> str:
     return f"sqlite:///{path}"
 
 
+def add_coupon_owner_column(conn: Connection) -> None:
+    """A database made before coupons had owners gets the column (`create_all` creates missing tables only)."""
+    if "operator" not in {column["name"] for column in inspect(conn).get_columns("coupons")}:
+        conn.execute(text("ALTER TABLE coupons ADD COLUMN operator VARCHAR(64) REFERENCES operators (name)"))
+
+
+def give_unowned_coupons_to_the_only_operator(conn: Connection) -> None:
+    """Coupons from before owners go to the database's only operator (the demo's case); with several operators
+    nobody can tell whose they were, so they stay nobody's and unseen."""
+    names = conn.execute(select(operators.c.name).limit(2)).scalars().all()
+    if len(names) == 1:
+        conn.execute(update(coupons).where(coupons.c.operator.is_(None)).values(operator=names[0]))
+
+
 def _make_engine(url: str) -> Engine:
     if make_url(url).get_backend_name() != "sqlite":
         return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -271,18 +285,9 @@ class Store:
     def create_schema(self) -> None:
         with self.setup_lock():
             metadata.create_all(self.engine)
-            self.add_coupon_owners()
-
-    def add_coupon_owners(self) -> None:
-        """A database made before coupons had owners gets the column; its coupons go to its only operator, if it
-        has one (the demo's case). The one change to an existing table so far: not yet worth a migration tool."""
-        if "operator" in {column["name"] for column in inspect(self.engine).get_columns("coupons")}:
-            return
-        with self.engine.begin() as conn:
-            conn.execute(text("ALTER TABLE coupons ADD COLUMN operator VARCHAR(64) REFERENCES operators (name)"))
-            names = conn.execute(select(operators.c.name)).scalars().all()
-            if len(names) == 1:
-                conn.execute(update(coupons).values(operator=names[0]))
+            with self.engine.begin() as conn:
+                add_coupon_owner_column(conn)
+                give_unowned_coupons_to_the_only_operator(conn)
 
     @contextmanager
     def setup_lock(self) -> Iterator[None]:
