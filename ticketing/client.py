@@ -1,7 +1,10 @@
-"""An httpx client for a remote ticket engine, with the same methods and typed results/errors as `TicketEngine`.
+"""An httpx client for a remote ticket engine, with the same methods and typed results/errors as an in-process
+engine bound to a credential (`ticketing.access.acting.ActingEngine`).
 
-Every request is signed for the client's operator. `create_ticket` with an idempotency key is retried on a
-timeout or a dropped connection: the engine answers a retry with the first ticket, so a retry never sells twice.
+Every request is signed with the client's credential: the operator's Betstack key (no `key_id`) or a named one,
+in Betstack's scheme on Betstack's endpoints (`/be/tickets`) and over method, path and body everywhere else.
+`create_ticket` with an idempotency key is retried on a timeout or a dropped connection: the engine answers a retry
+with the first ticket, so a retry never sells twice.
 """
 
 from typing import Any
@@ -11,9 +14,14 @@ import httpx
 from pydantic import TypeAdapter
 
 from ticketing import wire
+from ticketing.access.roles import Actor, Role
+from ticketing.access.signatures import request_headers
 from ticketing.errors import EngineUnavailable, TicketingError, error_from_body
 from ticketing.models import Coupon, CouponEvent, EventUpdate, OperatorProfile, Ticket, TicketQuery, TicketRequest
 from ticketing.signing import signed_headers
+
+BETSTACK_PATHS = "/be/tickets"
+"""Betstack's own endpoints, signed in Betstack's scheme; every other path in `ticketing.access.signatures`."""
 
 TICKETS = TypeAdapter(list[Ticket])
 COUPONS = TypeAdapter(list[Coupon])
@@ -24,13 +32,15 @@ class TicketingClient:
         self,
         base_url: str,
         operator: str,
-        secret: str | None,
+        secret: str,
+        key_id: str | None = None,
         timeout: float = 10.0,
         retries: int = 2,
         transport: httpx.BaseTransport | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.operator = operator
+        self.key_id = key_id
         self._secret = secret
         self.retries = retries
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
@@ -58,8 +68,12 @@ class TicketingClient:
                     raise
         raise AssertionError("unreachable")
 
-    def get_ticket(self, id_or_code: str, operator: str | None = None) -> Ticket:
-        """`operator` is accepted for parity with the engine: a remote engine only shows this client's operator."""
+    def whoami(self) -> Actor:
+        """The credential's operator, key id and role, as the engine sees them (a wrong secret is 403)."""
+        answer = self._send("GET", "/be/credential")
+        return Actor(operator=answer["operator"], role=Role(answer["role"]), key_id=answer["key_id"])
+
+    def get_ticket(self, id_or_code: str) -> Ticket:
         return Ticket.model_validate(self._send("GET", f"/be/tickets/{quote(id_or_code.strip(), safe='')}"))
 
     def list_tickets(self, query: TicketQuery) -> list[Ticket]:
@@ -80,16 +94,14 @@ class TicketingClient:
     def get_coupon(self, coupon_id: str) -> Coupon:
         return Coupon.model_validate(self._send("GET", f"/be/coupons/{coupon_id}"))
 
-    def publish_coupon(self, raw: dict, operator: str | None = None) -> Coupon:
-        """`operator` is accepted for parity with the engine: a remote engine publishes for this client's operator."""
+    def publish_coupon(self, raw: dict) -> Coupon:
         return Coupon.model_validate(self._send("POST", "/be/coupons", body=wire.dumps(raw)))
 
     def update_event(self, coupon_id: str, event_id: int, change: EventUpdate) -> CouponEvent:
         body = wire.dumps(change.model_dump(mode="python", exclude_none=True))
         return CouponEvent.model_validate(self._send("PUT", f"/be/coupons/{coupon_id}/events/{event_id}", body=body))
 
-    def operator_profile(self, name: str) -> OperatorProfile:
-        """`name` is accepted for parity with the engine: a remote engine answers for this client's operator."""
+    def operator_profile(self) -> OperatorProfile:
         return OperatorProfile.model_validate(self._send("GET", "/be/operator"))
 
     def health(self) -> dict[str, Any]:
@@ -98,11 +110,18 @@ class TicketingClient:
     # ---- transport ----------------------------------------------------------------------------------------------
 
     def _send(self, method: str, path: str, body: bytes = b"", headers: dict | None = None, params=None) -> Any:
-        signed = signed_headers(self.operator, self._secret, body) | (headers or {})
+        request = self._http.build_request(method, path, content=body or None, params=params, headers=headers)
+        if path.startswith(BETSTACK_PATHS):
+            signed = signed_headers(self.operator, self._secret, body)
+            if self.key_id:
+                signed["key-id"] = self.key_id
+        else:
+            signed = request_headers(self.operator, self.key_id, self._secret, method, request.url.raw_path, body)
+        request.headers.update(signed)
         if body:
-            signed["content-type"] = "application/json"
+            request.headers["content-type"] = "application/json"
         try:
-            response = self._http.request(method, path, content=body or None, headers=signed, params=params)
+            response = self._http.send(request)
         except httpx.TransportError as error:
             raise EngineUnavailable(
                 f"Ticket engine at {self.base_url} did not answer ({type(error).__name__})"

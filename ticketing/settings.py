@@ -3,12 +3,15 @@
 import os
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = PROJECT_ROOT / ".data" / "ticketing.sqlite3"
 DEMO_SITE_SECRET = "12345ABCDE"
 """Betstack's published example key: fine for a demo on 127.0.0.1, to be replaced for real use."""
+DEMO_FEED_KEY_ID, DEMO_FEED_SECRET = "site-feed", "site-feed-demo-secret"
+DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET = "site-admin", "site-admin-demo-secret"
+"""The demo operator's feed and admin credentials (README "Configuration"): demo defaults, like the site secret."""
 
 
 class Settings(BaseModel):
@@ -17,7 +20,9 @@ class Settings(BaseModel):
     simulator_seed: int | None = None
     simulator_interval: float = 3.0
     simulator_moves: int = 4
-    site_secret: str = DEMO_SITE_SECRET
+    site_secret: str = Field(default=DEMO_SITE_SECRET, repr=False)
+    site_feed_secret: str = Field(default=DEMO_FEED_SECRET, repr=False)
+    site_admin_secret: str = Field(default=DEMO_ADMIN_SECRET, repr=False)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -30,4 +35,6 @@ class Settings(BaseModel):
             simulator_interval=float(env.get("TICKETING_SIMULATOR_INTERVAL", "3")),
             simulator_moves=int(env.get("TICKETING_SIMULATOR_MOVES", "4")),
             site_secret=env.get("TICKETING_SITE_SECRET") or DEMO_SITE_SECRET,
+            site_feed_secret=env.get("TICKETING_SITE_FEED_SECRET") or DEMO_FEED_SECRET,
+            site_admin_secret=env.get("TICKETING_SITE_ADMIN_SECRET") or DEMO_ADMIN_SECRET,
         )
