@@ -13,7 +13,7 @@ from sqlalchemy import select
 from ticketing import wire
 from ticketing.access.credentials import seed_credential
 from ticketing.access.roles import Actor, Role
-from ticketing.access.signatures import request_headers
+from ticketing.access.signatures import is_betstack_endpoint, request_headers
 from ticketing.embedded import open_engine
 from ticketing.identifiers import token_fingerprint
 from ticketing.models import TicketQuery, TicketRequest
@@ -131,7 +131,7 @@ class Api:
         return other
 
     def signed(self, method: str, target: str, body: bytes = b"") -> dict[str, str]:
-        if target.startswith("/be/tickets"):
+        if is_betstack_endpoint(method, target):
             headers = signed_headers(self.operator, self.secret, body)
             return headers | ({"key-id": self.key_id} if self.key_id else {})
         return request_headers(self.operator, self.key_id, self.secret, method, target.encode(), body)

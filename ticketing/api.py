@@ -15,11 +15,9 @@ from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ticketing import wire
 from ticketing.access.http import Caller, Scheme, acting
 from ticketing.access.roles import Permission, Role
 from ticketing.embedded import open_engine, start_simulator
@@ -39,6 +37,8 @@ from ticketing.models import (
 )
 from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
 from ticketing.settings import Settings
+from ticketing.settlement.routes import after_sale_router
+from ticketing.wire import WireJSONResponse
 
 log = logging.getLogger("ticketing.api")
 REFERENCE = r"^[A-Za-z0-9_.-]+$"
@@ -65,13 +65,6 @@ class Health(BaseModel):
     status: str
     database: str
     coupons: int
-
-
-class WireJSONResponse(JSONResponse):
-    """Endpoints return this directly: FastAPI's own encoder would turn Decimals into strings."""
-
-    def render(self, content) -> bytes:
-        return wire.dumps(content)
 
 
 def error_response(error: TicketingError) -> WireJSONResponse:
@@ -238,6 +231,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine: Engine,
     ):
         return WireJSONResponse(engine.update_event(caller.actor, coupon_id, event_id, change))
+
+    app.include_router(after_sale_router(errors))
 
     return app
 

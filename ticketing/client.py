@@ -15,15 +15,25 @@ from pydantic import TypeAdapter
 
 from ticketing import wire
 from ticketing.access.roles import Actor, Role
-from ticketing.access.signatures import request_headers
+from ticketing.access.signatures import is_betstack_endpoint, request_headers
 from ticketing.errors import EngineUnavailable, TicketingError, error_from_body
-from ticketing.models import Coupon, CouponEvent, EventUpdate, OperatorProfile, Ticket, TicketQuery, TicketRequest
+from ticketing.models import (
+    Coupon,
+    CouponEvent,
+    EventResult,
+    EventUpdate,
+    OperatorProfile,
+    PayoutSlip,
+    SettlementSummary,
+    Shift,
+    Ticket,
+    TicketQuery,
+    TicketRequest,
+)
 from ticketing.signing import signed_headers
 
-BETSTACK_PATHS = "/be/tickets"
-"""Betstack's own endpoints, signed in Betstack's scheme; every other path in `ticketing.access.signatures`."""
-
 TICKETS = TypeAdapter(list[Ticket])
+SHIFTS = TypeAdapter(list[Shift])
 COUPONS = TypeAdapter(list[Coupon])
 
 
@@ -104,6 +114,52 @@ class TicketingClient:
     def operator_profile(self) -> OperatorProfile:
         return OperatorProfile.model_validate(self._send("GET", "/be/operator"))
 
+    # ---- after the sale ---------------------------------------------------------------------------------------
+
+    def enter_result(self, coupon_id: str, event_id: int, result: EventResult) -> SettlementSummary:
+        body = wire.dumps({"result": EventResult(result).value})
+        path = f"/be/coupons/{quote(str(coupon_id), safe='')}/events/{event_id}/result"
+        return SettlementSummary.model_validate(self._send("PUT", path, body=body))
+
+    def preview_results(self, coupon_id: str, results: dict[int, EventResult]) -> SettlementSummary:
+        body = wire.dumps({"results": {str(k): EventResult(v).value for k, v in results.items()}})
+        path = f"/be/coupons/{quote(str(coupon_id), safe='')}/results/preview"
+        return SettlementSummary.model_validate(self._send("POST", path, body=body))
+
+    def cancel_coupon(self, coupon_id: str) -> SettlementSummary:
+        path = f"/be/coupons/{quote(str(coupon_id), safe='')}/cancel"
+        return SettlementSummary.model_validate(self._send("POST", path))
+
+    def settlement(self, coupon_id: str) -> SettlementSummary:
+        path = f"/be/coupons/{quote(str(coupon_id), safe='')}/settlement"
+        return SettlementSummary.model_validate(self._send("GET", path))
+
+    def pay_out(self, id_or_code: str) -> PayoutSlip:
+        path = f"/be/tickets/{quote(id_or_code.strip(), safe='')}/payout"
+        return PayoutSlip.model_validate(self._send("POST", path))
+
+    def cancel_ticket(self, id_or_code: str) -> Ticket:
+        path = f"/be/tickets/{quote(id_or_code.strip(), safe='')}/cancel"
+        return Ticket.model_validate(self._send("POST", path))
+
+    def open_shift(self, float_amount) -> Shift:
+        return Shift.model_validate(self._send("POST", "/be/shifts", body=wire.dumps({"float": float_amount})))
+
+    def close_shift(self, counted) -> Shift:
+        body = wire.dumps({"counted": counted})
+        return Shift.model_validate(self._send("POST", "/be/shifts/current/close", body=body))
+
+    def current_shift(self) -> Shift | None:
+        answer = self._send("GET", "/be/shifts/current")
+        return None if answer is None else Shift.model_validate(answer)
+
+    def shift(self, shift_id: int) -> Shift:
+        return Shift.model_validate(self._send("GET", f"/be/shifts/{int(shift_id)}"))
+
+    def list_shifts(self, till: str | None = None, limit: int = 50) -> list[Shift]:
+        params = {"limit": limit} | ({"till": till} if till else {})
+        return SHIFTS.validate_python(self._send("GET", "/be/shifts", params=params))
+
     def health(self) -> dict[str, Any]:
         return self._send("GET", "/health")
 
@@ -111,7 +167,7 @@ class TicketingClient:
 
     def _send(self, method: str, path: str, body: bytes = b"", headers: dict | None = None, params=None) -> Any:
         request = self._http.build_request(method, path, content=body or None, params=params, headers=headers)
-        if path.startswith(BETSTACK_PATHS):
+        if is_betstack_endpoint(method, path):
             signed = signed_headers(self.operator, self._secret, body)
             if self.key_id:
                 signed["key-id"] = self.key_id

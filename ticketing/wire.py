@@ -8,6 +8,7 @@ from typing import Any
 
 import simplejson
 from pydantic import BaseModel
+from starlette.responses import JSONResponse
 
 
 def to_jsonable(value: Any) -> Any:
@@ -25,3 +26,10 @@ def dumps(value: Any) -> bytes:
 
 def loads(data: bytes | str) -> Any:
     return simplejson.loads(data, use_decimal=True)
+
+
+class WireJSONResponse(JSONResponse):
+    """Endpoints return this directly: FastAPI's own encoder would turn Decimals into strings."""
+
+    def render(self, content) -> bytes:
+        return dumps(content)

@@ -4,9 +4,23 @@ It has the methods of `ticketing.client.TicketingClient`, which acts for the cre
 works the same against either; every call goes through the engine's own role and operator checks.
 """
 
+from decimal import Decimal
+
 from ticketing.access.roles import Actor
 from ticketing.engine import TicketEngine
-from ticketing.models import Coupon, CouponEvent, EventUpdate, OperatorProfile, Ticket, TicketQuery, TicketRequest
+from ticketing.models import (
+    Coupon,
+    CouponEvent,
+    EventResult,
+    EventUpdate,
+    OperatorProfile,
+    PayoutSlip,
+    SettlementSummary,
+    Shift,
+    Ticket,
+    TicketQuery,
+    TicketRequest,
+)
 
 
 class ActingEngine:
@@ -40,6 +54,39 @@ class ActingEngine:
 
     def operator_profile(self) -> OperatorProfile:
         return self.engine.operator_profile(self.actor)
+
+    def enter_result(self, coupon_id: str, event_id: int, result: EventResult) -> SettlementSummary:
+        return self.engine.enter_result(self.actor, coupon_id, event_id, result)
+
+    def preview_results(self, coupon_id: str, results: dict[int, EventResult]) -> SettlementSummary:
+        return self.engine.preview_results(self.actor, coupon_id, results)
+
+    def cancel_coupon(self, coupon_id: str) -> SettlementSummary:
+        return self.engine.cancel_coupon(self.actor, coupon_id)
+
+    def settlement(self, coupon_id: str) -> SettlementSummary:
+        return self.engine.settlement(self.actor, coupon_id)
+
+    def pay_out(self, id_or_code: str) -> PayoutSlip:
+        return self.engine.pay_out(self.actor, id_or_code)
+
+    def cancel_ticket(self, id_or_code: str) -> Ticket:
+        return self.engine.cancel_ticket(self.actor, id_or_code)
+
+    def open_shift(self, float_amount: Decimal) -> Shift:
+        return self.engine.open_shift(self.actor, float_amount)
+
+    def close_shift(self, counted: Decimal) -> Shift:
+        return self.engine.close_shift(self.actor, counted)
+
+    def current_shift(self) -> Shift | None:
+        return self.engine.current_shift(self.actor)
+
+    def shift(self, shift_id: int) -> Shift:
+        return self.engine.shift(self.actor, shift_id)
+
+    def list_shifts(self, till: str | None = None, limit: int = 50) -> list[Shift]:
+        return self.engine.list_shifts(self.actor, till, limit)
 
     def health(self) -> dict:
         return self.engine.health()

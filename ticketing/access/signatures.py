@@ -58,3 +58,13 @@ def verify_request(
     if not sent.isascii() or not hmac.compare_digest(sign_request(secret, timestamp, method, target, body), sent):
         raise InvalidSignature()
     return sent_at
+
+
+def is_betstack_endpoint(method: str, path: str) -> bool:
+    """Betstack's own endpoints keep Betstack's scheme: the sale (`POST /be/tickets`) and the ticket reads
+    (`GET /be/tickets`, `GET /be/tickets/{id or code}`). Everything else, payouts and cancellations of a ticket
+    included, is signed over method, path and body."""
+    path = path.split("?", 1)[0].rstrip("/")
+    if path == "/be/tickets":
+        return method in ("POST", "GET")
+    return method == "GET" and path.startswith("/be/tickets/") and "/" not in path[len("/be/tickets/") :]
