@@ -5,6 +5,7 @@ import streamlit as st
 from terminal_ui.connection import connection
 from terminal_ui.entry import follow_deep_link
 from terminal_ui.heap import freeze_loaded_modules
+from terminal_ui.roles import acting_roles
 from ticketing.identifiers import mask_token
 
 st.set_page_config(page_title="Jackpot terminal", page_icon=":material/sports_soccer:", layout="wide")
@@ -28,7 +29,8 @@ with st.sidebar:
         f"**Status:** {':green[answering]' if answers else ':red[not answering]'}  \n"
         f"**Operator:** {conn.settings.operator} · **Currency:** {profile.currency if profile else '?'}  \n"
         f"**Source:** retail  \n"
-        f"**Shop account:** `{mask_token(conn.settings.shop_token)}`"
+        f"**Shop account:** `{mask_token(conn.settings.shop_token)}`  \n"
+        f"{acting_roles(conn)}"
     )
     if conn.simulator is not None:
         st.caption("Live odds simulator on")

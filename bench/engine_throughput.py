@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support import sample_request  # noqa: E402
+from tests.support import SITE_TILL, sample_request  # noqa: E402
 from ticketing.embedded import open_engine  # noqa: E402
 from ticketing.settings import Settings  # noqa: E402
 
@@ -27,12 +27,12 @@ def main() -> None:
     engine = open_engine(Settings(database=str(folder / "bench.sqlite3"), simulator=False))
     request = sample_request()
     for _ in range(50):
-        engine.create_ticket(request)
+        engine.create_ticket(SITE_TILL, request)
     timings = []
     started = time.perf_counter()
     for _ in range(args.tickets):
         begin = time.perf_counter()
-        engine.create_ticket(request)
+        engine.create_ticket(SITE_TILL, request)
         timings.append((time.perf_counter() - begin) * 1000)
     elapsed = time.perf_counter() - started
     timings.sort()

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.bulk_tickets import COUPON, LABELS, draw, write_tickets  # noqa: E402
 from tests.databases import Databases  # noqa: E402
+from tests.support import SITE_ADMIN  # noqa: E402
 from ticketing.embedded import open_engine  # noqa: E402
 from ticketing.models import EventResult  # noqa: E402
 from ticketing.settings import Settings  # noqa: E402
@@ -40,16 +41,16 @@ def run(database: str, count: int, label: str) -> None:
     started = time.perf_counter()
     write_tickets(engine, count, rng)
     print(f"[{label}] wrote {count:,} tickets of 17 events in {time.perf_counter() - started:.1f} s")
-    coupon = engine.get_coupon(COUPON)
+    coupon = engine.get_coupon(SITE_ADMIN, COUPON)
     engine.clock = lambda: coupon.closes_at + timedelta(hours=3)
     results = [LABELS[draw(rng, e.odds)] for e in coupon.events]
     results[5] = EventResult.VOID
     for event, result in zip(coupon.events[:-1], results[:-1], strict=True):
-        engine.enter_result("site", COUPON, event.id, result, by="bench")
+        engine.enter_result(SITE_ADMIN, COUPON, event.id, result)
     Path("/proc/self/clear_refs").write_text("5")  # the peak resident set starts again from here
     before = rss_kib("VmRSS")
     started = time.perf_counter()
-    summary = engine.enter_result("site", COUPON, coupon.events[-1].id, results[-1], by="bench")
+    summary = engine.enter_result(SITE_ADMIN, COUPON, coupon.events[-1].id, results[-1])
     elapsed = time.perf_counter() - started
     growth_mib = (rss_kib("VmHWM") - before) / 1024
     assert (

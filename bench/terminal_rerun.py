@@ -115,10 +115,12 @@ def main() -> None:
     os.environ |= {"TICKETING_DB": str(folder / "bench.sqlite3"), "TICKETING_SIMULATOR": "off"}
     os.environ.pop("TICKETING_API_URL", None)
 
+    from tests.support import SITE_TILL
     from ticketing.embedded import open_engine
     from ticketing.settings import Settings
 
-    events = open_engine(Settings(database=os.environ["TICKETING_DB"], simulator=False)).get_coupon("457").events
+    engine = open_engine(Settings(database=os.environ["TICKETING_DB"], simulator=False))
+    events = engine.get_coupon(SITE_TILL, "457").events
     sell = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
     sell.query_params["coupon"] = "457"
     sell.run()

@@ -7,6 +7,7 @@ import streamlit as st
 
 from terminal_ui.connection import connection
 from terminal_ui.entry import ensure_entry_script
+from terminal_ui.roles import admin_sign_in
 from ticketing import wire
 from ticketing.coupon_check import check_file, event_margins
 from ticketing.errors import TicketingError
@@ -20,9 +21,9 @@ state = st.session_state
 state.setdefault("published", None)
 
 
-def publish(coupon_json: bytes) -> None:
+def publish(service, coupon_json: bytes) -> None:
     try:
-        coupon = conn.service.publish_coupon(wire.loads(coupon_json), conn.settings.operator)
+        coupon = service.publish_coupon(wire.loads(coupon_json))
         state.published = {"id": coupon.id, "error": None}
     except TicketingError as error:
         state.published = {"id": None, "error": error.message}
@@ -94,14 +95,16 @@ if report.coupon is not None:
         column_config={c: percent for c in ("p(1)", "p(X)", "p(2)", "margin")},
     )
     st.subheader("Try it")
-    st.button(
-        "Publish to the engine",
-        key="publish",
-        type="primary",
-        icon=":material/publish:",
-        on_click=publish,
-        args=(wire.dumps(coupon),),
-    )
+    signed_in = admin_sign_in(conn, "publish coupons")
+    if signed_in is not None:
+        st.button(
+            "Publish to the engine",
+            key="publish",
+            type="primary",
+            icon=":material/publish:",
+            on_click=publish,
+            args=(signed_in[1], wire.dumps(coupon)),
+        )
 
 published = state.published
 if published and published["error"]:

@@ -37,7 +37,7 @@ def look_up() -> None:
     if not reference:
         return
     try:
-        desk["ticket"] = service.get_ticket(reference, operator=conn.settings.operator)
+        desk["ticket"] = service.get_ticket(reference)
     except TicketingError as error:
         desk["error"] = error.message
 
@@ -117,9 +117,7 @@ def shift_section() -> None:
     period = st.date_input("Period", value=(today, today), key="shift_period", max_value=today)
     first, last = (period[0], period[-1]) if isinstance(period, tuple) and period else (today, today)
     start, end = period_bounds(first, last, zone)
-    tickets = service.list_tickets(
-        TicketQuery(operator=conn.settings.operator, created_from=start, created_to=end, limit=10000)
-    )
+    tickets = service.list_tickets(TicketQuery(created_from=start, created_to=end, limit=10000))
     frame = tickets_frame(tickets, zone)
     filters = st.columns(3)
     statuses = filters[0].multiselect("Status", [s.value for s in TicketStatus], key="shift_status")

@@ -1,4 +1,8 @@
-"""The terminal's connection to a ticket engine: in-process (default) or remote, made once per process."""
+"""The terminal's connection to a ticket engine: in-process (default) or remote, made once per process.
+
+Either way the pages hold a service bound to one credential: `ActingEngine` in-process, `TicketingClient` remote,
+with the same methods. The till's is made once; an admin's is configured or signed in per browser session.
+"""
 
 import threading
 import time
@@ -8,6 +12,8 @@ from typing import Any
 
 import streamlit as st
 
+from ticketing.access.acting import ActingEngine
+from ticketing.access.roles import Actor, Role
 from ticketing.client import TicketingClient
 from ticketing.embedded import open_engine, start_simulator
 from ticketing.engine import TicketEngine
@@ -17,12 +23,17 @@ from ticketing.odds_simulator import OddsSimulator
 from ticketing.pricing import TaxProfile
 from ticketing.terminal_settings import TerminalSettings
 
+Service = ActingEngine | TicketingClient
+
 
 @dataclass
 class Connection:
     settings: TerminalSettings
-    service: TicketEngine | TicketingClient
+    service: Service
+    """The till: sells, finds tickets, reads coupons."""
     simulator: OddsSimulator | None
+    engine: TicketEngine | None = None
+    """The in-process engine (embedded mode only): where an entered credential is checked."""
     _memo: dict[str, tuple[float, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -30,8 +41,26 @@ class Connection:
     def mode(self) -> str:
         return f"remote engine at {self.settings.api_url}" if self.settings.remote else "embedded engine (SQLite)"
 
+    @property
+    def till_credential(self) -> str:
+        return Actor(operator=self.settings.operator, role=Role.TILL, key_id=self.settings.key_id).credential
+
+    def sign_in(self, key_id: str | None, secret: str) -> tuple[Actor, Service]:
+        """A service acting for the given credential of this terminal's operator, once the engine has accepted it
+        (`InvalidSignature` otherwise); its role is the one the engine knows, whatever was asked for."""
+        operator = self.settings.operator
+        if self.engine is not None:
+            actor = self.engine.authenticate(operator, key_id, secret)
+            return actor, ActingEngine(self.engine, actor)
+        client = TicketingClient(self.settings.api_url, operator, secret, key_id)
+        try:
+            return client.whoami(), client
+        except TicketingError:
+            client.close()
+            raise
+
     def profile(self) -> OperatorProfile:
-        return self._recent("profile", 60, lambda: self.service.operator_profile(self.settings.operator))
+        return self._recent("profile", 60, self.service.operator_profile)
 
     def tax_profile(self) -> TaxProfile:
         profile = self.profile()
@@ -85,11 +114,21 @@ def _secrets_table() -> dict:
 def _connect(settings_json: str) -> Connection:
     settings = TerminalSettings.model_validate_json(settings_json)
     if settings.remote:
-        return Connection(settings, TicketingClient(settings.api_url, settings.operator, settings.secret), None)
+        till = TicketingClient(settings.api_url, settings.operator, settings.secret, settings.key_id)
+        return Connection(settings, till, None)
     engine = open_engine(settings.engine)
-    return Connection(settings, engine, start_simulator(engine, settings.engine))
+    try:
+        till = ActingEngine(engine, engine.authenticate(settings.operator, settings.key_id, settings.secret))
+    except TicketingError:
+        engine.close()
+        raise
+    return Connection(settings, till, start_simulator(engine, settings.engine), engine)
 
 
 def connection() -> Connection:
     """Settings are read on every run (cheap); the engine or client behind them is made once per settings."""
-    return _connect(TerminalSettings.load(_secrets_table()).model_dump_json())
+    try:
+        return _connect(TerminalSettings.load(_secrets_table()).model_dump_json())
+    except TicketingError as refused:
+        st.error(f"The till's credential was refused: {refused.message}. Check TICKETING_OPERATOR_SECRET.")
+        st.stop()

@@ -114,8 +114,8 @@ BREAKAGES = [
         id="idempotency-lookup-removed",
         guarantee="a retry or race with the same key sells once, debits once",
         file="ticketing/engine.py",
-        old="            earlier = self.store.find_by_idempotency_key(conn, request.operator, idempotency_key)\n",
-        new="            earlier = None\n",
+        old="            found = self.store.find_by_idempotency_key(conn, request.operator, idempotency_key)\n",
+        new="            found = None\n",
         tests=(
             f"{ENGINE}::test_idempotent_repeat_returns_the_first_ticket_without_a_second_debit",
             "tests/test_client.py::test_retry_after_a_timeout_sells_once_and_debits_once",
@@ -172,9 +172,9 @@ BREAKAGES = [
         id="odds-read-before-the-write-transaction",
         guarantee="the odds check and the write are one transaction",
         file="ticketing/engine.py",
-        old="        coupon = self.store.load_coupon(conn, request.coupon_id, lock=True)\n",
+        old="        coupon = self.store.load_coupon(conn, request.coupon_id, operator.name, lock=True)\n",
         new="        with self.store.read() as early:\n"
-        "            coupon = self.store.load_coupon(early, request.coupon_id, lock=True)\n",
+        "            coupon = self.store.load_coupon(early, request.coupon_id, operator.name, lock=True)\n",
         tests=(f"{DURABLE}::test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit",),
         needs_postgres=True,
     ),
@@ -239,17 +239,17 @@ BREAKAGES = [
     Breakage(
         id="signature-not-checked",
         guarantee="forged requests are refused (403)",
-        file="ticketing/api.py",
-        old="            verify_signature(operator.secret, timestamp, signature, await request.body())\n",
-        new="            pass\n",
+        file="ticketing/access/http.py",
+        old="            sent_at = verify_signature(secret, timestamp, signature, body)\n",
+        new="            sent_at = int(timestamp or 0)\n",
         tests=(f"{PROOF}::test_forged_and_replayed_requests_are_refused_and_write_nothing",),
     ),
     Breakage(
         id="unsigned-requests-let-through",
         guarantee="forged requests are refused (403)",
-        file="ticketing/api.py",
-        old="        if operator.secret:\n",
-        new="        if operator.secret and signature is not None:\n",
+        file="ticketing/access/http.py",
+        old="        if scheme is Scheme.BETSTACK:\n",
+        new="        if signature is None:\n            sent_at = 0\n        elif scheme is Scheme.BETSTACK:\n",
         tests=(
             f"{PROOF}::test_forged_and_replayed_requests_are_refused_and_write_nothing",
             f"{API}::test_bad_signature_is_403_and_sells_nothing",
@@ -268,7 +268,7 @@ BREAKAGES = [
         id="operator-header-not-matched-to-body",
         guarantee="cross-operator requests are refused (403)",
         file="ticketing/api.py",
-        old="        if body.operator != operator.name:\n"
+        old="        if body.operator != caller.actor.operator:\n"
         '            raise InvalidSignature("The request\'s operator does not match the operator-name header")\n',
         new="",
         tests=(f"{PROOF}::test_forged_and_replayed_requests_are_refused_and_write_nothing",),
@@ -392,10 +392,10 @@ BREAKAGES = [
         id="retry-debits-again",
         guarantee="a retry sells once, debits once",
         file="ticketing/engine.py",
-        old="                    raise IdempotencyKeyReused()\n                return ticket\n",
-        new="                    raise IdempotencyKeyReused()\n"
-        "                self.store.debit(conn, token_fingerprint(request.token), ticket.stake)\n"
-        "                return ticket\n",
+        old="        if earlier is not None:\n            return earlier\n",
+        new="        if earlier is not None:\n"
+        "            self.store.debit(conn, token_fingerprint(request.token), earlier.stake)\n"
+        "            return earlier\n",
         tests=("tests/test_client.py::test_retry_after_a_timeout_sells_once_and_debits_once",),
     ),
     Breakage(
@@ -414,7 +414,8 @@ BREAKAGES = [
         guarantee="pricing: each figure rounded once, half-up",
         file="ticketing/pricing.py",
         old="    return Decimal((2 * numerator + denominator) // (2 * denominator)).scaleb(-2)\n",
-        new="    return round_money(round_money(Decimal(numerator) / Decimal(denominator) / 100).scaleb(0))\n",
+        new="    thousandths = (Decimal(numerator) / denominator / 100).quantize(Decimal('0.001'), ROUND_HALF_UP)\n"
+        "    return round_money(thousandths)\n",
         tests=("tests/test_pricing.py",),
     ),
     Breakage(

@@ -9,6 +9,7 @@ at a time, would take minutes for 100,000.
 import random
 from decimal import Decimal
 
+from tests.support import SITE_ADMIN
 from ticketing.identifiers import new_ticket_code, new_ticket_id, token_fingerprint
 from ticketing.models import EventResult
 from ticketing.money import to_cents
@@ -30,7 +31,7 @@ def draw(rng: random.Random, odds: dict[int, Decimal]) -> int:
 
 def write_tickets(engine, count: int, rng: random.Random) -> None:
     store = engine.store
-    coupon = engine.get_coupon(COUPON)
+    coupon = engine.get_coupon(SITE_ADMIN, COUPON)
     now = engine.clock()
     with store.write() as conn:
         for n in range(PLAYERS):

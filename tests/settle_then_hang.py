@@ -7,6 +7,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from tests.support import SITE_ADMIN
 from ticketing.embedded import open_engine
 from ticketing.models import EventResult
 from ticketing.settings import Settings
@@ -25,7 +26,7 @@ def main() -> None:
     queries.credit_players = credit_then_hang
     engine = open_engine(Settings(database=database, simulator=False))
     engine.clock = lambda: datetime.fromisoformat(now)
-    engine.enter_result("site", coupon_id, int(event_id), EventResult(result), by="crash-test")
+    engine.enter_result(SITE_ADMIN, coupon_id, int(event_id), EventResult(result))
 
 
 if __name__ == "__main__":

@@ -11,12 +11,14 @@ import httpx
 from sqlalchemy import select
 
 from ticketing import wire
+from ticketing.access.credentials import seed_credential
+from ticketing.access.roles import Actor, Role
+from ticketing.access.signatures import is_betstack_endpoint, request_headers
 from ticketing.embedded import open_engine
-from ticketing.engine import TicketEngine
 from ticketing.identifiers import token_fingerprint
 from ticketing.models import TicketQuery, TicketRequest
 from ticketing.money import from_cents
-from ticketing.settings import DEMO_SITE_SECRET, Settings
+from ticketing.settings import DEMO_FEED_KEY_ID, DEMO_FEED_SECRET, DEMO_SITE_SECRET, Settings
 from ticketing.signing import signed_headers
 from ticketing.storage import Account, Operator, Store, accounts, database_url
 
@@ -39,6 +41,11 @@ SAMPLE_REQUEST_TEXT = """{
     "bets": [101, 102, 102, 101, 101, 101, 102]
 }"""
 """The spec's sample request, byte for byte (including the stray space after the token)."""
+
+SITE_TILL = Actor("site", Role.TILL)
+SITE_FEED = Actor("site", Role.FEED, "site-feed")
+SITE_ADMIN = Actor("site", Role.ADMIN, "site-admin")
+"""The demo operator's credentials, as the engine's methods take them in-process."""
 
 SAMPLE_RESPONSE_FIELDS = {
     "id",
@@ -95,12 +102,16 @@ def sample_coupon(name: str, now: datetime) -> dict:
 
 
 class Api:
-    """Raw HTTP to the engine, signing each request for an operator the way a Betstack client does."""
+    """Raw HTTP to the engine, signing each request for a credential: Betstack's endpoints the way a Betstack client
+    does, the others over method, path and body. By default the operator's Betstack key, a till."""
 
-    def __init__(self, base_url: str, operator: str = "site", secret: str | None = DEMO_SITE_SECRET):
+    def __init__(
+        self, base_url: str, operator: str = "site", secret: str = DEMO_SITE_SECRET, key_id: str | None = None
+    ):
         self.base_url = base_url
         self.operator = operator
         self.secret = secret
+        self.key_id = key_id
         self.http = httpx.Client(base_url=base_url, timeout=30)
 
     def close(self) -> None:
@@ -112,10 +123,25 @@ class Api:
     def __exit__(self, *_exc) -> None:
         self.close()
 
+    def as_credential(self, key_id: str, secret: str) -> "Api":
+        """The same operator and HTTP connection, signing with another of its credentials."""
+        other = Api(self.base_url, self.operator, secret, key_id)
+        other.http.close()
+        other.http = self.http
+        return other
+
+    def signed(self, method: str, target: str, body: bytes = b"") -> dict[str, str]:
+        if is_betstack_endpoint(method, target):
+            headers = signed_headers(self.operator, self.secret, body)
+            return headers | ({"key-id": self.key_id} if self.key_id else {})
+        return request_headers(self.operator, self.key_id, self.secret, method, target.encode(), body)
+
     def request(self, method: str, path: str, body: bytes | str = b"", headers: dict | None = None, **kwargs):
         body = body.encode() if isinstance(body, str) else body
-        signed = signed_headers(self.operator, self.secret, body) | {"content-type": "application/json"}
-        return self.http.request(method, path, content=body or None, headers=signed | (headers or {}), **kwargs)
+        built = self.http.build_request(method, path, content=body or None, **kwargs)
+        signed = self.signed(method, built.url.raw_path.decode(), body) | {"content-type": "application/json"}
+        built.headers.update(signed | (headers or {}))
+        return self.http.send(built)
 
     def post_ticket(self, body: dict | str, **kwargs) -> httpx.Response:
         return self.request("POST", "/be/tickets", body if isinstance(body, str) else json.dumps(body), **kwargs)
@@ -126,7 +152,9 @@ class Api:
         return response.json()
 
     def set_event(self, coupon_id: str, event_id: int, **change) -> dict:
-        response = self.request("PUT", f"/be/coupons/{coupon_id}/events/{event_id}", json.dumps(change))
+        """As the demo operator's feed: a till may not move odds."""
+        feed = self.as_credential(DEMO_FEED_KEY_ID, DEMO_FEED_SECRET)
+        response = feed.request("PUT", f"/be/coupons/{coupon_id}/events/{event_id}", json.dumps(change))
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -134,9 +162,31 @@ class Api:
         return self.request("GET", f"/be/tickets/{reference}")
 
 
+RIVAL_FEED = ("rival-feed", "RIVAL-FEED-SECRET")
+RIVAL_ADMIN = ("rival-admin", "RIVAL-ADMIN-SECRET")
+RIVAL_TILL = Actor("rival", Role.TILL)
+RIVAL_FEED_ACTOR = Actor("rival", Role.FEED, RIVAL_FEED[0])
+RIVAL_ADMIN_ACTOR = Actor("rival", Role.ADMIN, RIVAL_ADMIN[0])
+
+
+def add_rival(store: Store, balance: str = "100000.00") -> None:
+    """A second operator `rival` (Betstack key `RIVAL-SECRET`, feed and admin credentials `RIVAL_FEED`, `RIVAL_ADMIN`)
+    with the token `rival-token`, and an operator `keyless` that has no Betstack key at all."""
+    now = datetime.now(UTC)
+    with store.write() as conn:
+        store.save_operator(conn, Operator(name="rival", currency="KES", secret="RIVAL-SECRET"))
+        store.save_operator(conn, Operator(name="keyless", currency="KES"))
+        token = token_fingerprint("rival-token")
+        store.add_account(
+            conn, Account(token_sha256=token, operator="rival", user_id="990001", balance=Decimal(balance))
+        )
+        for (key_id, secret), role in ((RIVAL_FEED, Role.FEED), (RIVAL_ADMIN, Role.ADMIN)):
+            seed_credential(conn, key_id, "rival", role, secret, now)
+
+
 def seed_shop(db_path, players: int = 0, balance: str = "100000.00", rival: bool = False) -> list[str]:
     """Before a server starts on `db_path`: the demo data, `players` funded accounts of `site` (their tokens are
-    returned) and, with `rival`, a second operator `rival` (secret `RIVAL-SECRET`) with the token `rival-token`."""
+    returned) and, with `rival`, the operators of `add_rival`."""
     engine = open_engine(Settings(database=str(db_path), simulator=False))
     store = engine.store
     tokens = [f"terminal-{n}-token-{'x' * 20}" for n in range(players)]
@@ -151,17 +201,8 @@ def seed_shop(db_path, players: int = 0, balance: str = "100000.00", rival: bool
                     balance=Decimal(balance),
                 ),
             )
-        if rival:
-            store.save_operator(conn, Operator(name="rival", currency="KES", secret="RIVAL-SECRET"))
-            store.add_account(
-                conn,
-                Account(
-                    token_sha256=token_fingerprint("rival-token"),
-                    operator="rival",
-                    user_id="990001",
-                    balance=Decimal(balance),
-                ),
-            )
+    if rival:
+        add_rival(store, balance)
     engine.close()
     return tokens
 
@@ -171,8 +212,8 @@ def stored_tickets(db_path) -> tuple[list, dict[str, Decimal]]:
 
     store = Store(database_url(str(db_path)))
     try:
-        tickets = TicketEngine(store).list_tickets(TicketQuery(limit=10000))
         with store.read() as conn:
+            tickets = store.query_tickets(conn, TicketQuery(limit=10000))
             balances = {row.user_id: from_cents(row.balance_cents) for row in conn.execute(select(accounts))}
         return tickets, balances
     finally:

@@ -8,6 +8,7 @@ import pytest
 
 from tests.support import SAMPLE_REQUEST_TEXT, SAMPLE_RESPONSE_FIELDS, Api, sample_body
 from ticketing.identifiers import CODE_ALPHABET
+from ticketing.settings import DEMO_FEED_KEY_ID, DEMO_FEED_SECRET
 
 
 def all_bets(api: Api, coupon_id: str = "455", bet: int = 101) -> list[dict]:
@@ -154,9 +155,10 @@ def test_coupon_json_and_event_update(api):
     assert set(event["odds"]) == {"101", "102", "103"}
     updated = api.set_event("455", event["id"], odds={"103": 9.99})
     assert updated["odds"]["103"] == 9.99 and updated["status"] == "available"
-    bad = api.request("PUT", f"/be/coupons/455/events/{event['id']}", json.dumps({"odds": {"104": 2}}))
+    feed = api.as_credential(DEMO_FEED_KEY_ID, DEMO_FEED_SECRET)
+    bad = feed.request("PUT", f"/be/coupons/455/events/{event['id']}", json.dumps({"odds": {"104": 2}}))
     assert bad.status_code == 422
-    missing = api.request("PUT", "/be/coupons/455/events/1", json.dumps({"status": "started"}))
+    missing = feed.request("PUT", "/be/coupons/455/events/1", json.dumps({"status": "started"}))
     assert missing.status_code == 404 and missing.json()["code"] == 113
 
 

@@ -5,17 +5,39 @@ from decimal import Decimal as D
 import httpx
 import pytest
 
-from tests.support import sample_request, stored_tickets
+from terminal_ui.connection import Connection
+from tests.support import SITE_ADMIN, sample_request, stored_tickets
 from ticketing.client import TicketingClient
 from ticketing.demo_data import SAMPLE_TOKEN, SAMPLE_USER_ID
-from ticketing.errors import EngineUnavailable, EventNotAvailable, InvalidSignature, InvalidToken, OddsChanged
+from ticketing.errors import (
+    EngineUnavailable,
+    EventNotAvailable,
+    InvalidSignature,
+    InvalidToken,
+    NotAllowed,
+    OddsChanged,
+)
 from ticketing.models import EventStatus, EventUpdate, Ticket, TicketQuery
-from ticketing.settings import DEMO_SITE_SECRET
+from ticketing.settings import (
+    DEMO_ADMIN_KEY_ID,
+    DEMO_ADMIN_SECRET,
+    DEMO_FEED_KEY_ID,
+    DEMO_FEED_SECRET,
+    DEMO_SITE_SECRET,
+)
+from ticketing.terminal_settings import TerminalSettings
 
 
 @pytest.fixture(scope="module")
 def client(api_url):
     with_client = TicketingClient(api_url, "site", DEMO_SITE_SECRET)
+    yield with_client
+    with_client.close()
+
+
+@pytest.fixture(scope="module")
+def feed(api_url):
+    with_client = TicketingClient(api_url, "site", DEMO_FEED_SECRET, DEMO_FEED_KEY_ID)
     yield with_client
     with_client.close()
 
@@ -29,15 +51,15 @@ def test_same_typed_ticket_from_client_and_lookup(client):
     assert ticket in client.list_tickets(TicketQuery(limit=50))
 
 
-def test_typed_errors(client):
+def test_typed_errors(client, feed):
     with pytest.raises(InvalidToken):
         client.create_ticket(sample_request(token="nobody"))
-    client.update_event("455", 390812, EventUpdate(status=EventStatus.STARTED))
+    feed.update_event("455", 390812, EventUpdate(status=EventStatus.STARTED))
     try:
         with pytest.raises(EventNotAvailable, match="390812"):
             client.create_ticket(sample_request())
     finally:
-        client.update_event("455", 390812, EventUpdate(status=EventStatus.AVAILABLE))
+        feed.update_event("455", 390812, EventUpdate(status=EventStatus.AVAILABLE))
     coupon = client.get_coupon("455")
     events = [{"id": e.id, "bet": 103, "odds": e.odds[103] + D("0.50")} for e in coupon.events]
     with pytest.raises(OddsChanged) as raised:
@@ -81,3 +103,17 @@ def test_retry_after_a_timeout_sells_once_and_debits_once(api_server):
     tickets = balance.list_tickets(TicketQuery(limit=10000))
     assert len(tickets) == before + 1 and tickets[0] == ticket
     assert stored_tickets(database)[1][SAMPLE_USER_ID] == balance_before - ticket.stake
+
+
+def test_a_till_client_cannot_move_odds_and_the_error_is_typed(client):
+    with pytest.raises(NotAllowed):
+        client.update_event("455", 390812, EventUpdate(status=EventStatus.SUSPENDED))
+    assert client.get_coupon("455").events[1].status == EventStatus.AVAILABLE
+
+
+def test_a_remote_terminal_signs_in_once_the_engine_accepts_the_credential(api_url, client):
+    conn = Connection(TerminalSettings(api_url=api_url), client, None)
+    actor, admin = conn.sign_in(DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET)
+    assert actor == SITE_ADMIN and admin.whoami() == SITE_ADMIN
+    with pytest.raises(InvalidSignature):
+        conn.sign_in(DEMO_ADMIN_KEY_ID, DEMO_FEED_SECRET)

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import event, text
 
 from tests.servers import engine_server
-from tests.support import Api, sample_body, sample_request, seed_shop
+from tests.support import SITE_FEED, SITE_TILL, Api, sample_body, sample_request, seed_shop
 from ticketing.models import EventUpdate
 
 # ---- the store's own connection is durable -------------------------------------------------------------------------
@@ -58,10 +58,10 @@ class HeldCommits:
 
 def test_no_sale_is_answered_before_the_commit_of_its_batch(engine):
     held = HeldCommits(engine)
-    first = engine.submit_ticket(sample_request())
+    first = engine.submit_ticket(SITE_TILL, sample_request())
     held.wait_for_commit()
     assert not first.done(), "the first sale was answered while its commit was still held"
-    batch = [engine.submit_ticket(sample_request(stake=str(30 + n))) for n in range(5)]
+    batch = [engine.submit_ticket(SITE_TILL, sample_request(stake=str(30 + n))) for n in range(5)]
     held.let_through()
     assert first.result(10).stake == D("25.00")
 
@@ -138,11 +138,11 @@ def test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit(en
     seen: dict = {}
 
     def feed() -> None:
-        engine.update_event("455", 390811, EventUpdate(odds={101: D("9.99")}))
+        engine.update_event(SITE_FEED, "455", 390811, EventUpdate(odds={101: D("9.99")}))
         feed_committed.set()
 
-    def read_the_odds_then_start_the_feed(conn, coupon_id, lock=False):
-        coupon = real_load_coupon(conn, coupon_id, lock=lock)
+    def read_the_odds_then_start_the_feed(conn, coupon_id, operator, lock=False):
+        coupon = real_load_coupon(conn, coupon_id, operator, lock=lock)
         if "feed" not in seen:
             seen["feed"] = threading.Thread(target=feed)
             seen["feed"].start()
@@ -155,11 +155,11 @@ def test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit(en
     engine.store.load_coupon = read_the_odds_then_start_the_feed
     engine.store.debit = give_the_feed_a_second_then_debit
     try:
-        ticket = engine.create_ticket(sample_request())
+        ticket = engine.create_ticket(SITE_TILL, sample_request())
     finally:
         engine.store.load_coupon, engine.store.debit = real_load_coupon, real_debit
     seen["feed"].join(10)
     assert seen["feed committed before the sale's write"] is False
     assert feed_committed.is_set(), "the feed went through once the sale had committed"
     assert ticket.events[0].odds != D("9.99")
-    assert engine.get_coupon("455").events[0].odds[101] == D("9.99")
+    assert engine.get_coupon(SITE_TILL, "455").events[0].odds[101] == D("9.99")

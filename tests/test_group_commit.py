@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import event
 
-from tests.support import sample_request
+from tests.support import SITE_TILL, sample_request
 from ticketing.errors import InsufficientBalance, StakeOutOfLimits
 from ticketing.group_commit import GroupCommitter
 
@@ -113,7 +113,7 @@ def test_concurrent_sales_on_the_engine_take_fewer_commits_than_tickets(engine):
     commits = []
     event.listen(engine.store.engine, "commit", lambda _conn: commits.append(1))
     with ThreadPoolExecutor(8) as pool:
-        tickets = list(pool.map(lambda _: engine.create_ticket(sample_request()), range(200)))
+        tickets = list(pool.map(lambda _: engine.create_ticket(SITE_TILL, sample_request()), range(200)))
     assert len({t.code for t in tickets}) == 200
     assert len(commits) < 200
     assert engine.balance(sample_request().token) == D("10000000.00") - 200 * D("25.00")
@@ -125,7 +125,9 @@ def test_a_sale_refused_in_a_batch_on_the_engine_debits_nothing(engine):
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(
             pool.map(
-                lambda n: _try(lambda: engine.create_ticket(sample_request(stake="20000000" if n % 2 else "25"))),
+                lambda n: _try(
+                    lambda: engine.create_ticket(SITE_TILL, sample_request(stake="20000000" if n % 2 else "25"))
+                ),
                 range(40),
             )
         )

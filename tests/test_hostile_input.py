@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support import SAMPLE_REQUEST_TEXT, Api, sample_body, sample_request
+from tests.support import SAMPLE_REQUEST_TEXT, SITE_TILL, Api, sample_body, sample_request
 from ticketing.coupon_check import check_coupon_data
 from ticketing.models import DEFAULT_MAX_PAYOUT, MAX_PICKS
-from ticketing.settings import DEMO_SITE_SECRET
+from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, DEMO_SITE_SECRET
 from ticketing.signing import sign
 
 
@@ -98,9 +98,12 @@ def test_duplicate_json_keys_are_422_and_sell_nothing(api):
         ("a list", b"[]"),
     ],
 )
-@pytest.mark.parametrize("path", ["/be/tickets", "/be/coupons"])
-def test_every_malformed_body_is_422_90(api, name, body, path):
-    response = api.request("POST", path, body)
+@pytest.mark.parametrize(
+    "method, path", [("POST", "/be/tickets"), ("POST", "/be/coupons"), ("POST", "/be/coupons/455/results/preview")]
+)
+def test_every_malformed_body_is_422_90(api, name, body, method, path):
+    signer = api if path == "/be/tickets" else as_admin(api)
+    response = signer.request(method, path, body)
     assert response.status_code == 422, f"{name} on {path}: {response.text}"
     payload = response.json()
     assert payload["code"] == 90 and payload["message"].startswith("Invalid request"), payload
@@ -157,8 +160,12 @@ def coupon_body(coupon_id: str = "HOSTILE-1", events: int = 3, **changes) -> dic
     } | changes
 
 
+def as_admin(api: Api) -> Api:
+    return api.as_credential(DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET)
+
+
 def publish(api: Api, coupon: dict) -> httpx.Response:
-    return api.request("POST", "/be/coupons", json.dumps(coupon))
+    return as_admin(api).request("POST", "/be/coupons", json.dumps(coupon))
 
 
 def problems_of(response: httpx.Response) -> list[dict]:
@@ -205,7 +212,7 @@ def test_absurd_numbers_in_coupons_are_the_coupon_checks_error(api, number):
     text = json.dumps(coupon)
     for field in ('"max_payout": 1000000', '"max_stake": 1000', '"101": 1.5'):
         text = text.replace(field, field.split(":")[0] + f": {number}", 1)
-    response = api.request("POST", "/be/coupons", text)
+    response = as_admin(api).request("POST", "/be/coupons", text)
     assert has_problem(response, "max_payout", "too large")
     assert has_problem(response, "max_stake", "too large")
     assert has_problem(response, "odds 1", "above")
@@ -299,9 +306,9 @@ def test_every_coupon_needs_a_cap_within_the_operators(api):
 
 
 def test_a_coupon_stored_without_a_cap_sells_capped_at_the_operators(engine):
-    coupon = engine.get_coupon("455")
+    coupon = engine.get_coupon(SITE_TILL, "455")
     huge = [e.model_copy(update={"odds": {101: D("500.00"), 102: D("3.00"), 103: D("3.00")}}) for e in coupon.events]
     with engine.store.write() as conn:
-        engine.store.save_coupon(conn, coupon.model_copy(update={"max_payout": None, "events": huge}))
-    ticket = engine.create_ticket(sample_request(bets=[101] * len(huge), stake="1000"))
-    assert ticket.payout == engine.operator_profile("site").max_payout == DEFAULT_MAX_PAYOUT
+        engine.store.save_coupon(conn, coupon.model_copy(update={"max_payout": None, "events": huge}), "site")
+    ticket = engine.create_ticket(SITE_TILL, sample_request(bets=[101] * len(huge), stake="1000"))
+    assert ticket.payout == engine.operator_profile(SITE_TILL).max_payout == DEFAULT_MAX_PAYOUT

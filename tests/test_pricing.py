@@ -99,6 +99,12 @@ def test_a_net_stake_on_an_exact_half_cent_rounds_up():
     assert (price.net_stake, price.excise) == (D("0.13"), D("0.07"))
 
 
+def test_a_net_stake_just_below_a_half_cent_rounds_down():
+    # 0.20 / 1.6008 = 0.124937...: 0.12; rounding it to 0.125 first and then to the cent would give 0.13.
+    price = price_ticket(D("0.20"), [D("2")], TaxProfile(excise_rate=D("0.6008"), withholding_rate=D("0")))
+    assert (price.net_stake, price.excise) == (D("0.12"), D("0.08"))
+
+
 def test_a_net_stake_that_does_not_divide_evenly_is_rounded_once_from_the_exact_quotient():
     # 100 / 1.16 = 86.2068965...: 86.21, not a rounding of an already rounded quotient.
     assert price_ticket(D("100"), [D("2")], TaxProfile(excise_rate=D("0.16"))).net_stake == D("86.21")

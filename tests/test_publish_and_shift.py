@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from tests.support import FixedClock, sample_coupon, sample_request
+from tests.support import SITE_ADMIN, SITE_TILL, FixedClock, sample_coupon, sample_request
 from ticketing.client import TicketingClient
 from ticketing.demo_data import PLAYER_TOKEN
 from ticketing.errors import CouponInUse, CouponRejected
 from ticketing.models import TicketQuery
-from ticketing.settings import DEMO_SITE_SECRET
+from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, DEMO_SITE_SECRET
 from ticketing.shift_report import filter_frame, sales_per_hour, shift_totals, tickets_frame, to_csv
 
 ZONE = ZoneInfo("Africa/Nairobi")
@@ -24,42 +24,46 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def test_publish_good_sample_over_http_and_sell_on_it(api_url):
-    with TicketingClient(api_url, "site", DEMO_SITE_SECRET) as client:
-        coupon = client.publish_coupon(sample_coupon("good_coupon.json", datetime.now(UTC)))
+    with (
+        TicketingClient(api_url, "site", DEMO_ADMIN_SECRET, DEMO_ADMIN_KEY_ID) as admin,
+        TicketingClient(api_url, "site", DEMO_SITE_SECRET) as till,
+    ):
+        coupon = admin.publish_coupon(sample_coupon("good_coupon.json", datetime.now(UTC)))
         assert coupon.id == "JP-2099-20" and len(coupon.events) == 13
-        assert "JP-2099-20" in [c.id for c in client.list_open_coupons()]
-        ticket = client.create_ticket(sample_request(coupon_id="JP-2099-20", stake=50, bets=[102] * 13))
+        assert "JP-2099-20" in [c.id for c in till.list_open_coupons()]
+        ticket = till.create_ticket(sample_request(coupon_id="JP-2099-20", stake=50, bets=[102] * 13))
         assert ticket.coupon_id == "JP-2099-20" and ticket.events[0].odds == D("3.50")
         with pytest.raises(CouponInUse):
-            client.publish_coupon(sample_coupon("good_coupon.json", datetime.now(UTC)))
+            admin.publish_coupon(sample_coupon("good_coupon.json", datetime.now(UTC)))
 
 
 def test_publishing_a_broken_coupon_lists_its_errors_and_stores_nothing(api_url):
-    with TicketingClient(api_url, "site", DEMO_SITE_SECRET) as client:
+    with TicketingClient(api_url, "site", DEMO_ADMIN_SECRET, DEMO_ADMIN_KEY_ID) as admin:
         with pytest.raises(CouponRejected) as rejected:
-            client.publish_coupon(sample_coupon("broken_coupon.json", datetime.now(UTC)))
+            admin.publish_coupon(sample_coupon("broken_coupon.json", datetime.now(UTC)))
         assert len(rejected.value.details["problems"]) == 14
-        assert "JP-BROKEN" not in [c.id for c in client.list_open_coupons()]
+        assert "JP-BROKEN" not in [c.id for c in admin.list_open_coupons()]
 
 
 def test_republish_before_any_sale_replaces_the_coupon(engine):
     engine.clock = FixedClock(NOW)
     raw = sample_coupon("good_coupon.json", NOW)
-    engine.publish_coupon(raw, "site")
+    engine.publish_coupon(SITE_ADMIN, raw)
     raw["events"][0]["odds"]["101"] = D("2.15")
-    assert engine.publish_coupon(raw, "site").events[0].odds[101] == D("2.15")
-    assert engine.get_coupon("JP-2099-20").events[0].odds[101] == D("2.15")
+    assert engine.publish_coupon(SITE_ADMIN, raw).events[0].odds[101] == D("2.15")
+    assert engine.get_coupon(SITE_TILL, "JP-2099-20").events[0].odds[101] == D("2.15")
 
 
 def sell_some(engine) -> list:
-    sold = [engine.create_ticket(sample_request(stake=stake)) for stake in ("25", "30.50", "99.99")]
-    sold.append(engine.create_ticket(sample_request(token=PLAYER_TOKEN, stake="60", coupon_id="456", bets=[103] * 13)))
+    sold = [engine.create_ticket(SITE_TILL, sample_request(stake=stake)) for stake in ("25", "30.50", "99.99")]
+    player = sample_request(token=PLAYER_TOKEN, stake="60", coupon_id="456", bets=[103] * 13)
+    sold.append(engine.create_ticket(SITE_TILL, player))
     return sold
 
 
 def test_shift_totals_equal_the_sum_of_the_stored_tickets(engine):
     sell_some(engine)
-    stored = engine.list_tickets(TicketQuery(operator="site", limit=10000))
+    stored = engine.list_tickets(SITE_TILL, TicketQuery(operator="site", limit=10000))
     totals = shift_totals(tickets_frame(stored, ZONE))
     assert totals.tickets == 4
     assert totals.stakes == sum((t.stake for t in stored), D(0)) == D("215.49")
@@ -72,7 +76,8 @@ def test_shift_totals_equal_the_sum_of_the_stored_tickets(engine):
 
 def test_csv_export_round_trips_through_pandas_to_the_same_rows(engine):
     sell_some(engine)
-    frame = filter_frame(tickets_frame(engine.list_tickets(TicketQuery(limit=100)), ZONE), ["new"], [], ["455"])
+    stored = engine.list_tickets(SITE_TILL, TicketQuery(limit=100))
+    frame = filter_frame(tickets_frame(stored, ZONE), ["new"], [], ["455"])
     back = pd.read_csv(io.BytesIO(to_csv(frame)), dtype=str, keep_default_na=False)
     assert list(back.columns) == list(frame.columns)
     assert len(back) == len(frame) == 3

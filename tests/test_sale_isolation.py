@@ -8,7 +8,7 @@ from decimal import Decimal as D
 from sqlalchemy import event
 
 import ticketing.engine
-from tests.support import sample_request
+from tests.support import SITE_TILL, sample_request
 from ticketing.group_commit import GroupCommitter
 from ticketing.models import TicketQuery
 
@@ -33,9 +33,9 @@ def sell_a_batch_behind_a_held_commit(engine) -> tuple[list, int]:
 
     event.listen(engine.store.engine, "begin", on_begin)
     event.listen(engine.store.engine, "commit", hold_the_first_commit)
-    first = engine.submit_ticket(sample_request())
+    first = engine.submit_ticket(SITE_TILL, sample_request())
     assert first_commit_started.wait(10)
-    futures = [engine.submit_ticket(sample_request(stake=stake)) for stake in STAKES]
+    futures = [engine.submit_ticket(SITE_TILL, sample_request(stake=stake)) for stake in STAKES]
     first_commit_may_end.set()
     outcomes = [first.result(10)]
     for future in futures:
@@ -49,7 +49,7 @@ def sell_a_batch_behind_a_held_commit(engine) -> tuple[list, int]:
 
 
 def sold_codes(engine) -> set[str]:
-    return {ticket.code for ticket in engine.list_tickets(TicketQuery(limit=100))}
+    return {ticket.code for ticket in engine.list_tickets(SITE_TILL, TicketQuery(limit=100))}
 
 
 def test_an_internal_error_in_one_sale_fails_it_alone_and_its_batch_commits_once(engine, monkeypatch):
@@ -76,7 +76,7 @@ def test_a_sale_that_loses_a_race_in_a_batch_is_sold_alone_and_the_batch_commits
     """On PostgreSQL the lost race aborts the transaction: the savepoint brings the rest of the batch back."""
     token = sample_request().token
     before = engine.balance(token)
-    taken = engine.create_ticket(sample_request()).code
+    taken = engine.create_ticket(SITE_TILL, sample_request()).code
     new_code = ticketing.engine.new_ticket_code
     codes_given = []
 

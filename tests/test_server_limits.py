@@ -158,12 +158,13 @@ def server_in_this_process(tmp_path) -> Iterator[tuple[int, object]]:
 def test_after_a_500_the_answer_says_connection_close_and_the_connection_ends(tmp_path):
     with server_in_this_process(tmp_path) as (port, app):
 
-        def broken(_name):
-            raise RuntimeError("a bug behind GET /be/operator")
+        def broken(_actor, _reference):
+            raise RuntimeError("a bug behind GET /be/tickets/{id}")
 
-        app.state.engine.operator_profile = broken
+        app.state.engine.get_ticket = broken
         headers = signed_headers("site", DEMO_SITE_SECRET)
-        request = "GET /be/operator HTTP/1.1\r\nHost: shop\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        head = "GET /be/tickets/ABC123 HTTP/1.1\r\nHost: shop\r\n"
+        request = head + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         with connect(port) as sock:
             sock.sendall(request.encode() + b"\r\n")
             status, answer_headers, body = read_answer(sock)

@@ -15,7 +15,8 @@ from sqlalchemy import text
 
 from tests.bulk_tickets import COUPON, LABELS, draw, write_tickets
 from tests.servers import PROJECT_ROOT
-from tests.support import sample_request
+from tests.support import SITE_ADMIN, SITE_TILL, sample_request
+from ticketing.access.roles import Actor, Role
 from ticketing.demo_data import PLAYER_TOKEN, SAMPLE_TOKEN
 from ticketing.embedded import open_engine
 from ticketing.errors import (
@@ -38,39 +39,44 @@ H, X, A, V = EventResult.HOME, EventResult.DRAW, EventResult.AWAY, EventResult.V
 def sell(engine, picks: str, token=SAMPLE_TOKEN, stake="25", till=TILL):
     """A ticket on coupon 455 (7 events) from a pick string like `1X21X21`."""
     bets = [BETS_BY_LABEL[p] for p in picks]
-    return engine.create_ticket(sample_request(bets=bets, token=token, stake=stake), till=till)
+    return engine.create_ticket(till_of(till), sample_request(bets=bets, token=token, stake=stake))
+
+
+def till_of(key_id: str) -> Actor:
+    """A till credential of the demo operator: cash, payouts and cancellations are recorded against it."""
+    return Actor("site", Role.TILL, key_id)
 
 
 def after_deadline(engine, hours: float = 1):
-    closes_at = engine.get_coupon("455").closes_at
+    closes_at = engine.get_coupon(SITE_TILL, "455").closes_at
     engine.clock = lambda: closes_at + timedelta(hours=hours)
 
 
 def enter(engine, results: str, coupon_id="455"):
     """Results from a string like the pick string, `V` for void: the last one settles the coupon."""
     summary = None
-    for event, label in zip(engine.get_coupon(coupon_id).events, results, strict=True):
+    for event, label in zip(engine.get_coupon(SITE_TILL, coupon_id).events, results, strict=True):
         result = V if label == "V" else EventResult(label)
-        summary = engine.enter_result("site", coupon_id, event.id, result, by="admin")
+        summary = engine.enter_result(SITE_ADMIN, coupon_id, event.id, result)
     return summary
 
 
 @pytest.fixture
 def shift(engine):
-    engine.open_shift("site", TILL, D("1000.00"))
+    engine.open_shift(till_of(TILL), D("1000.00"))
 
 
 def test_the_last_result_settles_every_ticket_once(engine):
     winner = sell(engine, "1111111")
     loser = sell(engine, "2111111")
     after_deadline(engine)
-    for event in engine.get_coupon("455").events[:-1]:
-        engine.enter_result("site", "455", event.id, H, by="admin")
-    assert engine.get_ticket(winner.code).status == TicketStatus.NEW, "not settled before the last result"
-    summary = engine.enter_result("site", "455", engine.get_coupon("455").events[-1].id, H, by="admin")
+    for event in engine.get_coupon(SITE_TILL, "455").events[:-1]:
+        engine.enter_result(SITE_ADMIN, "455", event.id, H)
+    assert engine.get_ticket(SITE_TILL, winner.code).status == TicketStatus.NEW, "not settled before the last result"
+    summary = engine.enter_result(SITE_ADMIN, "455", engine.get_coupon(SITE_TILL, "455").events[-1].id, H)
     assert (summary.status, summary.results_known, summary.winners, summary.losers) == ("resulted", 7, 1, 1)
 
-    won, lost = engine.get_ticket(winner.code), engine.get_ticket(loser.code)
+    won, lost = engine.get_ticket(SITE_TILL, winner.code), engine.get_ticket(SITE_TILL, loser.code)
     assert (won.status, won.result, lost.status, lost.result) == ("resulted", "won", "resulted", "lost")
     assert (won.settlement.payout, won.settlement.tax, won.settlement.net_payout) == (
         winner.payout,
@@ -80,19 +86,19 @@ def test_the_last_result_settles_every_ticket_once(engine):
     assert [e.correct for e in lost.settlement.events] == [False] + [True] * 6
     assert lost.settlement.net_payout == D("0.00")
     assert engine.after_sale.settle_pending() == [], "settling again changes nothing"
-    assert engine.get_ticket(winner.code) == won
+    assert engine.get_ticket(SITE_TILL, winner.code) == won
 
 
 def test_results_only_after_the_deadline(engine):
     with pytest.raises(ResultsNotAllowed):
-        engine.enter_result("site", "455", engine.get_coupon("455").events[0].id, H, by="admin")
+        engine.enter_result(SITE_ADMIN, "455", engine.get_coupon(SITE_TILL, "455").events[0].id, H)
 
 
 def test_a_void_leg_is_paid_at_odds_one(engine):
     ticket = sell(engine, "1111111", stake="100")
     after_deadline(engine)
     enter(engine, "V111111")
-    settled = engine.get_ticket(ticket.code).settlement
+    settled = engine.get_ticket(SITE_TILL, ticket.code).settlement
     odds = [e.odds for e in ticket.events[1:]]
     expected = D("100")
     for value in odds:
@@ -107,7 +113,7 @@ def test_more_voids_than_the_threshold_void_the_round_and_refund(engine):
     after_deadline(engine)
     summary = enter(engine, "VVVV111")
     assert summary.voided == 1 and summary.total_refund == D("40.00")
-    settled = engine.get_ticket(player.code).settlement
+    settled = engine.get_ticket(SITE_TILL, player.code).settlement
     assert (settled.result, settled.refund, settled.credited) == (TicketResult.VOID, D("40.00"), D("40.00"))
     assert engine.balance(PLAYER_TOKEN) == balance + D("40.00")
 
@@ -119,28 +125,32 @@ def test_a_players_winnings_are_credited_and_a_correction_takes_them_back_exactl
     enter(engine, "1111111")
     assert engine.balance(PLAYER_TOKEN) == start - D("30.00") + ticket.net_payout
 
-    first = engine.get_coupon("455").events[0].id
-    engine.enter_result("site", "455", first, A, by="admin")  # won -> lost
-    assert engine.get_ticket(ticket.code).result == TicketResult.LOST
+    first = engine.get_coupon(SITE_TILL, "455").events[0].id
+    engine.enter_result(SITE_ADMIN, "455", first, A)  # won -> lost
+    assert engine.get_ticket(SITE_TILL, ticket.code).result == TicketResult.LOST
     assert engine.balance(PLAYER_TOKEN) == start - D("30.00")
 
-    engine.enter_result("site", "455", first, H, by="admin")  # lost -> won again
-    assert engine.get_ticket(ticket.code).result == TicketResult.WON
+    engine.enter_result(SITE_ADMIN, "455", first, H)  # lost -> won again
+    assert engine.get_ticket(SITE_TILL, ticket.code).result == TicketResult.WON
     assert engine.balance(PLAYER_TOKEN) == start - D("30.00") + ticket.net_payout
 
 
 def test_bonus_tiers_pay_the_highest_tier_only(engine):
-    coupon = engine.get_coupon("456").model_dump(mode="json")
+    coupon = engine.get_coupon(SITE_TILL, "456").model_dump(mode="json")
     coupon |= {"id": "456B", "bonus_prizes": {"12": "5000.03", "11": 1000}, "closes_at": coupon["closes_at"]}
-    engine.publish_coupon(coupon, "site")
+    engine.publish_coupon(SITE_ADMIN, coupon)
     picks = [101] * 13
-    one_wrong = engine.create_ticket(sample_request(coupon_id="456B", stake="50", bets=[103] + picks[1:]))
-    two_wrong = engine.create_ticket(sample_request(coupon_id="456B", stake="50", bets=[103, 103] + picks[2:]))
-    three_wrong = engine.create_ticket(sample_request(coupon_id="456B", stake="50", bets=[103] * 3 + picks[3:]))
-    engine.clock = lambda: engine.get_coupon("456B").closes_at + timedelta(hours=1)
+    one_wrong = engine.create_ticket(SITE_TILL, sample_request(coupon_id="456B", stake="50", bets=[103] + picks[1:]))
+    two_wrong = engine.create_ticket(
+        SITE_TILL, sample_request(coupon_id="456B", stake="50", bets=[103, 103] + picks[2:])
+    )
+    three_wrong = engine.create_ticket(
+        SITE_TILL, sample_request(coupon_id="456B", stake="50", bets=[103] * 3 + picks[3:])
+    )
+    engine.clock = lambda: engine.get_coupon(SITE_TILL, "456B").closes_at + timedelta(hours=1)
     summary = enter(engine, "1" * 13, coupon_id="456B")
     assert summary.bonus_winners == {12: 1, 11: 1} and summary.losers == 1
-    tier12 = engine.get_ticket(one_wrong.code).settlement
+    tier12 = engine.get_ticket(SITE_TILL, one_wrong.code).settlement
     assert (tier12.result, tier12.prize_tier, tier12.payout, tier12.tax, tier12.net_payout) == (
         TicketResult.WON,
         12,
@@ -148,8 +158,8 @@ def test_bonus_tiers_pay_the_highest_tier_only(engine):
         D("990.01"),  # (5000.03 - 50) x 20% = 990.006, half-up
         D("4010.02"),
     )
-    assert engine.get_ticket(two_wrong.code).settlement.prize_tier == 11
-    assert engine.get_ticket(three_wrong.code).result == TicketResult.LOST
+    assert engine.get_ticket(SITE_TILL, two_wrong.code).settlement.prize_tier == 11
+    assert engine.get_ticket(SITE_TILL, three_wrong.code).result == TicketResult.LOST
 
 
 # ---- at the counter --------------------------------------------------------------------------------------------------
@@ -159,31 +169,33 @@ def test_a_winner_is_paid_once_and_every_second_attempt_says_when_and_by_whom(en
     ticket = sell(engine, "1111111")
     after_deadline(engine)
     enter(engine, "1111111")
-    slip = engine.pay_out("site", TILL, ticket.code)
+    slip = engine.pay_out(till_of(TILL), ticket.code)
     assert slip.amount == ticket.net_payout and slip.record.till == TILL
     for till in (TILL, "till-2"):
         with pytest.raises(TicketAlreadyPaid, match=f"already paid at .* by {TILL}"):
-            engine.pay_out("site", till, ticket.code)
-    assert engine.get_ticket(ticket.code).settlement.paid.amount == ticket.net_payout
+            engine.pay_out(till_of(till), ticket.code)
+    assert engine.get_ticket(SITE_TILL, ticket.code).settlement.paid.amount == ticket.net_payout
 
 
 def test_two_tills_paying_the_same_ticket_at_once_pay_it_once(engine):
-    engine.open_shift("site", "till-a", D("0"))
-    engine.open_shift("site", "till-b", D("0"))
+    engine.open_shift(till_of("till-a"), D("0"))
+    engine.open_shift(till_of("till-b"), D("0"))
     ticket = sell(engine, "1111111")
     after_deadline(engine)
     enter(engine, "1111111")
 
     def pay(till):
         try:
-            return engine.pay_out("site", till, ticket.code)
+            return engine.pay_out(till_of(till), ticket.code)
         except TicketAlreadyPaid as refused:
             return refused
 
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(pool.map(pay, ["till-a", "till-b"] * 4))
     assert sum(1 for o in outcomes if not isinstance(o, TicketAlreadyPaid)) == 1
-    paid_out = sum(s.payouts for s in (engine.current_shift("site", "till-a"), engine.current_shift("site", "till-b")))
+    paid_out = sum(
+        s.payouts for s in (engine.current_shift(till_of("till-a")), engine.current_shift(till_of("till-b")))
+    )
     assert paid_out == ticket.net_payout
 
 
@@ -191,14 +203,14 @@ def test_what_the_counter_cannot_pay_says_why(engine, shift):
     loser = sell(engine, "2222222")
     waiting = sell(engine, "1111111")
     with pytest.raises(TicketNotPayable, match="waiting for results: 0 of 7 known"):
-        engine.pay_out("site", TILL, waiting.code)
+        engine.pay_out(till_of(TILL), waiting.code)
     player = sell(engine, "1111111", token=PLAYER_TOKEN)
     after_deadline(engine)
     enter(engine, "1111111")
     with pytest.raises(TicketNotPayable, match="not a winner"):
-        engine.pay_out("site", TILL, loser.code)
+        engine.pay_out(till_of(TILL), loser.code)
     with pytest.raises(TicketNotPayable, match="credited to the player's account"):
-        engine.pay_out("site", TILL, player.code)
+        engine.pay_out(till_of(TILL), player.code)
 
 
 def test_a_payout_needs_an_open_shift(engine):
@@ -206,17 +218,17 @@ def test_a_payout_needs_an_open_shift(engine):
     after_deadline(engine)
     enter(engine, "1111111")
     with pytest.raises(NoOpenShift):
-        engine.pay_out("site", TILL, ticket.code)
+        engine.pay_out(till_of(TILL), ticket.code)
 
 
 def test_a_ticket_paid_before_a_correction_is_listed_for_follow_up(engine, shift):
     ticket = sell(engine, "1111111")
     after_deadline(engine)
     enter(engine, "1111111")
-    engine.pay_out("site", TILL, ticket.code)
-    summary = engine.enter_result("site", "455", engine.get_coupon("455").events[0].id, A, by="admin")
+    engine.pay_out(till_of(TILL), ticket.code)
+    summary = engine.enter_result(SITE_ADMIN, "455", engine.get_coupon(SITE_TILL, "455").events[0].id, A)
     assert summary.paid_before_correction == [ticket.code]
-    corrected = engine.get_ticket(ticket.code)
+    corrected = engine.get_ticket(SITE_TILL, ticket.code)
     assert corrected.result == TicketResult.LOST
     assert corrected.settlement.paid.follow_up == "paid before correction"
 
@@ -226,21 +238,21 @@ def test_after_the_correction_window_the_coupon_is_final(engine):
     after_deadline(engine)
     enter(engine, "1111111")
     after_deadline(engine, hours=26)
-    assert engine.settlement("site", "455").status == "final"
+    assert engine.settlement(SITE_ADMIN, "455").status == "final"
     with pytest.raises(CouponFinal):
-        engine.enter_result("site", "455", engine.get_coupon("455").events[0].id, A, by="admin")
+        engine.enter_result(SITE_ADMIN, "455", engine.get_coupon(SITE_TILL, "455").events[0].id, A)
 
 
 def test_a_cancelled_coupon_refunds_every_ticket(engine, shift):
     shop = sell(engine, "1111111")
-    summary = engine.cancel_coupon("site", "455")
+    summary = engine.cancel_coupon(SITE_ADMIN, "455")
     assert summary.status == "cancelled" and summary.voided == 1
-    assert engine.get_ticket(shop.code).settlement.refund == D("25.00")
-    slip = engine.pay_out("site", TILL, shop.code)
+    assert engine.get_ticket(SITE_TILL, shop.code).settlement.refund == D("25.00")
+    slip = engine.pay_out(till_of(TILL), shop.code)
     assert (slip.record.kind, slip.amount) == ("refund", D("25.00"))
     with pytest.raises(ResultsNotAllowed):
         after_deadline(engine)
-        engine.enter_result("site", "455", engine.get_coupon("455").events[0].id, H, by="admin")
+        engine.enter_result(SITE_ADMIN, "455", engine.get_coupon(SITE_TILL, "455").events[0].id, H)
 
 
 # ---- cancellation ----------------------------------------------------------------------------------------------------
@@ -251,26 +263,26 @@ def test_the_till_that_sold_a_ticket_may_cancel_it_within_the_window(engine, shi
     sold_at = ticket.created
     engine.clock = lambda: sold_at + timedelta(minutes=10)
     with pytest.raises(CancelNotAllowed, match="till"):
-        engine.cancel_ticket("site", "till-2", ticket.code)
-    cancelled = engine.cancel_ticket("site", TILL, ticket.code)
+        engine.cancel_ticket(till_of("till-2"), ticket.code)
+    cancelled = engine.cancel_ticket(till_of(TILL), ticket.code)
     assert (cancelled.status, cancelled.result, cancelled.settlement.refund) == ("cancelled", "void", D("25.00"))
     with pytest.raises(CancelNotAllowed, match="already cancelled"):
-        engine.cancel_ticket("site", TILL, ticket.code)
+        engine.cancel_ticket(till_of(TILL), ticket.code)
     with pytest.raises(TicketNotPayable, match="cancelled"):
-        engine.pay_out("site", TILL, ticket.code)
+        engine.pay_out(till_of(TILL), ticket.code)
 
 
 def test_the_cancel_window_closes_a_second_after_its_minutes(engine, shift):
     ticket = sell(engine, "1111111")
     engine.clock = lambda: ticket.created + timedelta(minutes=10, seconds=1)
     with pytest.raises(CancelNotAllowed, match="until"):
-        engine.cancel_ticket("site", TILL, ticket.code)
+        engine.cancel_ticket(till_of(TILL), ticket.code)
 
 
 def test_a_cancelled_players_ticket_is_credited_back(engine):
     before = engine.balance(PLAYER_TOKEN)
     ticket = sell(engine, "1111111", token=PLAYER_TOKEN, stake="60")
-    engine.cancel_ticket("site", TILL, ticket.code)
+    engine.cancel_ticket(till_of(TILL), ticket.code)
     assert engine.balance(PLAYER_TOKEN) == before
 
 
@@ -278,26 +290,26 @@ def test_a_cancelled_players_ticket_is_credited_back(engine):
 
 
 def test_the_shift_balances_float_stakes_payouts_and_refunds(engine):
-    engine.open_shift("site", TILL, D("50000.00"))
+    engine.open_shift(till_of(TILL), D("50000.00"))
     with pytest.raises(ShiftAlreadyOpen):
-        engine.open_shift("site", TILL, D("1.00"))
+        engine.open_shift(till_of(TILL), D("1.00"))
     winner = sell(engine, "1111111", stake="100")
     sell(engine, "2222222", stake="30")
     refunded = sell(engine, "1X11111", stake="45.50")
-    engine.cancel_ticket("site", TILL, refunded.code)
+    engine.cancel_ticket(till_of(TILL), refunded.code)
     sell(engine, "1111111", stake="70", till="till-2")  # another till's cash
     after_deadline(engine)
     enter(engine, "1111111")
-    engine.pay_out("site", TILL, winner.code)
+    engine.pay_out(till_of(TILL), winner.code)
 
-    shift = engine.current_shift("site", TILL)
+    shift = engine.current_shift(till_of(TILL))
     assert (shift.stakes, shift.stakes_count) == (D("175.50"), 3)
     assert (shift.payouts, shift.refunds) == (winner.net_payout, D("45.50"))
     expected = D("50000.00") + D("175.50") - winner.net_payout - D("45.50")
     assert shift.expected == expected
-    closed = engine.close_shift("site", TILL, expected - D("2.00"))
+    closed = engine.close_shift(till_of(TILL), expected - D("2.00"))
     assert (closed.counted, closed.difference) == (expected - D("2.00"), D("-2.00"))
-    assert closed.closed_at is not None and engine.current_shift("site", TILL) is None
+    assert closed.closed_at is not None and engine.current_shift(till_of(TILL)) is None
     assert [op.kind for op in closed.operations] == ["stake", "stake", "stake", "refund", "payout"]
 
 
@@ -306,7 +318,7 @@ def test_settlement_is_set_based_for_many_tickets(engine):
     after_deadline(engine)
     summary = enter(engine, "1111111")
     assert (summary.tickets, summary.winners, summary.losers) == (200, 4, 196)
-    settled = engine.list_tickets(TicketQuery(limit=1000, coupon_id="455"))
+    settled = engine.list_tickets(SITE_TILL, TicketQuery(limit=1000, coupon_id="455"))
     assert {t.status for t in settled} == {"resulted"} and len(settled) == len(tickets)
 
 
@@ -317,12 +329,12 @@ def test_sigkill_mid_settlement_then_a_restart_settles_every_ticket_once(databas
     engine = open_engine(Settings(database=db, simulator=False))
     rng = random.Random(7)
     write_tickets(engine, 6000, rng)
-    coupon = engine.get_coupon(COUPON)
+    coupon = engine.get_coupon(SITE_TILL, COUPON)
     when = coupon.closes_at + timedelta(hours=2)
     engine.clock = lambda: when
     results = [LABELS[draw(rng, e.odds)] for e in coupon.events]
     for event, result in zip(coupon.events[:-1], results[:-1], strict=True):
-        engine.enter_result("site", COUPON, event.id, result, by="admin")
+        engine.enter_result(SITE_ADMIN, COUPON, event.id, result)
     engine.close()
 
     marker = tmp_path / "settling"
@@ -340,7 +352,7 @@ def test_sigkill_mid_settlement_then_a_restart_settles_every_ticket_once(databas
 
     restarted = open_engine(Settings(database=db, simulator=False))
     try:
-        assert restarted.settlement("site", COUPON).results_known == 17
+        assert restarted.settlement(SITE_ADMIN, COUPON).results_known == 17
         with restarted.store.read() as conn:
             settled = conn.execute(text("SELECT count(*), count(DISTINCT ticket_id) FROM ticket_settlements")).one()
             unsettled = conn.execute(text("SELECT count(*) FROM tickets WHERE status != 'resulted'")).scalar()
@@ -366,17 +378,17 @@ def test_the_set_based_settlement_agrees_with_the_rules_ticket_by_ticket(engine)
     ticket with the lowest odds (so there is a full winner below the cap, and many near misses), two events void
     (winners repriced at 1.00), bonus tiers with amounts whose tax needs rounding."""
     write_tickets(engine, 3000, random.Random(11))
-    coupon = engine.get_coupon(COUPON)
-    sold = engine.list_tickets(TicketQuery(limit=10000, coupon_id=COUPON))
+    coupon = engine.get_coupon(SITE_TILL, COUPON)
+    sold = engine.list_tickets(SITE_TILL, TicketQuery(limit=10000, coupon_id=COUPON))
     model = min(sold, key=lambda t: t.total_odds)
     results = {p.id: LABELS[p.bet] for p in model.events}
     results[coupon.events[3].id] = results[coupon.events[9].id] = V
     engine.clock = lambda: coupon.closes_at + timedelta(hours=1)
     for event in coupon.events:
-        engine.enter_result("site", COUPON, event.id, results[event.id], by="admin")
-    prizes = engine.get_coupon(COUPON).bonus_prizes
+        engine.enter_result(SITE_ADMIN, COUPON, event.id, results[event.id])
+    prizes = engine.get_coupon(SITE_TILL, COUPON).bonus_prizes
     profile = engine.get_operator("site").tax_profile
-    for ticket in engine.list_tickets(TicketQuery(limit=10000, coupon_id=COUPON)):
+    for ticket in engine.list_tickets(SITE_TILL, TicketQuery(limit=10000, coupon_id=COUPON)):
         expected = settle_ticket(
             ticket.stake, ticket.events, results, profile, coupon.max_payout, coupon.max_void_events, prizes
         )
@@ -393,4 +405,4 @@ def test_the_set_based_settlement_agrees_with_the_rules_ticket_by_ticket(engine)
             expected.net_payout,
             expected.refund,
         ), ticket.code
-    assert engine.settlement("site", COUPON).winners >= 1
+    assert engine.settlement(SITE_ADMIN, COUPON).winners >= 1

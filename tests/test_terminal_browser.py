@@ -8,10 +8,10 @@ from playwright.sync_api import expect
 
 from tests.browser import ODDS_BY_KEY, chromium, odds_on_screen, open_app, pick_buttons, sold_code, wait_for_app, widget
 from tests.servers import engine_server, terminal_server
-from tests.support import sample_coupon
+from tests.support import SITE_ADMIN, SITE_TILL, sample_coupon
 from ticketing.client import TicketingClient
 from ticketing.embedded import open_engine
-from ticketing.models import TicketQuery
+from ticketing.models import Coupon, TicketQuery
 from ticketing.settings import DEMO_SITE_SECRET, Settings
 
 pytestmark = pytest.mark.browser
@@ -34,9 +34,9 @@ def terminal(tmp_path_factory):
         engine.close()
 
 
-def click_home_win_everywhere(page, engine) -> None:
+def click_home_win_everywhere(page, coupon: Coupon) -> None:
     """Click "1" on every row, each time waiting until the grid shows the pick before the next click."""
-    for event in engine.get_coupon("455").events:
+    for event in coupon.events:
         button = widget(page, f"pick-{event.id}-101").locator("button")
         button.click()
         expect(button).to_have_attribute("data-testid", "stBaseButton-primary")
@@ -46,12 +46,12 @@ def click_home_win_everywhere(page, engine) -> None:
 def test_sell_a_ticket_by_clicking(browser, terminal, tmp_path):
     url, engine = terminal
     page = open_app(browser, url)
-    click_home_win_everywhere(page, engine)
+    click_home_win_everywhere(page, engine.get_coupon(SITE_TILL, "455"))
     expect(widget(page, "sell").locator("button")).to_be_enabled()
     payout = re.search(r"Potential payout\s+(KES [\d,.]+)", widget(page, "slip-summary").inner_text()).group(1)
     widget(page, "sell").locator("button").click()
     code = sold_code(page)
-    ticket = engine.get_ticket(code)
+    ticket = engine.get_ticket(SITE_TILL, code)
     assert payout == f"KES {ticket.payout:,.2f}"
     expect(page.get_by_text(code).first).to_be_visible()
     page.screenshot(path=tmp_path / "receipt.png", full_page=True)
@@ -73,22 +73,22 @@ def test_sell_with_the_keyboard_alone(browser, terminal):
     expect(widget(page, "sell").locator("button")).to_be_enabled()
     stake.press("Control+Enter")
     code = sold_code(page)
-    ticket = engine.get_ticket(code)
+    ticket = engine.get_ticket(SITE_TILL, code)
     assert ticket.stake == 50 and [e.pick for e in ticket.events] == list("1X21X2X")
 
 
 def test_fast_double_click_on_sell_makes_exactly_one_ticket(browser, terminal):
     url, engine = terminal
-    before = len(engine.list_tickets(TicketQuery(limit=10000)))
+    before = len(engine.list_tickets(SITE_TILL, TicketQuery(limit=10000)))
     page = open_app(browser, url)
-    click_home_win_everywhere(page, engine)
+    click_home_win_everywhere(page, engine.get_coupon(SITE_TILL, "455"))
     sell = widget(page, "sell").locator("button")
     expect(sell).to_be_enabled()
     sell.evaluate("button => { button.click(); button.click(); }")
     sold_code(page)
     wait_for_app(page)
     page.wait_for_timeout(1500)
-    assert len(engine.list_tickets(TicketQuery(limit=10000))) == before + 1
+    assert len(engine.list_tickets(SITE_TILL, TicketQuery(limit=10000))) == before + 1
 
 
 def test_odds_change_on_screen_by_themselves(browser, tmp_path):
@@ -125,11 +125,11 @@ def test_same_sale_in_remote_mode(browser, tmp_path):
             page = open_app(browser, url)
             expect(page.get_by_text(f"remote engine at {api_url}")).to_be_visible()
             with TicketingClient(api_url, "site", DEMO_SITE_SECRET) as remote:
-                click_home_win_everywhere(page, remote)
+                click_home_win_everywhere(page, remote.get_coupon("455"))
             widget(page, "sell").locator("button").click()
             code = sold_code(page)
         engine = open_engine(Settings(database=str(tmp_path / "engine.sqlite3"), simulator=False))
-        assert engine.get_ticket(code).source == "retail"
+        assert engine.get_ticket(SITE_TILL, code).source == "retail"
         assert not (tmp_path / "unused.sqlite3").exists()
         engine.close()
 
@@ -137,7 +137,7 @@ def test_same_sale_in_remote_mode(browser, tmp_path):
 def test_sell_then_find_it_on_the_tickets_desk_and_reprint(browser, terminal, tmp_path):
     url, engine = terminal
     page = open_app(browser, url)
-    click_home_win_everywhere(page, engine)
+    click_home_win_everywhere(page, engine.get_coupon(SITE_TILL, "455"))
     widget(page, "sell").locator("button").click()
     code = sold_code(page)
     page.get_by_role("link", name="Tickets desk").click()
@@ -160,7 +160,7 @@ def test_team_names_with_html_show_as_text(browser, terminal):
     raw["events"][0]["home"] = "<b>Bold</b> FC"
     raw["events"][0]["away"] = "<img src=x onerror=alert(1)>"
     raw["events"][1]["competition"] = "*Stars* League_"
-    engine.publish_coupon(raw, "site")
+    engine.publish_coupon(SITE_ADMIN, raw)
     page = open_app(browser, f"{url}/?coupon=HTML-1")
     expect(page.get_by_text("<b>Bold</b> FC v <img src=x onerror=alert(1)>")).to_be_visible()
     expect(page.get_by_text("*Stars* League_", exact=False)).to_be_visible()

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.support import APP, sample_coupon
+from tests.support import APP, SITE_ADMIN, SITE_FEED, SITE_TILL, sample_coupon
 from ticketing.engine import TicketEngine
 from ticketing.errors import EngineUnavailable
 from ticketing.models import EventStatus, EventUpdate, TicketQuery
@@ -21,7 +21,7 @@ def start(coupon: str | None = None) -> AppTest:
 
 
 def pick_all(at: AppTest, engine, bet: int = 101) -> AppTest:
-    for event in engine.get_coupon(at.session_state.current_coupon).events:
+    for event in engine.get_coupon(SITE_TILL, at.session_state.current_coupon).events:
         at.button(key=f"pick-{event.id}-{bet}").click().run()
     return at
 
@@ -42,7 +42,7 @@ def test_pick_every_event_and_sell_shows_a_receipt_the_engine_knows(shop):
     at.button(key="sell").click().run()
     assert not at.exception
     code = re.search(r"Ticket sold: \*\*(\w{6})\*\*", at.success[0].value).group(1)
-    ticket = shop.get_ticket(code)
+    ticket = shop.get_ticket(SITE_TILL, code)
     assert ticket.source == "retail" and ticket.coupon_id == "455"
     assert shown_payout == f"KES {ticket.payout:,.2f}"
     assert [e.bet for e in ticket.events] == [101] * 7
@@ -53,7 +53,7 @@ def test_pick_every_event_and_sell_shows_a_receipt_the_engine_knows(shop):
 def test_incomplete_picks_keep_sell_disabled(shop):
     at = start()
     assert at.button(key="sell").disabled
-    events = shop.get_coupon("455").events
+    events = shop.get_coupon(SITE_TILL, "455").events
     at.button(key=f"pick-{events[0].id}-102").click().run()
     assert at.button(key="sell").disabled
     assert any("Pick every event (6 left)" in c.value for c in at.caption)
@@ -62,10 +62,12 @@ def test_incomplete_picks_keep_sell_disabled(shop):
 def test_picks_clicked_between_refreshes_reuse_the_odds_read(shop, monkeypatch):
     """The live fragment reads the coupon at most once a second; picks clicked in between do not ask the engine."""
     at = start()
-    events = shop.get_coupon("455").events[:6]
+    events = shop.get_coupon(SITE_TILL, "455").events[:6]
     reads = []
     read_coupon = TicketEngine.get_coupon
-    monkeypatch.setattr(TicketEngine, "get_coupon", lambda engine, cid: reads.append(cid) or read_coupon(engine, cid))
+    monkeypatch.setattr(
+        TicketEngine, "get_coupon", lambda engine, actor, cid: reads.append(cid) or read_coupon(engine, actor, cid)
+    )
     for event in events:
         at.button(key=f"pick-{event.id}-101").click().run()
     assert len(at.session_state.picks) == 6
@@ -75,7 +77,7 @@ def test_picks_clicked_between_refreshes_reuse_the_odds_read(shop, monkeypatch):
 def test_a_coupon_published_a_moment_ago_opens_by_its_link(shop):
     start()  # the open coupons are read, and kept for a few seconds
     raw = sample_coupon("good_coupon.json", datetime.now(UTC)) | {"id": "JUST-PUBLISHED"}
-    shop.publish_coupon(raw, "site")
+    shop.publish_coupon(SITE_ADMIN, raw)
     at = start("JUST-PUBLISHED")
     assert at.session_state.current_coupon == "JUST-PUBLISHED"
 
@@ -83,7 +85,7 @@ def test_a_coupon_published_a_moment_ago_opens_by_its_link(shop):
 def test_pick_string_fills_the_grid(shop):
     at = start()
     at.text_input(key="pick_string").input(" jp1x2 0X21 ").run()
-    events = shop.get_coupon("455").events
+    events = shop.get_coupon(SITE_TILL, "455").events
     assert at.session_state.picks == dict(zip([e.id for e in events], [101, 102, 103, 102, 102, 103, 101], strict=True))
     assert at.button(key=f"pick-{events[1].id}-102").proto.type == "primary"
     assert at.button(key=f"pick-{events[1].id}-101").proto.type == "secondary"
@@ -105,23 +107,23 @@ def test_pick_string_label_says_pick(shop):
 
 def test_odds_moved_beyond_tolerance_prompts_then_sells_at_the_new_odds(shop):
     at = pick_all(start(), shop, bet=103)
-    moved = shop.get_coupon("455").events[4]
+    moved = shop.get_coupon(SITE_TILL, "455").events[4]
     new_odds = moved.odds[103] + D("0.40")
-    shop.update_event("455", moved.id, EventUpdate(odds={103: new_odds}))
+    shop.update_event(SITE_FEED, "455", moved.id, EventUpdate(odds={103: new_odds}))
     at.button(key="sell").click().run()
-    assert shop.list_tickets(TicketQuery(limit=10)) == []
+    assert shop.list_tickets(SITE_TILL, TicketQuery(limit=10)) == []
     prompt = [w.value for w in at.warning if "Odds changed" in w.value]
     assert prompt and f"{moved.odds[103]:.2f} → **{new_odds:.2f}**" in prompt[0]
     assert "New potential payout" in prompt[0]
     at.button(key="accept_odds").click().run()
     code = re.search(r"\*\*(\w{6})\*\*", at.success[0].value).group(1)
-    ticket = shop.get_ticket(code)
+    ticket = shop.get_ticket(SITE_TILL, code)
     assert ticket.events[4].odds == new_odds
 
 
 def test_suspended_event_is_greyed_out_and_blocks_sale(shop):
-    event = shop.get_coupon("455").events[2]
-    shop.update_event("455", event.id, EventUpdate(status=EventStatus.SUSPENDED))
+    event = shop.get_coupon(SITE_TILL, "455").events[2]
+    shop.update_event(SITE_FEED, "455", event.id, EventUpdate(status=EventStatus.SUSPENDED))
     at = start()
     assert all(at.button(key=f"pick-{event.id}-{bet}").disabled for bet in (101, 102, 103))
     assert any("SUSPENDED" in m.value for m in at.markdown)

@@ -8,8 +8,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from tests.support import sample_body, sample_request
+from tests.support import SITE_ADMIN, SITE_TILL, sample_body, sample_request
 from ticketing import wire
+from ticketing.access.roles import Actor, Role
 from ticketing.client import TicketingClient
 from ticketing.models import EventResult, TicketQuery, TicketStatus
 from ticketing.settings import DEMO_SITE_SECRET
@@ -95,19 +96,20 @@ def test_the_client_lists_past_a_page_by_following_the_cursor(api_url, sold):
 def test_the_database_writes_a_page_exactly_as_the_tickets_are_written(engine):
     """Sold, won and paid at the counter, lost, with a void leg, cancelled by the till: each as its model writes it."""
     for n, atag in enumerate(['quote " and \\ backslash', "ünïcödé ✓", None, "</script>", ""]):
-        engine.create_ticket(sample_request(stake=D("25.55") + n, atag=atag))
-    engine.create_ticket(sample_request(coupon_id="456", stake=50, bets=[103] * 13))
-    engine.open_shift("site", "till-1", D("100.00"))
-    winner = engine.create_ticket(sample_request(bets=[101] * 7), till="till-1")
-    engine.create_ticket(sample_request(bets=[102] + [101] * 6, stake=30), till="till-1")
-    cancelled = engine.create_ticket(sample_request(coupon_id="456", stake=50, bets=[101] * 13), till="till-1")
-    engine.cancel_ticket("site", "till-1", cancelled.code)
-    coupon = engine.get_coupon("455")
+        engine.create_ticket(SITE_TILL, sample_request(stake=D("25.55") + n, atag=atag))
+    engine.create_ticket(SITE_TILL, sample_request(coupon_id="456", stake=50, bets=[103] * 13))
+    till = Actor("site", Role.TILL, "till-1")
+    engine.open_shift(till, D("100.00"))
+    winner = engine.create_ticket(till, sample_request(bets=[101] * 7))
+    engine.create_ticket(till, sample_request(bets=[102] + [101] * 6, stake=30))
+    cancelled = engine.create_ticket(till, sample_request(coupon_id="456", stake=50, bets=[101] * 13))
+    engine.cancel_ticket(till, cancelled.code)
+    coupon = engine.get_coupon(SITE_TILL, "455")
     engine.clock = lambda: coupon.closes_at + timedelta(hours=1)
     for n, event in enumerate(coupon.events):
-        engine.enter_result("site", "455", event.id, EventResult.VOID if n == 3 else EventResult.HOME, by="admin")
-    engine.pay_out("site", "till-1", winner.code)
-    everything = engine.list_tickets(TicketQuery(limit=100))
+        engine.enter_result(SITE_ADMIN, "455", event.id, EventResult.VOID if n == 3 else EventResult.HOME)
+    engine.pay_out(till, winner.code)
+    everything = engine.list_tickets(SITE_TILL, TicketQuery(limit=100))
     assert {t.status for t in everything} == {"new", "resulted", "cancelled"}
     assert any(t.settlement and t.settlement.paid for t in everything)
     first = everything[-1].created
@@ -117,21 +119,23 @@ def test_the_database_writes_a_page_exactly_as_the_tickets_are_written(engine):
         TicketQuery(operator="site", coupon_id="456"),
         TicketQuery(operator="site", status=TicketStatus.NEW, user_id=everything[0].user_id, limit=4),
         TicketQuery(operator="site", created_from=first, created_to=first + timedelta(days=1), skip_types=["quicktip"]),
-        TicketQuery(operator="nobody"),
     ]
     for query in queries:
-        body, _cursor = engine.list_tickets_json(query)
-        assert exactly(wire.loads(body)) == exactly(wire.loads(wire.dumps(engine.list_tickets(query)))), query
+        body, _cursor = engine.list_tickets_json(SITE_TILL, query)
+        expected = wire.dumps(engine.list_tickets(SITE_TILL, query))
+        assert exactly(wire.loads(body)) == exactly(wire.loads(expected)), query
+    rival = Actor("rival", Role.TILL)
+    assert engine.list_tickets_json(rival, TicketQuery(operator="site"))[0] == b"[]", "only the actor's operator's"
 
 
 def test_each_cursor_starts_the_next_page_right_after_the_last_ticket_of_this_one(engine):
     for _ in range(7):
-        engine.create_ticket(sample_request())
+        engine.create_ticket(SITE_TILL, sample_request())
     seen, cursor = [], None
     while True:
-        body, cursor = engine.list_tickets_json(TicketQuery(operator="site", limit=3, after=cursor))
+        body, cursor = engine.list_tickets_json(SITE_TILL, TicketQuery(limit=3, after=cursor))
         seen += [t["id"] for t in json.loads(body)]
         if cursor is None:
             break
-    assert seen == [t.id for t in engine.list_tickets(TicketQuery(limit=100))]
+    assert seen == [t.id for t in engine.list_tickets(SITE_TILL, TicketQuery(limit=100))]
     assert len(seen) == 7

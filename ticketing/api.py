@@ -1,14 +1,16 @@
 """The HTTP API of the ticket engine (FastAPI). Start it with `uvicorn ticketing.api:app`.
 
-Every `/be/...` request names its operator in the `operator-name` header and, when that operator has a secret,
-is signed (see `ticketing.signing`). Errors always answer `{"code": ..., "message": ...}` (README error table).
+Every `/be/...` request names its operator in the `operator-name` header (and a credential other than the
+operator's Betstack key in `key-id`) and is signed: Betstack's endpoints with Betstack's scheme
+(`ticketing.signing`), every other one over method, path and raw body (`ticketing.access.signatures`). Each route
+is guarded by the permission it needs (`ticketing.access.http`). Errors always answer `{"code": ..., "message":
+...}` (README error table).
 """
 
 import asyncio
-import json
+import functools
 import logging
 import os
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -16,15 +18,15 @@ from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ticketing import wire
+from ticketing.access.http import Caller, Scheme, acting
+from ticketing.access.roles import Permission, Role
 from ticketing.embedded import open_engine, start_simulator
 from ticketing.engine import TicketEngine
-from ticketing.errors import InvalidSignature, OperatorNotFound, TicketingError, ValidationFailed
+from ticketing.errors import InvalidSignature, TicketingError, ValidationFailed
 from ticketing.models import (
     MAX_ID,
     MAX_PAGE_SIZE,
@@ -42,8 +44,8 @@ from ticketing.models import (
 )
 from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
 from ticketing.settings import Settings
-from ticketing.signing import verify_signature
-from ticketing.storage import Operator
+from ticketing.settlement.routes import after_sale_router
+from ticketing.wire import WireJSONResponse, WireRoute
 
 log = logging.getLogger("ticketing.api")
 REFERENCE = r"^[A-Za-z0-9_.-]+$"
@@ -51,7 +53,6 @@ NEXT_CURSOR = "X-Next-Cursor"
 NEXT_CURSOR_TEXT = "Sent with a full page when more tickets follow: pass it back as `cursor` for the next (older) page"
 IDEMPOTENCY_KEY = r"^[\x20-\x7e]+$"
 """Printable ASCII: a key is the client's own label for a draft, and it is stored and logged."""
-OPERATOR_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class ErrorBody(BaseModel):
@@ -63,46 +64,22 @@ class ErrorBody(BaseModel):
     message: str
 
 
+class CredentialInfo(BaseModel):
+    """Who a signed request acts for (never the secret)."""
+
+    operator: str
+    key_id: str | None
+    role: Role
+
+
 class Health(BaseModel):
     status: str
     database: str
     coupons: int
 
 
-class WireJSONResponse(JSONResponse):
-    """Endpoints return this directly: FastAPI's own encoder would turn Decimals into strings."""
-
-    def render(self, content) -> bytes:
-        return wire.dumps(content)
-
-
 def error_response(error: TicketingError) -> WireJSONResponse:
     return WireJSONResponse(error.body(), status_code=error.http_status)
-
-
-class WireRequest(Request):
-    """A request whose JSON body is read by `wire.loads_request`: exact decimals, duplicate keys refused."""
-
-    async def json(self) -> Any:
-        if not hasattr(self, "_wire_json"):
-            body = await self.body()
-            try:
-                self._wire_json = wire.loads_request(body)
-            except wire.InvalidJSON as error:
-                # FastAPI answers this one exception with a validation error (422); any other with a bare 400.
-                text = body.decode("utf-8", errors="replace")
-                raise json.JSONDecodeError(error.reason, text, min(error.position, len(text))) from None
-        return self._wire_json
-
-
-class WireRoute(APIRoute):
-    def get_route_handler(self):
-        handler = super().get_route_handler()
-
-        async def handle(request: Request):
-            return await handler(WireRequest(request.scope, request.receive))
-
-        return handle
 
 
 def _problem(error: dict) -> dict[str, str]:
@@ -191,29 +168,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # async: a plain `def` dependency would cost every request a hop through the thread pool.
         return request.app.state.engine
 
-    async def signed_operator(
-        request: Request,
-        operator_name: Annotated[str | None, Header(alias="operator-name")] = None,
-        timestamp: Annotated[str | None, Header()] = None,
-        signature: Annotated[str | None, Header()] = None,
-    ) -> Operator:
-        """The operator the request is signed for; 403 when the signature is missing or wrong."""
-        if not operator_name:
-            raise InvalidSignature("Missing operator-name header")
-        if not OPERATOR_NAME.fullmatch(operator_name):
-            raise OperatorNotFound(f"Operator {operator_name[:64]!r} was not found")
-        operator = request.app.state.engine.get_operator(operator_name)
-        if operator.secret:
-            verify_signature(operator.secret, timestamp, signature, await request.body())
-        return operator
-
     Engine = Annotated[TicketEngine, Depends(engine_of)]
-    SignedOperator = Annotated[Operator, Depends(signed_operator)]
+    Seller = Annotated[Caller, Depends(acting(Permission.SELL, Scheme.BETSTACK))]
+    TicketReader = Annotated[Caller, Depends(acting(Permission.READ_TICKETS, Scheme.BETSTACK))]
+    CouponReader = Annotated[Caller, Depends(acting(Permission.READ_COUPONS, Scheme.REQUEST))]
+    OperatorReader = Annotated[Caller, Depends(acting(Permission.READ_OPERATOR, Scheme.REQUEST))]
+    Publisher = Annotated[Caller, Depends(acting(Permission.PUBLISH_COUPONS, Scheme.REQUEST))]
+    EventUpdater = Annotated[Caller, Depends(acting(Permission.UPDATE_EVENTS, Scheme.REQUEST))]
+    AnyRole = Annotated[Caller, Depends(acting(None, Scheme.REQUEST))]
     errors = {
         status: {"model": ErrorBody, "description": text}
         for status, text in (
             (400, "Business rule: `{code, message}`, see the README's error table"),
-            (403, "Access: bad token or signature"),
+            (403, "Access: bad token or signature, a role that may not, or a replayed request"),
             (404, "Not found"),
             (413, "Body over 64 KiB"),
             (422, "Validation: every bad field named in `errors`"),
@@ -227,17 +194,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/be/tickets", response_model=Ticket, responses=errors, tags=["tickets"])
     async def create_ticket(
         body: TicketRequest,
-        operator: SignedOperator,
+        caller: Seller,
         engine: Engine,
         idempotency_key: Annotated[
             str | None, Header(alias="Idempotency-Key", max_length=200, pattern=IDEMPOTENCY_KEY)
         ] = None,
     ):
-        if body.operator != operator.name:
+        if body.operator != caller.actor.operator:
             raise InvalidSignature("The request's operator does not match the operator-name header")
         # The sale waits for its group commit on the engine's writer thread, not on a thread of the pool.
-        ticket = await asyncio.wrap_future(engine.submit_ticket(body, idempotency_key=idempotency_key))
-        return WireJSONResponse(ticket)
+        sale = engine.submit_ticket(caller.actor, body, idempotency_key=idempotency_key, signed=caller.signed)
+        return WireJSONResponse(await asyncio.wrap_future(sale))
 
     @app.get(
         "/be/tickets",
@@ -248,7 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     async def list_tickets(
         request: Request,
-        operator: SignedOperator,
+        caller: TicketReader,
         engine: Engine,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 10,
         cursor: Annotated[str | None, Query(max_length=200, description=NEXT_CURSOR_TEXT)] = None,
@@ -260,7 +227,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         skip_types: Annotated[list[TicketType], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     ):
         query = TicketQuery(
-            operator=operator.name,
             user_id=user_id,
             status=status,
             coupon_id=coupon_id,
@@ -271,36 +237,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             after=ticket_cursor(cursor),
         )
         listing = request.app.state.listing
-        body, after = await asyncio.get_running_loop().run_in_executor(listing, engine.list_tickets_json, query)
+        page = functools.partial(engine.list_tickets_json, caller.actor, query)
+        body, after = await asyncio.get_running_loop().run_in_executor(listing, page)
         headers = {NEXT_CURSOR: after.encode()} if after else {}
         return Response(body, media_type="application/json", headers=headers)
 
     @app.get("/be/tickets/{identifier}", response_model=Ticket, responses=errors, tags=["tickets"])
-    def get_ticket(identifier: Annotated[str, Path(max_length=64)], operator: SignedOperator, engine: Engine):
-        return WireJSONResponse(engine.get_ticket(identifier, operator=operator.name))
+    def get_ticket(identifier: Annotated[str, Path(max_length=64)], caller: TicketReader, engine: Engine):
+        return WireJSONResponse(engine.get_ticket(caller.actor, identifier))
 
     @app.get("/be/operator", response_model=OperatorProfile, responses=errors, tags=["operator"])
-    def operator_profile(operator: SignedOperator, engine: Engine):
-        return WireJSONResponse(engine.operator_profile(operator.name))
+    def operator_profile(caller: OperatorReader, engine: Engine):
+        return WireJSONResponse(engine.operator_profile(caller.actor))
+
+    @app.get("/be/credential", response_model=CredentialInfo, responses=errors, tags=["operator"])
+    async def credential(caller: AnyRole):
+        """The credential this request is signed with and its role: a terminal checks an entered key with it."""
+        actor = caller.actor
+        return WireJSONResponse({"operator": actor.operator, "key_id": actor.key_id, "role": actor.role.value})
 
     @app.get("/be/coupons", response_model=list[Coupon], responses=errors, tags=["coupons"])
-    def list_coupons(_operator: SignedOperator, engine: Engine):
-        return WireJSONResponse(engine.list_open_coupons())
+    def list_coupons(caller: CouponReader, engine: Engine):
+        return WireJSONResponse(engine.list_open_coupons(caller.actor))
 
     @app.get("/be/coupons/{coupon_id}", response_model=Coupon, responses=errors, tags=["coupons"])
     def get_coupon(
-        coupon_id: Annotated[str, Path(max_length=64, pattern=REFERENCE)], _operator: SignedOperator, engine: Engine
+        coupon_id: Annotated[str, Path(max_length=64, pattern=REFERENCE)], caller: CouponReader, engine: Engine
     ):
-        return WireJSONResponse(engine.get_coupon(coupon_id))
+        return WireJSONResponse(engine.get_coupon(caller.actor, coupon_id))
 
     @app.post("/be/coupons", response_model=Coupon, responses=errors, tags=["coupons"])
     def publish_coupon(
         coupon: Annotated[dict[str, Any], Body(description="A coupon in the engine's JSON format")],
-        operator: SignedOperator,
+        caller: Publisher,
         engine: Engine,
     ):
         """Publish a coupon after the QA check (`python -m ticketing.coupon_check`): 400/114 lists every error."""
-        return WireJSONResponse(engine.publish_coupon(coupon, operator.name))
+        return WireJSONResponse(engine.publish_coupon(caller.actor, coupon))
 
     @app.put(
         "/be/coupons/{coupon_id}/events/{event_id}", response_model=CouponEvent, responses=errors, tags=["coupons"]
@@ -309,10 +282,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         coupon_id: Annotated[str, Path(max_length=64, pattern=REFERENCE)],
         event_id: Annotated[int, Path(ge=1, le=MAX_ID)],
         change: EventUpdate,
-        _operator: SignedOperator,
+        caller: EventUpdater,
         engine: Engine,
     ):
-        return WireJSONResponse(engine.update_event(coupon_id, event_id, change))
+        return WireJSONResponse(engine.update_event(caller.actor, coupon_id, event_id, change))
+
+    app.include_router(after_sale_router(errors))
 
     return app
 

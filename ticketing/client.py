@@ -1,7 +1,10 @@
-"""An httpx client for a remote ticket engine, with the same methods and typed results/errors as `TicketEngine`.
+"""An httpx client for a remote ticket engine, with the same methods and typed results/errors as an in-process
+engine bound to a credential (`ticketing.access.acting.ActingEngine`).
 
-Every request is signed for the client's operator. `create_ticket` with an idempotency key is retried on a
-timeout or a dropped connection: the engine answers a retry with the first ticket, so a retry never sells twice.
+Every request is signed with the client's credential: the operator's Betstack key (no `key_id`) or a named one,
+in Betstack's scheme on Betstack's endpoints (`/be/tickets`) and over method, path and body everywhere else.
+`create_ticket` with an idempotency key is retried on a timeout or a dropped connection: the engine answers a retry
+with the first ticket, so a retry never sells twice.
 """
 
 from typing import Any
@@ -11,13 +14,19 @@ import httpx
 from pydantic import TypeAdapter
 
 from ticketing import wire
+from ticketing.access.roles import Actor, Role
+from ticketing.access.signatures import is_betstack_endpoint, request_headers
 from ticketing.errors import EngineUnavailable, TicketingError, error_from_body
 from ticketing.models import (
     MAX_PAGE_SIZE,
     Coupon,
     CouponEvent,
+    EventResult,
     EventUpdate,
     OperatorProfile,
+    PayoutSlip,
+    SettlementSummary,
+    Shift,
     Ticket,
     TicketQuery,
     TicketRequest,
@@ -25,6 +34,7 @@ from ticketing.models import (
 from ticketing.signing import signed_headers
 
 TICKETS = TypeAdapter(list[Ticket])
+SHIFTS = TypeAdapter(list[Shift])
 COUPONS = TypeAdapter(list[Coupon])
 NEXT_CURSOR = "X-Next-Cursor"
 
@@ -37,13 +47,15 @@ class TicketingClient:
         self,
         base_url: str,
         operator: str,
-        secret: str | None,
+        secret: str,
+        key_id: str | None = None,
         timeout: float = 10.0,
         retries: int = 2,
         transport: httpx.BaseTransport | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.operator = operator
+        self.key_id = key_id
         self._secret = secret
         self.retries = retries
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
@@ -71,8 +83,12 @@ class TicketingClient:
                     raise
         raise AssertionError("unreachable")
 
-    def get_ticket(self, id_or_code: str, operator: str | None = None) -> Ticket:
-        """`operator` is accepted for parity with the engine: a remote engine only shows this client's operator."""
+    def whoami(self) -> Actor:
+        """The credential's operator, key id and role, as the engine sees them (a wrong secret is 403)."""
+        answer = self._send("GET", "/be/credential")
+        return Actor(operator=answer["operator"], role=Role(answer["role"]), key_id=answer["key_id"])
+
+    def get_ticket(self, id_or_code: str) -> Ticket:
         return Ticket.model_validate(self._send("GET", f"/be/tickets/{quote(id_or_code.strip(), safe='')}"))
 
     def list_tickets(self, query: TicketQuery) -> list[Ticket]:
@@ -105,17 +121,61 @@ class TicketingClient:
     def get_coupon(self, coupon_id: str) -> Coupon:
         return Coupon.model_validate(self._send("GET", f"/be/coupons/{coupon_id}"))
 
-    def publish_coupon(self, raw: dict, operator: str | None = None) -> Coupon:
-        """`operator` is accepted for parity with the engine: a remote engine publishes for this client's operator."""
+    def publish_coupon(self, raw: dict) -> Coupon:
         return Coupon.model_validate(self._send("POST", "/be/coupons", body=wire.dumps(raw)))
 
     def update_event(self, coupon_id: str, event_id: int, change: EventUpdate) -> CouponEvent:
         body = wire.dumps(change.model_dump(mode="python", exclude_none=True))
         return CouponEvent.model_validate(self._send("PUT", f"/be/coupons/{coupon_id}/events/{event_id}", body=body))
 
-    def operator_profile(self, name: str) -> OperatorProfile:
-        """`name` is accepted for parity with the engine: a remote engine answers for this client's operator."""
+    def operator_profile(self) -> OperatorProfile:
         return OperatorProfile.model_validate(self._send("GET", "/be/operator"))
+
+    # ---- after the sale ---------------------------------------------------------------------------------------
+
+    def enter_result(self, coupon_id: str, event_id: int, result: EventResult) -> SettlementSummary:
+        body = wire.dumps({"result": EventResult(result).value})
+        path = f"/be/coupons/{quote(str(coupon_id), safe='')}/events/{event_id}/result"
+        return SettlementSummary.model_validate(self._send("PUT", path, body=body))
+
+    def preview_results(self, coupon_id: str, results: dict[int, EventResult]) -> SettlementSummary:
+        body = wire.dumps({"results": {str(k): EventResult(v).value for k, v in results.items()}})
+        path = f"/be/coupons/{quote(str(coupon_id), safe='')}/results/preview"
+        return SettlementSummary.model_validate(self._send("POST", path, body=body))
+
+    def cancel_coupon(self, coupon_id: str) -> SettlementSummary:
+        path = f"/be/coupons/{quote(str(coupon_id), safe='')}/cancel"
+        return SettlementSummary.model_validate(self._send("POST", path))
+
+    def settlement(self, coupon_id: str) -> SettlementSummary:
+        path = f"/be/coupons/{quote(str(coupon_id), safe='')}/settlement"
+        return SettlementSummary.model_validate(self._send("GET", path))
+
+    def pay_out(self, id_or_code: str) -> PayoutSlip:
+        path = f"/be/tickets/{quote(id_or_code.strip(), safe='')}/payout"
+        return PayoutSlip.model_validate(self._send("POST", path))
+
+    def cancel_ticket(self, id_or_code: str) -> Ticket:
+        path = f"/be/tickets/{quote(id_or_code.strip(), safe='')}/cancel"
+        return Ticket.model_validate(self._send("POST", path))
+
+    def open_shift(self, float_amount) -> Shift:
+        return Shift.model_validate(self._send("POST", "/be/shifts", body=wire.dumps({"float": float_amount})))
+
+    def close_shift(self, counted) -> Shift:
+        body = wire.dumps({"counted": counted})
+        return Shift.model_validate(self._send("POST", "/be/shifts/current/close", body=body))
+
+    def current_shift(self) -> Shift | None:
+        answer = self._send("GET", "/be/shifts/current")
+        return None if answer is None else Shift.model_validate(answer)
+
+    def shift(self, shift_id: int) -> Shift:
+        return Shift.model_validate(self._send("GET", f"/be/shifts/{int(shift_id)}"))
+
+    def list_shifts(self, till: str | None = None, limit: int = 50) -> list[Shift]:
+        params = {"limit": limit} | ({"till": till} if till else {})
+        return SHIFTS.validate_python(self._send("GET", "/be/shifts", params=params))
 
     def health(self) -> dict[str, Any]:
         return self._send("GET", "/health")
@@ -129,11 +189,18 @@ class TicketingClient:
         self, method: str, path: str, body: bytes = b"", headers: dict | None = None, params=None
     ) -> tuple[Any, httpx.Headers]:
         """The answer's JSON and headers; an error answer is raised as its typed error."""
-        signed = signed_headers(self.operator, self._secret, body) | (headers or {})
+        request = self._http.build_request(method, path, content=body or None, params=params, headers=headers)
+        if is_betstack_endpoint(method, path):
+            signed = signed_headers(self.operator, self._secret, body)
+            if self.key_id:
+                signed["key-id"] = self.key_id
+        else:
+            signed = request_headers(self.operator, self.key_id, self._secret, method, request.url.raw_path, body)
+        request.headers.update(signed)
         if body:
-            signed["content-type"] = "application/json"
+            request.headers["content-type"] = "application/json"
         try:
-            response = self._http.request(method, path, content=body or None, headers=signed, params=params)
+            response = self._http.send(request)
         except httpx.TransportError as error:
             raise EngineUnavailable(
                 f"Ticket engine at {self.base_url} did not answer ({type(error).__name__})"

@@ -8,11 +8,14 @@ import random
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from ticketing.access.credentials import seed_credential
+from ticketing.access.roles import Role
 from ticketing.engine import TicketEngine
 from ticketing.identifiers import token_fingerprint
 from ticketing.models import DEFAULT_MAX_PAYOUT, Coupon, CouponEvent, CouponStatus, EventStatus, StakeRules
 from ticketing.money import round_odds
 from ticketing.pricing import TaxProfile
+from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, DEMO_FEED_KEY_ID, DEMO_FEED_SECRET
 from ticketing.storage import Account, Operator
 
 DEMO_OPERATOR = "site"
@@ -147,10 +150,15 @@ def roll_forward(coupon: Coupon, now: datetime, days: int) -> Coupon:
 
 
 def seed_demo_data(
-    engine: TicketEngine, site_secret: str, seed: int = 455, max_payout: Decimal = DEFAULT_MAX_PAYOUT
+    engine: TicketEngine,
+    site_secret: str,
+    feed_secret: str = DEMO_FEED_SECRET,
+    admin_secret: str = DEMO_ADMIN_SECRET,
+    seed: int = 455,
+    max_payout: Decimal = DEFAULT_MAX_PAYOUT,
 ) -> None:
-    """Idempotent: creates what is missing, refreshes the operator's secret and cap, rolls stale demo coupons
-    forward."""
+    """Idempotent: creates what is missing, refreshes the operator's secrets (a revoked credential stays revoked)
+    and its cap, rolls stale demo coupons forward."""
     store, now, rng = engine.store, engine.clock(), random.Random(seed)
     with store.write() as conn:
         store.save_operator(
@@ -163,6 +171,8 @@ def seed_demo_data(
                 max_payout=max_payout,
             ),
         )
+        seed_credential(conn, DEMO_FEED_KEY_ID, DEMO_OPERATOR, Role.FEED, feed_secret, now)
+        seed_credential(conn, DEMO_ADMIN_KEY_ID, DEMO_OPERATOR, Role.ADMIN, admin_secret, now)
         for token, user_id, balance, kind in (
             (SAMPLE_TOKEN, SAMPLE_USER_ID, SHOP_OPENING_BALANCE, "shop"),
             (PLAYER_TOKEN, PLAYER_USER_ID, PLAYER_OPENING_BALANCE, "player"),
@@ -183,8 +193,10 @@ def seed_demo_data(
                 store.set_account_kind(conn, existing.token_sha256, kind)
         for spec in DEMO_COUPONS:
             fresh = demo_coupon(spec, now, rng)
-            stored = store.load_coupon(conn, spec[0])
-            if stored is None:
-                store.save_coupon(conn, fresh)
-            elif stored.closes_at < now + timedelta(hours=1):
-                store.save_coupon(conn, roll_forward(stored, now, spec[-1]))
+            owner = store.coupon_owner(conn, spec[0])
+            if owner is None:
+                store.save_coupon(conn, fresh, DEMO_OPERATOR)
+            elif owner == DEMO_OPERATOR:
+                stored = store.load_coupon(conn, spec[0], DEMO_OPERATOR)
+                if stored.closes_at < now + timedelta(hours=1):
+                    store.save_coupon(conn, roll_forward(stored, now, spec[-1]), DEMO_OPERATOR)

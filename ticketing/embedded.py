@@ -1,10 +1,16 @@
 """The engine in-process: the default of the terminal and the core of the API server."""
 
-from ticketing.demo_data import seed_demo_data
+import logging
+
+from ticketing.access.acting import ActingEngine
+from ticketing.demo_data import DEMO_OPERATOR, seed_demo_data
 from ticketing.engine import TicketEngine
+from ticketing.errors import TicketingError
 from ticketing.odds_simulator import OddsSimulator
-from ticketing.settings import Settings
+from ticketing.settings import DEMO_FEED_KEY_ID, Settings
 from ticketing.storage import Store, database_url
+
+log = logging.getLogger(__name__)
 
 
 def open_engine(settings: Settings) -> TicketEngine:
@@ -14,16 +20,34 @@ def open_engine(settings: Settings) -> TicketEngine:
     store.create_schema()
     engine = TicketEngine(store)
     with store.setup_lock():
-        seed_demo_data(engine, settings.site_secret, max_payout=settings.max_payout)
+        seed_demo_data(
+            engine,
+            settings.site_secret,
+            settings.site_feed_secret,
+            settings.site_admin_secret,
+            max_payout=settings.max_payout,
+        )
     engine.after_sale.settle_pending()
     return engine
 
 
+def demo_feed(engine: TicketEngine, settings: Settings) -> ActingEngine:
+    """The demo operator's feed credential, as the odds simulator uses it."""
+    return ActingEngine(engine, engine.authenticate(DEMO_OPERATOR, DEMO_FEED_KEY_ID, settings.site_feed_secret))
+
+
 def start_simulator(engine: TicketEngine, settings: Settings) -> OddsSimulator | None:
+    """The demo's live odds, moved as the demo feed; off (and said so in the log) when that credential is refused,
+    e.g. revoked: the engine still serves."""
     if not settings.simulator:
         return None
+    try:
+        feed = demo_feed(engine, settings)
+    except TicketingError as refused:
+        log.warning("odds simulator off: %s %s", DEMO_FEED_KEY_ID, refused.message)
+        return None
     return OddsSimulator(
-        engine,
+        feed,
         seed=settings.simulator_seed,
         interval=settings.simulator_interval,
         moves_per_tick=settings.simulator_moves,

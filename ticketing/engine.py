@@ -1,10 +1,13 @@
 """The ticket engine: runs the rules against the coupon's current odds and stores the ticket, in one transaction.
 
-`TicketEngine` is used in-process by the terminal (embedded mode) and behind `ticketing.api`; the HTTP client in
-`ticketing.client` offers the same methods against a remote engine.
+`TicketEngine` is used in-process by the terminal (embedded mode) and behind `ticketing.api`. Each of its methods
+acts for an `Actor` (an operator's credential) and checks that actor's role and operator itself, so the roles hold
+in-process as well as over HTTP; `ticketing.access.acting.ActingEngine` binds an actor, and the HTTP client in
+`ticketing.client` offers the same methods against a remote engine, signing for its credential.
 """
 
 import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -15,6 +18,10 @@ from decimal import Decimal
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from ticketing.access import replays
+from ticketing.access.credentials import load_credential
+from ticketing.access.replays import SignedRequest
+from ticketing.access.roles import Actor, Permission, Role
 from ticketing.coupon_check import check_coupon_data
 from ticketing.errors import (
     CouponInUse,
@@ -23,8 +30,12 @@ from ticketing.errors import (
     CouponRejected,
     IdempotencyKeyReused,
     InsufficientBalance,
+    InvalidSignature,
     InvalidToken,
+    NotAllowed,
     OperatorNotFound,
+    ReplayedRequest,
+    TicketingError,
     TicketNotFound,
 )
 from ticketing.group_commit import GroupCommitter
@@ -81,6 +92,7 @@ class Sale:
     request: TicketRequest
     idempotency_key: str | None
     fingerprint: str
+    signed: SignedRequest | None = None
     till: str | None = None
     """Who sells: a shop ticket's stake is cash in this till's open shift."""
 
@@ -96,19 +108,65 @@ class TicketEngine:
         )
         # Through `self.clock` at each call, so that a test (or a demo) that moves the engine's clock moves both.
         self.after_sale = AfterSale(store, lambda: self.clock(), self.get_operator)
+        self._pruner = replays.Pruner()
+
+    # ---- credentials -----------------------------------------------------------------------------------------
+
+    def signing_key(self, operator: str, key_id: str | None) -> tuple[Actor, str]:
+        """Who a request names (`operator-name`, `key-id`) and the secret its signature must be made with.
+
+        Without a key id it is the operator's Betstack key, a till; an operator without one has no such key."""
+        found = self.get_operator(operator)
+        if key_id is None:
+            if not found.secret:
+                raise InvalidSignature(f"Operator {operator} has no Betstack key: name a credential in key-id")
+            return Actor(operator=found.name, role=Role.TILL), found.secret
+        with self.store.read() as conn:
+            credential = load_credential(conn, key_id)
+        if credential is None or credential.revoked is not None or credential.operator != found.name:
+            raise InvalidSignature("Unknown or revoked credential")
+        return credential.actor, credential.secret
+
+    def authenticate(self, operator: str, key_id: str | None, secret: str) -> Actor:
+        """The actor of a credential given with its secret (the terminal's sign-in, in-process)."""
+        actor, expected = self.signing_key(operator, key_id)
+        if not hmac.compare_digest(expected.encode(), secret.encode()):
+            raise InvalidSignature(f"Wrong secret for {actor.credential}")
+        return actor
+
+    def claim_request(self, actor: Actor, signed: SignedRequest) -> None:
+        """Remember a management request's signature for its window; `ReplayedRequest` if it was seen before."""
+        with self.store.write() as conn:
+            self._pruner.prune_if_due(conn)
+            first = replays.claim(conn, actor.operator, signed)
+        if not first:
+            raise ReplayedRequest()
 
     # ---- selling --------------------------------------------------------------------------------------------
 
     def create_ticket(
-        self, request: TicketRequest, idempotency_key: str | None = None, till: str | None = None
+        self,
+        actor: Actor,
+        request: TicketRequest,
+        idempotency_key: str | None = None,
+        signed: SignedRequest | None = None,
     ) -> Ticket:
-        return self.submit_ticket(request, idempotency_key, till).result()
+        return self.submit_ticket(actor, request, idempotency_key, signed).result()
 
     def submit_ticket(
-        self, request: TicketRequest, idempotency_key: str | None = None, till: str | None = None
+        self,
+        actor: Actor,
+        request: TicketRequest,
+        idempotency_key: str | None = None,
+        signed: SignedRequest | None = None,
     ) -> Future:
-        """The sale queued for the writer thread: a future of its `Ticket`, resolved once it is durable."""
-        return self._sales.submit(Sale(request, idempotency_key, request_fingerprint(request), till))
+        """The sale queued for the writer thread: a future of its `Ticket`, resolved once it is durable.
+
+        `signed` is the request's verified signature when it came over HTTP: a replay of it is the same sale."""
+        actor.require(Permission.SELL)
+        if request.operator != actor.operator:
+            raise NotAllowed(f"A credential of {actor.operator} cannot sell for {request.operator}")
+        return self._sales.submit(Sale(request, idempotency_key, request_fingerprint(request), signed, actor.till))
 
     def close(self) -> None:
         self._sales.close()
@@ -118,41 +176,61 @@ class TicketEngine:
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 with self.store.write() as conn:
-                    return self._sell(conn, sale)
+                    try:
+                        return self._sell(conn, sale)
+                    except TicketingError as error:
+                        # Committed, as in a batch: a refused signed sale keeps the claim of its signature.
+                        refused = error
+                raise refused
             except DBAPIError as error:
                 if attempt == WRITE_ATTEMPTS - 1 or not lost_a_race(error):
                     raise
         raise AssertionError("unreachable")
 
     def _sell_in_savepoint(self, conn: Connection, sale: Sale) -> Ticket:
-        """A sale among others in one transaction: if it fails, its savepoint undoes its own writes and no others."""
-        with self.store.savepoint(conn):
+        """A sale among others in one transaction: if it fails, its savepoint undoes its own writes and no others. A
+        refusal keeps what it wrote, which is only the claim of its signature (see `_sell`)."""
+        with self.store.savepoint(conn, keep=(TicketingError,)):
             return self._sell(conn, sale)
 
     def _sell(self, conn: Connection, sale: Sale) -> Ticket:
-        """Every refusal is raised before the first write (the debit): group commit relies on it."""
+        """Every refusal is raised before the sale's first write (the debit): group commit relies on it. The one
+        write before it is the claim of a signed request's signature, which is meant to stay when the sale is
+        refused, so that a replay cannot sell what its first sending could not."""
         request, idempotency_key = sale.request, sale.idempotency_key
+        now = self.clock()
+        ticket_id = new_ticket_id(now)
+        earlier = None
         if idempotency_key:
-            earlier = self.store.find_by_idempotency_key(conn, request.operator, idempotency_key)
-            if earlier is not None:
-                ticket, earlier_fingerprint = earlier
+            found = self.store.find_by_idempotency_key(conn, request.operator, idempotency_key)
+            if found is not None:
+                earlier, earlier_fingerprint = found
                 if earlier_fingerprint != sale.fingerprint:
                     raise IdempotencyKeyReused()
-                return ticket
+        if sale.signed is not None:
+            self._pruner.prune_if_due(conn)
+            answer_id = ticket_id if earlier is None else earlier.id
+            if not replays.claim(conn, request.operator, sale.signed, answer_id):
+                claimed = replays.claimed_ticket(conn, request.operator, sale.signed)
+                first = None if claimed is None else self.store.find_ticket(conn, claimed)
+                if first is None:
+                    raise ReplayedRequest("This signed sale was sent before and refused: sign it afresh")
+                return first
+        if earlier is not None:
+            return earlier
         operator = self._operator(conn, request.operator)
         account = self._account_holder(conn, token_fingerprint(request.token))
         if account is None or account.operator != operator.name:
             raise InvalidToken()
-        coupon = self.store.load_coupon(conn, request.coupon_id, lock=True)
+        coupon = self.store.load_coupon(conn, request.coupon_id, operator.name, lock=True)
         if coupon is None:
             raise CouponNotFound(f"Coupon {request.coupon_id} not found", coupon_id=request.coupon_id)
-        now = self.clock()
         events = validate_ticket(request, coupon, operator.currency, now)
         cap = operator.max_payout if coupon.max_payout is None else min(coupon.max_payout, operator.max_payout)
         price = price_ticket(request.stake, [e.odds for e in events], operator.tax_profile, cap)
         # A code already taken (1 in 148 million) fails the insert's unique constraint: the sale is run again.
         ticket = Ticket(
-            id=new_ticket_id(now),
+            id=ticket_id,
             code=new_ticket_code(),
             operator=operator.name,
             coupon_id=coupon.id,
@@ -185,77 +263,100 @@ class TicketEngine:
 
     # ---- after the sale (ticketing/settlement) --------------------------------------------------------------------
 
-    def enter_result(
-        self, operator: str, coupon_id: str, event_id: int, result: EventResult, by: str
-    ) -> SettlementSummary:
-        return self.after_sale.enter_result(operator, str(coupon_id), event_id, result, by)
+    def enter_result(self, actor: Actor, coupon_id: str, event_id: int, result: EventResult) -> SettlementSummary:
+        """An admin enters (or corrects) a result of its operator's coupon; the last one settles the coupon."""
+        actor.require(Permission.ENTER_RESULTS)
+        return self.after_sale.enter_result(actor.operator, str(coupon_id), event_id, result, actor.credential)
 
-    def preview_results(self, operator: str, coupon_id: str, results: dict[int, EventResult]) -> SettlementSummary:
-        return self.after_sale.preview_results(str(coupon_id), results)
+    def preview_results(self, actor: Actor, coupon_id: str, results: dict[int, EventResult]) -> SettlementSummary:
+        """The settlement these results would make, without entering them."""
+        actor.require(Permission.ENTER_RESULTS)
+        return self.after_sale.preview_results(actor.operator, str(coupon_id), results)
 
-    def cancel_coupon(self, operator: str, coupon_id: str) -> SettlementSummary:
-        return self.after_sale.cancel_coupon(operator, str(coupon_id))
+    def cancel_coupon(self, actor: Actor, coupon_id: str) -> SettlementSummary:
+        actor.require(Permission.PUBLISH_COUPONS)
+        return self.after_sale.cancel_coupon(actor.operator, str(coupon_id))
 
-    def settlement(self, operator: str, coupon_id: str) -> SettlementSummary:
-        return self.after_sale.settlement(str(coupon_id))
+    def settlement(self, actor: Actor, coupon_id: str) -> SettlementSummary:
+        actor.require(Permission.READ_COUPONS)
+        return self.after_sale.settlement(actor.operator, str(coupon_id))
 
-    def pay_out(self, operator: str, till: str, id_or_code: str) -> PayoutSlip:
-        return self.after_sale.pay_out(self.get_ticket(id_or_code, operator=operator), till)
+    def pay_out(self, actor: Actor, id_or_code: str) -> PayoutSlip:
+        """A till pays a winner (or a refund) of its operator in cash, once, in its open shift."""
+        actor.require(Permission.PAY_OUT)
+        return self.after_sale.pay_out(self.get_ticket(actor, id_or_code), actor.till)
 
-    def cancel_ticket(self, operator: str, till: str, id_or_code: str) -> Ticket:
-        self.after_sale.cancel_ticket(self.get_ticket(id_or_code, operator=operator), till)
-        return self.get_ticket(id_or_code, operator=operator)
+    def cancel_ticket(self, actor: Actor, id_or_code: str) -> Ticket:
+        """The till that sold a ticket takes it back while the operator's cancel window is open."""
+        actor.require(Permission.CANCEL_TICKETS)
+        self.after_sale.cancel_ticket(self.get_ticket(actor, id_or_code), actor.till)
+        return self.get_ticket(actor, id_or_code)
 
-    def open_shift(self, operator: str, till: str, float_amount: Decimal) -> Shift:
-        return self.after_sale.open_shift(operator, till, float_amount)
+    def open_shift(self, actor: Actor, float_amount: Decimal) -> Shift:
+        actor.require(Permission.RUN_SHIFT)
+        return self.after_sale.open_shift(actor.operator, actor.till, float_amount)
 
-    def close_shift(self, operator: str, till: str, counted: Decimal) -> Shift:
-        return self.after_sale.close_shift(operator, till, counted)
+    def close_shift(self, actor: Actor, counted: Decimal) -> Shift:
+        actor.require(Permission.RUN_SHIFT)
+        return self.after_sale.close_shift(actor.operator, actor.till, counted)
 
-    def current_shift(self, operator: str, till: str) -> Shift | None:
-        return self.after_sale.current_shift(operator, till)
+    def current_shift(self, actor: Actor) -> Shift | None:
+        actor.require(Permission.RUN_SHIFT)
+        return self.after_sale.current_shift(actor.operator, actor.till)
 
-    def shift(self, operator: str, shift_id: int) -> Shift:
-        return self.after_sale.shift(operator, shift_id)
+    def shift(self, actor: Actor, shift_id: int) -> Shift:
+        actor.require(Permission.READ_SHIFTS)
+        return self.after_sale.shift(actor.operator, shift_id)
 
-    def list_shifts(self, operator: str, till: str | None = None, limit: int = 50) -> list[Shift]:
-        return self.after_sale.list_shifts(operator, till, limit)
+    def list_shifts(self, actor: Actor, till: str | None = None, limit: int = 50) -> list[Shift]:
+        actor.require(Permission.READ_SHIFTS)
+        return self.after_sale.list_shifts(actor.operator, till, limit)
 
     # ---- lookups ---------------------------------------------------------------------------------------------
 
-    def get_ticket(self, id_or_code: str, operator: str | None = None) -> Ticket:
+    def get_ticket(self, actor: Actor, id_or_code: str) -> Ticket:
+        """The actor's operator's ticket by id or code; another operator's is not found."""
+        actor.require(Permission.READ_TICKETS)
         reference = normalize_ticket_reference(id_or_code)
         ticket = None
         if reference.isascii() and reference.isalnum():
             with self.store.read() as conn:
                 ticket = self.store.find_ticket(conn, reference)
-        if ticket is None or (operator is not None and ticket.operator != operator):
+        if ticket is None or ticket.operator != actor.operator:
             raise TicketNotFound(f"Ticket {id_or_code.strip()[:40]} not found")
         return ticket
 
-    def list_tickets(self, query: TicketQuery) -> list[Ticket]:
+    def list_tickets(self, actor: Actor, query: TicketQuery) -> list[Ticket]:
+        """The actor's operator's tickets, whatever operator the query names."""
+        actor.require(Permission.READ_TICKETS)
         with self.store.read() as conn:
-            return self.store.query_tickets(conn, query)
+            return self.store.query_tickets(conn, query.model_copy(update={"operator": actor.operator}))
 
-    def list_tickets_json(self, query: TicketQuery) -> tuple[bytes, TicketCursor | None]:
+    def list_tickets_json(self, actor: Actor, query: TicketQuery) -> tuple[bytes, TicketCursor | None]:
         """What `list_tickets` returns, already written as JSON (by the database: see `Store.query_tickets_json`),
         and the cursor of the next page when there is one."""
+        actor.require(Permission.READ_TICKETS)
         with self.store.read() as conn:
-            return self.store.query_tickets_json(conn, query)
+            return self.store.query_tickets_json(conn, query.model_copy(update={"operator": actor.operator}))
 
     def health(self) -> dict:
         with self.store.read() as conn:
             coupons = len(self.store.all_coupon_ids(conn))
         return {"status": "ok", "database": self.store.engine.dialect.name, "coupons": coupons}
 
-    def list_open_coupons(self) -> list[Coupon]:
-        now = self.clock()
+    def list_open_coupons(self, actor: Actor) -> list[Coupon]:
+        actor.require(Permission.READ_COUPONS)
+        now, operator = self.clock(), actor.operator
         with self.store.read() as conn:
-            return [self.store.load_coupon(conn, cid) for cid in self.store.open_coupon_ids(conn, now)]
+            return [
+                self.store.load_coupon(conn, cid, operator) for cid in self.store.open_coupon_ids(conn, now, operator)
+            ]
 
-    def get_coupon(self, coupon_id: str) -> Coupon:
+    def get_coupon(self, actor: Actor, coupon_id: str) -> Coupon:
+        """The actor's operator's coupon; another operator's is not found (404)."""
+        actor.require(Permission.READ_COUPONS)
         with self.store.read() as conn:
-            coupon = self.store.load_coupon(conn, str(coupon_id))
+            coupon = self.store.load_coupon(conn, str(coupon_id), actor.operator)
             if coupon is None:
                 raise CouponMissing(f"Coupon {coupon_id} not found", coupon_id=str(coupon_id))
             prizes = self.store.load_bonus_prizes(conn, coupon.id)
@@ -268,8 +369,9 @@ class TicketEngine:
         with self.store.read() as conn:
             return self._operator(conn, name)
 
-    def operator_profile(self, name: str) -> OperatorProfile:
-        operator = self.get_operator(name)
+    def operator_profile(self, actor: Actor) -> OperatorProfile:
+        actor.require(Permission.READ_OPERATOR)
+        operator = self.get_operator(actor.operator)
         return OperatorProfile(
             name=operator.name,
             currency=operator.currency,
@@ -285,20 +387,26 @@ class TicketEngine:
             raise InvalidToken()
         return account.balance
 
-    # ---- coupon administration (feed, QA) --------------------------------------------------------------------
+    # ---- coupon administration (feed, admin) -----------------------------------------------------------------
 
-    def update_event(self, coupon_id: str, event_id: int, change: EventUpdate) -> CouponEvent:
+    def update_event(self, actor: Actor, coupon_id: str, event_id: int, change: EventUpdate) -> CouponEvent:
+        """Odds and status of an event of the actor's operator's coupon; another operator's is not found (404)."""
+        actor.require(Permission.UPDATE_EVENTS)
+        coupon_id = str(coupon_id)
+        missing = CouponMissing(f"Event {event_id} not found in coupon {coupon_id}", coupon_id=coupon_id)
         with self.store.write() as conn:
-            if not self.store.update_event(conn, str(coupon_id), event_id, change.status, change.odds):
-                raise CouponMissing(f"Event {event_id} not found in coupon {coupon_id}", coupon_id=str(coupon_id))
-            event = self.store.load_coupon(conn, str(coupon_id)).event(event_id)
+            if self.store.coupon_owner(conn, coupon_id) != actor.operator:
+                raise missing
+            if not self.store.update_event(conn, coupon_id, event_id, change.status, change.odds):
+                raise missing
+            event = self.store.load_coupon(conn, coupon_id, actor.operator).event(event_id)
         return event
 
-    def publish_coupon(self, raw: dict, operator: str) -> Coupon:
-        """Run the QA check on a coupon (engine JSON format) and store it if it has no error.
-
-        Republishing replaces a coupon only while no ticket has been sold on it."""
-        publisher = self.get_operator(operator)
+    def publish_coupon(self, actor: Actor, raw: dict) -> Coupon:
+        """Run the QA check on a coupon (engine JSON format) and store it, owned by the actor's operator, if it has
+        no error. Republishing replaces a coupon only while no ticket has been sold on it, and only its owner may."""
+        actor.require(Permission.PUBLISH_COUPONS)
+        publisher = self.get_operator(actor.operator)
         report = check_coupon_data(
             raw, [], [publisher.currency], self.clock(), operator_max_payout=publisher.max_payout
         )
@@ -307,9 +415,11 @@ class TicketEngine:
             raise CouponRejected(f"Coupon has {len(problems)} error(s): {problems[0]['message']}", problems=problems)
         coupon = report.coupon
         with self.store.write() as conn:
+            if self.store.coupon_owner(conn, coupon.id) not in (None, actor.operator):
+                raise NotAllowed(f"Coupon id {coupon.id} is another operator's: publish under another id")
             if self.store.has_tickets(conn, coupon.id):
                 raise CouponInUse(f"Coupon {coupon.id} already has tickets: publish it under a new id")
-            self.store.save_coupon(conn, coupon)
+            self.store.save_coupon(conn, coupon, actor.operator)
         return coupon
 
     def _operator(self, conn: Connection, name: str) -> Operator:

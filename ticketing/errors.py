@@ -136,6 +136,18 @@ class InvalidSignature(TicketingError):
     code, http_status, default_message = 121, 403, "Invalid signature"
 
 
+class NotAllowed(TicketingError):
+    """The credential is valid but its role (or its operator) may not do this; nothing was written."""
+
+    code, http_status, default_message = 122, 403, "Not allowed for this credential's role"
+
+
+class ReplayedRequest(TicketingError):
+    """A signed request seen before, other than a sale whose first sending sold (that one answers its ticket)."""
+
+    code, http_status, default_message = 123, 403, "Request already used: sign each request afresh"
+
+
 class ValidationFailed(TicketingError):
     """Malformed input. Details carry `errors`: one `{"field", "message"}` per bad field."""
 

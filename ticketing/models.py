@@ -267,8 +267,18 @@ class OperatorProfile(BaseModel):
 # ---- tickets -------------------------------------------------------------------------------------------------
 
 
+SERVER_ASSIGNED_FIELDS = frozenset(
+    {"id", "code", "tax", "payout", "status", "result", "approved", "user_id", "created", "updated"}
+)
+"""Fields the contract lists under the request but the server assigns: accepted in a request and ignored. Any other
+key outside the contract is refused, not dropped: Betstack's signature removes spaces, so a dropped `"at ag"` would
+be signed like `"atag"`, and a misspelt field would be silently lost."""
+
+
 class PickedEvent(BaseModel):
     """One pick of the `events` request shape: the event, the bet, and the odds the player saw."""
+
+    model_config = ConfigDict(extra="forbid")
 
     id: EventId
     bet: BetId
@@ -276,7 +286,10 @@ class PickedEvent(BaseModel):
 
 
 class TicketRequest(BaseModel):
-    """`POST /be/tickets` body. Server-assigned fields the spec also lists (id, code, payout...) are ignored."""
+    """`POST /be/tickets` body. Server-assigned fields the spec also lists (id, code, payout...) are ignored; any
+    other unknown key (a key with a space in it among them) is a 422."""
+
+    model_config = ConfigDict(extra="forbid")
 
     operator: Reference
     stake: Annotated[Money, Field(gt=0)]
@@ -289,6 +302,13 @@ class TicketRequest(BaseModel):
     coupon_id: CouponId
     bets: list[BetId] | None = Field(default=None, min_length=1, max_length=MAX_PICKS)
     events: list[PickedEvent] | None = Field(default=None, min_length=1, max_length=MAX_PICKS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_server_assigned(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if key not in SERVER_ASSIGNED_FIELDS}
+        return data
 
     @model_validator(mode="after")
     def _one_pick_shape(self) -> "TicketRequest":

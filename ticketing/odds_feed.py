@@ -6,7 +6,7 @@ import logging
 import signal
 import threading
 
-from ticketing.embedded import open_engine
+from ticketing.embedded import demo_feed, open_engine
 from ticketing.odds_simulator import OddsSimulator
 from ticketing.settings import Settings
 
@@ -16,7 +16,7 @@ def main() -> None:
     settings = Settings.from_env()
     engine = open_engine(settings)
     simulator = OddsSimulator(
-        engine,
+        demo_feed(engine, settings),
         seed=settings.simulator_seed,
         interval=settings.simulator_interval,
         moves_per_tick=settings.simulator_moves,

@@ -1,7 +1,7 @@
 """The live odds simulator: a seedable, bounded random walk that moves a few odds on open coupons every tick.
 
-It writes through the engine like a real feed would (`update_event`), so the engine's odds stay the one
-authority the `odds_diff` check uses.
+It writes through the engine like a real feed would (`update_event`, acting for the demo operator's feed
+credential), so the engine's odds stay the one authority the `odds_diff` check uses.
 """
 
 import logging
@@ -9,7 +9,7 @@ import random
 import threading
 from decimal import Decimal
 
-from ticketing.engine import TicketEngine
+from ticketing.access.acting import ActingEngine
 from ticketing.models import EventStatus, EventUpdate
 from ticketing.money import round_odds
 
@@ -30,8 +30,8 @@ def next_odds(current: Decimal, rng: random.Random) -> Decimal:
 
 
 class OddsSimulator:
-    def __init__(self, engine: TicketEngine, seed: int | None = None, interval: float = 3.0, moves_per_tick: int = 4):
-        self.engine = engine
+    def __init__(self, feed: ActingEngine, seed: int | None = None, interval: float = 3.0, moves_per_tick: int = 4):
+        self.feed = feed
         self.rng = random.Random(seed)
         self.interval = interval
         self.moves_per_tick = moves_per_tick
@@ -42,14 +42,14 @@ class OddsSimulator:
         """Move some odds once; returns how many events moved."""
         events = [
             (coupon.id, event)
-            for coupon in self.engine.list_open_coupons()
+            for coupon in self.feed.list_open_coupons()
             for event in coupon.events
             if event.status == EventStatus.AVAILABLE
         ]
         chosen = self.rng.sample(events, min(self.moves_per_tick, len(events)))
         for coupon_id, event in chosen:
             bet = self.rng.choice(sorted(event.odds))
-            self.engine.update_event(coupon_id, event.id, EventUpdate(odds={bet: next_odds(event.odds[bet], self.rng)}))
+            self.feed.update_event(coupon_id, event.id, EventUpdate(odds={bet: next_odds(event.odds[bet], self.rng)}))
         return len(chosen)
 
     def start(self) -> "OddsSimulator":

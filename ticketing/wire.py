@@ -4,11 +4,15 @@ simplejson writes `Decimal` as a JSON number digit for digit, and reads numbers 
 standard `json` module cannot do; both the API and the client go through here.
 """
 
+import json
 from decimal import InvalidOperation
 from typing import Any
 
 import simplejson
+from fastapi import Request
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.responses import JSONResponse
 
 
 def to_jsonable(value: Any) -> Any:
@@ -69,3 +73,35 @@ def loads_request(data: bytes) -> Any:
     except (ValueError, InvalidOperation):
         # An integer over Python's 4300-digit limit, or an exponent beyond Decimal's range.
         raise InvalidJSON("a number out of range") from None
+
+
+class WireJSONResponse(JSONResponse):
+    """Endpoints return this directly: FastAPI's own encoder would turn Decimals into strings."""
+
+    def render(self, content) -> bytes:
+        return dumps(content)
+
+
+class WireRequest(Request):
+    """A request whose JSON body is read by `loads_request`: exact decimals, duplicate keys refused."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_wire_json"):
+            body = await self.body()
+            try:
+                self._wire_json = loads_request(body)
+            except InvalidJSON as error:
+                # FastAPI answers this one exception with a validation error (422); any other with a bare 400.
+                text = body.decode("utf-8", errors="replace")
+                raise json.JSONDecodeError(error.reason, text, min(error.position, len(text))) from None
+        return self._wire_json
+
+
+class WireRoute(APIRoute):
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def handle(request: Request):
+            return await handler(WireRequest(request.scope, request.receive))
+
+        return handle

@@ -81,11 +81,11 @@ class AfterSale:
         own after the result is durable (a crash in between is finished by `settle_pending` at the next start); a
         changed result of a settled coupon re-settles it in the same transaction (rollback, then a new outcome)."""
         with self.store.write() as conn:
-            coupon = self._resultable_coupon(conn, coupon_id)
+            coupon = self._resultable_coupon(conn, coupon_id, operator)
             if coupon.event(event_id) is None:
                 raise CouponMissing(f"Event {event_id} not found in coupon {coupon_id}", coupon_id=coupon_id)
             if queries.results_of(conn, coupon_id).get(event_id) == result:
-                return self._summary(conn, coupon_id)
+                return self._summary(conn, coupon_id, operator)
             now = naive(self.clock())
             correction = queries.round_of(conn, coupon_id) is not None
             if correction:
@@ -93,16 +93,16 @@ class AfterSale:
             queries.save_result(conn, coupon_id, event_id, result, now, by)
             if correction:
                 self._settle_if_complete(conn, coupon, now, correction=True)
-                return self._summary(conn, coupon_id)
+                return self._summary(conn, coupon_id, operator)
         with self.store.write() as conn:
             self._settle_if_complete(conn, coupon, naive(self.clock()), correction=False)
-            return self._summary(conn, coupon_id)
+            return self._summary(conn, coupon_id, operator)
 
-    def preview_results(self, coupon_id: str, results: dict[int, EventResult]) -> SettlementSummary:
+    def preview_results(self, operator: str, coupon_id: str, results: dict[int, EventResult]) -> SettlementSummary:
         """What the settlement would be with these results (on top of those entered): run, shown, rolled back."""
         try:
             with self.store.write() as conn:
-                coupon = self._resultable_coupon(conn, coupon_id)
+                coupon = self._resultable_coupon(conn, coupon_id, operator)
                 now = naive(self.clock())
                 settled = queries.round_of(conn, coupon_id) is not None
                 if settled:
@@ -111,40 +111,40 @@ class AfterSale:
                     if coupon.event(event_id) is not None:
                         queries.save_result(conn, coupon_id, event_id, result, now, "preview")
                 self._settle_if_complete(conn, coupon, now, correction=settled)
-                raise PreviewOnly(self._summary(conn, coupon_id))
+                raise PreviewOnly(self._summary(conn, coupon_id, operator))
         except PreviewOnly as preview:
             return preview.summary
 
     def cancel_coupon(self, operator: str, coupon_id: str) -> SettlementSummary:
         """An admin calls the round off: every unsettled ticket void, stakes refunded (credited or owed in cash)."""
         with self.store.write() as conn:
-            coupon = self._coupon(conn, coupon_id)
+            coupon = self._coupon(conn, coupon_id, operator)
             if queries.round_of(conn, coupon_id) is not None:
-                raise ResultsNotAllowed(f"Coupon {coupon_id} is already {self._status(conn, coupon).value}")
+                raise ResultsNotAllowed(f"Coupon {coupon_id} is already {self._status(conn, coupon, operator).value}")
             now = naive(self.clock())
             queries.settle_coupon(conn, coupon_id, {}, coupon.max_void_events, now, cancelled=True)
             queries.credit_players(conn, coupon_id, now)
             queries.save_round(conn, coupon_id, CouponStatus.CANCELLED.value, now, correction=False)
             conn.execute(update(coupons).where(coupons.c.id == coupon_id).values(status=CouponStatus.CANCELLED.value))
-            return self._summary(conn, coupon_id)
+            return self._summary(conn, coupon_id, operator)
 
-    def settlement(self, coupon_id: str) -> SettlementSummary:
+    def settlement(self, operator: str, coupon_id: str) -> SettlementSummary:
         with self.store.read() as conn:
-            self._coupon(conn, coupon_id)
-            return self._summary(conn, coupon_id)
+            self._coupon(conn, coupon_id, operator)
+            return self._summary(conn, coupon_id, operator)
 
     def settle_pending(self) -> list[str]:
         """At start: settle every coupon whose results are complete but whose settlement never committed."""
         with self.store.read() as conn:
             rows = conn.execute(
-                select(coupons.c.id)
+                select(coupons.c.id, coupons.c.operator)
                 .outerjoin(coupon_rounds, coupon_rounds.c.coupon_id == coupons.c.id)
-                .where(coupon_rounds.c.coupon_id.is_(None))
+                .where(coupon_rounds.c.coupon_id.is_(None), coupons.c.operator.is_not(None))
             ).all()
         settled = []
-        for (coupon_id,) in rows:
+        for coupon_id, operator in rows:
             with self.store.write() as conn:
-                coupon = self._coupon(conn, coupon_id)
+                coupon = self._coupon(conn, coupon_id, operator)
                 if self._settle_if_complete(conn, coupon, naive(self.clock()), correction=False):
                     settled.append(coupon_id)
         return settled
@@ -176,44 +176,40 @@ class AfterSale:
             credited = outcome.owed if kind == "player" else Decimal(0)
             queries.reprice(conn, ticket_id, outcome.payout, outcome.tax, outcome.net_payout, credited)
 
-    def _resultable_coupon(self, conn: Connection, coupon_id: str) -> Coupon:
-        coupon = self._coupon(conn, coupon_id)
+    def _resultable_coupon(self, conn: Connection, coupon_id: str, operator: str) -> Coupon:
+        coupon = self._coupon(conn, coupon_id, operator)
         now = self.clock()
         if now < coupon.closes_at:
             raise ResultsNotAllowed(
                 f"Coupon {coupon_id} closes at {coupon.closes_at:%Y-%m-%d %H:%M} UTC: results only after its deadline"
             )
-        status = self._status(conn, coupon)
+        status = self._status(conn, coupon, operator)
         if status == CouponStatus.CANCELLED:
             raise ResultsNotAllowed(f"Coupon {coupon_id} was cancelled")
         if status == CouponStatus.FINAL:
             raise CouponFinal(f"Coupon {coupon_id} is final: its results can no longer be corrected")
         return coupon
 
-    def _coupon(self, conn: Connection, coupon_id: str) -> Coupon:
-        coupon = self.store.load_coupon(conn, coupon_id)
+    def _coupon(self, conn: Connection, coupon_id: str, operator: str) -> Coupon:
+        """The operator's coupon: another operator's is not found."""
+        coupon = self.store.load_coupon(conn, coupon_id, operator)
         if coupon is None:
             raise CouponMissing(f"Coupon {coupon_id} not found", coupon_id=coupon_id)
         return coupon
 
-    def _status(self, conn: Connection, coupon: Coupon) -> CouponStatus:
+    def _status(self, conn: Connection, coupon: Coupon, operator: str) -> CouponStatus:
         """Resulted turns final once the correction window has passed (no write needed: it is a matter of time)."""
         settled = queries.round_of(conn, coupon.id)
         if settled is None:
             return coupon.status
         if settled.state == CouponStatus.RESULTED.value:
-            window = self._correction_window(conn, coupon.id)
+            window = timedelta(hours=self.operator(operator).correction_window_hours)
             if naive(self.clock()) >= settled.settled_at + window:
                 return CouponStatus.FINAL
         return CouponStatus(settled.state)
 
-    def _correction_window(self, conn: Connection, coupon_id: str) -> timedelta:
-        operator = conn.execute(select(tickets.c.operator).where(tickets.c.coupon_id == coupon_id).limit(1)).scalar()
-        hours = self.operator(operator).correction_window_hours if operator else 24
-        return timedelta(hours=hours)
-
-    def _summary(self, conn: Connection, coupon_id: str) -> SettlementSummary:
-        coupon = self._coupon(conn, coupon_id)
+    def _summary(self, conn: Connection, coupon_id: str, operator: str) -> SettlementSummary:
+        coupon = self._coupon(conn, coupon_id, operator)
         results = queries.results_of(conn, coupon_id)
         s = ticket_settlements
         rows = conn.execute(
@@ -253,7 +249,7 @@ class AfterSale:
         ).scalars()
         return SettlementSummary(
             coupon_id=coupon_id,
-            status=self._status(conn, coupon),
+            status=self._status(conn, coupon, operator),
             results_known=sum(1 for e in coupon.events if e.id in results),
             events=len(coupon.events),
             results={e.id: results[e.id] for e in coupon.events if e.id in results},
@@ -371,7 +367,7 @@ class AfterSale:
                 raise CancelNotAllowed(f"Ticket {ticket.code} is already {current.status}")
             if current.sold_by != till:
                 raise CancelNotAllowed(f"Ticket {ticket.code} was sold by another till: only that till may cancel it")
-            closes_at = self._coupon(conn, ticket.coupon_id).closes_at
+            closes_at = self._coupon(conn, ticket.coupon_id, ticket.operator).closes_at
             if now >= closes_at:
                 raise CancelNotAllowed(f"Ticket {ticket.code} cannot be cancelled: coupon {ticket.coupon_id} is closed")
             kind = conn.execute(select(accounts.c.kind).where(accounts.c.token_sha256 == current.token_sha256)).scalar()
