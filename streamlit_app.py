@@ -5,6 +5,7 @@ import streamlit as st
 from terminal_ui.connection import connection
 from terminal_ui.entry import follow_deep_link
 from terminal_ui.heap import freeze_loaded_modules
+from terminal_ui.text import md_escape
 from ticketing.identifiers import mask_token
 
 st.set_page_config(page_title="Jackpot terminal", page_icon=":material/sports_soccer:", layout="wide")
@@ -12,7 +13,10 @@ st.set_page_config(page_title="Jackpot terminal", page_icon=":material/sports_so
 navigation = st.navigation(
     [
         st.Page("pages/terminal.py", title="Sell", icon=":material/point_of_sale:", default=True),
+        st.Page("pages/payout.py", title="Pay out", icon=":material/payments:"),
         st.Page("pages/tickets.py", title="Tickets desk", icon=":material/receipt_long:"),
+        st.Page("pages/shift.py", title="Shift", icon=":material/account_balance_wallet:"),
+        st.Page("pages/results.py", title="Results", icon=":material/scoreboard:"),
         st.Page("pages/coupon_qa.py", title="Coupon QA", icon=":material/fact_check:"),
     ]
 )
@@ -32,6 +36,7 @@ with st.sidebar:
     )
     if conn.simulator is not None:
         st.caption("Live odds simulator on")
+    st.caption(f"Till: {md_escape(conn.settings.till)}")
 
 navigation.run()
 freeze_loaded_modules()

@@ -157,8 +157,8 @@ def test_sell_clicked_again_after_a_lost_answer_shows_the_first_ticket_and_sells
     sell = TicketEngine.create_ticket
     lost: list = []
 
-    def sell_then_lose_the_first_answer(engine, request, idempotency_key=None):
-        ticket = sell(engine, request, idempotency_key)
+    def sell_then_lose_the_first_answer(engine, request, idempotency_key=None, till=None):
+        ticket = sell(engine, request, idempotency_key, till)
         if not lost:
             lost.append(ticket)
             raise EngineUnavailable("Ticket engine did not answer (ReadTimeout)")

@@ -46,7 +46,10 @@ class TicketingClient:
 
     # ---- the engine's methods -------------------------------------------------------------------------------
 
-    def create_ticket(self, request: TicketRequest, idempotency_key: str | None = None) -> Ticket:
+    def create_ticket(
+        self, request: TicketRequest, idempotency_key: str | None = None, till: str | None = None
+    ) -> Ticket:
+        """`till` is accepted for parity with the engine: over HTTP the sale's cash is not yet put in a shift."""
         body = wire.dumps(request.model_dump(mode="python", exclude_none=True))
         extra = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         attempts = 1 + (self.retries if idempotency_key else 0)

@@ -22,6 +22,7 @@ class TerminalSettings(BaseModel):
     shop_token: str = Field(default=SAMPLE_TOKEN, description="The shop's account token: tickets are sold on it")
     odds_diff: OddsTolerance = Decimal("0.00")
     timezone: str = Field(default="Africa/Nairobi", description="Where kickoffs and receipt times are shown")
+    till: str = Field(default="till-1", min_length=1, max_length=64, description="This terminal's till: its cash")
     engine: Settings = Field(default_factory=Settings)
 
     @property
@@ -45,5 +46,6 @@ class TerminalSettings(BaseModel):
             shop_token=pick("TICKETING_SHOP_TOKEN", "shop_token", SAMPLE_TOKEN),
             odds_diff=pick("TICKETING_ODDS_DIFF", "odds_diff", "0.00"),
             timezone=pick("TICKETING_TIMEZONE", "timezone", "Africa/Nairobi"),
+            till=pick("TICKETING_TILL", "till", "till-1"),
             engine=engine,
         )
