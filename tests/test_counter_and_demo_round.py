@@ -15,6 +15,7 @@ from terminal_ui.demo_round import DemoRound, Phase
 from tests.support import sample_request
 from ticketing.counter import VerdictKind, verdict
 from ticketing.coupon_check import check_coupon_data
+from ticketing.demo_data import PLAYER_TOKEN
 from ticketing.demo_round import demo_round_coupon, draw_results, result_chances
 from ticketing.models import BETS_BY_LABEL, Coupon, EventResult, TicketQuery
 from ticketing.result_string import ResultStringError, parse_result_string, result_string
@@ -161,12 +162,14 @@ def test_the_desk_list_shows_each_tickets_payout_state_and_exports_it(engine):
     engine.open_shift("site", TILL, D("0"))
     paid, unpaid, loser = sell(engine, "1111111"), sell(engine, "1111111"), sell(engine, "2111111")
     waiting = engine.create_ticket(sample_request(coupon_id="456", stake="50", bets=[101] * 13), till=TILL)
+    player = engine.create_ticket(sample_request(token=PLAYER_TOKEN, bets=[101] * 7), till=TILL)
     settle_455(engine, "1111111")
     engine.pay_out("site", TILL, paid.code)
     frame = tickets_frame(engine.list_tickets(TicketQuery(limit=100)), ZONE).set_index("code")
     assert frame.loc[paid.code, "payout_state"] == "paid" and frame.loc[paid.code, "paid_by"] == TILL
     assert frame.loc[unpaid.code, "payout_state"] == "to pay" and frame.loc[unpaid.code, "owed"] == unpaid.net_payout
     assert frame.loc[loser.code, "payout_state"] == "not a winner" and frame.loc[loser.code, "owed"] == D("0.00")
+    assert frame.loc[player.code, "payout_state"] == "credited"
     assert frame.loc[waiting.code, "payout_state"] == "waiting" and frame.loc[waiting.code, "owed"] is None
     back = pd.read_csv(io.BytesIO(to_csv(frame.reset_index())), dtype=str, keep_default_na=False).set_index("code")
     assert back.loc[paid.code, "paid_at"].startswith(str(datetime.now(ZONE).year))
