@@ -6,6 +6,7 @@ results come in and pay out meanwhile. With "enter the results myself", the draw
 to be previewed and confirmed instead.
 """
 
+import logging
 import random
 import threading
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from ticketing.errors import TicketingError
 from ticketing.models import Coupon, EventResult, SettlementSummary
 from ticketing.odds_simulator import next_odds
 from ticketing.result_string import result_string
+
+log = logging.getLogger(__name__)
 
 MOVE_EVERY = 4.0
 PLAY_EVERY = 3.0
@@ -100,6 +103,10 @@ class DemoRound:
                     return
         except TicketingError as error:
             self.phase, self.error = Phase.FAILED, error.message
+        except Exception as error:
+            # Shown on the panel: a presenter must see that the round stopped, and why.
+            log.exception("demo round %s failed", self.coupon.id)
+            self.phase, self.error = Phase.FAILED, f"{type(error).__name__}: {error}"
 
     def start(self) -> "DemoRound":
         threading.Thread(target=self.run, name=f"demo-round-{self.coupon.id}", daemon=True).start()

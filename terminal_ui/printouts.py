@@ -87,7 +87,7 @@ def shift_report_html(
 <tr><td>Sales ({figures.sales})</td><td class='num'>+{money(figures.sales_amount)}</td></tr>
 <tr><td>Payouts ({figures.payouts})</td><td class='num'>−{money(figures.payouts_amount)}</td></tr>
 <tr><td>Refunds ({figures.refunds})</td><td class='num'>−{money(figures.refunds_amount)}</td></tr>
-<tr><td>&nbsp; of which cancellations ({figures.cancellations})</td>
+<tr><td>&nbsp; incl. cancellations ({figures.cancellations})</td>
 <td class='num'>{money(figures.cancellations_amount)}</td></tr>
 <tr class='big'><td>Expected cash</td><td class='num'>{money(figures.expected)}</td></tr>
 <tr class='big'><td>Counted cash</td><td class='num'>{counted}</td></tr>

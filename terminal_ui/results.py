@@ -102,7 +102,9 @@ def preview(calls: AfterSaleCalls, coupon: Coupon, draft: list[EventResult | Non
 
 
 def summary_table(now: SettlementSummary, after: SettlementSummary | None, currency: str) -> str:
-    money = lambda value: format_money(value, currency)  # noqa: E731 - a local shorthand
+    """The settlement in figures: as it stands, and beside it what confirming would make of it. Before a coupon
+    is first settled there is nothing to compare with, so the preview stands alone."""
+    money = lambda value: f"{value:,.2f}"  # noqa: E731 - the currency heads the table
     tiers = sorted(set(now.bonus_winners) | set(after.bonus_winners if after else {}), reverse=True)
 
     def rows(s: SettlementSummary) -> list[str]:
@@ -121,9 +123,9 @@ def summary_table(now: SettlementSummary, after: SettlementSummary | None, curre
         ]
 
     labels = [
-        "Results known",
+        "Results",
         "Tickets",
-        "Winners, every pick correct",
+        "Winners, all correct",
         *[f"Bonus winners, {tier} correct" for tier in tiers],
         "Not winners",
         "Void, refunded",
@@ -131,17 +133,13 @@ def summary_table(now: SettlementSummary, after: SettlementSummary | None, curre
         "Withholding tax",
         "Net payouts",
         "Refunds",
-        "**Total to pay out**",
+        "**To pay out**",
     ]
-    if after is None:
-        lines = [
-            "| | Now |",
-            "|:--|--:|",
-            *[f"| {label} | {value} |" for label, value in zip(labels, rows(now), strict=True)],
-        ]
-    else:
-        lines = ["| | Now | After confirming |", "|:--|--:|--:|"]
-        lines += [f"| {lb} | {a} | {b} |" for lb, a, b in zip(labels, rows(now), rows(after), strict=True)]
+    columns = [("Now", rows(now))] if after is None or now.status == CouponStatus.RESULTED else []
+    if after is not None:
+        columns.append(("After confirming", rows(after)))
+    lines = [f"| {currency} | " + " | ".join(name for name, _ in columns) + " |", "|:--|" + "--:|" * len(columns)]
+    lines += [f"| {label} | " + " | ".join(values[i] for _, values in columns) + " |" for i, label in enumerate(labels)]
     return "\n".join(lines)
 
 
@@ -164,7 +162,7 @@ def events_grid(coupon: Coupon, draft: list, entered: dict, locked: bool, zone: 
                     disabled=locked,
                     on_click=click_result,
                     args=(coupon, entered, index, result),
-                    width=52,
+                    width=44,
                 )
 
 
@@ -188,7 +186,6 @@ def entry_panel(calls: AfterSaleCalls, coupon: Coupon, summary: SettlementSummar
         on_change=type_results,
         args=(coupon, entered),
         disabled=locked,
-        max_chars=len(coupon.events) * 2 + 8,
     )
     if state.get("results_text_error"):
         st.error(f"Results not used: {state.results_text_error}", icon=":material/keyboard:")
@@ -261,7 +258,11 @@ def results_page() -> None:
     coupons = calls.coupons_past_deadline()
     if not coupons:
         st.info("No coupon has passed its deadline yet: results are entered after it.")
-        return
+    else:
+        results_screen(calls, coupons, zone)
+
+
+def results_screen(calls: AfterSaleCalls, coupons: list[Coupon], zone: ZoneInfo) -> None:
     by_id = {c.id: c for c in coupons}
     wanted = st.query_params.get("coupon")
     if "results_coupon" not in state or state.results_coupon not in by_id:
@@ -282,7 +283,7 @@ def results_page() -> None:
     draft = typed_results(coupon, entered)
     st.markdown(f"**{summary.results_known} of {summary.events} results** · {status_line(summary)}")
     outcome(coupon)
-    grid, panel = st.columns([3, 2], gap="large")
+    grid, panel = st.columns([5, 4], gap="large")
     with grid:
         events_grid(coupon, draft, entered, summary.status in LOCKED, zone)
     with panel:

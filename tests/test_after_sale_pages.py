@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
+from terminal_ui.demo_round import _rounds as demo_rounds
 from tests.support import APP, sample_request
 from ticketing.demo_data import PLAYER_TOKEN
 from ticketing.models import BETS_BY_LABEL, EventResult, TicketResult
@@ -175,8 +176,8 @@ def test_results_typed_like_a_pick_string_are_previewed_then_confirmed(till):
     at.text_input(key="results_text").input("1x2 1021").run()
     assert not at.exception
     preview = at.markdown[[i for i, m in enumerate(at.markdown) if "After confirming" in m.value][0]].value
-    assert "| Winners, every pick correct | 0 | 1 |" in preview
-    assert "| Not winners | 0 | 2 |" in preview
+    assert "| Winners, all correct | 1 |" in preview
+    assert "| Not winners | 2 |" in preview
     assert till.get_ticket(winner.code).settlement is None, "a preview settles nothing"
     at.button(key="confirm_results").click().run()
     assert any("settled: 1 winner(s)" in s.value for s in at.success)
@@ -200,7 +201,7 @@ def test_results_clicked_one_by_one_and_a_correction_re_settles(till):
     assert any("was 1" in m.value for m in at.markdown)
     assert at.button(key="confirm_results").label == "Confirm correction"
     preview = next(m.value for m in at.markdown if "After confirming" in m.value)
-    assert "| Winners, every pick correct | 1 | 0 |" in preview
+    assert "| Winners, all correct | 1 | 0 |" in preview
     assert any(ticket.code in w.value for w in at.warning), "paid before the correction, shown before confirming"
     at.button(key="confirm_results").click().run()
     assert till.get_ticket(ticket.code).result == TicketResult.LOST
@@ -254,7 +255,7 @@ def test_a_shift_opened_sold_paid_and_closed_balances_on_the_report(till):
     assert closed.difference == D("-1.00") and till.current_shift("site", TILL) is None
     report = at.get("iframe")[0].proto.srcdoc
     assert "END OF SHIFT REPORT" in report and "SHORT KES 1.00" in report
-    assert re.search(r"of which cancellations \(1\)</td>\s*<td class='num'>KES 45.50", report)
+    assert re.search(r"incl. cancellations \(1\)</td>\s*<td class='num'>KES 45.50", report)
     assert at.button(key="open_shift"), "a new shift can be opened"
 
 
@@ -293,3 +294,24 @@ def test_the_desk_cancels_within_the_window_and_not_after_the_deadline(till):
     past_deadline(till)
     at.text_input(key="lookup_ref").input(late.code).run()
     assert "desk_cancel_ask" not in [b.key for b in at.button], "no cancel once the coupon has closed"
+
+
+# ---- demo round ----------------------------------------------------------------------------------------------------
+
+
+def test_one_click_starts_a_demo_round_on_sale_for_a_few_minutes(till):
+    at = page("pages/results.py")
+    at.number_input(key="demo_minutes").set_value(2.0).run()
+    at.button(key="demo_start").click().run()
+    try:
+        assert not at.exception
+        demo = [c for c in till.list_open_coupons() if c.id.startswith("DEMO-")]
+        assert len(demo) == 1 and len(demo[0].events) == 6
+        left = demo[0].closes_at - datetime.now(UTC)
+        assert timedelta(minutes=1) < left <= timedelta(minutes=2)
+        status = [re.sub(r"\\(.)", r"\1", m.value) for m in at.markdown if "on sale, closes in" in m.value]
+        assert status and demo[0].id in status[0]
+        assert at.button(key="demo_start").disabled, "one round at a time"
+    finally:
+        for round_ in demo_rounds.values():
+            round_.stop()
