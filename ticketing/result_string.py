@@ -6,8 +6,13 @@ an event whose result is not in yet. Case and spaces are ignored, so an admin ca
 
 from ticketing.models import EventResult
 
-RESULT_CHARS = {"1": EventResult.HOME, "X": EventResult.DRAW, "0": EventResult.DRAW, "2": EventResult.AWAY}
-RESULT_CHARS["V"] = EventResult.VOID
+RESULT_CHARS = {
+    "1": EventResult.HOME,
+    "X": EventResult.DRAW,
+    "0": EventResult.DRAW,
+    "2": EventResult.AWAY,
+    "V": EventResult.VOID,
+}
 NOT_IN_YET = "-"
 LABELS = {EventResult.HOME: "1", EventResult.DRAW: "X", EventResult.AWAY: "2", EventResult.VOID: "V"}
 
