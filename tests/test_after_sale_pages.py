@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
+from terminal_ui.after_sale import AfterSaleCalls
+from terminal_ui.demo_round import DemoRound, Phase
 from terminal_ui.demo_round import _rounds as demo_rounds
 from tests.support import APP, sample_request
 from ticketing.demo_data import PLAYER_TOKEN
@@ -315,3 +317,19 @@ def test_one_click_starts_a_demo_round_on_sale_for_a_few_minutes(till):
     finally:
         for round_ in demo_rounds.values():
             round_.stop()
+
+
+def test_results_drawn_for_a_demo_round_played_by_hand_are_previewed_before_they_are_confirmed(till, monkeypatch):
+    ticket = sell(till, "1111111")
+    past_deadline(till)
+    coupon = till.get_coupon("455")
+    drawn = DemoRound(AfterSaleCalls(till, "site", TILL), coupon, seed=1, play_automatically=False)
+    drawn.phase, drawn.drawn = Phase.DRAWN, {event.id: EventResult.HOME for event in coupon.events}
+    monkeypatch.setattr("terminal_ui.demo_round.current_round", lambda conn: drawn)
+    at = page("pages/results.py")
+    at.button(key="demo_use_drawn").click().run()
+    assert at.text_input(key="results_text").value == "1111111"
+    assert any("| Winners, all correct | 1 |" in m.value for m in at.markdown)
+    assert till.get_ticket(ticket.code).settlement is None, "nothing entered before Confirm"
+    at.button(key="confirm_results").click().run()
+    assert till.get_ticket(ticket.code).result == TicketResult.WON
