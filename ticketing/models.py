@@ -225,6 +225,7 @@ class OperatorProfile(BaseModel):
     currency: CurrencyCode
     excise_rate: Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
     withholding_rate: Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
+    cancel_window_minutes: int = Field(default=10, description="A till may cancel a ticket this long after the sale")
 
 
 # ---- tickets -------------------------------------------------------------------------------------------------
