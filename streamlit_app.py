@@ -13,7 +13,10 @@ st.set_page_config(page_title="Jackpot terminal", page_icon=":material/sports_so
 navigation = st.navigation(
     [
         st.Page("pages/terminal.py", title="Sell", icon=":material/point_of_sale:", default=True),
+        st.Page("pages/payout.py", title="Pay out", icon=":material/payments:"),
         st.Page("pages/tickets.py", title="Tickets desk", icon=":material/receipt_long:"),
+        st.Page("pages/shift.py", title="Shift", icon=":material/account_balance_wallet:"),
+        st.Page("pages/results.py", title="Results", icon=":material/scoreboard:"),
         st.Page("pages/coupon_qa.py", title="Coupon QA", icon=":material/fact_check:"),
     ]
 )

@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 import streamlit.components.v1 as components
 
+from terminal_ui.after_sale import after_sale
+from terminal_ui.cancel import cancel_control, cancellable_until
 from terminal_ui.connection import connection
 from terminal_ui.entry import ensure_entry_script
 from terminal_ui.receipt import receipt_html
@@ -89,10 +91,12 @@ def ticket_details(ticket: Ticket) -> None:
         + f"\n| Updated | {ticket.updated.astimezone(zone):%Y-%m-%d %H:%M:%S %Z} |"
     )
     st.button("Reprint receipt", key="reprint", icon=":material/print:", on_click=reprint)
+    cancelled = cancel_control(after_sale(conn), ticket, conn.settings.timezone, key="desk_cancel")
     if state.desk["reprint"]:
         st.info(f"Receipt copy of {ticket.code}: it is marked COPY - REPRINT.", icon=":material/content_copy:")
+        until = None if cancelled else cancellable_until(after_sale(conn), ticket, coupon)
         components.html(
-            receipt_html(ticket, coupon, conn.settings.timezone, copy=True, printable=True),
+            receipt_html(ticket, coupon, conn.settings.timezone, copy=True, printable=True, cancellable_until=until),
             height=600 + 22 * len(ticket.events),
             scrolling=True,
         )

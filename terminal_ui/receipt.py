@@ -20,6 +20,7 @@ body { font-family: 'DejaVu Sans Mono', 'Courier New', monospace; margin: 0; col
 .picks td { border-top: 1px dotted #bbb; padding: 1mm 0; vertical-align: top; }
 .num { text-align: right; white-space: nowrap; padding-left: 2mm; } .big { font-size: 13px; font-weight: bold; }
 .actions { text-align: center; margin: 3mm 0; }
+.cancel { font-size: 11px; text-align: center; margin: 2mm 0 0; }
 .actions button { font-size: 15px; padding: 6px 18px; cursor: pointer; }
 @media print { .actions { display: none; } .receipt { border: none; } @page { margin: 0; } }
 """
@@ -30,9 +31,15 @@ def qr_svg(code: str) -> str:
 
 
 def receipt_html(
-    ticket: Ticket, coupon: Coupon | None, timezone: str, copy: bool = False, printable: bool = False
+    ticket: Ticket,
+    coupon: Coupon | None,
+    timezone: str,
+    copy: bool = False,
+    printable: bool = False,
+    cancellable_until: datetime | None = None,
 ) -> str:
-    """The receipt; with `printable`, a Print button that prints just this page (hidden on paper)."""
+    """The receipt; with `printable`, a Print button that prints just this page (hidden on paper). With
+    `cancellable_until` (while the till may still take the ticket back), that time in the terminal's zone."""
     zone = ZoneInfo(timezone)
     sold_at: datetime = ticket.created.astimezone(zone)
     events = {e.id: e for e in coupon.events} if coupon else {}
@@ -68,4 +75,5 @@ def receipt_html(
 <tr><td>Withholding tax</td><td class='num'>{money(ticket.tax)}</td></tr>
 <tr class='big'><td>Net payout</td><td class='num'>{money(ticket.net_payout)}</td></tr>
 </table>
+{f"<p class='cancel'>cancellable until {cancellable_until.astimezone(zone):%H:%M}</p>" if cancellable_until else ""}
 </div></body></html>"""

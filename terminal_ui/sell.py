@@ -13,6 +13,8 @@ import streamlit as st
 import streamlit.components.v1 as components
 from pydantic import ValidationError
 
+from terminal_ui.after_sale import after_sale
+from terminal_ui.cancel import cancel_control, cancellable_until
 from terminal_ui.connection import Connection, connection
 from terminal_ui.receipt import receipt_html
 from terminal_ui.text import format_countdown, md_escape
@@ -421,9 +423,12 @@ def receipt_screen(conn: Connection, sale: Sale) -> None:
             shortcut="Alt+N",
             width="stretch",
         )
+        calls = after_sale(conn)
+        cancelled = cancel_control(calls, ticket, conn.settings.timezone, key="receipt_cancel")
     with right:
+        until = None if cancelled else cancellable_until(calls, ticket, sale.receipt_coupon)
         components.html(
-            receipt_html(ticket, sale.receipt_coupon, conn.settings.timezone, printable=True),
+            receipt_html(ticket, sale.receipt_coupon, conn.settings.timezone, printable=True, cancellable_until=until),
             height=560 + 22 * len(ticket.events),
             scrolling=True,
         )

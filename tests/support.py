@@ -45,6 +45,14 @@ SAMPLE_REQUEST_TEXT = """{
 SITE_TILL = Actor("site", Role.TILL)
 SITE_FEED = Actor("site", Role.FEED, "site-feed")
 SITE_ADMIN = Actor("site", Role.ADMIN, "site-admin")
+
+
+def till_of(key_id: str) -> Actor:
+    """A till of `site`: its Betstack key for `site` (the embedded terminal's till), else the till credential `key_id`.
+    Cash, payouts and cancellations are recorded against its name."""
+    return SITE_TILL if key_id == "site" else Actor("site", Role.TILL, key_id)
+
+
 """The demo operator's credentials, as the engine's methods take them in-process."""
 
 SAMPLE_RESPONSE_FIELDS = {

@@ -16,7 +16,7 @@ from tests.browser import chromium, open_app, sold_code, wait_for_app, widget
 from tests.servers import engine_server, terminal_server
 from ticketing.client import TicketingClient
 from ticketing.models import EventUpdate, TicketQuery
-from ticketing.settings import DEMO_SITE_SECRET
+from ticketing.settings import DEMO_FEED_KEY_ID, DEMO_FEED_SECRET, DEMO_SITE_SECRET
 
 pytestmark = pytest.mark.browser
 
@@ -97,8 +97,9 @@ def slow_sales(tmp_path_factory):
             with (
                 terminal_server(folder / "unused.sqlite3", folder / "streamlit.log", env) as (url, _terminal),
                 TicketingClient(api_url, "site", DEMO_SITE_SECRET) as engine,
+                TicketingClient(api_url, "site", DEMO_FEED_SECRET, DEMO_FEED_KEY_ID) as feed,
             ):
-                yield url, proxy, engine
+                yield url, proxy, engine, feed
         finally:
             proxy.close()
 
@@ -121,7 +122,7 @@ def test_a_rerun_during_a_slow_sale_sells_the_draft_once(browser, slow_sales):
     """Any click outside the live slip reruns the whole page at once, beside the sale still running (Streamlit's
     `runner.fastReruns`); that run finds the slip still selling and sells it too. Both sales carry the draft's
     idempotency key, so the engine answers both with one ticket."""
-    url, proxy, engine = slow_sales
+    url, proxy, engine, feed = slow_sales
     before = all_tickets(engine)
     page = open_slip_with_every_pick(browser, url, engine)
     proxy.hold()
@@ -138,14 +139,14 @@ def test_a_rerun_during_a_slow_sale_sells_the_draft_once(browser, slow_sales):
 def test_a_click_on_sell_while_selling_is_not_sent_so_a_refused_sale_stops_at_the_prompt(browser, slow_sales):
     """While the sale is in flight the Sell button is disabled, so a second click never reaches the server. Were it
     sent, it would sell the slip again once the first sale was refused, before the cashier saw why."""
-    url, proxy, engine = slow_sales
+    url, proxy, engine, feed = slow_sales
     page = open_slip_with_every_pick(browser, url, engine)
     sell = widget(page, "sell").locator("button")
     proxy.hold()
     sell.click()
     proxy.wait_for_sales(1)
     event = engine.get_coupon("455").events[0]
-    engine.update_event("455", event.id, EventUpdate(odds={101: event.odds[101] + Decimal("0.50")}))
+    feed.update_event("455", event.id, EventUpdate(odds={101: event.odds[101] + Decimal("0.50")}))
     expect(sell).to_contain_text("Selling…")
     sell.click(force=True)
     # Nothing can be awaited when the click is (rightly) not sent: this is the time a sent one takes to arrive.

@@ -257,7 +257,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return WireJSONResponse({"operator": actor.operator, "key_id": actor.key_id, "role": actor.role.value})
 
     @app.get("/be/coupons", response_model=list[Coupon], responses=errors, tags=["coupons"])
-    def list_coupons(caller: CouponReader, engine: Engine):
+    def list_coupons(caller: CouponReader, engine: Engine, closed: bool = False):
+        """The operator's open coupons; with `closed=true` those past their deadline, latest first."""
+        if closed:
+            return WireJSONResponse(engine.list_closed_coupons(caller.actor))
         return WireJSONResponse(engine.list_open_coupons(caller.actor))
 
     @app.get("/be/coupons/{coupon_id}", response_model=Coupon, responses=errors, tags=["coupons"])

@@ -118,6 +118,9 @@ class TicketingClient:
     def list_open_coupons(self) -> list[Coupon]:
         return COUPONS.validate_python(self._send("GET", "/be/coupons"))
 
+    def list_closed_coupons(self) -> list[Coupon]:
+        return COUPONS.validate_python(self._send("GET", "/be/coupons", params={"closed": "true"}))
+
     def get_coupon(self, coupon_id: str) -> Coupon:
         return Coupon.model_validate(self._send("GET", f"/be/coupons/{coupon_id}"))
 

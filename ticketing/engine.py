@@ -352,6 +352,14 @@ class TicketEngine:
                 self.store.load_coupon(conn, cid, operator) for cid in self.store.open_coupon_ids(conn, now, operator)
             ]
 
+    def list_closed_coupons(self, actor: Actor, limit: int = 50) -> list[Coupon]:
+        """The operator's coupons past their deadline, latest first: the ones results are entered for."""
+        actor.require(Permission.READ_COUPONS)
+        now, operator = self.clock(), actor.operator
+        with self.store.read() as conn:
+            ids = self.store.closed_coupon_ids(conn, now, operator, limit)
+            return [self.store.load_coupon(conn, cid, operator) for cid in ids]
+
     def get_coupon(self, actor: Actor, coupon_id: str) -> Coupon:
         """The actor's operator's coupon; another operator's is not found (404)."""
         actor.require(Permission.READ_COUPONS)
@@ -378,6 +386,7 @@ class TicketEngine:
             excise_rate=operator.tax_profile.excise_rate,
             withholding_rate=operator.tax_profile.withholding_rate,
             max_payout=operator.max_payout,
+            cancel_window_minutes=operator.cancel_window_minutes,
         )
 
     def balance(self, token: str) -> Decimal:

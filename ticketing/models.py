@@ -262,6 +262,7 @@ class OperatorProfile(BaseModel):
     excise_rate: Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
     withholding_rate: Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
     max_payout: Annotated[Money, Field(description="The operator's cap on any ticket's payout")]
+    cancel_window_minutes: int = Field(default=10, description="A till may cancel a ticket this long after the sale")
 
 
 # ---- tickets -------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""A shift's tickets as a pandas table: filters, totals, sales per hour, CSV export. No Streamlit here.
+"""A shift's tickets as a pandas table: filters, totals, sales per hour, CSV export; a till shift's cash operations
+and end-of-shift figures. No Streamlit here.
 
 Amounts stay `Decimal` in the table (object columns) so totals are exact; the CSV writes them with 2 decimals.
 """
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from pydantic import BaseModel
 
-from ticketing.models import Ticket
+from ticketing.models import Shift, Ticket, TicketResult, TicketStatus
 
 COLUMNS = [
     "created",
@@ -28,9 +29,38 @@ COLUMNS = [
     "payout",
     "tax",
     "net_payout",
+    "payout_state",
+    "owed",
+    "paid_at",
+    "paid_by",
     "currency",
 ]
 MONEY_COLUMNS = ["stake", "payout", "tax", "net_payout"]
+OPERATION_COLUMNS = ["at", "kind", "ticket_code", "ticket_id", "amount", "result", "payout_state"]
+
+
+def payout_state(ticket: Ticket) -> str:
+    """Where the money of a ticket stands at the counter: `waiting`, `to pay`, `paid`, `not a winner`, ..."""
+    settled = ticket.settlement
+    if ticket.status == TicketStatus.CANCELLED:
+        return "cancelled, refunded"
+    if settled is None:
+        return "waiting"
+    if settled.paid is not None:
+        return f"paid, {settled.paid.follow_up}" if settled.paid.follow_up else "paid"
+    if settled.result == TicketResult.LOST:
+        return "not a winner"
+    if settled.credited > 0:
+        return "credited"
+    return "to pay"
+
+
+def owed(ticket: Ticket) -> Decimal | None:
+    """The settled amount: a winner's net payout or a void ticket's refund (None until settled)."""
+    settled = ticket.settlement
+    if settled is None:
+        return None
+    return settled.refund if settled.result == TicketResult.VOID else settled.net_payout
 
 
 class ShiftTotals(BaseModel):
@@ -65,6 +95,10 @@ def tickets_frame(tickets: list[Ticket], zone: ZoneInfo) -> pd.DataFrame:
             "payout": t.payout,
             "tax": t.tax,
             "net_payout": t.net_payout,
+            "payout_state": payout_state(t),
+            "owed": owed(t),
+            "paid_at": _local(t.settlement.paid.paid_at, zone) if t.settlement and t.settlement.paid else None,
+            "paid_by": t.settlement.paid.till if t.settlement and t.settlement.paid else "",
             "currency": t.currency,
         }
         for t in tickets
@@ -106,6 +140,89 @@ def to_csv(frame: pd.DataFrame) -> bytes:
     """Exactly the rows and columns shown; amounts with 2 decimals, times in ISO 8601 with their offset."""
     export = frame.copy()
     export["created"] = export["created"].map(lambda t: t.isoformat())
-    for column in [*MONEY_COLUMNS, "total_odds"]:
-        export[column] = export[column].map(lambda v: f"{v:.2f}")
+    export["paid_at"] = export["paid_at"].map(_iso_or_blank)
+    for column in [*MONEY_COLUMNS, "total_odds", "owed"]:
+        export[column] = export[column].map(_two_decimals_or_blank)
+    return export.to_csv(index=False).encode()
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> pd.Timestamp:
+    return pd.Timestamp(moment).tz_convert(zone)
+
+
+def _iso_or_blank(moment) -> str:
+    return "" if moment is None or pd.isna(moment) else moment.isoformat()
+
+
+def _two_decimals_or_blank(value) -> str:
+    return "" if value is None or (not isinstance(value, Decimal) and pd.isna(value)) else f"{value:.2f}"
+
+
+# ---- a till's shift: cash operations and the end-of-shift figures ------------------------------------------------
+
+
+class ShiftFigures(BaseModel):
+    """The end-of-shift report's lines: every figure from the shift's own cash operations."""
+
+    sales: int
+    sales_amount: Decimal
+    payouts: int
+    payouts_amount: Decimal
+    refunds: int
+    refunds_amount: Decimal
+    cancellations: int
+    cancellations_amount: Decimal
+    """Refunds of tickets cancelled at the till (the rest of the refunds are void tickets paid back)."""
+    float: Decimal
+    expected: Decimal
+    counted: Decimal | None
+    difference: Decimal | None
+
+
+def shift_figures(shift: Shift, tickets: dict[str, Ticket]) -> ShiftFigures:
+    """`tickets` by id: at least those of the shift's refunds, to tell cancellations apart."""
+    cancelled = [
+        op
+        for op in shift.operations
+        if op.kind == "refund" and op.ticket_id in tickets and tickets[op.ticket_id].status == TicketStatus.CANCELLED
+    ]
+    return ShiftFigures(
+        sales=shift.stakes_count,
+        sales_amount=shift.stakes,
+        payouts=shift.payouts_count,
+        payouts_amount=shift.payouts,
+        refunds=shift.refunds_count,
+        refunds_amount=shift.refunds,
+        cancellations=len(cancelled),
+        cancellations_amount=sum((-op.amount for op in cancelled), Decimal("0.00")),
+        float=shift.float,
+        expected=shift.expected,
+        counted=shift.counted,
+        difference=shift.difference,
+    )
+
+
+def operations_frame(shift: Shift, tickets: dict[str, Ticket], zone: ZoneInfo) -> pd.DataFrame:
+    """One row per cash operation, oldest first; amounts signed (cash into the till positive)."""
+    rows = []
+    for op in shift.operations:
+        ticket = tickets.get(op.ticket_id) if op.ticket_id else None
+        rows.append(
+            {
+                "at": _local(op.at, zone),
+                "kind": op.kind,
+                "ticket_code": ticket.code if ticket else "",
+                "ticket_id": op.ticket_id or "",
+                "amount": op.amount,
+                "result": ticket.result.value if ticket else "",
+                "payout_state": payout_state(ticket) if ticket else "",
+            }
+        )
+    return pd.DataFrame(rows, columns=OPERATION_COLUMNS)
+
+
+def operations_to_csv(frame: pd.DataFrame) -> bytes:
+    export = frame.copy()
+    export["at"] = export["at"].map(lambda t: t.isoformat())
+    export["amount"] = export["amount"].map(lambda v: f"{v:.2f}")
     return export.to_csv(index=False).encode()

@@ -690,6 +690,19 @@ class Store:
         query = select(bonus_prizes).where(bonus_prizes.c.coupon_id == coupon_id).order_by(bonus_prizes.c.correct)
         return {row.correct: from_cents(row.amount_cents) for row in conn.execute(query)}
 
+    def closed_coupon_ids(self, conn: Connection, now: datetime, operator: str, limit: int) -> list[str]:
+        """The operator's coupons past their deadline (or no longer open), latest deadline first."""
+        query = (
+            select(coupons.c.id)
+            .where(
+                coupons.c.operator == operator,
+                (coupons.c.closes_at <= _naive_utc(now)) | (coupons.c.status != CouponStatus.OPEN.value),
+            )
+            .order_by(coupons.c.closes_at.desc(), coupons.c.id.desc())
+            .limit(limit)
+        )
+        return list(conn.execute(query).scalars())
+
     def open_coupon_ids(self, conn: Connection, now: datetime, operator: str) -> list[str]:
         query = (
             select(coupons.c.id)

@@ -18,7 +18,19 @@ def test_a_till_cannot_move_odds_publish_coupons_or_enter_results():
 @pytest.mark.parametrize(
     "actor, allowed",
     [
-        (TILL, {"sell", "read tickets", "pay out", "cancel tickets", "read coupons", "read the operator's profile"}),
+        (
+            TILL,
+            {
+                "sell",
+                "read tickets",
+                "pay out",
+                "cancel tickets",
+                "read coupons",
+                "read the operator's profile",
+                "open and close a till's shift",
+                "read shifts",
+            },
+        ),
         (FEED, {"set odds and event status", "read coupons", "read the operator's profile"}),
         (
             ADMIN,
@@ -29,6 +41,7 @@ def test_a_till_cannot_move_odds_publish_coupons_or_enter_results():
                 "manage credentials",
                 "read coupons",
                 "read the operator's profile",
+                "read shifts",
             },
         ),
     ],

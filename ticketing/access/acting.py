@@ -43,6 +43,9 @@ class ActingEngine:
     def list_open_coupons(self) -> list[Coupon]:
         return self.engine.list_open_coupons(self.actor)
 
+    def list_closed_coupons(self) -> list[Coupon]:
+        return self.engine.list_closed_coupons(self.actor)
+
     def get_coupon(self, coupon_id: str) -> Coupon:
         return self.engine.get_coupon(self.actor, coupon_id)
 
