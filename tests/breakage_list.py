@@ -465,7 +465,10 @@ BREAKAGES = [
         id="sale-without-savepoint",
         guarantee="group commit: a failing sale is undone alone, its batch commits once",
         file="ticketing/engine.py",
-        old="        with self.store.savepoint(conn):\n            return self._sell(conn, sale)\n",
+        old=(
+            "        with self.store.savepoint(conn, keep=(TicketingError,)):\n"
+            "            return self._sell(conn, sale)\n"
+        ),
         new="        return self._sell(conn, sale)\n",
         tests=(f"{ISOLATION}::test_an_internal_error_in_one_sale_fails_it_alone_and_its_batch_commits_once",),
     ),
