@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.api_throughput import wrk  # noqa: E402
 from tests.servers import engine_server  # noqa: E402
-from tests.support import sample_request  # noqa: E402
+from tests.support import SITE_TILL, sample_request  # noqa: E402
 from ticketing.embedded import open_engine  # noqa: E402
 from ticketing.settings import DEMO_SITE_SECRET, Settings  # noqa: E402
 from ticketing.signing import signed_headers  # noqa: E402
@@ -68,7 +68,7 @@ class Listers:
 def sell_beforehand(database: Path, tickets: int) -> None:
     engine = open_engine(Settings(database=str(database), simulator=False))
     with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda _: engine.create_ticket(sample_request()), range(tickets)))
+        list(pool.map(lambda _: engine.create_ticket(SITE_TILL, sample_request()), range(tickets)))
     engine.close()
 
 
