@@ -58,6 +58,13 @@ Money = Annotated[
     AfterValidator(_two_decimals),
     WithJsonSchema({"type": "number", "minimum": 0, "multipleOf": 0.01}),
 ]
+SignedMoney = Annotated[
+    Decimal,
+    Field(max_digits=16, decimal_places=2),
+    AfterValidator(_two_decimals),
+    WithJsonSchema({"type": "number", "multipleOf": 0.01}),
+]
+"""A cash figure that may be negative (a till's expected cash, a difference, cash out of the till)."""
 Odds = Annotated[
     Decimal,
     Field(gt=1, le=10000, max_digits=7, decimal_places=2),
@@ -432,7 +439,7 @@ class ShiftClosing(BaseModel):
 class CashOperation(BaseModel):
     kind: str = Field(description="`stake` (cash in), `payout` or `refund` (cash out)")
     ticket_id: str | None
-    amount: Decimal = Field(description="Signed: cash into the till is positive")
+    amount: SignedMoney = Field(description="Signed: cash into the till is positive")
     at: UtcDatetime
 
 
@@ -451,7 +458,7 @@ class Shift(BaseModel):
     payouts_count: int
     refunds: Money
     refunds_count: int
-    expected: Decimal = Field(description="float + stakes - payouts - refunds (negative if more went out than in)")
+    expected: SignedMoney = Field(description="float + stakes - payouts - refunds (negative if more went out than in)")
     counted: Money | None
-    difference: Decimal | None = Field(description="counted - expected: negative when cash is missing")
+    difference: SignedMoney | None = Field(description="counted - expected: negative when cash is missing")
     operations: list[CashOperation] = Field(default_factory=list)
