@@ -15,14 +15,16 @@ from sqlalchemy import text
 
 from tests.bulk_tickets import COUPON, LABELS, draw, write_tickets
 from tests.servers import PROJECT_ROOT
-from tests.support import SITE_ADMIN, SITE_TILL, sample_request
+from tests.support import SITE_ADMIN, SITE_FEED, SITE_TILL, sample_request, till_of
 from ticketing.access.roles import Actor, Role
 from ticketing.demo_data import PLAYER_TOKEN, SAMPLE_TOKEN
 from ticketing.embedded import open_engine
 from ticketing.errors import (
     CancelNotAllowed,
     CouponFinal,
+    CouponMissing,
     NoOpenShift,
+    NotAllowed,
     ResultsNotAllowed,
     ShiftAlreadyOpen,
     TicketAlreadyPaid,
@@ -40,11 +42,6 @@ def sell(engine, picks: str, token=SAMPLE_TOKEN, stake="25", till=TILL):
     """A ticket on coupon 455 (7 events) from a pick string like `1X21X21`."""
     bets = [BETS_BY_LABEL[p] for p in picks]
     return engine.create_ticket(till_of(till), sample_request(bets=bets, token=token, stake=stake))
-
-
-def till_of(key_id: str) -> Actor:
-    """A till credential of the demo operator: cash, payouts and cancellations are recorded against it."""
-    return Actor("site", Role.TILL, key_id)
 
 
 def after_deadline(engine, hours: float = 1):
@@ -406,3 +403,31 @@ def test_the_set_based_settlement_agrees_with_the_rules_ticket_by_ticket(engine)
             expected.refund,
         ), ticket.code
     assert engine.settlement(SITE_ADMIN, COUPON).winners >= 1
+
+
+def test_each_after_sale_action_is_refused_to_the_roles_it_is_not_for(engine):
+    """Results and a coupon's cancellation are an admin's; payouts, cancellations and shifts a till's. A refusal
+    writes nothing."""
+    ticket = sell(engine, "1111111")
+    event = engine.get_coupon(SITE_TILL, "455").events[0].id
+    after_deadline(engine)
+    refusals = [
+        (SITE_TILL, lambda who: engine.enter_result(who, "455", event, H)),
+        (SITE_FEED, lambda who: engine.enter_result(who, "455", event, H)),
+        (SITE_TILL, lambda who: engine.preview_results(who, "455", {event: H})),
+        (SITE_TILL, lambda who: engine.cancel_coupon(who, "455")),
+        (SITE_FEED, lambda who: engine.cancel_coupon(who, "455")),
+        (SITE_ADMIN, lambda who: engine.pay_out(who, ticket.code)),
+        (SITE_FEED, lambda who: engine.pay_out(who, ticket.code)),
+        (SITE_ADMIN, lambda who: engine.cancel_ticket(who, ticket.code)),
+        (SITE_ADMIN, lambda who: engine.open_shift(who, D("10"))),
+        (SITE_FEED, lambda who: engine.list_shifts(who)),
+    ]
+    for who, action in refusals:
+        with pytest.raises(NotAllowed):
+            action(who)
+    assert engine.settlement(SITE_ADMIN, "455").results_known == 0
+    assert engine.get_ticket(SITE_TILL, ticket.code).status == "new"
+    assert engine.list_shifts(SITE_ADMIN) == []
+    with pytest.raises(CouponMissing):
+        engine.enter_result(Actor("rival", Role.ADMIN, "rival-admin"), "455", event, H)

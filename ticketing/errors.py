@@ -118,6 +118,10 @@ class CouponFinal(TicketingError):
     code, http_status = 136, 400
 
 
+class ShiftNotFound(TicketingError):
+    code, http_status = 137, 404
+
+
 class TicketNotFound(TicketingError):
     code, http_status = 111, 404
 

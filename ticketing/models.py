@@ -67,6 +67,13 @@ Money = Annotated[
     AfterValidator(_two_decimals),
     WithJsonSchema({"type": "number", "minimum": 0, "multipleOf": 0.01}),
 ]
+SignedMoney = Annotated[
+    Decimal,
+    Field(max_digits=16, decimal_places=2),
+    AfterValidator(_two_decimals),
+    WithJsonSchema({"type": "number", "multipleOf": 0.01}),
+]
+"""A cash figure that may be negative (a till's expected cash, a difference, cash out of the till)."""
 MAX_AMOUNT = Decimal("999999999999.99")
 """The largest amount `Money` takes (14 digits), and so the most any cap, stake or payout can be."""
 MAX_ODDS = Decimal("10000")
@@ -495,7 +502,7 @@ class ShiftClosing(BaseModel):
 class CashOperation(BaseModel):
     kind: str = Field(description="`stake` (cash in), `payout` or `refund` (cash out)")
     ticket_id: str | None
-    amount: Decimal = Field(description="Signed: cash into the till is positive")
+    amount: SignedMoney = Field(description="Signed: cash into the till is positive")
     at: UtcDatetime
 
 
@@ -514,7 +521,7 @@ class Shift(BaseModel):
     payouts_count: int
     refunds: Money
     refunds_count: int
-    expected: Decimal = Field(description="float + stakes - payouts - refunds (negative if more went out than in)")
+    expected: SignedMoney = Field(description="float + stakes - payouts - refunds (negative if more went out than in)")
     counted: Money | None
-    difference: Decimal | None = Field(description="counted - expected: negative when cash is missing")
+    difference: SignedMoney | None = Field(description="counted - expected: negative when cash is missing")
     operations: list[CashOperation] = Field(default_factory=list)

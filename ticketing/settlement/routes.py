@@ -27,6 +27,8 @@ from ticketing.models import (
 from ticketing.wire import WireJSONResponse, WireRoute
 
 REFERENCE = r"^[A-Za-z0-9_.-]+$"
+MAX_SHIFT_ID = 2**31 - 1
+"""Shift ids are the database's INTEGER: a larger one cannot exist (and PostgreSQL would refuse to compare it)."""
 CouponId = Annotated[str, Path(max_length=64, pattern=REFERENCE)]
 TicketRef = Annotated[str, Path(max_length=64)]
 
@@ -121,7 +123,7 @@ def after_sale_router(errors: dict) -> APIRouter:
         return WireJSONResponse(engine.list_shifts(caller.actor, till, limit))
 
     @router.get("/shifts/{shift_id}", response_model=Shift, tags=["shifts"])
-    def shift(shift_id: Annotated[int, Path(ge=1, le=MAX_ID)], caller: ShiftReader, engine: Engine):
+    def shift(shift_id: Annotated[int, Path(ge=1, le=MAX_SHIFT_ID)], caller: ShiftReader, engine: Engine):
         return WireJSONResponse(engine.shift(caller.actor, shift_id))
 
     return router

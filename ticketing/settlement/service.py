@@ -20,6 +20,7 @@ from ticketing.errors import (
     NoOpenShift,
     ResultsNotAllowed,
     ShiftAlreadyOpen,
+    ShiftNotFound,
     TicketAlreadyPaid,
     TicketNotPayable,
 )
@@ -458,7 +459,7 @@ class AfterSale:
         with self.store.read() as conn:
             row = conn.execute(select(shifts).where(shifts.c.id == shift_id, shifts.c.operator == operator)).first()
             if row is None:
-                raise NoOpenShift(f"Shift {shift_id} not found")
+                raise ShiftNotFound(f"Shift {shift_id} not found")
             return self._shift(conn, row)
 
     def list_shifts(self, operator: str, till: str | None = None, limit: int = 50) -> list[Shift]:
