@@ -1,4 +1,5 @@
-"""The HTTP API of the ticket engine (FastAPI). Start it with `uvicorn ticketing.api:app`.
+"""The HTTP API of the ticket engine (FastAPI). Serve it with `python -m ticketing.serve` (uvicorn with the limits
+a network needs); `uvicorn ticketing.api:app` serves it without them.
 
 Every `/be/...` request names its operator in the `operator-name` header (and a credential other than the
 operator's Betstack key in `key-id`) and is signed: Betstack's endpoints with Betstack's scheme
