@@ -76,7 +76,8 @@ class Actor:
     def require(self, permission: Permission) -> None:
         """Raise `NotAllowed` (403) unless this actor's role may do it."""
         if not self.may(permission):
-            raise NotAllowed(f"A {self.role.value} credential may not {permission.value}")
+            article = "An" if self.role.value[0] in "aeiou" else "A"
+            raise NotAllowed(f"{article} {self.role.value} credential may not {permission.value}")
 
     @property
     def till(self) -> str:
