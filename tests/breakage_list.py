@@ -33,14 +33,6 @@ HOSTILE = "tests/test_hostile_input.py"
 ISOLATION = "tests/test_sale_isolation.py"
 SERVER = "tests/test_server_limits.py"
 PAGES = "tests/test_ticket_pages.py"
-DEBIT_LINES = (
-    "        if not self.store.debit(conn, account.token_sha256, price.stake):\n"
-    "            raise InsufficientBalance()\n"
-)
-INSERT_LINE = (
-    "        self.store.insert_ticket(conn, ticket, account.token_sha256, idempotency_key, sale.fingerprint,"
-    " sale.till)\n"
-)
 
 BREAKAGES = [
     Breakage(
@@ -106,15 +98,15 @@ BREAKAGES = [
         id="stored-payout-differs",
         guarantee="concurrent terminals: every 200 stored with the answered figures",
         file="ticketing/storage.py",
-        old="                payout_cents=to_cents(ticket.payout),\n",
-        new="                payout_cents=to_cents(ticket.net_payout),\n",
+        old="            to_cents(ticket.payout),\n",
+        new="            to_cents(ticket.net_payout),\n",
         tests=(f"{PROOF}::test_eight_tills_of_one_shop_sell_a_hundred_each_on_its_one_account_while_odds_move",),
     ),
     Breakage(
         id="idempotency-lookup-removed",
         guarantee="a retry or race with the same key sells once, debits once",
         file="ticketing/engine.py",
-        old="            found = self.store.find_by_idempotency_key(conn, request.operator, idempotency_key)\n",
+        old="            found = used.get(sales[i].key)\n",
         new="            found = None\n",
         tests=(
             f"{ENGINE}::test_idempotent_repeat_returns_the_first_ticket_without_a_second_debit",
@@ -126,7 +118,7 @@ BREAKAGES = [
         id="idempotency-key-reused-for-another-request",
         guarantee="a retry with the same key sells once (same key, other request: 400/112)",
         file="ticketing/engine.py",
-        old="                if earlier_fingerprint != sale.fingerprint:\n",
+        old="                if earlier_fingerprint != sales[i].fingerprint:\n",
         new="                if earlier_fingerprint is None:\n",
         tests=(f"{ENGINE}::test_idempotent_repeat_returns_the_first_ticket_without_a_second_debit",),
     ),
@@ -154,8 +146,9 @@ BREAKAGES = [
         id="priced-at-the-odds-seen",
         guarantee="contract: an accepted ticket is priced at the current odds",
         file="ticketing/rules.py",
-        old="        priced.append(TicketEvent(id=pick.event_id, bet=pick.bet, odds=current))\n",
-        new="        priced.append(TicketEvent(id=pick.event_id, bet=pick.bet, odds=pick.seen_odds or current))\n",
+        old="        priced.append(trusted(TicketEvent, id=pick.event_id, bet=pick.bet, odds=current))\n",
+        new="        priced.append(trusted(TicketEvent, id=pick.event_id, bet=pick.bet,"
+        " odds=pick.seen_odds or current))\n",
         tests=(f"{API}::test_moved_odds_within_or_exactly_at_tolerance_sells_at_current_odds",),
     ),
     Breakage(
@@ -172,9 +165,9 @@ BREAKAGES = [
         id="odds-read-before-the-write-transaction",
         guarantee="the odds check and the write are one transaction",
         file="ticketing/engine.py",
-        old="        coupon = self.store.load_coupon(conn, request.coupon_id, operator.name, lock=True)\n",
-        new="        with self.store.read() as early:\n"
-        "            coupon = self.store.load_coupon(early, request.coupon_id, operator.name, lock=True)\n",
+        old="            coupons[key] = self.store.load_coupon(conn, request.coupon_id, operator.name, lock=True)\n",
+        new="            with self.store.read() as early:\n"
+        "                coupons[key] = self.store.load_coupon(early, request.coupon_id, operator.name, lock=True)\n",
         tests=(f"{DURABLE}::test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit",),
         needs_postgres=True,
     ),
@@ -182,13 +175,16 @@ BREAKAGES = [
         id="answered-before-the-commit",
         guarantee="group commit: nobody is answered before the durable commit",
         file="ticketing/group_commit.py",
-        old="                    except TicketingError as refused:\n"
-        "                        outcomes.append((future, None, refused))\n",
-        new="                    except TicketingError as refused:\n"
-        "                        outcomes.append((future, None, refused))\n"
-        "                for future, result, error in outcomes:\n"
-        "                    future.set_result(result) if error is None else future.set_exception(error)\n"
-        "                outcomes = []\n",
+        old="                outcomes = self._run_batch(conn, [job for job, _future in batch])\n"
+        "        except Exception:\n"
+        "            self._write_each_alone(batch)\n"
+        "            return\n"
+        "        again = self._answer(batch, outcomes)\n",
+        new="                outcomes = self._run_batch(conn, [job for job, _future in batch])\n"
+        "                again = self._answer(batch, outcomes)\n"
+        "        except Exception:\n"
+        "            self._write_each_alone(batch)\n"
+        "            return\n",
         tests=(
             f"{DURABLE}::test_no_sale_is_answered_before_the_commit_of_its_batch",
             f"{DURABLE}::test_sigkill_while_commits_are_held_loses_no_answered_ticket",
@@ -197,10 +193,10 @@ BREAKAGES = [
     Breakage(
         id="any-error-taken-for-a-refusal",
         guarantee="group commit: a failing sale is rerun alone and fails alone",
-        file="ticketing/group_commit.py",
-        old="                    except TicketingError as refused:\n",
-        new="                    except Exception as refused:\n",
-        tests=(GROUP,),
+        file="ticketing/engine.py",
+        old="            except TicketingError as refused:\n                outcomes[i] = refused\n",
+        new="            except Exception as refused:\n                outcomes[i] = refused\n",
+        tests=(f"{ISOLATION}::test_an_internal_error_in_one_sale_fails_it_alone_and_its_batch_commits_once",),
     ),
     Breakage(
         id="failed-batch-not-rerun",
@@ -210,15 +206,14 @@ BREAKAGES = [
         new="        except Exception as error:\n"
         "            for _job, future in batch:\n"
         "                future.set_exception(error)\n",
-        tests=(GROUP,),
+        tests=(f"{ISOLATION}::test_when_the_batch_transaction_itself_fails_every_sale_is_run_again_alone", GROUP),
     ),
     Breakage(
         id="debit-without-balance-check",
         guarantee="a refused sale writes nothing (insufficient balance)",
-        file="ticketing/storage.py",
-        old='    .where(and_(accounts.c.token_sha256 == bindparam("token"),'
-        ' accounts.c.balance_cents >= bindparam("cents")))\n',
-        new='    .where(accounts.c.token_sha256 == bindparam("token"))\n',
+        file="ticketing/engine.py",
+        old="            if balance < cents:\n",
+        new="            if balance < 0:\n",
         tests=(
             f"{ENGINE}::test_insufficient_balance",
             f"{GROUP}::test_a_sale_refused_in_a_batch_on_the_engine_debits_nothing",
@@ -228,8 +223,14 @@ BREAKAGES = [
         id="ticket-written-before-the-balance-refusal",
         guarantee="a refused sale writes nothing",
         file="ticketing/engine.py",
-        old=DEBIT_LINES + INSERT_LINE,
-        new=INSERT_LINE + DEBIT_LINES,
+        old="        if not sold:\n"
+        "            return\n"
+        "        self._draw_free_codes(conn, [ticket for _i, ticket, _a in sold])\n"
+        "        tickets, events, stakes = [], [], []\n"
+        "        for i, ticket, account in sold:\n",
+        new="        self._draw_free_codes(conn, [ticket for _i, ticket, _a in built])\n"
+        "        tickets, events, stakes = [], [], []\n"
+        "        for i, ticket, account in built:\n",
         tests=(
             f"{ENGINE}::test_insufficient_balance",
             f"{ENGINE}::test_a_refused_sale_writes_nothing",
@@ -362,40 +363,13 @@ BREAKAGES = [
         tests=(f"{DURABLE}::test_a_write_connection_of_the_store_commits_durably",),
     ),
     Breakage(
-        id="answers-resolved-inside-the-transaction",
-        guarantee="group commit: nobody is answered before the durable commit",
-        file="ticketing/group_commit.py",
-        old="                        outcomes.append((future, self._run_one(conn, job), None))\n",
-        new="                        future.set_result(self._run_one(conn, job))\n",
-        tests=(
-            f"{DURABLE}::test_no_sale_is_answered_before_the_commit_of_its_batch",
-            f"{DURABLE}::test_sigkill_while_commits_are_held_loses_no_answered_ticket",
-        ),
-    ),
-    Breakage(
-        id="debit-read-modify-write",
-        guarantee="balances = start - stakes (every till of a shop on one account)",
-        file="ticketing/storage.py",
-        old='        result = conn.execute(DEBIT_ACCOUNT, {"token": token_sha256, "cents": to_cents(amount)})\n'
-        "        return result.rowcount == 1\n",
-        new='        row = conn.execute(SELECT_ACCOUNT, {"token": token_sha256}).first()\n'
-        "        if row.balance_cents < to_cents(amount):\n"
-        "            return False\n"
-        "        balance = row.balance_cents - to_cents(amount)\n"
-        "        conn.execute(update(accounts).where(accounts.c.token_sha256 == token_sha256)"
-        ".values(balance_cents=balance))\n"
-        "        return True\n",
-        tests=(f"{PROOF}::test_eight_tills_of_one_shop_sell_a_hundred_each_on_its_one_account_while_odds_move",),
-        needs_postgres=True,
-    ),
-    Breakage(
         id="retry-debits-again",
         guarantee="a retry sells once, debits once",
         file="ticketing/engine.py",
-        old="        if earlier is not None:\n            return earlier\n",
-        new="        if earlier is not None:\n"
-        "            self.store.debit(conn, token_fingerprint(request.token), earlier.stake)\n"
-        "            return earlier\n",
+        old="        for i, ticket in earlier.items():\n            if outcomes[i] is None:\n",
+        new="        for i, ticket in earlier.items():\n"
+        "            self.store.debit(conn, token_fingerprint(sales[i].request.token), ticket.stake)\n"
+        "            if outcomes[i] is None:\n",
         tests=("tests/test_client.py::test_retry_after_a_timeout_sells_once_and_debits_once",),
     ),
     Breakage(
@@ -462,14 +436,11 @@ BREAKAGES = [
         tests=(f"{SETTLE}::test_the_till_that_sold_a_ticket_may_cancel_it_within_the_window",),
     ),
     Breakage(
-        id="sale-without-savepoint",
+        id="failed-sale-keeps-its-claim",
         guarantee="group commit: a failing sale is undone alone, its batch commits once",
         file="ticketing/engine.py",
-        old=(
-            "        with self.store.savepoint(conn, keep=(TicketingError,)):\n"
-            "            return self._sell(conn, sale)\n"
-        ),
-        new="        return self._sell(conn, sale)\n",
+        old="            if signed:\n                self.store.sales.forget_claims(conn, signed)\n",
+        new="",
         tests=(f"{ISOLATION}::test_an_internal_error_in_one_sale_fails_it_alone_and_its_batch_commits_once",),
     ),
     Breakage(

@@ -133,7 +133,8 @@ def test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit(en
     """Right after the sale has read the odds, a feed starts moving them; when the sale comes to its first write,
     the feed is given a second to commit. It must still be waiting when the sale commits (SQLite's writer lock;
     PostgreSQL's FOR SHARE on the event rows), however the sale's reading and writing are arranged."""
-    real_load_coupon, real_debit = engine.store.load_coupon, engine.store.debit
+    statements = engine.store.sales
+    real_load_coupon, real_write = engine.store.load_coupon, statements.write
     feed_committed = threading.Event()
     seen: dict = {}
 
@@ -148,16 +149,16 @@ def test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit(en
             seen["feed"].start()
         return coupon
 
-    def give_the_feed_a_second_then_debit(conn, token, amount):
+    def give_the_feed_a_second_then_write(conn, *batch):
         seen.setdefault("feed committed before the sale's write", feed_committed.wait(1.0))
-        return real_debit(conn, token, amount)
+        return real_write(conn, *batch)
 
     engine.store.load_coupon = read_the_odds_then_start_the_feed
-    engine.store.debit = give_the_feed_a_second_then_debit
+    statements.write = give_the_feed_a_second_then_write
     try:
         ticket = engine.create_ticket(SITE_TILL, sample_request())
     finally:
-        engine.store.load_coupon, engine.store.debit = real_load_coupon, real_debit
+        engine.store.load_coupon, statements.write = real_load_coupon, real_write
     seen["feed"].join(10)
     assert seen["feed committed before the sale's write"] is False
     assert feed_committed.is_set(), "the feed went through once the sale had committed"

@@ -38,7 +38,7 @@ from ticketing.errors import (
     TicketingError,
     TicketNotFound,
 )
-from ticketing.group_commit import GroupCommitter
+from ticketing.group_commit import AGAIN, GroupCommitter
 from ticketing.identifiers import new_ticket_code, new_ticket_id, normalize_ticket_reference, token_fingerprint
 from ticketing.models import (
     Coupon,
@@ -55,8 +55,9 @@ from ticketing.models import (
     TicketRequest,
     TicketResult,
     TicketStatus,
+    trusted,
 )
-from ticketing.money import round_odds
+from ticketing.money import round_odds, to_cents
 from ticketing.pricing import price_ticket
 from ticketing.rules import validate_ticket
 from ticketing.settlement.service import AfterSale
@@ -96,6 +97,19 @@ class Sale:
     till: str | None = None
     """Who sells: a shop ticket's stake is cash in this till's open shift."""
 
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return self.request.operator, self.idempotency_key
+
+    @property
+    def claim(self) -> tuple[str, str | None]:
+        return self.request.operator, None if self.signed is None else self.signed.signature
+
+    @property
+    def marks(self) -> tuple:
+        """What makes another sale its retry (the same idempotency key) or its replay (the same signature)."""
+        return (("key", *self.key),) * bool(self.idempotency_key) + (("signed", *self.claim),) * bool(self.signed)
+
 
 class TicketEngine:
     def __init__(self, store: Store, clock: Clock = utc_now):
@@ -104,7 +118,7 @@ class TicketEngine:
         self._operators: dict[str, tuple[Operator, float]] = {}
         self._account_holders: dict[str, AccountHolder] = {}
         self._sales: GroupCommitter[Sale] = GroupCommitter(
-            store.write, self._sell_in_savepoint, self._sell_alone, "ticket-sales"
+            store.write, self._sell_batch, self._sell_alone, "ticket-sales"
         )
         # Through `self.clock` at each call, so that a test (or a demo) that moves the engine's clock moves both.
         self.after_sale = AfterSale(store, lambda: self.clock(), self.get_operator)
@@ -176,60 +190,115 @@ class TicketEngine:
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 with self.store.write() as conn:
-                    try:
-                        return self._sell(conn, sale)
-                    except TicketingError as error:
-                        # Committed, as in a batch: a refused signed sale keeps the claim of its signature.
-                        refused = error
-                raise refused
+                    (outcome,) = self._sell_batch(conn, [sale], alone=True)
+                # Committed, as in a batch: a refused signed sale keeps the claim of its signature.
+                if isinstance(outcome, TicketingError):
+                    raise outcome
+                return outcome
             except DBAPIError as error:
                 if attempt == WRITE_ATTEMPTS - 1 or not lost_a_race(error):
                     raise
         raise AssertionError("unreachable")
 
-    def _sell_in_savepoint(self, conn: Connection, sale: Sale) -> Ticket:
-        """A sale among others in one transaction: if it fails, its savepoint undoes its own writes and no others. A
-        refusal keeps what it wrote, which is only the claim of its signature (see `_sell`)."""
-        with self.store.savepoint(conn, keep=(TicketingError,)):
-            return self._sell(conn, sale)
+    def _sell_batch(self, conn: Connection, sales: list[Sale], alone: bool = False) -> list:
+        """Each sale's outcome (its `Ticket`, its refusal, or `AGAIN`), every sale written in the same handful of
+        statements: the earlier answers (idempotency keys, claims of signatures) read and claimed for all at once,
+        then each sale checked and priced in Python against the coupon read once for the batch, then each stake
+        checked against its account's balance in order, then one write of the whole batch.
 
-    def _sell(self, conn: Connection, sale: Sale) -> Ticket:
-        """Every refusal is raised before the sale's first write (the debit): group commit relies on it. The one
-        write before it is the claim of a signed request's signature, which is meant to stay when the sale is
-        refused, so that a replay cannot sell what its first sending could not."""
-        request, idempotency_key = sale.request, sale.idempotency_key
+        Every refusal is decided before the batch's writes, so a refused sale writes nothing but the claim of its
+        signature, which is meant to stay so that a replay cannot sell what its first sending could not. A sale that
+        fails otherwise has its claim taken back and is run again alone after the commit (`alone`: it raises)."""
         now = self.clock()
-        ticket_id = new_ticket_id(now)
-        earlier = None
-        if idempotency_key:
-            found = self.store.find_by_idempotency_key(conn, request.operator, idempotency_key)
+        self._pruner.prune_if_due(conn)
+        outcomes: list = [None] * len(sales)
+        ticket_ids = [new_ticket_id(now) for _ in sales]
+        seen: set = set()
+        for i, sale in enumerate(sales):
+            # A retry or a replay of a sale of this very batch is answered once that sale is committed.
+            if seen.intersection(sale.marks):
+                outcomes[i] = AGAIN
+            seen.update(sale.marks)
+        self._answers_given_before(conn, sales, ticket_ids, outcomes)
+        coupons: dict[tuple[str, str], Coupon | None] = {}
+        built: list[tuple[int, Ticket, AccountHolder]] = []
+        failed: list[int] = []
+        for i, sale in enumerate(sales):
+            if outcomes[i] is not None:
+                continue
+            try:
+                built.append((i, *self._build_ticket(conn, sale, ticket_ids[i], now, coupons)))
+            except TicketingError as refused:
+                outcomes[i] = refused
+            except Exception:
+                if alone:
+                    raise
+                failed.append(i)
+        if failed:
+            signed = [(sales[i].request.operator, sales[i].signed.signature) for i in failed if sales[i].signed]
+            if signed:
+                self.store.sales.forget_claims(conn, signed)
+            for i in failed:
+                outcomes[i] = AGAIN
+        if built:
+            self._debit_and_write(conn, sales, built, outcomes)
+        return outcomes
+
+    def _answers_given_before(self, conn: Connection, sales: list[Sale], ticket_ids: list[str], outcomes: list) -> None:
+        """Sets the outcome of each sale that was answered before: a retry (its idempotency key used by the same
+        request: that ticket; by another: refused) and a replay (its signature claimed: the first sending's
+        ticket, or refused if it did not sell). Claims the signature of every other signed sale for the ticket it
+        is about to create."""
+        statements = self.store.sales
+        keyed = [i for i, sale in enumerate(sales) if outcomes[i] is None and sale.idempotency_key]
+        used = statements.tickets_by_idempotency_key(conn, [sales[i].key for i in keyed]) if keyed else {}
+        earlier: dict[int, Ticket] = {}
+        for i in keyed:
+            found = used.get(sales[i].key)
             if found is not None:
-                earlier, earlier_fingerprint = found
-                if earlier_fingerprint != sale.fingerprint:
-                    raise IdempotencyKeyReused()
-        if sale.signed is not None:
-            self._pruner.prune_if_due(conn)
-            answer_id = ticket_id if earlier is None else earlier.id
-            if not replays.claim(conn, request.operator, sale.signed, answer_id):
-                claimed = replays.claimed_ticket(conn, request.operator, sale.signed)
+                earlier_id, earlier_fingerprint = found
+                if earlier_fingerprint != sales[i].fingerprint:
+                    outcomes[i] = IdempotencyKeyReused()
+                else:
+                    earlier[i] = self.store.find_ticket(conn, earlier_id)
+        signed = [i for i, sale in enumerate(sales) if outcomes[i] is None and sale.signed is not None]
+        if signed:
+            claims = [
+                (*sales[i].claim, sales[i].signed.expires, earlier[i].id if i in earlier else ticket_ids[i])
+                for i in signed
+            ]
+            new = statements.claim_signatures(conn, claims)
+            for i in signed:
+                if sales[i].claim in new:
+                    continue
+                claimed = replays.claimed_ticket(conn, sales[i].request.operator, sales[i].signed)
                 first = None if claimed is None else self.store.find_ticket(conn, claimed)
-                if first is None:
-                    raise ReplayedRequest("This signed sale was sent before and refused: sign it afresh")
-                return first
-        if earlier is not None:
-            return earlier
+                outcomes[i] = first or ReplayedRequest("This signed sale was sent before and refused: sign it afresh")
+        for i, ticket in earlier.items():
+            if outcomes[i] is None:
+                outcomes[i] = ticket
+
+    def _build_ticket(
+        self, conn: Connection, sale: Sale, ticket_id: str, now: datetime, coupons: dict
+    ) -> tuple[Ticket, AccountHolder]:
+        """The sale checked and priced against the coupon as this transaction reads it; a refusal raises."""
+        request = sale.request
         operator = self._operator(conn, request.operator)
         account = self._account_holder(conn, token_fingerprint(request.token))
         if account is None or account.operator != operator.name:
             raise InvalidToken()
-        coupon = self.store.load_coupon(conn, request.coupon_id, operator.name, lock=True)
+        key = (request.coupon_id, operator.name)
+        if key not in coupons:
+            coupons[key] = self.store.load_coupon(conn, request.coupon_id, operator.name, lock=True)
+        coupon = coupons[key]
         if coupon is None:
             raise CouponNotFound(f"Coupon {request.coupon_id} not found", coupon_id=request.coupon_id)
         events = validate_ticket(request, coupon, operator.currency, now)
         cap = operator.max_payout if coupon.max_payout is None else min(coupon.max_payout, operator.max_payout)
         price = price_ticket(request.stake, [e.odds for e in events], operator.tax_profile, cap)
-        # A code already taken (1 in 148 million) fails the insert's unique constraint: the sale is run again.
-        ticket = Ticket(
+        # Every field comes from validated models and exact pricing: built without validating it again.
+        ticket = trusted(
+            Ticket,
             id=ticket_id,
             code=new_ticket_code(),
             operator=operator.name,
@@ -253,13 +322,58 @@ class TicketEngine:
             events=events,
             created=now,
             updated=now,
+            settlement=None,
         )
-        if not self.store.debit(conn, account.token_sha256, price.stake):
-            raise InsufficientBalance()
-        self.store.insert_ticket(conn, ticket, account.token_sha256, idempotency_key, sale.fingerprint, sale.till)
-        if account.kind == "shop" and sale.till is not None:
-            self.store.record_stake_in_open_shift(conn, ticket, sale.till)
-        return ticket
+        return ticket, account
+
+    def _debit_and_write(
+        self, conn: Connection, sales: list[Sale], built: list[tuple[int, Ticket, AccountHolder]], outcomes: list
+    ) -> None:
+        """Each stake checked in order against its account's balance as this transaction reads it, then the
+        batch's writes. A ticket code already taken is drawn again (1 in 148 million a ticket stored)."""
+        statements = self.store.sales
+        balances = statements.balances(conn, list({account.token_sha256 for _i, _t, account in built}))
+        debits: dict[str, int] = {}
+        sold: list[tuple[int, Ticket, AccountHolder]] = []
+        for i, ticket, account in built:
+            token, cents = account.token_sha256, to_cents(ticket.stake)
+            balance = balances.get(token, 0)
+            if balance < cents:
+                outcomes[i] = InsufficientBalance()
+                continue
+            balances[token] = balance - cents
+            debits[token] = debits.get(token, 0) + cents
+            sold.append((i, ticket, account))
+        if not sold:
+            return
+        self._draw_free_codes(conn, [ticket for _i, ticket, _a in sold])
+        tickets, events, stakes = [], [], []
+        for i, ticket, account in sold:
+            sale = sales[i]
+            tickets.append(
+                statements.ticket_row(ticket, account.token_sha256, sale.idempotency_key, sale.fingerprint, sale.till)
+            )
+            events.extend(statements.ticket_event_rows(ticket))
+            if account.kind == "shop" and sale.till is not None:
+                # A shop ticket's stake is cash taken at the till: recorded in its open shift, if it has one.
+                moment = statements.moment(ticket.created)
+                stakes.append((ticket.id, to_cents(ticket.stake), moment, ticket.operator, sale.till))
+        statements.write(conn, debits, tickets, events, stakes)
+        for i, ticket, _account in sold:
+            outcomes[i] = ticket
+
+    def _draw_free_codes(self, conn: Connection, tickets: list[Ticket]) -> None:
+        while True:
+            taken = self.store.sales.taken_codes(conn, [ticket.code for ticket in tickets])
+            drawn: set[str] = set()
+            clashes = False
+            for ticket in tickets:
+                if ticket.code in taken or ticket.code in drawn:
+                    ticket.code = new_ticket_code()
+                    clashes = True
+                drawn.add(ticket.code)
+            if not clashes:
+                return
 
     # ---- after the sale (ticketing/settlement) --------------------------------------------------------------------
 

@@ -3,15 +3,17 @@
 A sale is durable only once its transaction is committed, and a durable commit waits for the disk (an fsync of
 SQLite's WAL, or PostgreSQL's). Committing every sale on its own serializes those waits; worse, threads that
 queue for SQLite's single writer while holding and releasing the GIL convoy behind each other. Here the sales
-that arrive while one transaction commits wait in a queue and are then written together, each in turn against
-the state the previous one left, and answered together after one commit. Nobody is answered before the commit.
+that arrive while one transaction commits wait in a queue and are then written together, each checked in turn
+against the state the previous one left, and answered together after one commit. Nobody is answered before the
+commit.
 
-A sale refused by a business rule (a `TicketingError`) must have written nothing, so the rest of its batch
-commits as if it had not been there. A sale that fails otherwise (a uniqueness race, a deadlock, a bug) has had
-its own writes undone (the engine runs each sale of a batch in a savepoint): the rest of its batch commits as
-well, and that sale alone is then run again in a transaction of its own, where a race is retried and a bug fails
-only that sale. Only when the transaction itself fails (its commit, a lost connection) is every sale of the batch
-run again alone.
+`run_batch(conn, jobs)` writes a whole batch in one go (a handful of statements for all of its sales) and gives
+each job its outcome: its result, the refusal it met (a `TicketingError`: the job wrote nothing a refusal may not
+keep, so the rest of its batch commits as if it had not been there), or `AGAIN`: the job could not be decided in
+this batch (a failure of its own, a retry of another sale of the same batch) and has written nothing, so it is run
+again alone, in a transaction of its own, once the batch has committed; there a race is retried and a bug fails
+only that job. When the transaction itself fails (a statement of the batch, its commit, a lost connection), every
+job of the batch is run again alone.
 """
 
 import queue
@@ -24,6 +26,15 @@ from typing import Any, Generic, TypeVar
 from ticketing.errors import TicketingError
 
 Job = TypeVar("Job")
+
+
+class _Again:
+    def __repr__(self) -> str:
+        return "AGAIN"
+
+
+AGAIN: Any = _Again()
+"""The outcome of a job to be run again alone once its batch has committed."""
 MAX_BATCH = 64
 """Enough for every terminal of a shop at once; bounds how long one transaction holds the writer lock."""
 
@@ -32,15 +43,16 @@ class GroupCommitter(Generic[Job]):
     def __init__(
         self,
         transaction: Callable[[], AbstractContextManager[Any]],
-        run_one: Callable[[Any, Job], Any],
+        run_batch: Callable[[Any, list[Job]], list[Any]],
         run_alone: Callable[[Job], Any],
         name: str = "group-commit",
     ):
         """`transaction()` opens a write transaction (committed when the block ends without an exception);
-        `run_one(conn, job)` runs a job inside it and, when it raises, leaves the transaction as it found it;
-        `run_alone(job)` runs one job in a transaction of its own, with whatever retries it needs."""
+        `run_batch(conn, jobs)` runs the jobs inside it and returns each one's outcome (its result, a
+        `TicketingError`, or `AGAIN`); `run_alone(job)` runs one job in a transaction of its own, with whatever
+        retries it needs."""
         self._transaction = transaction
-        self._run_one = run_one
+        self._run_batch = run_batch
         self._run_alone = run_alone
         self._name = name
         self._queue: queue.SimpleQueue[tuple[Job, Future] | None] = queue.SimpleQueue()
@@ -91,26 +103,27 @@ class GroupCommitter(Generic[Job]):
                 return
 
     def _write_batch(self, batch: list[tuple[Job, Future]]) -> None:
-        outcomes: list[tuple[Future, Any, BaseException | None]] = []
-        failed: list[tuple[Job, Future]] = []
         try:
             with self._transaction() as conn:
-                for job, future in batch:
-                    try:
-                        outcomes.append((future, self._run_one(conn, job), None))
-                    except TicketingError as refused:
-                        outcomes.append((future, None, refused))
-                    except Exception:
-                        failed.append((job, future))
+                outcomes = self._run_batch(conn, [job for job, _future in batch])
         except Exception:
             self._write_each_alone(batch)
             return
-        for future, result, error in outcomes:
-            if error is None:
-                future.set_result(result)
+        again = self._answer(batch, outcomes)
+        self._write_each_alone(again)
+
+    @staticmethod
+    def _answer(batch: list[tuple[Job, Future]], outcomes: list) -> list[tuple[Job, Future]]:
+        """Answers each job of a committed batch; the jobs to run again alone."""
+        again: list[tuple[Job, Future]] = []
+        for (job, future), outcome in zip(batch, outcomes, strict=True):
+            if outcome is AGAIN:
+                again.append((job, future))
+            elif isinstance(outcome, TicketingError):
+                future.set_exception(outcome)
             else:
-                future.set_exception(error)
-        self._write_each_alone(failed)
+                future.set_result(outcome)
+        return again
 
     def _write_each_alone(self, batch: list[tuple[Job, Future]]) -> None:
         for job, future in batch:

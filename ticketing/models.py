@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -188,6 +188,20 @@ class TicketType(StrEnum):
     SMARTBET = "smartbet"
     QUICKBET = "quickbet"
     SUPERBET = "superbet"
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def trusted(cls: type[Model], **values: Any) -> Model:
+    """A model made of values that are already valid, every field given: what `model_construct` does without its
+    defaults and bookkeeping, in a fifth of the time (a sale builds a ticket and one of these a pick)."""
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", values)
+    object.__setattr__(model, "__pydantic_fields_set__", set(values))
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None)
+    return model
 
 
 def _lower(value: Any) -> Any:

@@ -6,8 +6,7 @@ first rule's typed error. No I/O here: the engine calls it inside the transactio
 
 from datetime import datetime
 from decimal import Decimal
-
-from pydantic import BaseModel
+from typing import NamedTuple
 
 from ticketing.errors import (
     BetNotOffered,
@@ -19,11 +18,21 @@ from ticketing.errors import (
     StakeOutOfLimits,
     WrongPicks,
 )
-from ticketing.models import Coupon, EventStatus, PickedEvent, StakeRules, TicketEvent, TicketRequest, TicketType
+from ticketing.models import (
+    Coupon,
+    EventStatus,
+    PickedEvent,
+    StakeRules,
+    TicketEvent,
+    TicketRequest,
+    TicketType,
+    trusted,
+)
 
 
-class Pick(BaseModel):
-    """One pick in coupon order; `seen_odds` only when the request carried the odds the player saw."""
+class Pick(NamedTuple):
+    """One pick in coupon order; `seen_odds` only when the request carried the odds the player saw. A tuple: the
+    picks come from a validated request, and a sale builds up to 64 of them."""
 
     event_id: int
     bet: int
@@ -70,11 +79,12 @@ def resolve_picks(request: TicketRequest, coupon: Coupon) -> list[Pick]:
                 f"Coupon {coupon.id} has {expected} events: expected {expected} bets, got {len(request.bets)}",
                 expected=expected,
             )
-        return [Pick(event_id=event.id, bet=bet) for event, bet in zip(coupon.events, request.bets, strict=True)]
+        return [Pick(event.id, bet) for event, bet in zip(coupon.events, request.bets, strict=True)]
 
+    on_coupon = {event.id for event in coupon.events}
     by_id: dict[int, PickedEvent] = {}
     for pick in request.events or []:
-        if coupon.event(pick.id) is None:
+        if pick.id not in on_coupon:
             raise EventNotAvailable(f"Could not create ticket. Event {pick.id} is not available", event_id=pick.id)
         if pick.id in by_id:
             raise WrongPicks(f"Event {pick.id} is picked more than once", event_id=pick.id)
@@ -86,7 +96,7 @@ def resolve_picks(request: TicketRequest, coupon: Coupon) -> list[Pick]:
             expected=expected,
             missing=missing,
         )
-    return [Pick(event_id=event.id, bet=by_id[event.id].bet, seen_odds=by_id[event.id].odds) for event in coupon.events]
+    return [Pick(event.id, by_id[event.id].bet, by_id[event.id].odds) for event in coupon.events]
 
 
 def check_events_available(coupon: Coupon) -> None:
@@ -96,19 +106,20 @@ def check_events_available(coupon: Coupon) -> None:
 
 
 def price_picks(coupon: Coupon, picks: list[Pick], odds_diff: Decimal) -> list[TicketEvent]:
-    """Each pick at the coupon's current odds; raises `OddsChanged` naming every pick that moved too far."""
+    """Each pick (in coupon order, as `resolve_picks` gives them) at the coupon's current odds; raises `OddsChanged`
+    naming every pick that moved too far."""
     priced: list[TicketEvent] = []
     moved: list[dict] = []
-    for pick in picks:
-        event = coupon.event(pick.event_id)
-        current = event.odds.get(pick.bet) if event else None
+    for event, pick in zip(coupon.events, picks, strict=True):
+        current = event.odds.get(pick.bet)
         if current is None:
             raise BetNotOffered(
                 f"Bet {pick.bet} is not offered for event {pick.event_id}", event_id=pick.event_id, bet=pick.bet
             )
         if pick.seen_odds is not None and abs(current - pick.seen_odds) > odds_diff:
             moved.append({"id": pick.event_id, "bet": pick.bet, "odds": pick.seen_odds, "current_odds": current})
-        priced.append(TicketEvent(id=pick.event_id, bet=pick.bet, odds=current))
+        # Ids, bets and odds all come from validated models: nothing to check again.
+        priced.append(trusted(TicketEvent, id=pick.event_id, bet=pick.bet, odds=current))
     if moved:
         raise OddsChanged(events=moved)
     return priced
