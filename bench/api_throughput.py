@@ -9,11 +9,12 @@ request is a distinct signed sale (its own stake), so none can be answered from 
 requests/s, p50/p99 latency, errors and repeated sales of each, and each one's ratio to the async bare app.
 
     apt-get install wrk            # the load generator (Debian package)
-    python bench/api_throughput.py [--connections 8] [--seconds 10]
+    python bench/api_throughput.py [--connections 8,32] [--seconds 10] [--rounds 3]
     python bench/api_throughput.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
 With --postgres the real endpoint is also measured on PostgreSQL with 1 and 2 uvicorn workers (a fresh database
-each, created through that URL), in the same run.
+each, created through that URL), in the same run. Every server is started once and the phases are alternated
+(`--rounds`): on a machine shared with other work, each ratio compares phases run seconds apart.
 """
 
 import argparse
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
 
@@ -175,49 +177,115 @@ def parse_wrk(out: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--connections", default="8", help="one or more, comma-separated: 8,32")
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=1, help="phases alternated this many times")
     parser.add_argument("--postgres", help="an admin URL of a PostgreSQL server to measure it too")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
     folder = Path(tempfile.mkdtemp(prefix="bench-api-"))
-
-    runs = []
-    for name, app in (
-        ("(a) bare app, async def, parse only", "bench.bare_api:app"),
-        ("(a') bare app, sync def (for history)", "bench.bare_api:sync_app"),
-    ):
-        port = free_port()
-        with running(uvicorn_command(app, port), f"http://127.0.0.1:{port}/docs", {}, folder / f"bare-{len(runs)}.log"):
-            runs.append((name, wrk(f"http://127.0.0.1:{port}/be/tickets", args.connections, args.seconds, folder)))
-    targets = [("(b) POST /be/tickets, SQLite, 1 worker", str(folder / "bench.sqlite3"), 1)]
+    connections = [int(c) for c in args.connections.split(",")]
     postgres = None
     if args.postgres:
         os.environ[POSTGRES_ENV] = args.postgres
         postgres = Databases("postgresql", folder)
-        targets += [
-            (f"(b) POST /be/tickets, PostgreSQL, {n} worker{'s' * (n > 1)}", postgres.make("bench"), n) for n in (1, 2)
-        ]
     try:
-        for name, database, workers in targets:
-            with engine_server(database, folder / f"engine-{len(runs)}.log", workers=workers) as (url, _process):
-                runs.append((name, wrk(f"{url}/be/tickets", args.connections, args.seconds, folder)))
+        with ExitStack() as servers:
+            urls, pids = {}, {}
+            for name, app in ((BARE, "bench.bare_api:app"), (BARE_SYNC, "bench.bare_api:sync_app")):
+                port = free_port()
+                command = uvicorn_command(app, port)
+                health = f"http://127.0.0.1:{port}/docs"
+                pids[name] = servers.enter_context(running(command, health, {}, folder / f"{port}.log")).pid
+                urls[name] = f"http://127.0.0.1:{port}"
+            targets = [("(b) POST /be/tickets, SQLite, 1 worker", str(folder / "bench.sqlite3"), 1)]
+            if postgres is not None:
+                targets += [
+                    (f"(b) POST /be/tickets, PostgreSQL, {n} worker{'s' * (n > 1)}", postgres.make("bench"), n)
+                    for n in (1, 2)
+                ]
+            for name, database, workers in targets:
+                log = folder / f"engine-{len(urls)}.log"
+                urls[name], process = servers.enter_context(engine_server(database, log, workers=workers))
+                pids[name] = process.pid
+            # Every phase of a round runs within seconds of the others: other load on the machine hits a round's
+            # yardstick and its real endpoints alike, and the rounds show how much it moved.
+            runs: dict[tuple[str, int], list[dict]] = {}
+            for count in connections:
+                for _round in range(args.rounds):
+                    for name, url in urls.items():
+                        before = cpu_seconds(pids[name])
+                        result = wrk(f"{url}/be/tickets", count, args.seconds, folder)
+                        result["cpu_us"] = (cpu_seconds(pids[name]) - before) / max(result["requests"], 1) * 1e6
+                        runs.setdefault((name, count), []).append(result)
     finally:
         if postgres is not None:
             postgres.drop_all()
+    report(runs, connections, args)
 
-    (_, bare), (_, bare_sync), (_, real) = runs[:3]
-    print(f"{args.connections} connections, {args.seconds} s each, wrk on 127.0.0.1, every request a distinct sale")
-    print(f"{'':42} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'repeated':>9} {'vs (a)':>7}")
-    for name, result in runs:
-        print(
-            f"{name:42} {result['rps']:9.1f} {result['p50']:8.2f} {result['p99']:8.2f} {result['errors']:7d}"
-            f" {result['repeated']:9d} {result['rps'] / bare['rps']:7.2f}"
-        )
-    print(f"ratio (b) on SQLite / (a): {real['rps'] / bare['rps']:.2f}")
-    print(f"for history, against the sync yardstick (a'): {real['rps'] / bare_sync['rps']:.2f}")
-    print("target (issue #16): (b) on SQLite / (a) >= 0.5, aim 0.7, with zero errors and no repeated sale")
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a server and its worker processes so far: what a request costs the machine,
+    whatever else runs on it."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        process = int(stat.parent.name)
+        children.setdefault(int(fields[1]), []).append(process)
+        times[process] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        process = pending.pop()
+        total += times.get(process, 0.0)
+        pending.extend(children.get(process, []))
+    return total
+
+
+BARE = "(a) bare app, async def, parse only"
+BARE_SYNC = "(a') bare app, sync def (for history)"
+
+
+def _span(values: list[float], digits: int) -> str:
+    low, high = min(values), max(values)
+    return f"{low:.{digits}f}" if f"{low:.{digits}f}" == f"{high:.{digits}f}" else f"{low:.{digits}f}-{high:.{digits}f}"
+
+
+def report(runs: dict[tuple[str, int], list[dict]], connections: list[int], args) -> None:
+    print(f"{args.seconds} s a phase, {args.rounds} round(s), wrk on 127.0.0.1, every request a distinct signed sale")
+    columns = (
+        ("conn", 4),
+        ("req/s", 13),
+        ("p50 ms", 11),
+        ("p99 ms", 11),
+        ("errors", 6),
+        ("repeated", 8),
+        ("vs (a)", 9),
+        ("CPU µs/req", 11),
+        ("(a)/CPU", 9),
+    )
+    print(f"{'':42} " + " ".join(f"{title:>{width}}" for title, width in columns))
+    for count in connections:
+        bare = runs[(BARE, count)]
+        for (name, c), results in runs.items():
+            if c != count:
+                continue
+            ratios = [r["rps"] / b["rps"] for r, b in zip(results, bare, strict=True)]
+            costs = [b["cpu_us"] / r["cpu_us"] for r, b in zip(results, bare, strict=True)]
+            print(
+                f"{name:42} {count:4d} {_span([r['rps'] for r in results], 0):>13}"
+                f" {_span([r['p50'] for r in results], 1):>11} {_span([r['p99'] for r in results], 1):>11}"
+                f" {sum(r['errors'] for r in results):6d} {sum(r['repeated'] for r in results):8d}"
+                f" {_span(ratios, 2):>9} {_span([r['cpu_us'] for r in results], 0):>11} {_span(costs, 2):>9}"
+            )
+    print("ratios are each round's (b) against the same round's (a); CPU µs/req is the server's processes' CPU time")
+    print("per answered request, and (a)/CPU the bare app's over this one's: the ratio the two would reach on a")
+    print("machine of their own with the load generator elsewhere. Targets (issue #16): SQLite >= 0.5 (aim 0.7),")
+    print("PostgreSQL >= 0.3, with zero errors, no repeated sale and p99 under 50 ms")
 
 
 if __name__ == "__main__":
