@@ -95,6 +95,8 @@ class EventStatus(StrEnum):
 
 
 class CouponStatus(StrEnum):
+    DRAFT = "draft"
+    """Uploaded for QA, not on sale: only an admin sees it (`ticketing/coupons`), and only its sandbox sells on it."""
     OPEN = "open"
     CLOSED = "closed"
     RESULTED = "resulted"
@@ -226,6 +228,9 @@ class OperatorProfile(BaseModel):
     excise_rate: Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
     withholding_rate: Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
     cancel_window_minutes: int = Field(default=10, description="A till may cancel a ticket this long after the sale")
+    timezone: str = Field(
+        default="Africa/Nairobi", description="IANA zone: coupon files' times without an offset are read in it"
+    )
 
 
 # ---- tickets -------------------------------------------------------------------------------------------------
@@ -359,6 +364,11 @@ class Ticket(BaseModel):
     created: UtcDatetime
     updated: UtcDatetime
     settlement: TicketSettlement | None = None
+    test: bool = Field(
+        default=False,
+        exclude_if=lambda test: not test,
+        description="A coupon sandbox's test ticket: not valid, moves no money (written only when true)",
+    )
 
 
 class TicketQuery(BaseModel):
