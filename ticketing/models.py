@@ -29,6 +29,8 @@ BET_HOME, BET_DRAW, BET_AWAY = 101, 102, 103
 BET_IDS = (BET_HOME, BET_DRAW, BET_AWAY)
 PICK_LABELS = {BET_HOME: "1", BET_DRAW: "X", BET_AWAY: "2"}
 BETS_BY_LABEL = {label: bet for bet, label in PICK_LABELS.items()}
+DEFAULT_TIMEZONE = "Africa/Nairobi"
+"""An operator's zone unless set otherwise (the terminal's `TICKETING_TIMEZONE` has the same default)."""
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -229,7 +231,7 @@ class OperatorProfile(BaseModel):
     withholding_rate: Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
     cancel_window_minutes: int = Field(default=10, description="A till may cancel a ticket this long after the sale")
     timezone: str = Field(
-        default="Africa/Nairobi", description="IANA zone: coupon files' times without an offset are read in it"
+        default=DEFAULT_TIMEZONE, description="IANA zone: coupon files' times without an offset are read in it"
     )
 
 

@@ -46,6 +46,7 @@ from ticketing.models import (
     BET_AWAY,
     BET_DRAW,
     BET_HOME,
+    DEFAULT_TIMEZONE,
     PICK_LABELS,
     Coupon,
     CouponEvent,
@@ -65,7 +66,6 @@ from ticketing.money import from_cents, to_cents
 from ticketing.pricing import TaxProfile
 
 metadata = MetaData()
-DEFAULT_TIMEZONE = "Africa/Nairobi"
 
 operators = Table(
     "operators",

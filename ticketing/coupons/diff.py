@@ -5,16 +5,12 @@ side is the coupon as it is now, so odds the feed has moved since it was publish
 puts the draft's odds back).
 """
 
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from decimal import Decimal
 
+from ticketing.coupon_check import local_time
 from ticketing.coupons.models import CouponChange
 from ticketing.models import BET_IDS, PICK_LABELS, Coupon, CouponEvent
-
-
-def local_time(moment: datetime, zone: tzinfo) -> str:
-    local = moment.astimezone(zone)
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
 def _amount(value: Decimal | None) -> str | None:
