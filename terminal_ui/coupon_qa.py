@@ -46,6 +46,13 @@ SEVERITY_STYLE = {
     "warning": "background-color: #fff4cc; color: #7a5a00",
 }
 STATUSES = [status.value for status in EventStatus]
+ROW_PIXELS, MOST_ROWS_SHOWN = 35, 20
+
+
+def rows_height(rows: int) -> int:
+    """A table tall enough for its rows (up to 20; more scroll): a report is read whole, not through a slot."""
+    return ROW_PIXELS * (min(rows, MOST_ROWS_SHOWN) + 1) + 3
+
 
 state = st.session_state
 
@@ -236,7 +243,13 @@ def report_section(report: QaReport, name: str) -> None:
         st.success(f"**{md_escape(name)}**: no problem found.", icon=":material/check_circle:")
     if report.problems:
         st.subheader("Problems")
-        st.dataframe(styled_problems(report), hide_index=True, width="stretch", key="problems")
+        st.dataframe(
+            styled_problems(report),
+            hide_index=True,
+            width="stretch",
+            height=rows_height(len(report.problems)),
+            key="problems",
+        )
     coupon = report.coupon
     if coupon is not None:
         st.subheader(f"Preview: {coupon.id} · {coupon.name}")
@@ -250,7 +263,13 @@ def report_section(report: QaReport, name: str) -> None:
                 f"void events void the round{f' · bonus {prizes}' if prizes else ''}"
             )
         )
-        st.dataframe(events_frame(report), hide_index=True, width="stretch", key="preview")
+        st.dataframe(
+            events_frame(report),
+            hide_index=True,
+            width="stretch",
+            height=rows_height(len(report.events)),
+            key="preview",
+        )
         risk = report.liability
         with st.container(horizontal=True, key="liability"):
             st.metric(
@@ -545,15 +564,23 @@ def chosen_draft(service: Service) -> str | None:
     )
 
 
+def utc_offset(zone: ZoneInfo) -> str:
+    """`EAT, UTC+03:00`"""
+    now = datetime.now(zone)
+    minutes = int(now.utcoffset().total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{now:%Z}, UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def coupon_qa_page() -> None:
     conn: Connection = connection()
     profile = conn.profile()
     zone = ZoneInfo(profile.timezone)
     st.title("Coupon QA")
     st.caption(
-        f"Times without an offset are read as **{zone.key}** (the operator's zone, "
-        f"{datetime.now(zone):%Z, UTC%z}); every time on this page is shown in it. Errors block publishing, warnings "
-        "do not. The same check on the command line: `python -m ticketing.coupon_check [--json] FILE...`"
+        f"Times without an offset are read as **{zone.key}** (the operator's zone, {utc_offset(zone)}); every time "
+        "on this page is shown in it. Errors block publishing, warnings do not. The same check on the command line: "
+        "`python -m ticketing.coupon_check [--json] FILE...`"
     )
     if conn.settings.timezone != zone.key:
         st.warning(
