@@ -499,6 +499,13 @@ def publish_section(service: Service, draft: Draft, sandbox: Sandbox, zone: Zone
     if draft.refusal:
         st.error(md_escape(draft.refusal), icon=":material/block:")
     confirming = state.get("qa_confirm")
+    if confirming and confirming["coupon_id"] == coupon.id and confirming["version"] != draft.version:
+        st.error(
+            f"Draft {md_escape(coupon.id)} was saved again (version `{draft.version}`) since you asked to publish "
+            f"version `{confirming['version']}`: review it again before publishing.",
+            icon=":material/sync_problem:",
+        )
+        confirming = state.qa_confirm = None
     if confirming and confirming["coupon_id"] == coupon.id:
         with st.container(border=True, key="publish_confirm_box"):
             replaced = f" It replaces the coupon on sale ({len(draft.changes)} change(s))." if draft.live else ""

@@ -107,6 +107,15 @@ def test_a_draft_changed_after_the_confirmation_opened_is_not_published(shop):
     assert "JP-2099-20" not in [c.id for c in shop.list_open_coupons(SITE_TILL)]
 
 
+def test_a_draft_saved_again_while_the_confirmation_is_open_is_shown_for_review_not_offered(shop):
+    at = signed_in(qa_page("good_coupon.json"))
+    click(at, "save_draft", "qa_publish")
+    shop.save_draft(SITE_ADMIN, sample_coupon("good_coupon.json", NOW) | {"name": "Changed behind the page"})
+    at.run()
+    assert "was saved again" in shown(at, "error") and "qa_publish_confirm" not in [b.key for b in at.button]
+    assert "JP-2099-20" not in [c.id for c in shop.list_open_coupons(SITE_TILL)]
+
+
 def test_a_republish_shows_what_changes_and_a_coupon_is_taken_back_off_sale(shop):
     at = signed_in(qa_page("good_coupon.csv"))
     click(at, "save_draft", "qa_publish", "qa_publish_confirm")
@@ -124,11 +133,18 @@ def test_a_republish_shows_what_changes_and_a_coupon_is_taken_back_off_sale(shop
 def test_another_file_does_not_show_the_last_files_outcome(shop):
     at = signed_in(qa_page("good_coupon.csv"))
     click(at, "save_draft", "qa_publish", "qa_publish_confirm")
-    assert "is on sale" in shown(at)
-    at = upload(at, "broken_coupon.json")
-    assert "on sale" not in shown(at) and not at.get("page_link")
-    at = upload(at, "good_coupon.json")
-    assert "on sale" not in shown(at) and "has no draft yet" in shown(at, "info")
+    assert "is on sale on every till" in shown(at)
+    revised = sample_file("good_coupon.csv", NOW).replace(b"Sunday Jackpot 7", b"Sunday Jackpot 7, revised")
+    at = upload(at, "good_coupon.csv", revised)
+    assert "is on sale on every till" not in shown(at), "the banner was the other file's"
+    assert "is on sale: save this file as a draft" in shown(at, "info")
+
+
+def test_a_terminal_showing_another_zone_than_the_operators_is_told_so(shop, monkeypatch):
+    monkeypatch.setenv("TICKETING_TIMEZONE", "UTC")
+    at = qa_page("good_coupon.csv")
+    assert "set TICKETING_TIMEZONE=Africa/Nairobi" in shown(at, "warning")
+    assert table(at, "favourite")["kickoff"].str.endswith("EAT").all(), "the preview keeps the operator's zone"
 
 
 def test_every_receipt_of_a_test_ticket_says_it_is_not_valid_in_large_letters(shop):
