@@ -259,7 +259,7 @@ class TicketingClient:
                 f"Ticket engine at {self.base_url} did not answer ({type(error).__name__})"
             ) from None
         if response.status_code == 204:
-            return None
+            return None, response.headers
         try:
             payload = wire.loads(response.content)
         except ValueError:
