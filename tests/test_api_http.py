@@ -178,3 +178,18 @@ def test_docs_and_openapi_are_served(api):
 def test_body_over_64_kib_is_413(api):
     response = api.post_ticket(sample_body(atag="x" * 70000))
     assert response.status_code == 413 and response.json()["code"] == 91
+
+
+def test_event_and_bet_ids_beyond_what_the_database_holds_are_422(api):
+    """Ids are BIGINT in the database (and exact in a JavaScript client up to 2**53): larger ones are refused as
+    input, before any query, never a 500."""
+    huge = 2**64
+    for body in (
+        sample_body(bets=[huge] * 7),
+        sample_body(bets=None, events=[{"id": huge, "bet": 101, "odds": 2}]),
+    ):
+        response = api.post_ticket(body)
+        assert (response.status_code, response.json()["code"]) == (422, 90), response.text
+    feed = api.as_credential(DEMO_FEED_KEY_ID, DEMO_FEED_SECRET)
+    moved = feed.request("PUT", f"/be/coupons/455/events/{huge}", '{"status": "suspended"}')
+    assert moved.status_code == 422, moved.text

@@ -79,6 +79,29 @@ def run_batch_behind_a_slow_commit(ledger: Ledger, jobs: list[str]) -> list:
     return outcomes
 
 
+class LedgerWhoseSecondCommitFails(Ledger):
+    """The batch's commit itself fails (a lost connection, a full disk): nothing of it was written."""
+
+    @contextmanager
+    def transaction(self):
+        pending: list[str] = []
+        yield pending
+        if self.commits == 0:
+            self.first_may_commit.wait(5)
+        if self.commits == 1 and not self.alone:
+            raise ConnectionError("the commit did not go through")
+        self.committed.extend(pending)
+        self.commits += 1
+
+
+def test_a_batch_whose_commit_fails_is_written_again_sale_by_sale():
+    ledger = LedgerWhoseSecondCommitFails()
+    outcomes = run_batch_behind_a_slow_commit(ledger, ["a", "b", "c"])
+    assert outcomes == ["FIRST", "A", "B", "C"]
+    assert ledger.alone == ["a", "b", "c"]
+    assert ledger.committed == ["first", "a", "b", "c"]
+
+
 def test_sales_queued_during_a_commit_share_the_next_commit():
     ledger = Ledger()
     outcomes = run_batch_behind_a_slow_commit(ledger, [f"sale-{n}" for n in range(10)])

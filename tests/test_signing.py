@@ -1,5 +1,9 @@
+import hashlib
+import hmac
+
 import pytest
 
+from tests.support import SAMPLE_REQUEST_TEXT
 from ticketing.errors import InvalidSignature
 from ticketing.signing import sign, signed_headers, verify_signature
 
@@ -47,3 +51,17 @@ def test_signature_for_another_body_or_secret_is_refused():
         verify_signature("other", str(TIMESTAMP), signature, b'{"stake":25}', now=TIMESTAMP)
     with pytest.raises(InvalidSignature):
         verify_signature(SECRET, None, signature, b"", now=TIMESTAMP)
+
+
+def test_the_sample_request_verbatim_is_signed_with_only_its_spaces_removed():
+    """Betstack's rule removes the space character, nothing else: a client that signs the sample request as the page
+    prints it (newlines and all) is accepted, and a signature over the body with its newlines also removed is not.
+    The expected signature is computed here with hmac itself, not with the engine's `sign`."""
+    body = SAMPLE_REQUEST_TEXT.encode()
+    message = str(TIMESTAMP).encode() + body.replace(b" ", b"")
+    client_signature = hmac.new(SECRET.encode(), message, hashlib.sha256).hexdigest()
+    verify_signature(SECRET, str(TIMESTAMP), client_signature, body, now=TIMESTAMP)
+    no_whitespace = str(TIMESTAMP).encode() + b"".join(body.split())
+    with pytest.raises(InvalidSignature):
+        stripped = hmac.new(SECRET.encode(), no_whitespace, hashlib.sha256).hexdigest()
+        verify_signature(SECRET, str(TIMESTAMP), stripped, body, now=TIMESTAMP)

@@ -47,7 +47,7 @@ def test_the_sidebar_says_the_till_acts_and_no_admin_is_signed_in(shop):
 
 def test_coupon_qa_publishes_only_after_an_admin_signs_in(shop):
     at = qa_page_with_a_good_sample()
-    assert "publish" not in [b.key for b in at.button]
+    assert "save_draft" not in [b.key for b in at.button]
     assert any("Admin credential needed" in m.value for m in at.markdown)
 
     sign_in(at, DEMO_FEED_KEY_ID, DEMO_FEED_SECRET)
@@ -56,21 +56,22 @@ def test_coupon_qa_publishes_only_after_an_admin_signs_in(shop):
     assert DEMO_FEED_SECRET not in repr(at.session_state.to_dict())
     sign_in(at, DEMO_ADMIN_KEY_ID, "not-the-secret")
     assert any("Wrong secret for site-admin" in e.value for e in at.error)
-    assert "publish" not in [b.key for b in at.button]
+    assert "save_draft" not in [b.key for b in at.button]
 
     sign_in(at, DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET)
     assert not at.exception
     assert any("Acting as admin: site\\-admin" in c.value for c in at.caption)
     assert "**Admin:** site\\-admin" in sidebar_seen_from_qa(at)
     at.selectbox(key="sample").select("good_coupon.json").run()
-    at.button(key="publish").click().run()
-    assert any("JP-2099-20 is live" in s.value for s in at.success)
+    for key in ("save_draft", "qa_publish", "qa_publish_confirm"):
+        at.button(key=key).click().run()
+    assert any("JP\\-2099\\-20 is on sale" in s.value for s in at.success)
     for secret in (DEMO_ADMIN_SECRET, DEMO_FEED_SECRET):
         assert secret not in everything_shown(at)
         assert secret not in repr(at.session_state.to_dict())
 
     at.button(key="admin_sign_out").click().run()
-    assert "publish" not in [b.key for b in at.button] and "**Admin:** not signed in" in sidebar_seen_from_qa(at)
+    assert "save_draft" not in [b.key for b in at.button] and "**Admin:** not signed in" in sidebar_seen_from_qa(at)
 
 
 def test_a_configured_admin_acts_without_signing_in(shop, monkeypatch):
@@ -78,7 +79,7 @@ def test_a_configured_admin_acts_without_signing_in(shop, monkeypatch):
     monkeypatch.setenv("TICKETING_ADMIN_SECRET", DEMO_ADMIN_SECRET)
     at = qa_page_with_a_good_sample()
     assert not at.exception
-    assert "publish" in [b.key for b in at.button]
+    assert "save_draft" in [b.key for b in at.button]
     assert "**Admin:** site\\-admin" in sidebar_seen_from_qa(at)
     assert DEMO_ADMIN_SECRET not in everything_shown(at)
 
@@ -87,6 +88,6 @@ def test_a_wrong_configured_admin_is_said_plainly_and_gives_no_admin(shop, monke
     monkeypatch.setenv("TICKETING_ADMIN_KEY_ID", DEMO_ADMIN_KEY_ID)
     monkeypatch.setenv("TICKETING_ADMIN_SECRET", "stale-secret")
     at = qa_page_with_a_good_sample()
-    assert "publish" not in [b.key for b in at.button]
+    assert "save_draft" not in [b.key for b in at.button]
     assert any("configured admin credential was refused" in e.value for e in at.error)
     assert "stale-secret" not in everything_shown(at)

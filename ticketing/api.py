@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticketing.access.http import Caller, Scheme, acting
 from ticketing.access.roles import Permission, Role
+from ticketing.coupons.routes import coupons_router
 from ticketing.embedded import open_engine, start_simulator
 from ticketing.engine import TicketEngine
 from ticketing.errors import InvalidSignature, TicketingError, ValidationFailed
@@ -187,6 +188,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             (422, "Validation: every bad field named in `errors`"),
         )
     }
+    # First: its `/be/coupons/drafts` must not be read as a coupon id by `GET /be/coupons/{coupon_id}` below.
+    app.include_router(coupons_router(errors))
 
     @app.get("/health", response_model=Health, tags=["service"])
     def health(engine: Engine):

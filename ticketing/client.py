@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 from ticketing import wire
 from ticketing.access.roles import Actor, Role
 from ticketing.access.signatures import is_betstack_endpoint, request_headers
+from ticketing.coupons.models import Draft, DraftSummary, Sandbox, SandboxSale
 from ticketing.errors import EngineUnavailable, TicketingError, error_from_body
 from ticketing.models import (
     MAX_PAGE_SIZE,
@@ -37,6 +38,11 @@ TICKETS = TypeAdapter(list[Ticket])
 SHIFTS = TypeAdapter(list[Shift])
 COUPONS = TypeAdapter(list[Coupon])
 NEXT_CURSOR = "X-Next-Cursor"
+DRAFTS = TypeAdapter(list[DraftSummary])
+
+
+def _coupon_path(coupon_id: str) -> str:
+    return f"/be/coupons/{quote(str(coupon_id), safe='')}"
 
 
 class TicketingClient:
@@ -134,6 +140,50 @@ class TicketingClient:
     def operator_profile(self) -> OperatorProfile:
         return OperatorProfile.model_validate(self._send("GET", "/be/operator"))
 
+    # ---- drafts, publishing and the sandbox ---------------------------------------------------------------------
+
+    def save_draft(self, raw: dict) -> Draft:
+        return Draft.model_validate(self._send("POST", "/be/coupons/drafts", body=wire.dumps(raw)))
+
+    def list_drafts(self) -> list[DraftSummary]:
+        return DRAFTS.validate_python(self._send("GET", "/be/coupons/drafts"))
+
+    def get_draft(self, coupon_id: str) -> Draft:
+        return Draft.model_validate(self._send("GET", f"{_coupon_path(coupon_id)}/draft"))
+
+    def discard_draft(self, coupon_id: str) -> None:
+        self._send("DELETE", f"{_coupon_path(coupon_id)}/draft")
+
+    def publish_draft(self, coupon_id: str, version: str) -> Coupon:
+        body = wire.dumps({"version": version})
+        return Coupon.model_validate(self._send("POST", f"{_coupon_path(coupon_id)}/publish", body=body))
+
+    def withdraw_coupon(self, coupon_id: str) -> Draft:
+        return Draft.model_validate(self._send("POST", f"{_coupon_path(coupon_id)}/withdraw"))
+
+    def sandbox(self, coupon_id: str) -> Sandbox:
+        return Sandbox.model_validate(self._send("GET", f"{_coupon_path(coupon_id)}/sandbox"))
+
+    def sell_test_ticket(self, coupon_id: str, sale: SandboxSale) -> Ticket:
+        body = wire.dumps(sale.model_dump(mode="python", exclude_none=True))
+        return Ticket.model_validate(self._send("POST", f"{_coupon_path(coupon_id)}/sandbox/tickets", body=body))
+
+    def update_sandbox_event(self, coupon_id: str, event_id: int, change: EventUpdate) -> CouponEvent:
+        body = wire.dumps(change.model_dump(mode="python", exclude_none=True))
+        path = f"{_coupon_path(coupon_id)}/sandbox/events/{int(event_id)}"
+        return CouponEvent.model_validate(self._send("PUT", path, body=body))
+
+    def enter_sandbox_result(self, coupon_id: str, event_id: int, result: EventResult) -> SettlementSummary:
+        body = wire.dumps({"result": EventResult(result).value})
+        path = f"{_coupon_path(coupon_id)}/sandbox/events/{int(event_id)}/result"
+        return SettlementSummary.model_validate(self._send("PUT", path, body=body))
+
+    def cancel_sandbox_round(self, coupon_id: str) -> SettlementSummary:
+        return SettlementSummary.model_validate(self._send("POST", f"{_coupon_path(coupon_id)}/sandbox/cancel"))
+
+    def reset_sandbox(self, coupon_id: str) -> Sandbox:
+        return Sandbox.model_validate(self._send("POST", f"{_coupon_path(coupon_id)}/sandbox/reset"))
+
     # ---- after the sale ---------------------------------------------------------------------------------------
 
     def enter_result(self, coupon_id: str, event_id: int, result: EventResult) -> SettlementSummary:
@@ -208,6 +258,8 @@ class TicketingClient:
             raise EngineUnavailable(
                 f"Ticket engine at {self.base_url} did not answer ({type(error).__name__})"
             ) from None
+        if response.status_code == 204:
+            return None, response.headers
         try:
             payload = wire.loads(response.content)
         except ValueError:

@@ -1,9 +1,14 @@
 """Coupon QA: read a coupon file (JSON in the engine's format, or CSV), list every problem, build the coupon.
 
 Never stops at the first problem: each is reported with where it is (coupon field, or row/event and field) and how
-serious it is. Errors block publishing; warnings do not. The same check guards `POST /be/coupons`.
+serious it is, errors first. Errors block publishing; warnings do not. The same check guards `POST /be/coupons` and
+`POST /be/coupons/drafts`.
 
-    python -m ticketing.coupon_check FILE...      exit 0: no errors, 1: errors found, 2: a file could not be read
+A coupon file's times without an offset are read in the operator's time zone (a QA tester writes the kickoffs the
+till will show); the API's JSON reads them as UTC, its wire format, and the QA page sends every time with its offset.
+
+    python -m ticketing.coupon_check [--json] [--markdown] [--timezone ZONE] FILE...
+        exit 0: no errors, 1: errors found, 2: a file could not be read (`ticketing/coupons/report.py`)
 
 CSV layout: a header block of `# key: value` lines for the coupon's own fields (id, name, currency, closes_at,
 min_stake, max_stake, fixed_stake, max_payout), then one row per event with the columns
@@ -15,10 +20,9 @@ import io
 import sys
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -195,8 +199,8 @@ def _decimal(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _datetime(value: Any) -> datetime:
-    """The moment in UTC; a ValueError says what is wrong with it."""
+def _datetime(value: Any, zone: tzinfo) -> datetime:
+    """The moment in UTC; a time without an offset is a time in `zone`. A ValueError says what is wrong with it."""
     unreadable = ValueError(f"missing or not an ISO datetime: {value!r}")
     if not isinstance(value, str) or not value.strip():
         raise unreadable
@@ -205,12 +209,24 @@ def _datetime(value: Any) -> datetime:
     except ValueError:
         raise unreadable from None
     try:
-        moment = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        moment = (parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed).astimezone(UTC)
     except OverflowError:
         moment = None
     if moment is None or not EARLIEST <= moment <= LATEST:
         raise ValueError(f"{value!r} is at the edge of the calendar: it cannot be shown in every time zone")
     return moment
+
+
+def local_time(moment: datetime, zone: tzinfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def _with_offsets(raw: dict[str, Any], zone: tzinfo) -> dict[str, Any]:
+    """The coupon's times made explicit, so that the model (which reads a time without an offset as UTC, the wire
+    format) builds the coupon the check read. Only called once every time parsed."""
+    events = [event | {"kickoff": _datetime(event["kickoff"], zone)} for event in raw["events"]]
+    return raw | {"closes_at": _datetime(raw["closes_at"], zone), "events": events}
 
 
 def _text(raw: dict, key: str, where: str, out: _Collector) -> None:
@@ -248,8 +264,10 @@ def check_coupon_data(
     now: datetime,
     source: str = "coupon",
     operator_max_payout: Decimal | None = None,
+    zone: tzinfo = UTC,
 ) -> CheckReport:
-    """Every problem of a raw coupon; `operator_max_payout`, when given, is the most its own cap may be."""
+    """Every problem of a raw coupon; `operator_max_payout`, when given, is the most its own cap may be; `zone` is
+    where a time without an offset is (UTC on the wire; the operator's zone in a coupon file)."""
     out = _Collector()
     here = "coupon"
     for key in ("id", "name"):
@@ -264,12 +282,12 @@ def check_coupon_data(
         out.error(here, "currency", f"{currency} is not accepted by the operator ({', '.join(sorted(accepted))})")
 
     try:
-        closes_at = _datetime(raw.get("closes_at"))
+        closes_at = _datetime(raw.get("closes_at"), zone)
     except ValueError as problem:
         closes_at = None
         out.error(here, "closes_at", str(problem))
     if closes_at is not None and closes_at <= now:
-        out.error(here, "closes_at", f"deadline {closes_at:%Y-%m-%d %H:%M} UTC is in the past")
+        out.error(here, "closes_at", f"deadline {local_time(closes_at, zone)} is in the past")
 
     rules = raw.get("stake_rules") if isinstance(raw.get("stake_rules"), dict) else {}
     if not isinstance(raw.get("stake_rules"), dict):
@@ -294,17 +312,19 @@ def check_coupon_data(
         events = []
     elif len(events) > MAX_PICKS:
         out.error(here, "events", f"the coupon has {len(events)} events: at most {MAX_PICKS} can be sold")
-    _check_events(events, event_places, closes_at, now, out)
+    _check_events(events, event_places, closes_at, now, zone, out)
     _check_settlement_rules(raw, len(events), max_payout, out)
 
     coupon = None
     if not [p for p in out.problems if p.severity == Severity.ERROR]:
         try:
-            coupon = Coupon.model_validate(raw)
+            coupon = Coupon.model_validate(_with_offsets(raw, zone))
         except ValidationError as invalid:
             for error in invalid.errors():
                 out.error(here, ".".join(map(str, error["loc"])), error["msg"])
-    return CheckReport(source=source, problems=out.problems, coupon=coupon)
+    # Errors first, each severity in the file's order (coupon fields, then events as they come).
+    problems = sorted(out.problems, key=lambda problem: problem.severity != Severity.ERROR)
+    return CheckReport(source=source, problems=problems, coupon=coupon)
 
 
 def _check_settlement_rules(raw: dict, events: int, max_payout: Decimal | None, out: _Collector) -> None:
@@ -341,7 +361,9 @@ def _check_settlement_rules(raw: dict, events: int, max_payout: Decimal | None, 
             out.error(here, f"bonus_prizes.{more}", f"{more} correct pays {high}, less than {fewer} correct ({low})")
 
 
-def _check_events(events: list, places: list[str], closes_at: datetime | None, now: datetime, out: _Collector) -> None:
+def _check_events(
+    events: list, places: list[str], closes_at: datetime | None, now: datetime, zone: tzinfo, out: _Collector
+) -> None:
     ids: dict[int, list[str]] = {}
     fixtures = Counter()
     kickoffs = []
@@ -375,19 +397,19 @@ def _check_events(events: list, places: list[str], closes_at: datetime | None, n
             if fixtures[fixture] == 2:
                 out.error(place, "home/away", f"duplicate fixture {event.get('home')} v {event.get('away')}")
         try:
-            kickoff = _datetime(event.get("kickoff"))
+            kickoff = _datetime(event.get("kickoff"), zone)
         except ValueError as problem:
             out.error(place, "kickoff", str(problem))
         else:
             kickoffs.append(kickoff)
             if kickoff <= now:
-                out.error(place, "kickoff", f"kickoff {kickoff:%Y-%m-%d %H:%M} UTC is in the past")
+                out.error(place, "kickoff", f"kickoff {local_time(kickoff, zone)} is in the past")
             elif closes_at is not None and kickoff < closes_at:
                 out.error(
                     place,
                     "kickoff",
-                    f"kicks off {kickoff:%Y-%m-%d %H:%M} UTC, before the coupon's deadline"
-                    f" {closes_at:%Y-%m-%d %H:%M} UTC: the deadline must be at or before the earliest kickoff",
+                    f"kicks off {local_time(kickoff, zone)}, before the coupon's deadline"
+                    f" {local_time(closes_at, zone)}: the deadline must be at or before the earliest kickoff",
                 )
         _check_odds(event.get("odds"), place, out)
     for event_id, seen_at in ids.items():
@@ -461,7 +483,9 @@ def check_file(
     operator_currencies: Iterable[str],
     now: datetime,
     operator_max_payout: Decimal | None = None,
+    zone: tzinfo = UTC,
 ) -> CheckReport:
+    """A coupon file: its times without an offset are in `zone` (the operator's)."""
     try:
         raw, places = read_coupon_file(name, content)
     except CouponFileError as error:
@@ -469,30 +493,12 @@ def check_file(
             source=name, problems=[Problem(severity=Severity.ERROR, where="file", field="format", message=str(error))]
         )
     return check_coupon_data(
-        raw, places, operator_currencies, now, source=name, operator_max_payout=operator_max_payout
+        raw, places, operator_currencies, now, source=name, operator_max_payout=operator_max_payout, zone=zone
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    paths = sys.argv[1:] if argv is None else argv
-    if not paths:
-        print("usage: python -m ticketing.coupon_check FILE...", file=sys.stderr)
-        return 2
-    now = datetime.now(UTC)
-    worst = 0
-    for path in paths:
-        try:
-            content = Path(path).read_bytes()
-        except OSError as error:
-            print(f"{path}: cannot read: {error.strerror}")
-            worst = 2
-            continue
-        report = check_file(path, content, operator_currencies=(), now=now)
-        print(report.text())
-        if report.errors:
-            worst = max(worst, 1)
-    return worst
-
-
 if __name__ == "__main__":
+    # The command line prints the whole QA report (`ticketing/coupons/report.py`), which is built on this module.
+    from ticketing.coupons.report import main
+
     sys.exit(main())

@@ -23,6 +23,8 @@ from ticketing.access.credentials import load_credential
 from ticketing.access.replays import SignedRequest
 from ticketing.access.roles import Actor, Permission, Role
 from ticketing.coupon_check import check_coupon_data
+from ticketing.coupons.models import Draft, DraftSummary, Sandbox, SandboxSale
+from ticketing.coupons.service import CouponDesk
 from ticketing.errors import (
     CouponInUse,
     CouponMissing,
@@ -43,6 +45,7 @@ from ticketing.identifiers import new_ticket_code, new_ticket_id, normalize_tick
 from ticketing.models import (
     Coupon,
     CouponEvent,
+    CouponStatus,
     EventResult,
     EventUpdate,
     OperatorProfile,
@@ -122,6 +125,7 @@ class TicketEngine:
         )
         # Through `self.clock` at each call, so that a test (or a demo) that moves the engine's clock moves both.
         self.after_sale = AfterSale(store, lambda: self.clock(), self.get_operator)
+        self.coupons = CouponDesk(store, lambda: self.clock(), self.get_operator)
         self._pruner = replays.Pruner()
 
     # ---- credentials -----------------------------------------------------------------------------------------
@@ -291,7 +295,7 @@ class TicketEngine:
         if key not in coupons:
             coupons[key] = self.store.load_coupon(conn, request.coupon_id, operator.name, lock=True)
         coupon = coupons[key]
-        if coupon is None:
+        if coupon is None or coupon.status == CouponStatus.DRAFT:
             raise CouponNotFound(f"Coupon {request.coupon_id} not found", coupon_id=request.coupon_id)
         events = validate_ticket(request, coupon, operator.currency, now)
         cap = operator.max_payout if coupon.max_payout is None else min(coupon.max_payout, operator.max_payout)
@@ -479,7 +483,7 @@ class TicketEngine:
         actor.require(Permission.READ_COUPONS)
         with self.store.read() as conn:
             coupon = self.store.load_coupon(conn, str(coupon_id), actor.operator)
-            if coupon is None:
+            if coupon is None or coupon.status == CouponStatus.DRAFT:
                 raise CouponMissing(f"Coupon {coupon_id} not found", coupon_id=str(coupon_id))
             prizes = self.store.load_bonus_prizes(conn, coupon.id)
         return coupon.model_copy(update={"bonus_prizes": prizes}) if prizes else coupon
@@ -501,6 +505,7 @@ class TicketEngine:
             withholding_rate=operator.tax_profile.withholding_rate,
             max_payout=operator.max_payout,
             cancel_window_minutes=operator.cancel_window_minutes,
+            timezone=operator.timezone,
         )
 
     def balance(self, token: str) -> Decimal:
@@ -518,7 +523,7 @@ class TicketEngine:
         coupon_id = str(coupon_id)
         missing = CouponMissing(f"Event {event_id} not found in coupon {coupon_id}", coupon_id=coupon_id)
         with self.store.write() as conn:
-            if self.store.coupon_owner(conn, coupon_id) != actor.operator:
+            if self.store.coupon_owner(conn, coupon_id) != actor.operator or self.store.is_draft(conn, coupon_id):
                 raise missing
             if not self.store.update_event(conn, coupon_id, event_id, change.status, change.odds):
                 raise missing
@@ -544,6 +549,61 @@ class TicketEngine:
                 raise CouponInUse(f"Coupon {coupon.id} already has tickets: publish it under a new id")
             self.store.save_coupon(conn, coupon, actor.operator)
         return coupon
+
+    # ---- drafts, publishing and the sandbox (ticketing/coupons): an admin's ------------------------------------------
+
+    def save_draft(self, actor: Actor, raw: dict) -> Draft:
+        """Make or update a coupon's draft (engine JSON format, QA-checked: 400/114); nothing goes on sale."""
+        actor.require(Permission.PUBLISH_COUPONS)
+        return self.coupons.save_draft(actor.operator, raw, actor.credential[:64])
+
+    def list_drafts(self, actor: Actor) -> list[DraftSummary]:
+        actor.require(Permission.PUBLISH_COUPONS)
+        return self.coupons.drafts(actor.operator)
+
+    def get_draft(self, actor: Actor, coupon_id: str) -> Draft:
+        actor.require(Permission.PUBLISH_COUPONS)
+        return self.coupons.draft(actor.operator, str(coupon_id))
+
+    def discard_draft(self, actor: Actor, coupon_id: str) -> None:
+        actor.require(Permission.PUBLISH_COUPONS)
+        self.coupons.discard_draft(actor.operator, str(coupon_id))
+
+    def publish_draft(self, actor: Actor, coupon_id: str, version: str) -> Coupon:
+        """Put the reviewed `version` of a draft on sale."""
+        actor.require(Permission.PUBLISH_COUPONS)
+        return self.coupons.publish(actor.operator, str(coupon_id), version)
+
+    def withdraw_coupon(self, actor: Actor, coupon_id: str) -> Draft:
+        """Take a coupon without tickets off sale, back to a draft."""
+        actor.require(Permission.PUBLISH_COUPONS)
+        return self.coupons.withdraw(actor.operator, str(coupon_id), actor.credential[:64])
+
+    def sandbox(self, actor: Actor, coupon_id: str) -> Sandbox:
+        actor.require(Permission.PUBLISH_COUPONS)
+        return self.coupons.sandbox(actor.operator, str(coupon_id))
+
+    def sell_test_ticket(self, actor: Actor, coupon_id: str, sale: SandboxSale) -> Ticket:
+        actor.require(Permission.PUBLISH_COUPONS)
+        return self.coupons.sell_test_ticket(actor, str(coupon_id), sale)
+
+    def update_sandbox_event(self, actor: Actor, coupon_id: str, event_id: int, change: EventUpdate) -> CouponEvent:
+        actor.require(Permission.PUBLISH_COUPONS)
+        return self.coupons.update_sandbox_event(actor.operator, str(coupon_id), event_id, change)
+
+    def enter_sandbox_result(
+        self, actor: Actor, coupon_id: str, event_id: int, result: EventResult
+    ) -> SettlementSummary:
+        actor.require(Permission.PUBLISH_COUPONS)
+        return self.coupons.enter_sandbox_result(actor.operator, str(coupon_id), event_id, result, actor.credential)
+
+    def cancel_sandbox_round(self, actor: Actor, coupon_id: str) -> SettlementSummary:
+        actor.require(Permission.PUBLISH_COUPONS)
+        return self.coupons.cancel_sandbox_round(actor.operator, str(coupon_id))
+
+    def reset_sandbox(self, actor: Actor, coupon_id: str) -> Sandbox:
+        actor.require(Permission.PUBLISH_COUPONS)
+        return self.coupons.reset_sandbox(actor.operator, str(coupon_id))
 
     def _operator(self, conn: Connection, name: str) -> Operator:
         cached = self._cached_operator(name)

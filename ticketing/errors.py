@@ -122,6 +122,18 @@ class ShiftNotFound(TicketingError):
     code, http_status = 137, 404
 
 
+class DraftChanged(TicketingError):
+    """Publishing a draft other than the version reviewed: it was uploaded again since. Details carry `version`."""
+
+    code, http_status = 150, 400
+
+
+class CouponNotOpen(TicketingError):
+    """Withdrawing, or replacing by a draft, a coupon that is no longer open (results entered, cancelled)."""
+
+    code, http_status = 151, 400
+
+
 class TicketNotFound(TicketingError):
     code, http_status = 111, 404
 

@@ -7,6 +7,7 @@ works the same against either; every call goes through the engine's own role and
 from decimal import Decimal
 
 from ticketing.access.roles import Actor
+from ticketing.coupons.models import Draft, DraftSummary, Sandbox, SandboxSale
 from ticketing.engine import TicketEngine
 from ticketing.models import (
     Coupon,
@@ -54,6 +55,42 @@ class ActingEngine:
 
     def update_event(self, coupon_id: str, event_id: int, change: EventUpdate) -> CouponEvent:
         return self.engine.update_event(self.actor, coupon_id, event_id, change)
+
+    def save_draft(self, raw: dict) -> Draft:
+        return self.engine.save_draft(self.actor, raw)
+
+    def list_drafts(self) -> list[DraftSummary]:
+        return self.engine.list_drafts(self.actor)
+
+    def get_draft(self, coupon_id: str) -> Draft:
+        return self.engine.get_draft(self.actor, coupon_id)
+
+    def discard_draft(self, coupon_id: str) -> None:
+        self.engine.discard_draft(self.actor, coupon_id)
+
+    def publish_draft(self, coupon_id: str, version: str) -> Coupon:
+        return self.engine.publish_draft(self.actor, coupon_id, version)
+
+    def withdraw_coupon(self, coupon_id: str) -> Draft:
+        return self.engine.withdraw_coupon(self.actor, coupon_id)
+
+    def sandbox(self, coupon_id: str) -> Sandbox:
+        return self.engine.sandbox(self.actor, coupon_id)
+
+    def sell_test_ticket(self, coupon_id: str, sale: SandboxSale) -> Ticket:
+        return self.engine.sell_test_ticket(self.actor, coupon_id, sale)
+
+    def update_sandbox_event(self, coupon_id: str, event_id: int, change: EventUpdate) -> CouponEvent:
+        return self.engine.update_sandbox_event(self.actor, coupon_id, event_id, change)
+
+    def enter_sandbox_result(self, coupon_id: str, event_id: int, result: EventResult) -> SettlementSummary:
+        return self.engine.enter_sandbox_result(self.actor, coupon_id, event_id, result)
+
+    def cancel_sandbox_round(self, coupon_id: str) -> SettlementSummary:
+        return self.engine.cancel_sandbox_round(self.actor, coupon_id)
+
+    def reset_sandbox(self, coupon_id: str) -> Sandbox:
+        return self.engine.reset_sandbox(self.actor, coupon_id)
 
     def operator_profile(self) -> OperatorProfile:
         return self.engine.operator_profile(self.actor)

@@ -56,18 +56,19 @@ def _tally(results: dict[int, EventResult]) -> str:
 """
 
 
-# The outcome of each tallied ticket, then its amounts; `owed` is credited to a player's account at once.
+# The outcome of each tallied ticket, then its amounts; `owed` is credited to a player's account at once. A sandbox's
+# test ticket has no account (hence the outer join) and is never credited.
 _SETTLE = """
     INSERT INTO ticket_settlements (ticket_id, coupon_id, result, correct, voids, prize_tier, payout_cents,
                                     tax_cents, net_payout_cents, refund_cents, credited_cents, settled_at)
     SELECT o.ticket_id, :coupon_id, o.result, o.correct, o.voids, o.prize_tier, o.payout_cents, o.tax_cents,
            o.payout_cents - o.tax_cents, o.refund_cents,
-           CASE WHEN o.account_kind = 'player'
+           CASE WHEN o.account_kind = 'player' AND NOT o.test
                 THEN CASE WHEN o.result = 'void' THEN o.refund_cents ELSE o.payout_cents - o.tax_cents END
                 ELSE 0 END,
            :now
       FROM (
-        SELECT a.ticket_id, a.correct, a.voids, acct.kind AS account_kind,
+        SELECT a.ticket_id, a.correct, a.voids, acct.kind AS account_kind, t.test,
                CASE WHEN a.voids = a.picks OR a.voids > :max_void_events THEN 'void'
                     WHEN a.correct = a.picks OR bp.amount_cents IS NOT NULL THEN 'won'
                     ELSE 'lost' END AS result,
@@ -88,7 +89,7 @@ _SETTLE = """
           FROM ({tally}) a
           JOIN tickets t ON t.id = a.ticket_id
           JOIN operators op ON op.name = t.operator
-          JOIN accounts acct ON acct.token_sha256 = t.token_sha256
+          LEFT JOIN accounts acct ON acct.token_sha256 = t.token_sha256
           LEFT JOIN bonus_prizes bp ON bp.coupon_id = :coupon_id AND bp.correct = a.correct
       ) o
 """
@@ -98,8 +99,8 @@ VOID_COUPON = text("""
     INSERT INTO ticket_settlements (ticket_id, coupon_id, result, correct, voids, prize_tier, payout_cents,
                                     tax_cents, net_payout_cents, refund_cents, credited_cents, settled_at)
     SELECT t.id, t.coupon_id, 'void', 0, 0, NULL, 0, 0, 0, t.stake_cents,
-           CASE WHEN acct.kind = 'player' THEN t.stake_cents ELSE 0 END, :now
-      FROM tickets t JOIN accounts acct ON acct.token_sha256 = t.token_sha256
+           CASE WHEN acct.kind = 'player' AND NOT t.test THEN t.stake_cents ELSE 0 END, :now
+      FROM tickets t LEFT JOIN accounts acct ON acct.token_sha256 = t.token_sha256
      WHERE t.coupon_id = :coupon_id AND t.status IN ('new', 'open')
 """).bindparams(bindparam("now", type_=DateTime))
 
@@ -113,7 +114,7 @@ CREDIT_PLAYERS = text("""
     UPDATE accounts SET balance_cents = accounts.balance_cents + c.total
       FROM (SELECT t.token_sha256, SUM(s.credited_cents) AS total
               FROM ticket_settlements s JOIN tickets t ON t.id = s.ticket_id
-             WHERE s.coupon_id = :coupon_id AND s.settled_at = :now AND s.credited_cents > 0
+             WHERE s.coupon_id = :coupon_id AND s.settled_at = :now AND s.credited_cents > 0 AND NOT t.test
              GROUP BY t.token_sha256) c
      WHERE accounts.token_sha256 = c.token_sha256
 """).bindparams(bindparam("now", type_=DateTime))
@@ -123,7 +124,7 @@ REVERSE_CREDITS = text("""
     UPDATE accounts SET balance_cents = accounts.balance_cents - c.total
       FROM (SELECT t.token_sha256, SUM(s.credited_cents) AS total
               FROM ticket_settlements s JOIN tickets t ON t.id = s.ticket_id
-             WHERE s.coupon_id = :coupon_id AND s.credited_cents > 0 AND t.status = 'resulted'
+             WHERE s.coupon_id = :coupon_id AND s.credited_cents > 0 AND t.status = 'resulted' AND NOT t.test
              GROUP BY t.token_sha256) c
      WHERE accounts.token_sha256 = c.token_sha256
 """)
@@ -218,7 +219,7 @@ def void_winners(conn: Connection, coupon_id: str, now: datetime) -> dict[str, t
     rows = conn.execute(
         select(tickets.c.id, tickets.c.stake_cents, accounts.c.kind)
         .join(ticket_settlements, ticket_settlements.c.ticket_id == tickets.c.id)
-        .join(accounts, accounts.c.token_sha256 == tickets.c.token_sha256)
+        .outerjoin(accounts, accounts.c.token_sha256 == tickets.c.token_sha256)
         .where(
             ticket_settlements.c.coupon_id == coupon_id,
             ticket_settlements.c.settled_at == now,

@@ -68,10 +68,14 @@ def naive(value: datetime) -> datetime:
 
 
 class AfterSale:
-    def __init__(self, store: Store, clock: Clock, operator: Callable[[str], Operator]):
+    def __init__(self, store: Store, clock: Clock, operator: Callable[[str], Operator], sandbox: bool = False):
+        """With `sandbox`, the same results and settlement on drafts' sandbox coupons only (`ticketing/coupons`): their
+        test tickets are settled by the same SQL, results are taken before the deadline (a sandbox tries the round
+        now) and the coupon stays a draft; without it, drafts are not found."""
         self.store = store
         self.clock = clock
         self.operator = operator
+        self.sandbox = sandbox
 
     # ---- results and settlement --------------------------------------------------------------------------------
 
@@ -126,7 +130,7 @@ class AfterSale:
             queries.settle_coupon(conn, coupon_id, {}, coupon.max_void_events, now, cancelled=True)
             queries.credit_players(conn, coupon_id, now)
             queries.save_round(conn, coupon_id, CouponStatus.CANCELLED.value, now, correction=False)
-            conn.execute(update(coupons).where(coupons.c.id == coupon_id).values(status=CouponStatus.CANCELLED.value))
+            self._set_status(conn, coupon_id, CouponStatus.CANCELLED)
             return self._summary(conn, coupon_id, operator)
 
     def settlement(self, operator: str, coupon_id: str) -> SettlementSummary:
@@ -140,7 +144,11 @@ class AfterSale:
             rows = conn.execute(
                 select(coupons.c.id, coupons.c.operator)
                 .outerjoin(coupon_rounds, coupon_rounds.c.coupon_id == coupons.c.id)
-                .where(coupon_rounds.c.coupon_id.is_(None), coupons.c.operator.is_not(None))
+                .where(
+                    coupon_rounds.c.coupon_id.is_(None),
+                    coupons.c.operator.is_not(None),
+                    (coupons.c.status == CouponStatus.DRAFT.value) == self.sandbox,
+                )
             ).all()
         settled = []
         for coupon_id, operator in rows:
@@ -158,10 +166,15 @@ class AfterSale:
         self._reprice_void_winners(conn, coupon, results, now)
         queries.credit_players(conn, coupon.id, now)
         queries.save_round(conn, coupon.id, CouponStatus.RESULTED.value, now, correction)
-        conn.execute(update(coupons).where(coupons.c.id == coupon.id).values(status=CouponStatus.RESULTED.value))
+        self._set_status(conn, coupon.id, CouponStatus.RESULTED)
         if correction:
             queries.flag_paid_before_correction(conn, coupon.id)
         return True
+
+    def _set_status(self, conn: Connection, coupon_id: str, status: CouponStatus) -> None:
+        """A sandbox's round is told by its `coupon_rounds` row: its coupon stays a draft, out of every real list."""
+        if not self.sandbox:
+            conn.execute(update(coupons).where(coupons.c.id == coupon_id).values(status=status.value))
 
     def _reprice_void_winners(self, conn: Connection, coupon: Coupon, results: dict, now: datetime) -> None:
         """A full winner with void legs is paid at odds 1.00 for them: priced again by the engine's own rules."""
@@ -180,7 +193,7 @@ class AfterSale:
     def _resultable_coupon(self, conn: Connection, coupon_id: str, operator: str) -> Coupon:
         coupon = self._coupon(conn, coupon_id, operator)
         now = self.clock()
-        if now < coupon.closes_at:
+        if now < coupon.closes_at and not self.sandbox:
             raise ResultsNotAllowed(
                 f"Coupon {coupon_id} closes at {coupon.closes_at:%Y-%m-%d %H:%M} UTC: results only after its deadline"
             )
@@ -192,9 +205,9 @@ class AfterSale:
         return coupon
 
     def _coupon(self, conn: Connection, coupon_id: str, operator: str) -> Coupon:
-        """The operator's coupon: another operator's is not found."""
+        """The operator's coupon: another operator's is not found, nor a draft's sandbox (outside the sandbox)."""
         coupon = self.store.load_coupon(conn, coupon_id, operator)
-        if coupon is None:
+        if coupon is None or (coupon.status == CouponStatus.DRAFT) != self.sandbox:
             raise CouponMissing(f"Coupon {coupon_id} not found", coupon_id=coupon_id)
         return coupon
 
@@ -224,7 +237,11 @@ class AfterSale:
                 func.coalesce(func.sum(s.c.refund_cents), 0),
             )
             .join(tickets, tickets.c.id == s.c.ticket_id)
-            .where(s.c.coupon_id == coupon_id, tickets.c.status != TicketStatus.CANCELLED.value)
+            .where(
+                s.c.coupon_id == coupon_id,
+                tickets.c.status != TicketStatus.CANCELLED.value,
+                tickets.c.test == self.sandbox,
+            )
             .group_by(s.c.result, s.c.prize_tier)
         ).all()
         counts = {"won": 0, "lost": 0, "void": 0}
@@ -240,7 +257,11 @@ class AfterSale:
         sold = conn.execute(
             select(func.count())
             .select_from(tickets)
-            .where(tickets.c.coupon_id == coupon_id, tickets.c.status != TicketStatus.CANCELLED.value)
+            .where(
+                tickets.c.coupon_id == coupon_id,
+                tickets.c.status != TicketStatus.CANCELLED.value,
+                tickets.c.test == self.sandbox,
+            )
         ).scalar_one()
         follow_up = conn.execute(
             select(tickets.c.code)
