@@ -29,13 +29,11 @@ GROUP = "tests/test_group_commit.py"
 ENGINE = "tests/test_engine.py"
 DURABLE = "tests/test_durability_proofs.py"
 SETTLE = "tests/test_settlement.py"
-DEBIT_LINES = (
-    "        if not self.store.debit(conn, account.token_sha256, price.stake):\n"
-    "            raise InsufficientBalance()\n"
-)
+DEBIT_LINES = "        wallet.take_stake(conn, account, ticket)\n"
 INSERT_LINE = (
-    "        self.store.insert_ticket(conn, ticket, account.token_sha256, idempotency_key, sale.fingerprint,"
-    " sale.till)\n"
+    "        self.store.insert_ticket(\n"
+    "            conn, ticket, account.token_sha256, idempotency_key, sale.fingerprint, sale.till, wallet.kind\n"
+    "        )\n"
 )
 
 BREAKAGES = [

@@ -29,7 +29,6 @@ from ticketing.errors import (
     CouponNotFound,
     CouponRejected,
     IdempotencyKeyReused,
-    InsufficientBalance,
     InvalidSignature,
     InvalidToken,
     NotAllowed,
@@ -60,6 +59,8 @@ from ticketing.pricing import price_ticket
 from ticketing.rules import validate_ticket
 from ticketing.settlement.service import AfterSale
 from ticketing.storage import AccountHolder, Operator, Store
+from ticketing.wallets.interface import INTERNAL, Wallets
+from ticketing.wallets.internal import InternalWallet
 
 Clock = Callable[[], datetime]
 WRITE_ATTEMPTS = 5
@@ -103,8 +104,9 @@ class TicketEngine:
         self._operators: dict[str, tuple[Operator, float]] = {}
         self._account_holders: dict[str, AccountHolder] = {}
         self._sales: GroupCommitter[Sale] = GroupCommitter(store.write, self._sell, self._sell_alone, "ticket-sales")
+        self.wallets = Wallets(InternalWallet(store))
         # Through `self.clock` at each call, so that a test (or a demo) that moves the engine's clock moves both.
-        self.after_sale = AfterSale(store, lambda: self.clock(), self.get_operator)
+        self.after_sale = AfterSale(store, lambda: self.clock(), self.get_operator, self.wallets)
         self._pruner = replays.Pruner()
 
     # ---- credentials -----------------------------------------------------------------------------------------
@@ -210,6 +212,7 @@ class TicketEngine:
         if earlier is not None:
             return earlier
         operator = self._operator(conn, request.operator)
+        wallet = self.wallets[INTERNAL]
         account = self._account_holder(conn, token_fingerprint(request.token))
         if account is None or account.operator != operator.name:
             raise InvalidToken()
@@ -244,9 +247,10 @@ class TicketEngine:
             created=now,
             updated=now,
         )
-        if not self.store.debit(conn, account.token_sha256, price.stake):
-            raise InsufficientBalance()
-        self.store.insert_ticket(conn, ticket, account.token_sha256, idempotency_key, sale.fingerprint, sale.till)
+        wallet.take_stake(conn, account, ticket)
+        self.store.insert_ticket(
+            conn, ticket, account.token_sha256, idempotency_key, sale.fingerprint, sale.till, wallet.kind
+        )
         if account.kind == "shop" and sale.till is not None:
             self.store.record_stake_in_open_shift(conn, ticket, sale.till)
         return ticket

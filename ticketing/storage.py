@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -74,6 +74,11 @@ operators = Table(
     Column("withholding_rate_bp", Integer, nullable=False, default=2000),
     Column("cancel_window_minutes", Integer, nullable=False, server_default="10"),
     Column("correction_window_hours", Integer, nullable=False, server_default="24"),
+    # Where its players' money lives: `internal` (the accounts table) or `pam` (its own wallet, called at this URL and
+    # signed with this secret: README "Wallets"). Its shops' accounts are internal either way.
+    Column("wallet", String(8), nullable=False, server_default="internal"),
+    Column("wallet_url", String(500)),
+    Column("wallet_secret", String(256)),
 )
 accounts = Table(
     "accounts",
@@ -146,6 +151,7 @@ tickets = Table(
     Column("created", DateTime, nullable=False),
     Column("updated", DateTime, nullable=False),
     Column("sold_by", String(64)),
+    Column("wallet", String(8), nullable=False, server_default="internal"),  # the wallet its stake was taken by
     UniqueConstraint("operator", "idempotency_key", name="uq_tickets_idempotency"),
     Index("ix_tickets_operator_created", "operator", "created"),
     Index("ix_tickets_coupon_status", "coupon_id", "status"),
@@ -314,6 +320,10 @@ class Operator(BaseModel):
     """A till may cancel a ticket it sold for this long after the sale (0: never), and only before the deadline."""
     correction_window_hours: int = 24
     """Results of a settled coupon can be corrected for this long; then the coupon is final."""
+    wallet: str = "internal"
+    """`internal` or `pam` (then `wallet_url` and `wallet_secret` say where and how its wallet is called)."""
+    wallet_url: str | None = None
+    wallet_secret: str | None = Field(default=None, repr=False)
 
 
 class AccountHolder(BaseModel):
@@ -458,6 +468,9 @@ class Store:
             tax_profile=profile,
             cancel_window_minutes=row.cancel_window_minutes,
             correction_window_hours=row.correction_window_hours,
+            wallet=row.wallet,
+            wallet_url=row.wallet_url,
+            wallet_secret=row.wallet_secret,
         )
 
     def save_operator(self, conn: Connection, op: Operator) -> None:
@@ -468,6 +481,9 @@ class Store:
             "withholding_rate_bp": int(op.tax_profile.withholding_rate * BASIS_POINTS),
             "cancel_window_minutes": op.cancel_window_minutes,
             "correction_window_hours": op.correction_window_hours,
+            "wallet": op.wallet,
+            "wallet_url": op.wallet_url,
+            "wallet_secret": op.wallet_secret,
         }
         if conn.execute(update(operators).where(operators.c.name == op.name).values(**values)).rowcount == 0:
             conn.execute(insert(operators).values(name=op.name, **values))
@@ -674,6 +690,7 @@ class Store:
         idempotency_key: str | None,
         request_sha256: str,
         sold_by: str | None = None,
+        wallet: str = "internal",
     ) -> None:
         conn.execute(
             INSERT_TICKET,
@@ -704,6 +721,7 @@ class Store:
                 created=_naive_utc(ticket.created),
                 updated=_naive_utc(ticket.updated),
                 sold_by=sold_by,
+                wallet=wallet,
             ),
         )
         conn.execute(

@@ -114,6 +114,7 @@ CREDIT_PLAYERS = text("""
       FROM (SELECT t.token_sha256, SUM(s.credited_cents) AS total
               FROM ticket_settlements s JOIN tickets t ON t.id = s.ticket_id
              WHERE s.coupon_id = :coupon_id AND s.settled_at = :now AND s.credited_cents > 0
+               AND t.wallet = 'internal'
              GROUP BY t.token_sha256) c
      WHERE accounts.token_sha256 = c.token_sha256
 """).bindparams(bindparam("now", type_=DateTime))
@@ -124,6 +125,7 @@ REVERSE_CREDITS = text("""
       FROM (SELECT t.token_sha256, SUM(s.credited_cents) AS total
               FROM ticket_settlements s JOIN tickets t ON t.id = s.ticket_id
              WHERE s.coupon_id = :coupon_id AND s.credited_cents > 0 AND t.status = 'resulted'
+               AND t.wallet = 'internal'
              GROUP BY t.token_sha256) c
      WHERE accounts.token_sha256 = c.token_sha256
 """)
@@ -203,7 +205,7 @@ def settle_coupon(
     cancelled: bool,
 ) -> int:
     """Settle every unsettled ticket of the coupon; the number settled. Winners with void events are left at their
-    sold amounts for `reprice_void_winners`, which must run before `credit_players`."""
+    sold amounts for `reprice_void_winners`, which must run before the wallets pay them."""
     if cancelled:
         settled = conn.execute(VOID_COUPON, {"coupon_id": coupon_id, "now": now}).rowcount
     else:
@@ -255,12 +257,18 @@ def reprice(conn: Connection, ticket_id: str, payout: Decimal, tax: Decimal, net
 
 
 def credit_players(conn: Connection, coupon_id: str, now: datetime) -> None:
+    """The internal wallet's accounts credited with what this settlement owes them."""
     conn.execute(CREDIT_PLAYERS, {"coupon_id": coupon_id, "now": now})
 
 
-def roll_back_settlement(conn: Connection, coupon_id: str, now: datetime) -> None:
-    """Betstack's rollback: credits reversed, tickets reopened, their settlements forgotten (payouts are kept)."""
+def reverse_credits(conn: Connection, coupon_id: str) -> None:
+    """The internal wallet's accounts debited with what the coupon's settlement credited them."""
     conn.execute(REVERSE_CREDITS, {"coupon_id": coupon_id})
+
+
+def roll_back_settlement(conn: Connection, coupon_id: str, now: datetime) -> None:
+    """Betstack's rollback, once the wallets have taken back what was paid: tickets reopened, their settlements
+    forgotten (payouts are kept)."""
     conn.execute(REOPEN_TICKETS, {"coupon_id": coupon_id, "now": now})
     conn.execute(FORGET_SETTLEMENTS, {"coupon_id": coupon_id})
 

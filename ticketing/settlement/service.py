@@ -51,6 +51,7 @@ from ticketing.storage import (
     ticket_settlements,
     tickets,
 )
+from ticketing.wallets.interface import INTERNAL, Wallets
 
 Clock = Callable[[], datetime]
 
@@ -67,10 +68,11 @@ def naive(value: datetime) -> datetime:
 
 
 class AfterSale:
-    def __init__(self, store: Store, clock: Clock, operator: Callable[[str], Operator]):
+    def __init__(self, store: Store, clock: Clock, operator: Callable[[str], Operator], wallets: Wallets):
         self.store = store
         self.clock = clock
         self.operator = operator
+        self.wallets = wallets
 
     # ---- results and settlement --------------------------------------------------------------------------------
 
@@ -89,13 +91,13 @@ class AfterSale:
             now = naive(self.clock())
             correction = queries.round_of(conn, coupon_id) is not None
             if correction:
-                queries.roll_back_settlement(conn, coupon_id, now)
+                self._roll_back(conn, coupon_id, operator, now)
             queries.save_result(conn, coupon_id, event_id, result, now, by)
             if correction:
-                self._settle_if_complete(conn, coupon, now, correction=True)
+                self._settle_if_complete(conn, coupon, operator, now, correction=True)
                 return self._summary(conn, coupon_id, operator)
         with self.store.write() as conn:
-            self._settle_if_complete(conn, coupon, naive(self.clock()), correction=False)
+            self._settle_if_complete(conn, coupon, operator, naive(self.clock()), correction=False)
             return self._summary(conn, coupon_id, operator)
 
     def preview_results(self, operator: str, coupon_id: str, results: dict[int, EventResult]) -> SettlementSummary:
@@ -106,11 +108,11 @@ class AfterSale:
                 now = naive(self.clock())
                 settled = queries.round_of(conn, coupon_id) is not None
                 if settled:
-                    queries.roll_back_settlement(conn, coupon_id, now)
+                    self._roll_back(conn, coupon_id, operator, now)
                 for event_id, result in results.items():
                     if coupon.event(event_id) is not None:
                         queries.save_result(conn, coupon_id, event_id, result, now, "preview")
-                self._settle_if_complete(conn, coupon, now, correction=settled)
+                self._settle_if_complete(conn, coupon, operator, now, correction=settled)
                 raise PreviewOnly(self._summary(conn, coupon_id, operator))
         except PreviewOnly as preview:
             return preview.summary
@@ -123,7 +125,7 @@ class AfterSale:
                 raise ResultsNotAllowed(f"Coupon {coupon_id} is already {self._status(conn, coupon, operator).value}")
             now = naive(self.clock())
             queries.settle_coupon(conn, coupon_id, {}, coupon.max_void_events, now, cancelled=True)
-            queries.credit_players(conn, coupon_id, now)
+            self.wallets.settled(conn, coupon_id, now, self.operator(operator))
             queries.save_round(conn, coupon_id, CouponStatus.CANCELLED.value, now, correction=False)
             conn.execute(update(coupons).where(coupons.c.id == coupon_id).values(status=CouponStatus.CANCELLED.value))
             return self._summary(conn, coupon_id, operator)
@@ -145,22 +147,29 @@ class AfterSale:
         for coupon_id, operator in rows:
             with self.store.write() as conn:
                 coupon = self._coupon(conn, coupon_id, operator)
-                if self._settle_if_complete(conn, coupon, naive(self.clock()), correction=False):
+                if self._settle_if_complete(conn, coupon, operator, naive(self.clock()), correction=False):
                     settled.append(coupon_id)
         return settled
 
-    def _settle_if_complete(self, conn: Connection, coupon: Coupon, now: datetime, correction: bool) -> bool:
+    def _settle_if_complete(
+        self, conn: Connection, coupon: Coupon, operator: str, now: datetime, correction: bool
+    ) -> bool:
         results = queries.results_of(conn, coupon.id)
         if any(event.id not in results for event in coupon.events):
             return False
         queries.settle_coupon(conn, coupon.id, results, coupon.max_void_events, now, cancelled=False)
         self._reprice_void_winners(conn, coupon, results, now)
-        queries.credit_players(conn, coupon.id, now)
+        self.wallets.settled(conn, coupon.id, now, self.operator(operator))
         queries.save_round(conn, coupon.id, CouponStatus.RESULTED.value, now, correction)
         conn.execute(update(coupons).where(coupons.c.id == coupon.id).values(status=CouponStatus.RESULTED.value))
         if correction:
             queries.flag_paid_before_correction(conn, coupon.id)
         return True
+
+    def _roll_back(self, conn: Connection, coupon_id: str, operator: str, now: datetime) -> None:
+        """Betstack's rollback: each wallet takes back what the settlement paid, then the tickets reopen."""
+        self.wallets.rolled_back(conn, coupon_id, now, self.operator(operator))
+        queries.roll_back_settlement(conn, coupon_id, now)
 
     def _reprice_void_winners(self, conn: Connection, coupon: Coupon, results: dict, now: datetime) -> None:
         """A full winner with void legs is paid at odds 1.00 for them: priced again by the engine's own rules."""
@@ -355,13 +364,15 @@ class AfterSale:
 
     def cancel_ticket(self, ticket: Ticket, till: str) -> Ticket:
         """The till that sold a ticket takes it back within the operator's cancel window and before the deadline:
-        the stake is refunded (credited to a player's account, or cash out of this till's open shift)."""
+        the stake is refunded (to the player through the ticket's wallet, or cash out of this till's open shift)."""
         operator = self.operator(ticket.operator)
         now = self.clock()
         self._cancellable(ticket, till, operator, now)
         with self.store.write() as conn:
             current = conn.execute(
-                select(tickets.c.status, tickets.c.sold_by, tickets.c.token_sha256).where(tickets.c.id == ticket.id)
+                select(tickets.c.status, tickets.c.sold_by, tickets.c.token_sha256, tickets.c.wallet).where(
+                    tickets.c.id == ticket.id
+                )
             ).first()
             if current.status not in queries.UNSETTLED:
                 raise CancelNotAllowed(f"Ticket {ticket.code} is already {current.status}")
@@ -373,12 +384,10 @@ class AfterSale:
             kind = conn.execute(select(accounts.c.kind).where(accounts.c.token_sha256 == current.token_sha256)).scalar()
             stamp = naive(now)
             stake = to_cents(ticket.stake)
-            if kind == "player":
-                conn.execute(
-                    update(accounts)
-                    .where(accounts.c.token_sha256 == current.token_sha256)
-                    .values(balance_cents=accounts.c.balance_cents + stake)
-                )
+            to_the_player = current.wallet != INTERNAL or kind == "player"
+            if to_the_player:
+                reason = f"cancelled by till {till}"
+                self.wallets[current.wallet].refunded(conn, ticket, current.token_sha256, reason, stamp, operator)
             else:
                 shift = self._open_shift(conn, ticket.operator, till)
                 queries.record_cash(conn, shift.id, "refund", ticket.id, -stake, stamp)
@@ -393,7 +402,7 @@ class AfterSale:
                     tax_cents=0,
                     net_payout_cents=0,
                     refund_cents=stake,
-                    credited_cents=stake if kind == "player" else 0,
+                    credited_cents=stake if to_the_player else 0,
                     settled_at=stamp,
                 )
             )

@@ -1,0 +1,43 @@
+"""The engine's own accounts (`accounts`): the default wallet, and always a shop's.
+
+The stake is taken by a conditional UPDATE (only if the balance covers it), so two tills selling on one account
+at once can never overdraw it; a player's winnings and refunds are credited in the settlement's own transaction,
+with one statement for the whole coupon.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import Connection, update
+
+from ticketing.errors import InsufficientBalance
+from ticketing.models import Ticket
+from ticketing.money import to_cents
+from ticketing.settlement import queries
+from ticketing.storage import AccountHolder, Operator, Store, accounts
+from ticketing.wallets.interface import INTERNAL
+
+
+class InternalWallet:
+    kind = INTERNAL
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def take_stake(self, conn: Connection, holder: AccountHolder, ticket: Ticket) -> None:
+        if not self.store.debit(conn, holder.token_sha256, ticket.stake):
+            raise InsufficientBalance()
+
+    def settled(self, conn: Connection, coupon_id: str, now: datetime, operator: Operator) -> None:
+        queries.credit_players(conn, coupon_id, now)
+
+    def rolled_back(self, conn: Connection, coupon_id: str, now: datetime, operator: Operator) -> None:
+        queries.reverse_credits(conn, coupon_id)
+
+    def refunded(
+        self, conn: Connection, ticket: Ticket, token_sha256: str, reason: str, now: datetime, operator: Operator
+    ) -> None:
+        conn.execute(
+            update(accounts)
+            .where(accounts.c.token_sha256 == token_sha256)
+            .values(balance_cents=accounts.c.balance_cents + to_cents(ticket.stake))
+        )
