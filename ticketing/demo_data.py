@@ -155,13 +155,24 @@ def seed_demo_data(
     feed_secret: str = DEMO_FEED_SECRET,
     admin_secret: str = DEMO_ADMIN_SECRET,
     seed: int = 455,
+    wallet_url: str | None = None,
+    wallet_secret: str | None = None,
 ) -> None:
-    """Idempotent: creates what is missing, refreshes the operator's secrets (a revoked credential stays revoked),
-    rolls stale demo coupons forward."""
+    """Idempotent: creates what is missing, refreshes the operator's secrets (a revoked credential stays revoked)
+    and its wallet (a PAM at `wallet_url`, else the engine's accounts), rolls stale demo coupons forward."""
     store, now, rng = engine.store, engine.clock(), random.Random(seed)
     with store.write() as conn:
         store.save_operator(
-            conn, Operator(name=DEMO_OPERATOR, currency=DEMO_CURRENCY, secret=site_secret, tax_profile=TaxProfile())
+            conn,
+            Operator(
+                name=DEMO_OPERATOR,
+                currency=DEMO_CURRENCY,
+                secret=site_secret,
+                tax_profile=TaxProfile(),
+                wallet="pam" if wallet_url else "internal",
+                wallet_url=wallet_url,
+                wallet_secret=wallet_secret if wallet_url else None,
+            ),
         )
         seed_credential(conn, DEMO_FEED_KEY_ID, DEMO_OPERATOR, Role.FEED, feed_secret, now)
         seed_credential(conn, DEMO_ADMIN_KEY_ID, DEMO_OPERATOR, Role.ADMIN, admin_secret, now)

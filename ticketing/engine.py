@@ -10,12 +10,13 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ticketing.access import replays
@@ -34,8 +35,11 @@ from ticketing.errors import (
     NotAllowed,
     OperatorNotFound,
     ReplayedRequest,
+    SaleDiscarded,
     TicketingError,
     TicketNotFound,
+    WalletRefused,
+    WalletUnavailable,
 )
 from ticketing.group_commit import GroupCommitter
 from ticketing.identifiers import new_ticket_code, new_ticket_id, normalize_ticket_reference, token_fingerprint
@@ -57,10 +61,14 @@ from ticketing.models import (
 from ticketing.money import round_odds
 from ticketing.pricing import price_ticket
 from ticketing.rules import validate_ticket
+from ticketing.settings import WalletSettings
 from ticketing.settlement.service import AfterSale
-from ticketing.storage import AccountHolder, Operator, Store
-from ticketing.wallets.interface import INTERNAL, Wallets
+from ticketing.storage import AccountHolder, Operator, Store, tickets
+from ticketing.wallets.interface import INTERNAL, PAM, Wallets
 from ticketing.wallets.internal import InternalWallet
+from ticketing.wallets.outbox import PamWallet, confirm_sale, discard_sale, discard_unconfirmed
+from ticketing.wallets.pam import PamClients, PamTicket
+from ticketing.wallets.sender import OutboxSender, naive_utc
 
 Clock = Callable[[], datetime]
 WRITE_ATTEMPTS = 5
@@ -95,16 +103,27 @@ class Sale:
     signed: SignedRequest | None = None
     till: str | None = None
     """Who sells: a shop ticket's stake is cash in this till's open shift."""
+    holder: AccountHolder | None = None
+    """Whose money, when the operator's wallet said so (`identify`); else the token's account here."""
+    wallet: str = INTERNAL
+    ticket_id: str | None = None
+    """Chosen before a wallet's sale is written, so that its caller can tell its own ticket from an earlier one."""
 
 
 class TicketEngine:
-    def __init__(self, store: Store, clock: Clock = utc_now):
+    def __init__(self, store: Store, clock: Clock = utc_now, wallet_settings: WalletSettings | None = None):
         self.store = store
         self.clock = clock
         self._operators: dict[str, tuple[Operator, float]] = {}
         self._account_holders: dict[str, AccountHolder] = {}
-        self._sales: GroupCommitter[Sale] = GroupCommitter(store.write, self._sell, self._sell_alone, "ticket-sales")
-        self.wallets = Wallets(InternalWallet(store))
+        # Sales, and the wallets' answers to them, share the writer thread and its group commits.
+        self._sales: GroupCommitter = GroupCommitter(store.write, self._write, self._write_alone, "ticket-sales")
+        self.wallet_settings = wallet_settings or WalletSettings()
+        self.pam = PamClients(self.wallet_settings)
+        self.wallets = Wallets(InternalWallet(store), PamWallet())
+        self.outbox = OutboxSender(store, self.pam, self.get_operator, lambda: self.clock(), self.wallet_settings)
+        # A wallet's sale waits for its wallet's answer on one of these threads, not on the writer.
+        self._wallet_sales = ThreadPoolExecutor(64, thread_name_prefix="wallet-sales")
         # Through `self.clock` at each call, so that a test (or a demo) that moves the engine's clock moves both.
         self.after_sale = AfterSale(store, lambda: self.clock(), self.get_operator, self.wallets)
         self._pruner = replays.Pruner()
@@ -165,11 +184,86 @@ class TicketEngine:
         actor.require(Permission.SELL)
         if request.operator != actor.operator:
             raise NotAllowed(f"A credential of {actor.operator} cannot sell for {request.operator}")
-        return self._sales.submit(Sale(request, idempotency_key, request_fingerprint(request), signed, actor.till))
+        sale = Sale(request, idempotency_key, request_fingerprint(request), signed, actor.till)
+        if self.get_operator(request.operator).wallet == PAM:
+            return self._wallet_sales.submit(self._sell_through_wallet, sale)
+        return self._sales.submit(sale)
+
+    def start_outbox(self) -> None:
+        """At start: the sales a crash left waiting for their wallet's answer are discarded (the wallet may have
+        taken their stake: the discard gives it back), then the outbox is delivered from where it stood."""
+        with self.store.write() as conn:
+            discard_unconfirmed(conn, naive_utc(self.clock()), "the engine restarted before the wallet's answer")
+        self.outbox.start()
 
     def close(self) -> None:
+        self._wallet_sales.shutdown(wait=True)
         self._sales.close()
+        self.outbox.stop()
+        self.pam.close()
         self.store.dispose()
+
+    def _write(self, conn: Connection, job):
+        """A sale, or a wallet's answer to one: a function of the connection that refuses before it writes."""
+        return self._sell(conn, job) if isinstance(job, Sale) else job(conn)
+
+    def _write_alone(self, job):
+        if isinstance(job, Sale):
+            return self._sell_alone(job)
+        with self.store.write() as conn:
+            return job(conn)
+
+    def _sell_through_wallet(self, sale: Sale) -> Ticket:
+        """A sale for an operator whose players' money is in its own wallet (README "Wallets"):
+        1. whose money: a shop's account here sells as any internal sale; any other token is resolved by `identify`;
+        2. the ticket is written `new` through the group commit, as any sale (every refusal before it is written);
+        3. `ticket_create` is sent after that commit, outside any transaction: the wallet's answer holds no writer;
+        4. a 200 opens the ticket and answers the sale; a refusal or no answer discards it (ticket cancelled and
+           `ticket_discard` queued, in one transaction) and the caller gets 140 or 141.
+        A crash between 3 and 4 leaves the ticket `new`; the next start, or the outbox's sweep, discards it."""
+        operator = self.get_operator(sale.request.operator)
+        token_sha256 = token_fingerprint(sale.request.token)
+        with self.store.read() as conn:
+            holder = self._account_holder(conn, token_sha256)
+        if holder is not None and holder.kind == "shop" and holder.operator == operator.name:
+            return self._sales.submit(sale).result()
+        player = self.pam.identify(operator, sale.request.token)
+        holder = AccountHolder(token_sha256=token_sha256, operator=operator.name, user_id=player.player_id)
+        own = replace(sale, holder=holder, wallet=PAM, ticket_id=new_ticket_id(self.clock()))
+        ticket = self._sales.submit(own).result()
+        if ticket.id != own.ticket_id:
+            return self._first_answer(ticket)
+        try:
+            data = PamTicket.of(ticket).data(operator.name, operator.tax_profile)
+            self.pam.client(operator).send("ticket_create", data, f"{ticket.id}-ticket_create-0")
+        except (WalletRefused, WalletUnavailable) as failed:
+            discard = partial(discard_sale, ticket_id=ticket.id, reason=failed.message, now=naive_utc(self.clock()))
+            self._sales.submit(discard).result()
+            self.outbox.wake()
+            raise
+        now = self.clock()
+        confirm = partial(confirm_sale, ticket_id=ticket.id, operator=operator.name, now=naive_utc(now))
+        if not self._sales.submit(confirm).result():
+            raise WalletUnavailable(
+                f"Ticket {ticket.code} was discarded before the wallet's answer came: it was not sold", reason="timeout"
+            )
+        return ticket.model_copy(update={"status": TicketStatus.OPEN, "updated": now})
+
+    def _first_answer(self, ticket: Ticket) -> Ticket:
+        """A retry or a replay of a wallet's sale answers as its first sending was answered, once that is known."""
+        deadline = time.monotonic() + 2 * self.wallet_settings.timeout + 10
+        while True:
+            with self.store.read() as conn:
+                wallet = conn.execute(select(tickets.c.wallet).where(tickets.c.id == ticket.id)).scalar()
+                ticket = self.store.find_ticket(conn, ticket.id)
+            if wallet != PAM or ticket.status != TicketStatus.NEW or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if wallet == PAM and ticket.status == TicketStatus.NEW:
+            raise WalletUnavailable(f"Ticket {ticket.code} is still waiting for the wallet's answer", reason="timeout")
+        if wallet == PAM and ticket.status == TicketStatus.CANCELLED and ticket.settlement is None:
+            raise SaleDiscarded(f"Ticket {ticket.code} was not sold: its wallet did not take the stake")
+        return ticket
 
     def _sell_alone(self, sale: Sale) -> Ticket:
         for attempt in range(WRITE_ATTEMPTS):
@@ -192,7 +286,7 @@ class TicketEngine:
         refused, so that a replay cannot sell what its first sending could not."""
         request, idempotency_key = sale.request, sale.idempotency_key
         now = self.clock()
-        ticket_id = new_ticket_id(now)
+        ticket_id = sale.ticket_id or new_ticket_id(now)
         earlier = None
         if idempotency_key:
             found = self.store.find_by_idempotency_key(conn, request.operator, idempotency_key)
@@ -212,8 +306,8 @@ class TicketEngine:
         if earlier is not None:
             return earlier
         operator = self._operator(conn, request.operator)
-        wallet = self.wallets[INTERNAL]
-        account = self._account_holder(conn, token_fingerprint(request.token))
+        wallet = self.wallets[sale.wallet]
+        account = sale.holder or self._account_holder(conn, token_fingerprint(request.token))
         if account is None or account.operator != operator.name:
             raise InvalidToken()
         coupon = self.store.load_coupon(conn, request.coupon_id, operator.name, lock=True)

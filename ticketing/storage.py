@@ -254,6 +254,34 @@ payouts = Table(
     Column("shift_id", Integer, ForeignKey("shifts.id"), nullable=False),
     Column("follow_up", String(200)),
 )
+# ---- the operator's wallet (ticketing/wallets) ---------------------------------------------------------------------
+
+wallet_outbox = Table(
+    "wallet_outbox",
+    metadata,
+    # The order messages are sent in, per ticket: a message waits until every earlier one of its ticket is delivered.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("operator", String(64), nullable=False),
+    Column("ticket_id", String(24), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("reason", String(200)),
+    # Amounts a message recomputes (ticket_update, ticket_void); the others send the ticket's own.
+    Column("gross_payout_cents", BigInteger),
+    Column("wht_amount_cents", BigInteger),
+    Column("net_payout_cents", BigInteger),
+    # pending, delivered, failed (undeliverable until retried by hand), cancelled (a ticket_closed a correction
+    # replaced); a sale's own ticket_create is recorded `delivered` or `discarded`.
+    Column("state", String(10), nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("due", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", String(300)),
+    Column("lease_until", DateTime),
+    Column("delivered_at", DateTime),
+    Index("ix_wallet_outbox_ticket", "ticket_id", "id"),
+    Index("ix_wallet_outbox_due", "state", "due"),
+)
+
 credentials = Table(
     "credentials",
     metadata,

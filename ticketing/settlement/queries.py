@@ -5,6 +5,9 @@ event results (void, won, a bonus tier, lost) and writes its settled amounts, on
 credits every player account with the sum owed to it. Python only prices the rare full winners that carry a void
 event (their payout is recomputed at odds 1.00 for the void legs, with the engine's own `price_ticket`).
 
+A ticket sold through an operator's PAM wallet has no account here: it is owed as a player's ticket is (`credited`),
+and its wallet pays it (`ticketing.wallets`); a shop's account is always internal.
+
 Amounts are integer cents. A bonus prize's withholding tax is computed in SQL as `price_ticket` computes any tax,
 half-up to the cent: `(taxable_cents * rate_bp + 5000) / 10000` in integer arithmetic (taxable is positive there).
 """
@@ -67,7 +70,8 @@ _SETTLE = """
                 ELSE 0 END,
            :now
       FROM (
-        SELECT a.ticket_id, a.correct, a.voids, acct.kind AS account_kind,
+        SELECT a.ticket_id, a.correct, a.voids,
+               CASE WHEN t.wallet = 'internal' THEN acct.kind ELSE 'player' END AS account_kind,
                CASE WHEN a.voids = a.picks OR a.voids > :max_void_events THEN 'void'
                     WHEN a.correct = a.picks OR bp.amount_cents IS NOT NULL THEN 'won'
                     ELSE 'lost' END AS result,
@@ -88,7 +92,7 @@ _SETTLE = """
           FROM ({tally}) a
           JOIN tickets t ON t.id = a.ticket_id
           JOIN operators op ON op.name = t.operator
-          JOIN accounts acct ON acct.token_sha256 = t.token_sha256
+          LEFT JOIN accounts acct ON acct.token_sha256 = t.token_sha256
           LEFT JOIN bonus_prizes bp ON bp.coupon_id = :coupon_id AND bp.correct = a.correct
       ) o
 """
@@ -98,8 +102,8 @@ VOID_COUPON = text("""
     INSERT INTO ticket_settlements (ticket_id, coupon_id, result, correct, voids, prize_tier, payout_cents,
                                     tax_cents, net_payout_cents, refund_cents, credited_cents, settled_at)
     SELECT t.id, t.coupon_id, 'void', 0, 0, NULL, 0, 0, 0, t.stake_cents,
-           CASE WHEN acct.kind = 'player' THEN t.stake_cents ELSE 0 END, :now
-      FROM tickets t JOIN accounts acct ON acct.token_sha256 = t.token_sha256
+           CASE WHEN acct.kind = 'player' OR t.wallet <> 'internal' THEN t.stake_cents ELSE 0 END, :now
+      FROM tickets t LEFT JOIN accounts acct ON acct.token_sha256 = t.token_sha256
      WHERE t.coupon_id = :coupon_id AND t.status IN ('new', 'open')
 """).bindparams(bindparam("now", type_=DateTime))
 
@@ -131,7 +135,8 @@ REVERSE_CREDITS = text("""
 """)
 
 REOPEN_TICKETS = text("""
-    UPDATE tickets SET status = 'new', result = 'pending', updated = :now
+    UPDATE tickets SET status = CASE WHEN wallet = 'internal' THEN 'new' ELSE 'open' END, result = 'pending',
+                       updated = :now
      WHERE coupon_id = :coupon_id AND status = 'resulted'
 """).bindparams(bindparam("now", type_=DateTime))
 
@@ -218,9 +223,9 @@ def settle_coupon(
 def void_winners(conn: Connection, coupon_id: str, now: datetime) -> dict[str, tuple[Decimal, list[TicketEvent], str]]:
     """Full winners settled now that carry a void event: stake, picks and account kind of each."""
     rows = conn.execute(
-        select(tickets.c.id, tickets.c.stake_cents, accounts.c.kind)
+        select(tickets.c.id, tickets.c.stake_cents, tickets.c.wallet, accounts.c.kind)
         .join(ticket_settlements, ticket_settlements.c.ticket_id == tickets.c.id)
-        .join(accounts, accounts.c.token_sha256 == tickets.c.token_sha256)
+        .outerjoin(accounts, accounts.c.token_sha256 == tickets.c.token_sha256)
         .where(
             ticket_settlements.c.coupon_id == coupon_id,
             ticket_settlements.c.settled_at == now,
@@ -229,7 +234,9 @@ def void_winners(conn: Connection, coupon_id: str, now: datetime) -> dict[str, t
             ticket_settlements.c.voids > 0,
         )
     ).all()
-    winners = {row.id: (from_cents(row.stake_cents), [], row.kind) for row in rows}
+    winners = {
+        row.id: (from_cents(row.stake_cents), [], row.kind if row.wallet == "internal" else "player") for row in rows
+    }
     if winners:
         picks = conn.execute(
             select(ticket_events)

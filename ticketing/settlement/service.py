@@ -124,6 +124,7 @@ class AfterSale:
             if queries.round_of(conn, coupon_id) is not None:
                 raise ResultsNotAllowed(f"Coupon {coupon_id} is already {self._status(conn, coupon, operator).value}")
             now = naive(self.clock())
+            self.wallets.settling(conn, coupon_id, now, self.operator(operator))
             queries.settle_coupon(conn, coupon_id, {}, coupon.max_void_events, now, cancelled=True)
             self.wallets.settled(conn, coupon_id, now, self.operator(operator))
             queries.save_round(conn, coupon_id, CouponStatus.CANCELLED.value, now, correction=False)
@@ -157,6 +158,7 @@ class AfterSale:
         results = queries.results_of(conn, coupon.id)
         if any(event.id not in results for event in coupon.events):
             return False
+        self.wallets.settling(conn, coupon.id, now, self.operator(operator))
         queries.settle_coupon(conn, coupon.id, results, coupon.max_void_events, now, cancelled=False)
         self._reprice_void_winners(conn, coupon, results, now)
         self.wallets.settled(conn, coupon.id, now, self.operator(operator))
@@ -376,6 +378,8 @@ class AfterSale:
             ).first()
             if current.status not in queries.UNSETTLED:
                 raise CancelNotAllowed(f"Ticket {ticket.code} is already {current.status}")
+            if current.wallet != INTERNAL and current.status == TicketStatus.NEW.value:
+                raise CancelNotAllowed(f"Ticket {ticket.code} is waiting for the wallet's answer: it is not sold yet")
             if current.sold_by != till:
                 raise CancelNotAllowed(f"Ticket {ticket.code} was sold by another till: only that till may cancel it")
             closes_at = self._coupon(conn, ticket.coupon_id, ticket.operator).closes_at

@@ -5,6 +5,8 @@ commits with the change or not at all:
 
 - `take_stake`: in the sale's transaction, and it is the sale's first write: a refusal is raised before anything
   is written (group commit relies on it).
+- `settling`: in a settlement's transaction, before the coupon's tickets are settled: a sale the wallet never
+  confirmed is dropped rather than settled.
 - `settled`: in a settlement's transaction, after the coupon's tickets were settled at `now`: pay what each of this
   wallet's tickets is owed. Set-based: one statement for all of the coupon's tickets, however many.
 - `rolled_back`: in a correction's transaction, before the settled tickets are reopened: take back what the
@@ -32,6 +34,8 @@ class Wallet(Protocol):
 
     def take_stake(self, conn: Connection, holder: AccountHolder, ticket: Ticket) -> None: ...
 
+    def settling(self, conn: Connection, coupon_id: str, now: datetime, operator: Operator) -> None: ...
+
     def settled(self, conn: Connection, coupon_id: str, now: datetime, operator: Operator) -> None: ...
 
     def rolled_back(self, conn: Connection, coupon_id: str, now: datetime, operator: Operator) -> None: ...
@@ -50,6 +54,10 @@ class Wallets:
 
     def __getitem__(self, kind: str) -> Wallet:
         return self._by_kind[kind]
+
+    def settling(self, conn: Connection, coupon_id: str, now: datetime, operator: Operator) -> None:
+        for wallet in self._by_kind.values():
+            wallet.settling(conn, coupon_id, now, operator)
 
     def settled(self, conn: Connection, coupon_id: str, now: datetime, operator: Operator) -> None:
         for wallet in self._by_kind.values():

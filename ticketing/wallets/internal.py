@@ -27,6 +27,9 @@ class InternalWallet:
         if not self.store.debit(conn, holder.token_sha256, ticket.stake):
             raise InsufficientBalance()
 
+    def settling(self, conn: Connection, coupon_id: str, now: datetime, operator: Operator) -> None:
+        """A sale here is confirmed when it commits: nothing is left to drop."""
+
     def settled(self, conn: Connection, coupon_id: str, now: datetime, operator: Operator) -> None:
         queries.credit_players(conn, coupon_id, now)
 

@@ -9,10 +9,12 @@ as the published generation sends them (`tests/wallets/test_pam_messages.py` che
 
 What the docs leave open, decided here (README "Wallets"): a 2xx is done; a 4xx is the wallet's refusal (408 and
 429 excepted: those say "later"); a 5xx, a timeout, a dropped connection or a non-JSON answer is no answer at all.
-Each outbox message also carries a `message-id` header, stable across its retries (outside the signed body, as
-Betstack's own headers are), so that a wallet can tell a late duplicate from a new message.
+Each message also carries a `message-id` header, `{ticket_id}-{action}-{n}` (n: the ticket's earlier messages of that
+action, so 1 for a win after a rollback), the same in every retry, outside the signed body as Betstack's headers are:
+a wallet can tell a late duplicate from a new message by it.
 """
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,9 +24,14 @@ from typing import Any
 import httpx
 
 from ticketing import wire
-from ticketing.errors import InvalidToken, WalletRefused, WalletUnavailable
+from ticketing.errors import InvalidToken, NoPamWallet, WalletRefused, WalletUnavailable
+from ticketing.identifiers import token_fingerprint
+from ticketing.models import Ticket
+from ticketing.money import to_cents
 from ticketing.pricing import TaxProfile
+from ticketing.settings import WalletSettings
 from ticketing.signing import sign
+from ticketing.storage import Operator
 
 CREATE_FIELDS = (
     "operator",
@@ -101,6 +108,24 @@ class PamTicket:
     atag: str | None
     ticket_type: str
 
+    @classmethod
+    def of(cls, ticket: Ticket) -> "PamTicket":
+        """A sold ticket, its player being the wallet's (`user_id`, from `identify`)."""
+        return cls(
+            ticket_id=ticket.id,
+            code=ticket.code,
+            player_id=ticket.user_id,
+            price=to_cents(ticket.stake),
+            stake=to_cents(ticket.net_stake),
+            wht_amount=to_cents(ticket.tax),
+            ext_amount=to_cents(ticket.excise),
+            gross_payout=to_cents(ticket.payout),
+            net_payout=to_cents(ticket.net_payout),
+            currency=ticket.currency,
+            atag=ticket.atag,
+            ticket_type=ticket.type.value,
+        )
+
     def data(self, operator: str, taxes: TaxProfile, **changes: Any) -> dict[str, Any]:
         """Every field any action can take, for `pam_body` to pick from; `changes` overrides (recomputed amounts,
         a reason)."""
@@ -167,7 +192,7 @@ class PamClient:
     def close(self) -> None:
         self._http.close()
 
-    def send(self, action: str, data: Mapping[str, Any], message_id: int | None = None) -> dict[str, Any]:
+    def send(self, action: str, data: Mapping[str, Any], message_id: str | None = None) -> dict[str, Any]:
         """POST one action; its answer's JSON (empty when it had none). `WalletRefused` for a refusal,
         `WalletUnavailable` for no usable answer."""
         body = pam_body(action, message_data(action, data))
@@ -178,7 +203,7 @@ class PamClient:
             "content-type": "application/json",
         }
         if message_id is not None:
-            headers["message-id"] = str(message_id)
+            headers["message-id"] = message_id
         return self._answer(lambda: self._http.post(self.url, content=body, headers=headers), action)
 
     def identify(self, token: str) -> WalletPlayer:
@@ -236,3 +261,45 @@ class PamClient:
                 wallet_message=message,
             )
         raise WalletUnavailable(f"The operator's wallet answered {action} with {response.status_code}", reason="answer")
+
+
+class PamClients:
+    """The client of each operator's wallet, as configured now (a changed URL or secret gets a new client), and the
+    players `identify` resolved lately."""
+
+    def __init__(self, settings: WalletSettings, transport: httpx.BaseTransport | None = None):
+        self.settings = settings
+        self._transport = transport
+        self._clients: dict[tuple[str, str, str], PamClient] = {}
+        self._players: dict[tuple[str, str], tuple[WalletPlayer, float]] = {}
+        self._lock = threading.Lock()
+
+    def client(self, operator: Operator) -> PamClient:
+        if operator.wallet != "pam" or not operator.wallet_url or not operator.wallet_secret:
+            raise NoPamWallet(f"Operator {operator.name} has no PAM wallet configured")
+        key = (operator.name, operator.wallet_url, operator.wallet_secret)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = PamClient(
+                    operator.name, operator.wallet_url, operator.wallet_secret, self.settings.timeout, self._transport
+                )
+            return client
+
+    def identify(self, operator: Operator, token: str, fresh: bool = False) -> WalletPlayer:
+        """Who a token is, from the wallet; a recent answer serves again unless `fresh` (a balance to show)."""
+        key = (operator.name, token_fingerprint(token))
+        remembered, until = self._players.get(key, (None, 0.0))
+        if remembered is not None and not fresh and time.monotonic() < until:
+            return remembered
+        player = self.client(operator).identify(token)
+        if len(self._players) >= 100_000:
+            self._players.clear()
+        self._players[key] = (player, time.monotonic() + self.settings.identify_cache_seconds)
+        return player
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
