@@ -268,7 +268,8 @@ class Ledger:
 
 class Fault(BaseModel):
     """`error`: answer 500 and apply nothing; `refuse`: answer 400; `slow`: wait `seconds`, then apply and answer
-    (an engine that gave up meanwhile never hears it: a lost answer); `lost`: apply, then answer 500."""
+    (an engine that gave up meanwhile never hears it: a lost answer); `late`: apply, then wait `seconds` before the
+    answer (an engine killed meanwhile never learns it was applied); `lost`: apply, then answer 500."""
 
     kind: str
     action: str = "*"
@@ -345,6 +346,8 @@ def create_app(ledger: Ledger, secret: str, faults: Faults | None = None) -> Fas
             return answer(refused.status, {"code": refused.code, "message": refused.message})
         if fault is not None and fault.kind == "lost":
             return answer(500, {"code": 99, "message": "Injected error after applying"})
+        if fault is not None and fault.kind == "late":
+            await asyncio.sleep(fault.seconds)
         return answer(200, {"status": outcome})
 
     @app.get("/pam/ledger")
