@@ -34,6 +34,7 @@ from ticketing.errors import (
     InvalidToken,
     NotAllowed,
     OperatorNotFound,
+    OutboxMessageNotFound,
     ReplayedRequest,
     SaleDiscarded,
     TicketingError,
@@ -58,16 +59,18 @@ from ticketing.models import (
     TicketResult,
     TicketStatus,
 )
-from ticketing.money import round_odds
+from ticketing.money import from_cents, round_odds
 from ticketing.pricing import price_ticket
 from ticketing.rules import validate_ticket
 from ticketing.settings import WalletSettings
 from ticketing.settlement.service import AfterSale
 from ticketing.storage import AccountHolder, Operator, Store, tickets
+from ticketing.wallets import outbox, reconcile
 from ticketing.wallets.interface import INTERNAL, PAM, Wallets
 from ticketing.wallets.internal import InternalWallet
-from ticketing.wallets.outbox import PamWallet, confirm_sale, discard_sale, discard_unconfirmed
+from ticketing.wallets.outbox import OutboxMessage, PamWallet, confirm_sale, discard_sale, discard_unconfirmed
 from ticketing.wallets.pam import PamClients, PamTicket
+from ticketing.wallets.reconcile import Reconciliation, WalletPlayer, WalletStatus
 from ticketing.wallets.sender import OutboxSender, naive_utc
 
 Clock = Callable[[], datetime]
@@ -399,6 +402,69 @@ class TicketEngine:
     def list_shifts(self, actor: Actor, till: str | None = None, limit: int = 50) -> list[Shift]:
         actor.require(Permission.READ_SHIFTS)
         return self.after_sale.list_shifts(actor.operator, till, limit)
+
+    # ---- the operator's wallet (ticketing/wallets) ---------------------------------------------------------------
+
+    def wallet_status(self, actor: Actor) -> WalletStatus:
+        actor.require(Permission.OPERATE_WALLET)
+        operator = self.get_operator(actor.operator)
+        with self.store.read() as conn:
+            counts = outbox.count_by_state(conn, operator.name)
+        url = operator.wallet_url if operator.wallet == PAM else None
+        return WalletStatus(operator=operator.name, wallet=operator.wallet, url=url, messages=counts)
+
+    def wallet_messages(
+        self, actor: Actor, ticket: str | None = None, state: str | None = None, limit: int = 200
+    ) -> list[OutboxMessage]:
+        """The operator's messages to its wallet, newest first; one ticket's (id or code) in the order sent."""
+        actor.require(Permission.OPERATE_WALLET)
+        reference = None if ticket is None else normalize_ticket_reference(ticket)
+        with self.store.read() as conn:
+            return outbox.list_messages(conn, actor.operator, reference, state, limit)
+
+    def retry_wallet_messages(self, actor: Actor, ticket: str | None = None, message_id: int | None = None) -> int:
+        """Failed (and unanswered) messages sent again now: all of the operator's, one ticket's, or one message."""
+        actor.require(Permission.OPERATE_WALLET)
+        ticket_id = None
+        if ticket is not None:
+            with self.store.read() as conn:
+                found = self.store.find_ticket(conn, normalize_ticket_reference(ticket))
+            if found is None or found.operator != actor.operator:
+                raise TicketNotFound(f"Ticket {ticket.strip()[:40]} not found")
+            ticket_id = found.id
+        with self.store.write() as conn:
+            if message_id is not None and not outbox.list_messages(conn, actor.operator, message_id=message_id):
+                raise OutboxMessageNotFound(f"Message {message_id} not found")
+            retried = outbox.retry(conn, actor.operator, naive_utc(self.clock()), ticket_id, message_id)
+        self.outbox.wake()
+        return retried
+
+    def reconcile_wallet(self, actor: Actor) -> Reconciliation:
+        """The operator's PAM tickets against its wallet's ledger: every difference (README "Wallets")."""
+        actor.require(Permission.OPERATE_WALLET)
+        operator = self.get_operator(actor.operator)
+        ledger = self.pam.client(operator).ledger()
+        with self.store.read() as conn:
+            mine = reconcile.engine_view(conn, operator.name)
+            waiting = outbox.undelivered(conn, operator.name)
+        return reconcile.reconcile(operator.name, self.clock(), mine, ledger, waiting)
+
+    def wallet_player(self, actor: Actor, token: str) -> WalletPlayer:
+        """Who a token is and its balance now, wherever its money is: what a till shows before it sells."""
+        actor.require(Permission.SELL)
+        operator = self.get_operator(actor.operator)
+        with self.store.read() as conn:
+            account = self.store.load_account(conn, token_fingerprint(token))
+        here = account is not None and account.operator == operator.name
+        if here and (operator.wallet != PAM or account.kind == "shop"):
+            return WalletPlayer(
+                player_id=account.user_id, balance=account.balance, currency=operator.currency, wallet=INTERNAL
+            )
+        if operator.wallet != PAM:
+            raise InvalidToken()
+        player = self.pam.identify(operator, token, fresh=True)
+        balance = from_cents(player.balance_cents)
+        return WalletPlayer(player_id=player.player_id, balance=balance, currency=player.currency, wallet=PAM)
 
     # ---- lookups ---------------------------------------------------------------------------------------------
 

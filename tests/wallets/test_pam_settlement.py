@@ -11,7 +11,7 @@ from sqlalchemy import update
 from tests.support import SITE_ADMIN, SITE_TILL
 from tests.wallets.support import WALLET_SECRET, drain, outbox_of, sell, stored, write_unanswered_sale
 from ticketing import wire
-from ticketing.errors import TicketNotPayable
+from ticketing.errors import NotAllowed, TicketNotPayable
 from ticketing.models import EventResult
 from ticketing.storage import wallet_outbox
 from ticketing.wallets.outbox import list_messages, retry
@@ -284,3 +284,16 @@ def test_a_sale_still_waiting_for_its_wallet_is_discarded_not_settled(pam_engine
     assert stored(pam_engine, sold.id).status == "resulted"
     assert [a for a, _ in outbox_of(pam_engine, left.id)] == ["ticket_create", "ticket_discard"]
     assert pam_engine.settlement(SITE_ADMIN, "455").tickets == 1
+
+
+def test_only_an_admin_sees_retries_and_reconciles_the_outbox_and_only_a_till_looks_up_a_player(pam_engine, player):
+    token, player_id = player
+    for look in (pam_engine.wallet_status, pam_engine.wallet_messages, pam_engine.retry_wallet_messages):
+        with pytest.raises(NotAllowed):
+            look(SITE_TILL)
+    with pytest.raises(NotAllowed):
+        pam_engine.reconcile_wallet(SITE_TILL)
+    with pytest.raises(NotAllowed):
+        pam_engine.wallet_player(SITE_ADMIN, token)
+    assert pam_engine.wallet_player(SITE_TILL, token).player_id == player_id
+    assert pam_engine.reconcile_wallet(SITE_ADMIN).operator == "site"

@@ -220,7 +220,12 @@ class OutboxMessage(BaseModel):
 
 
 def list_messages(
-    conn: Connection, operator: str, ticket_id: str | None = None, state: str | None = None, limit: int = 200
+    conn: Connection,
+    operator: str,
+    ticket_id: str | None = None,
+    state: str | None = None,
+    limit: int = 200,
+    message_id: int | None = None,
 ) -> list[OutboxMessage]:
     """The operator's messages, newest first; one ticket's (by id or code) in the order they are sent."""
     query = (
@@ -232,6 +237,8 @@ def list_messages(
         query = query.where(or_(tickets.c.id == ticket_id.lower(), tickets.c.code == ticket_id.upper()))
     if state is not None:
         query = query.where(wallet_outbox.c.state == state)
+    if message_id is not None:
+        query = query.where(wallet_outbox.c.id == message_id)
     order = wallet_outbox.c.id if ticket_id is not None else wallet_outbox.c.id.desc()
     return [
         OutboxMessage.model_validate(dict(row._mapping)) for row in conn.execute(query.order_by(order).limit(limit))
