@@ -13,7 +13,9 @@ requests/s, p50/p99 latency, errors and repeated sales of each, and each one's r
     python bench/api_throughput.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
 With --postgres the real endpoint is also measured on PostgreSQL with 1 and 2 uvicorn workers (a fresh database
-each, created through that URL), in the same run.
+each, created through that URL), in the same run. With --pam the real endpoint is also measured selling through an
+operator's PAM wallet (README "Wallets"): the reference wallet runs on this machine too, and each sale is written
+`new`, sent to the wallet as `ticket_create` and opened on its answer (the player identified once, then cached).
 """
 
 import argparse
@@ -34,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from tests.databases import POSTGRES_ENV, Databases  # noqa: E402
 from tests.servers import engine_server, free_port, running  # noqa: E402
 from tests.support import SAMPLE_REQUEST_TEXT  # noqa: E402
+from ticketing.demo_data import SAMPLE_TOKEN  # noqa: E402
 from ticketing.settings import DEMO_SITE_SECRET  # noqa: E402
 from ticketing.signing import sign  # noqa: E402
 
@@ -42,6 +45,8 @@ SALES_PER_SECOND = 8000
 (~6,000 req/s). Should an endpoint answer more, the `repeated` column says how many sales it was sent twice."""
 
 STAKE_FIELD = '"stake": 25,'
+PAM_TOKEN, PAM_SECRET = "bench-pam-player-token", "bench-wallet-secret"
+PAM_BALANCE = "1000000000.00"
 
 WRK_SCRIPT = """
 -- Every request is a sale of its own (its own stake, so its own signature): an engine that refuses replays would
@@ -85,10 +90,10 @@ end
 """
 
 
-def write_sales(folder: Path, count: int) -> tuple[Path, Path]:
-    """The wrk script and its data: the spec's sample request, byte for byte but for the stake (25.00, 25.01, ...),
-    each signed now for operator `site`."""
-    before, found, after = SAMPLE_REQUEST_TEXT.partition(STAKE_FIELD)
+def write_sales(folder: Path, count: int, request_text: str = SAMPLE_REQUEST_TEXT) -> tuple[Path, Path]:
+    """The wrk script and its data: the spec's sample request (or `request_text`), byte for byte but for the stake
+    (25.00, 25.01, ...), each signed now for operator `site`."""
+    before, found, after = request_text.partition(STAKE_FIELD)
     assert found, "the sample request's stake field has changed"
     prefix, suffix = before + '"stake": ', "," + after
     timestamp = str(int(time.time()))
@@ -109,9 +114,9 @@ def write_sales(folder: Path, count: int) -> tuple[Path, Path]:
     return script, sales
 
 
-def wrk(url: str, connections: int, seconds: int, folder: Path) -> dict:
+def wrk(url: str, connections: int, seconds: int, folder: Path, request_text: str = SAMPLE_REQUEST_TEXT) -> dict:
     # One wrk thread: each thread would cycle through the same sales.
-    script, sales = write_sales(folder, SALES_PER_SECOND * seconds)
+    script, sales = write_sales(folder, SALES_PER_SECOND * seconds, request_text)
     out = subprocess.run(
         [
             "wrk",
@@ -173,11 +178,28 @@ def parse_wrk(out: str) -> dict:
     }
 
 
+def pam_run(args, folder: Path) -> dict:
+    """The engine (SQLite, 1 worker) selling for a player of the reference wallet, both on 127.0.0.1."""
+    port = free_port()
+    wallet_url = f"http://127.0.0.1:{port}"
+    player = f"{PAM_TOKEN}=bench-player:{PAM_BALANCE}"
+    command = [sys.executable, "-m", "ticketing.wallets.reference_wallet", "--port", str(port)]
+    command += ["--secret", PAM_SECRET, "--db", str(folder / "wallet.sqlite3"), "--player", player]
+    env = {"TICKETING_SITE_WALLET_URL": f"{wallet_url}/pam", "TICKETING_SITE_WALLET_SECRET": PAM_SECRET}
+    with (
+        running(command, f"{wallet_url}/health", {}, folder / "wallet.log"),
+        engine_server(folder / "pam.sqlite3", folder / "engine-pam.log", extra_env=env) as (url, _process),
+    ):
+        request_text = SAMPLE_REQUEST_TEXT.replace(SAMPLE_TOKEN, PAM_TOKEN)
+        return wrk(f"{url}/be/tickets", args.connections, args.seconds, folder, request_text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--postgres", help="an admin URL of a PostgreSQL server to measure it too")
+    parser.add_argument("--pam", action="store_true", help="also sell through the reference PAM wallet")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -203,6 +225,8 @@ def main() -> None:
         for name, database, workers in targets:
             with engine_server(database, folder / f"engine-{len(runs)}.log", workers=workers) as (url, _process):
                 runs.append((name, wrk(f"{url}/be/tickets", args.connections, args.seconds, folder)))
+        if args.pam:
+            runs.append(("(c) POST /be/tickets through a PAM wallet", pam_run(args, folder)))
     finally:
         if postgres is not None:
             postgres.drop_all()
@@ -216,6 +240,9 @@ def main() -> None:
             f" {result['repeated']:9d} {result['rps'] / bare['rps']:7.2f}"
         )
     print(f"ratio (b) on SQLite / (a): {real['rps'] / bare['rps']:.2f}")
+    if args.pam:
+        pam = runs[-1][1]
+        print(f"through the PAM wallet / the engine's own accounts, both SQLite: {pam['rps'] / real['rps']:.2f}")
     print(f"for history, against the sync yardstick (a'): {real['rps'] / bare_sync['rps']:.2f}")
     print("target (issue #16): (b) on SQLite / (a) >= 0.5, aim 0.7, with zero errors and no repeated sale")
 

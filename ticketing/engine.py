@@ -226,11 +226,14 @@ class TicketEngine:
         A crash between 3 and 4 leaves the ticket `new`; the next start, or the outbox's sweep, discards it."""
         operator = self.get_operator(sale.request.operator)
         token_sha256 = token_fingerprint(sale.request.token)
-        with self.store.read() as conn:
-            holder = self._account_holder(conn, token_sha256)
-        if holder is not None and holder.kind == "shop" and holder.operator == operator.name:
-            return self._sales.submit(sale).result()
-        player = self.pam.identify(operator, sale.request.token)
+        # A token the wallet identified lately is its player's, not a shop's account: no need to look here first.
+        player = self.pam.remembered(operator, sale.request.token)
+        if player is None:
+            with self.store.read() as conn:
+                holder = self._account_holder(conn, token_sha256)
+            if holder is not None and holder.kind == "shop" and holder.operator == operator.name:
+                return self._sales.submit(sale).result()
+            player = self.pam.identify(operator, sale.request.token)
         holder = AccountHolder(token_sha256=token_sha256, operator=operator.name, user_id=player.player_id)
         own = replace(sale, holder=holder, wallet=PAM, ticket_id=new_ticket_id(self.clock()))
         ticket = self._sales.submit(own).result()

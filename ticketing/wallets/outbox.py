@@ -143,20 +143,21 @@ class PamWallet:
 # ---- the sale's answer ---------------------------------------------------------------------------------------------
 
 
+# A sale's answer is written once per sale: its statements are built once (as the sale's own are, `storage.py`).
+OPEN_TICKET = (
+    update(tickets)
+    .where(tickets.c.id == bindparam("ticket_id"), tickets.c.status == TicketStatus.NEW.value)
+    .values(status=TicketStatus.OPEN.value, updated=bindparam("now"))
+)
+RECORD_MESSAGE = insert(wallet_outbox)
+
+
 def confirm_sale(conn: Connection, ticket_id: str, operator: str, now: datetime) -> bool:
     """The wallet took the stake: the ticket opens, if it is still `new` (False when it was discarded meanwhile)."""
-    opened = conn.execute(
-        update(tickets)
-        .where(tickets.c.id == ticket_id, tickets.c.status == TicketStatus.NEW.value)
-        .values(status=TicketStatus.OPEN.value, updated=now)
-    )
-    if opened.rowcount != 1:
+    if conn.execute(OPEN_TICKET, {"ticket_id": ticket_id, "now": now}).rowcount != 1:
         return False
-    conn.execute(
-        insert(wallet_outbox).values(
-            message(operator, ticket_id, "ticket_create", now, state=DELIVERED, attempts=1, delivered_at=now)
-        )
-    )
+    sent = message(operator, ticket_id, "ticket_create", now, state=DELIVERED, attempts=1, delivered_at=now)
+    conn.execute(RECORD_MESSAGE, sent)
     return True
 
 

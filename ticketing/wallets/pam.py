@@ -286,12 +286,17 @@ class PamClients:
                 )
             return client
 
+    def remembered(self, operator: Operator, token: str) -> WalletPlayer | None:
+        """The player `identify` said a token is, if it said so lately."""
+        remembered, until = self._players.get((operator.name, token_fingerprint(token)), (None, 0.0))
+        return remembered if time.monotonic() < until else None
+
     def identify(self, operator: Operator, token: str, fresh: bool = False) -> WalletPlayer:
         """Who a token is, from the wallet; a recent answer serves again unless `fresh` (a balance to show)."""
-        key = (operator.name, token_fingerprint(token))
-        remembered, until = self._players.get(key, (None, 0.0))
-        if remembered is not None and not fresh and time.monotonic() < until:
+        remembered = None if fresh else self.remembered(operator, token)
+        if remembered is not None:
             return remembered
+        key = (operator.name, token_fingerprint(token))
         player = self.client(operator).identify(token)
         if len(self._players) >= 100_000:
             self._players.clear()
