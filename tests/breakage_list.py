@@ -29,6 +29,8 @@ GROUP = "tests/test_group_commit.py"
 ENGINE = "tests/test_engine.py"
 DURABLE = "tests/test_durability_proofs.py"
 SETTLE = "tests/test_settlement.py"
+PAM_SALES = "tests/wallets/test_pam_sales.py"
+PAM_SETTLE = "tests/wallets/test_pam_settlement.py"
 DEBIT_LINES = "        wallet.take_stake(conn, account, ticket)\n"
 INSERT_LINE = (
     "        self.store.insert_ticket(\n"
@@ -454,5 +456,77 @@ BREAKAGES = [
         old="            if current.sold_by != till:\n",
         new="            if False:\n",
         tests=(f"{SETTLE}::test_the_till_that_sold_a_ticket_may_cancel_it_within_the_window",),
+    ),
+    Breakage(
+        id="pam-fields-out-of-order",
+        guarantee="wallets: the PAM calls are Betstack's bytes (the published vector)",
+        file="ticketing/wallets/pam.py",
+        old='    "wht_amount",\n    "wht",\n',
+        new='    "wht",\n    "wht_amount",\n',
+        tests=("tests/wallets/test_pam_messages.py",),
+    ),
+    Breakage(
+        id="pam-absent-optionals-left-out",
+        guarantee="wallets: absent optional fields are sent as null",
+        file="ticketing/wallets/pam.py",
+        old="{name: data.get(name) for name in fields}",
+        new="{name: data[name] for name in fields if data.get(name) is not None}",
+        tests=("tests/wallets/test_pam_messages.py",),
+    ),
+    Breakage(
+        id="pam-sales-left-new-at-start",
+        guarantee="wallets: a restart discards every sale left waiting for its wallet",
+        file="ticketing/engine.py",
+        old="            discard_unconfirmed(conn, naive_utc(self.clock()),"
+        ' "the engine restarted before the wallet\'s answer")\n',
+        new="            pass\n",
+        tests=(f"{PAM_SALES}::test_a_start_discards_every_sale_left_waiting_for_its_wallet",),
+    ),
+    Breakage(
+        id="pam-answer-opens-a-discarded-sale",
+        guarantee="wallets: a wallet's answer after the discard does not sell",
+        file="ticketing/wallets/outbox.py",
+        old='    .where(tickets.c.id == bindparam("ticket_id"), tickets.c.status == TicketStatus.NEW.value)\n',
+        new='    .where(tickets.c.id == bindparam("ticket_id"))\n',
+        tests=(f"{PAM_SALES}::test_a_wallet_answer_that_comes_after_the_sweep_discarded_the_sale_does_not_sell_it",),
+    ),
+    Breakage(
+        id="pam-outcomes-not-queued",
+        guarantee="wallets: settlement writes its outcomes to the outbox",
+        file="ticketing/wallets/outbox.py",
+        old="        conn.execute(QUEUE_OUTCOMES, params)\n",
+        new="",
+        tests=(
+            f"{PAM_SETTLE}::test_settlement_sends_each_outcome_once_as_betstack_writes_it_and_closes_after_the_window",
+        ),
+    ),
+    Breakage(
+        id="pam-outbox-out-of-order",
+        guarantee="wallets: a ticket's messages wait for its earlier ones",
+        file="ticketing/wallets/sender.py",
+        old="       AND NOT EXISTS",
+        new="       AND 1 = 1 OR NOT EXISTS",
+        tests=(f"{PAM_SETTLE}::test_a_tickets_messages_wait_for_its_earlier_ones_however_long_they_take",),
+    ),
+    Breakage(
+        id="pam-delivered-before-the-answer",
+        guarantee="wallets: a message is delivered at least once, even across a SIGKILL",
+        file="ticketing/wallets/sender.py",
+        old="                    .values(lease_until=lease_until)\n",
+        new="                    .values(lease_until=lease_until, state=DELIVERED)\n",
+        tests=(
+            "tests/wallets/test_pam_crashes.py::test_sigkill_during_outbox_delivery_then_a_restart_delivers_each_message_once",
+        ),
+    ),
+    Breakage(
+        id="pam-correction-without-rollback",
+        guarantee="wallets: a chaotic day reconciles to an empty report",
+        file="ticketing/wallets/outbox.py",
+        old='        conn.execute(QUEUE_ROLLBACKS, {"coupon_id": coupon_id, "now": now})\n',
+        new="        pass\n",
+        tests=(
+            f"{PAM_SETTLE}::test_a_correction_rolls_back_then_sends_the_new_outcome_and_each_round_is_applied",
+            "tests/wallets/test_chaos.py",
+        ),
     ),
 ]

@@ -4,6 +4,8 @@ by a `ticket_discard`, a sale left unanswered is discarded at the next start."""
 
 import hashlib
 import hmac
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -11,7 +13,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.support import SITE_TILL, sample_request
+from tests.servers import PROJECT_ROOT
+from tests.support import SITE_TILL, sample_request, seed_shop
 from tests.wallets.support import (
     SETTINGS,
     WALLET_SECRET,
@@ -26,9 +29,10 @@ from tests.wallets.support import (
 )
 from ticketing import wire
 from ticketing.demo_data import SAMPLE_TOKEN
+from ticketing.engine import TicketEngine
 from ticketing.errors import InvalidToken, SaleDiscarded, WalletRefused, WalletUnavailable
 from ticketing.models import TicketQuery, TicketStatus
-from ticketing.storage import wallet_outbox
+from ticketing.storage import Store, database_url, operators, wallet_outbox
 from ticketing.wallets.outbox import list_messages
 
 
@@ -231,3 +235,35 @@ def test_a_wallet_answer_that_comes_after_the_sweep_discarded_the_sale_does_not_
     ticket = only_ticket(pam_engine)
     assert ticket.status == "cancelled"
     assert [a for a, _ in outbox_of(pam_engine, ticket.id)] == ["ticket_create", "ticket_discard"]
+
+
+def test_the_admin_command_points_an_operator_at_its_wallet_and_back(databases, wallet, player):
+    token, _ = player
+    db = databases.make("admin-wallet")
+    seed_shop(db)
+    assert admin_command(db, "wallet", "--operator", "site", "--pam", wallet.url).returncode == 2, (
+        "a PAM needs a secret"
+    )
+    made = admin_command(db, "wallet", "--operator", "site", "--pam", wallet.url, "--secret", WALLET_SECRET)
+    assert made.returncode == 0, made.stderr
+    assert WALLET_SECRET not in made.stdout + made.stderr
+    engine = TicketEngine(Store(database_url(db)))
+    try:
+        assert sell(engine, token).status == "open"
+    finally:
+        engine.close()
+    assert admin_command(db, "wallet", "--operator", "site", "--internal").returncode == 0
+    with Store(database_url(db)).read() as conn:
+        assert conn.execute(select(operators.c.wallet, operators.c.wallet_url)).all() == [("internal", None)]
+    assert admin_command(db, "wallet", "--operator", "nobody", "--internal").returncode == 1
+
+
+def admin_command(db, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ticketing.admin", *args],
+        cwd=PROJECT_ROOT,
+        env={"TICKETING_DB": str(db), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

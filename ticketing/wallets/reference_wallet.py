@@ -3,6 +3,8 @@
     python -m ticketing.wallets.reference_wallet --port 8100 --operator site --secret WALLET-SECRET \\
         --player pam-player-token-1=pam-1001:5000.00
 
+(without `--player`, one demo player: token `pam-demo-player`, starting with KES 5,000.00).
+
 It keeps players' balances and a ledger in an SQLite file, verifies every signature (Betstack's rule: hex
 HMAC-SHA256 of `{timestamp}{body without spaces}`), refuses unknown players and short balances, and applies each
 action once: a message id it has applied before (`message-id` header) is a duplicate, and so is an action that
@@ -40,6 +42,8 @@ from ticketing.signing import verify_signature
 from ticketing.wallets.pam import PAM_FIELDS
 from ticketing.wire import WireJSONResponse
 
+DEMO_PLAYER = ("pam-demo-player", "pam-demo-1", 500_000)
+"""With no `--player`: one player to sell to in a demo (token, player id, KES 5,000.00 in cents)."""
 SETTLED = ("won", "lost", "void", "refunded")
 OUTCOMES = {"ticket_win": "won", "ticket_lost": "lost", "ticket_void": "void", "ticket_refund": "refunded"}
 SCHEMA = """
@@ -102,9 +106,13 @@ class Ledger:
                 (token, player_id, currency, balance),
             )
 
-    def balance(self, player_id: str) -> int:
+    def add_missing_player(self, token: str, player_id: str, balance: int, currency: str) -> None:
         with self._transaction() as db:
-            return db.execute("SELECT balance FROM players WHERE player_id = ?", (player_id,)).fetchone()[0]
+            db.execute(
+                "INSERT INTO players (token, player_id, currency, balance) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (token) DO NOTHING",
+                (token, player_id, currency, balance),
+            )
 
     def identify(self, token: str) -> dict[str, Any]:
         with self._transaction() as db:
@@ -428,6 +436,8 @@ def main(argv: list[str] | None = None) -> None:
     ledger = Ledger(args.db, args.operator)
     for token, player_id, balance in args.player:
         ledger.set_player(token, player_id, balance, args.currency)
+    if not args.player:
+        ledger.add_missing_player(*DEMO_PLAYER, args.currency)
     faults = None
     if args.faults or args.chaos_seed is not None:
         chaos = random.Random(args.chaos_seed) if args.chaos_seed is not None else None
