@@ -1,4 +1,5 @@
-"""One reference wallet per test module (each test gets players of its own), and an engine selling through it."""
+"""One reference wallet per test module and backend (each test gets players of its own), and an engine selling through
+it."""
 
 import pytest
 
@@ -6,8 +7,9 @@ from tests.wallets.support import engine_for, new_player, reference_wallet
 
 
 @pytest.fixture(scope="module")
-def wallet(tmp_path_factory):
-    with reference_wallet(tmp_path_factory.mktemp("wallet")) as server:
+def wallet(backend, tmp_path_factory):
+    """One for each backend's run of a module: a reconciliation compares every ticket the wallet has."""
+    with reference_wallet(tmp_path_factory.mktemp(f"wallet-{backend}")) as server:
         yield server
 
 

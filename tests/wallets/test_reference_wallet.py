@@ -7,12 +7,19 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from tests.wallets.support import PAM_PLAYER, PAM_TOKEN, WALLET_SECRET
+from tests.wallets.support import PAM_PLAYER, PAM_TOKEN, WALLET_SECRET, reference_wallet
 from ticketing.errors import InvalidToken, WalletRefused, WalletUnavailable
 from ticketing.pricing import TaxProfile
 from ticketing.wallets.pam import PamClient, PamTicket
 
 TAXES = TaxProfile()
+
+
+@pytest.fixture(scope="module")
+def wallet(tmp_path_factory):
+    """Its own wallet: these tests have no database backend to run once per."""
+    with reference_wallet(tmp_path_factory.mktemp("wallet")) as server:
+        yield server
 
 
 @pytest.fixture

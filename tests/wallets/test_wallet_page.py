@@ -7,10 +7,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.support import APP, SITE_ADMIN, SITE_TILL, sample_request
-from tests.wallets.support import WALLET_SECRET, new_player
+from tests.wallets.support import WALLET_SECRET, new_player, reference_wallet
 from ticketing.embedded import open_engine
 from ticketing.errors import WalletRefused
 from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, Settings
+
+
+@pytest.fixture(scope="module")
+def wallet(tmp_path_factory):
+    """Its own wallet: these tests have no database backend to run once per."""
+    with reference_wallet(tmp_path_factory.mktemp("wallet")) as server:
+        yield server
 
 
 @pytest.fixture
