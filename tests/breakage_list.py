@@ -569,6 +569,14 @@ BREAKAGES = [
         tests=(f"{PAM_SALES}::test_a_start_discards_every_sale_left_waiting_for_its_wallet",),
     ),
     Breakage(
+        id="pam-sale-written-as-internal",
+        guarantee="wallets: a PAM sale of a batch is written as its wallet's, opened by its answer",
+        file="ticketing/engine.py",
+        old="sale.fingerprint, sale.till, sale.wallet\n",
+        new="sale.fingerprint, sale.till, INTERNAL\n",
+        tests=(PAM_SALES,),
+    ),
+    Breakage(
         id="pam-answer-opens-a-discarded-sale",
         guarantee="wallets: a wallet's answer after the discard does not sell",
         file="ticketing/wallets/outbox.py",
