@@ -18,6 +18,7 @@ navigation = st.navigation(
         st.Page("pages/shift.py", title="Shift", icon=":material/account_balance_wallet:"),
         st.Page("pages/results.py", title="Results", icon=":material/scoreboard:"),
         st.Page("pages/coupon_qa.py", title="Coupon QA", icon=":material/fact_check:"),
+        st.Page("pages/wallet.py", title="Wallet", icon=":material/account_balance:"),
     ]
 )
 

@@ -14,7 +14,10 @@ requests/s, p50/p99 latency, errors and repeated sales of each, and each one's r
 
 With --postgres the real endpoint is also measured on PostgreSQL with 1 and 2 uvicorn workers (a fresh database
 each, created through that URL), in the same run. Every server is started once and the phases are alternated
-(`--rounds`): on a machine shared with other work, each ratio compares phases run seconds apart.
+(`--rounds`): on a machine shared with other work, each ratio compares phases run seconds apart. With --pam the real
+endpoint is also measured selling through an operator's PAM wallet (README "Wallets"): the reference wallet runs on
+this machine too, and each sale is written `new`, sent to the wallet as `ticket_create` and opened on its answer (the
+player identified once, then cached).
 """
 
 import argparse
@@ -36,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from tests.databases import POSTGRES_ENV, Databases  # noqa: E402
 from tests.servers import engine_server, free_port, running  # noqa: E402
 from tests.support import SAMPLE_REQUEST_TEXT  # noqa: E402
+from ticketing.demo_data import SAMPLE_TOKEN  # noqa: E402
 from ticketing.settings import DEMO_SITE_SECRET  # noqa: E402
 from ticketing.signing import sign  # noqa: E402
 
@@ -44,6 +48,8 @@ SALES_PER_SECOND = 8000
 (~6,000 req/s). Should an endpoint answer more, the `repeated` column says how many sales it was sent twice."""
 
 STAKE_FIELD = '"stake": 25,'
+PAM_TOKEN, PAM_SECRET = "bench-pam-player-token", "bench-wallet-secret"
+PAM_BALANCE = "1000000000.00"
 
 WRK_SCRIPT = """
 -- Every request is a sale of its own (its own stake, so its own signature): an engine that refuses replays would
@@ -87,10 +93,10 @@ end
 """
 
 
-def write_sales(folder: Path, count: int) -> tuple[Path, Path]:
-    """The wrk script and its data: the spec's sample request, byte for byte but for the stake (25.00, 25.01, ...),
-    each signed now for operator `site`."""
-    before, found, after = SAMPLE_REQUEST_TEXT.partition(STAKE_FIELD)
+def write_sales(folder: Path, count: int, request_text: str = SAMPLE_REQUEST_TEXT) -> tuple[Path, Path]:
+    """The wrk script and its data: the spec's sample request (or `request_text`), byte for byte but for the stake
+    (25.00, 25.01, ...), each signed now for operator `site`."""
+    before, found, after = request_text.partition(STAKE_FIELD)
     assert found, "the sample request's stake field has changed"
     prefix, suffix = before + '"stake": ', "," + after
     timestamp = str(int(time.time()))
@@ -111,9 +117,9 @@ def write_sales(folder: Path, count: int) -> tuple[Path, Path]:
     return script, sales
 
 
-def wrk(url: str, connections: int, seconds: int, folder: Path) -> dict:
+def wrk(url: str, connections: int, seconds: int, folder: Path, request_text: str = SAMPLE_REQUEST_TEXT) -> dict:
     # One wrk thread: each thread would cycle through the same sales.
-    script, sales = write_sales(folder, SALES_PER_SECOND * seconds)
+    script, sales = write_sales(folder, SALES_PER_SECOND * seconds, request_text)
     out = subprocess.run(
         [
             "wrk",
@@ -175,12 +181,28 @@ def parse_wrk(out: str) -> dict:
     }
 
 
+def pam_server(servers: ExitStack, folder: Path) -> tuple[str, int]:
+    """The engine (SQLite, 1 worker) selling for a player of the reference wallet, both on 127.0.0.1 and kept
+    running by `servers`: the engine's URL and process id."""
+    port = free_port()
+    wallet_url = f"http://127.0.0.1:{port}"
+    player = f"{PAM_TOKEN}=bench-player:{PAM_BALANCE}"
+    command = [sys.executable, "-m", "ticketing.wallets.reference_wallet", "--port", str(port)]
+    command += ["--secret", PAM_SECRET, "--db", str(folder / "wallet.sqlite3"), "--player", player]
+    env = {"TICKETING_SITE_WALLET_URL": f"{wallet_url}/pam", "TICKETING_SITE_WALLET_SECRET": PAM_SECRET}
+    servers.enter_context(running(command, f"{wallet_url}/health", {}, folder / "wallet.log"))
+    log = folder / "engine-pam.log"
+    url, process = servers.enter_context(engine_server(folder / "pam.sqlite3", log, extra_env=env))
+    return url, process.pid
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", default="8", help="one or more, comma-separated: 8,32")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=1, help="phases alternated this many times")
     parser.add_argument("--postgres", help="an admin URL of a PostgreSQL server to measure it too")
+    parser.add_argument("--pam", action="store_true", help="also sell through the reference PAM wallet")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -199,7 +221,7 @@ def main() -> None:
                 health = f"http://127.0.0.1:{port}/docs"
                 pids[name] = servers.enter_context(running(command, health, {}, folder / f"{port}.log")).pid
                 urls[name] = f"http://127.0.0.1:{port}"
-            targets = [("(b) POST /be/tickets, SQLite, 1 worker", str(folder / "bench.sqlite3"), 1)]
+            targets = [(SQLITE, str(folder / "bench.sqlite3"), 1)]
             if postgres is not None:
                 targets += [
                     (f"(b) POST /be/tickets, PostgreSQL, {n} worker{'s' * (n > 1)}", postgres.make("bench"), n)
@@ -209,6 +231,10 @@ def main() -> None:
                 log = folder / f"engine-{len(urls)}.log"
                 urls[name], process = servers.enter_context(engine_server(database, log, workers=workers))
                 pids[name] = process.pid
+            requests = dict.fromkeys(urls, SAMPLE_REQUEST_TEXT)
+            if args.pam:
+                urls[PAM], pids[PAM] = pam_server(servers, folder)
+                requests[PAM] = SAMPLE_REQUEST_TEXT.replace(SAMPLE_TOKEN, PAM_TOKEN)
             # Every phase of a round runs within seconds of the others: other load on the machine hits a round's
             # yardstick and its real endpoints alike, and the rounds show how much it moved.
             runs: dict[tuple[str, int], list[dict]] = {}
@@ -216,7 +242,7 @@ def main() -> None:
                 for _round in range(args.rounds):
                     for name, url in urls.items():
                         before = cpu_seconds(pids[name])
-                        result = wrk(f"{url}/be/tickets", count, args.seconds, folder)
+                        result = wrk(f"{url}/be/tickets", count, args.seconds, folder, requests[name])
                         result["cpu_us"] = (cpu_seconds(pids[name]) - before) / max(result["requests"], 1) * 1e6
                         runs.setdefault((name, count), []).append(result)
     finally:
@@ -248,6 +274,8 @@ def cpu_seconds(pid: int) -> float:
 
 BARE = "(a) bare app, async def, parse only"
 BARE_SYNC = "(a') bare app, sync def (for history)"
+SQLITE = "(b) POST /be/tickets, SQLite, 1 worker"
+PAM = "(c) POST /be/tickets through a PAM wallet"
 
 
 def _span(values: list[float], digits: int) -> str:
@@ -282,6 +310,10 @@ def report(runs: dict[tuple[str, int], list[dict]], connections: list[int], args
                 f" {sum(r['errors'] for r in results):6d} {sum(r['repeated'] for r in results):8d}"
                 f" {_span(ratios, 2):>9} {_span([r['cpu_us'] for r in results], 0):>11} {_span(costs, 2):>9}"
             )
+    if args.pam:
+        for count in connections:
+            ratios = [p["rps"] / b["rps"] for p, b in zip(runs[(PAM, count)], runs[(SQLITE, count)], strict=True)]
+            print(f"through the PAM wallet / the engine's own accounts, both SQLite, {count} conn: {_span(ratios, 2)}")
     print("ratios are each round's (b) against the same round's (a); CPU µs/req is the server's processes' CPU time")
     print("per answered request, and (a)/CPU the bare app's over this one's: the ratio the two would reach on a")
     print("machine of their own with the load generator elsewhere. Targets (issue #16): SQLite >= 0.5 (aim 0.7),")

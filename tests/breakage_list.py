@@ -33,6 +33,8 @@ HOSTILE = "tests/test_hostile_input.py"
 ISOLATION = "tests/test_sale_isolation.py"
 SERVER = "tests/test_server_limits.py"
 PAGES = "tests/test_ticket_pages.py"
+PAM_SALES = "tests/wallets/test_pam_sales.py"
+PAM_SETTLE = "tests/wallets/test_pam_settlement.py"
 
 BREAKAGES = [
     Breakage(
@@ -195,8 +197,12 @@ BREAKAGES = [
         id="any-error-taken-for-a-refusal",
         guarantee="group commit: a failing sale is rerun alone and fails alone",
         file="ticketing/engine.py",
-        old="            except TicketingError as refused:\n                outcomes[i] = refused\n",
-        new="            except Exception as refused:\n                outcomes[i] = refused\n",
+        old="            except TicketingError as refused:\n"
+        "                outcomes[i] = refused\n"
+        "            except Exception:\n",
+        new="            except Exception as refused:\n"
+        "                outcomes[i] = refused\n"
+        "            except Exception:\n",
         tests=(f"{ISOLATION}::test_an_internal_error_in_one_sale_fails_it_alone_and_its_batch_commits_once",),
     ),
     Breakage(
@@ -215,9 +221,9 @@ BREAKAGES = [
     Breakage(
         id="debit-without-balance-check",
         guarantee="a refused sale writes nothing (insufficient balance)",
-        file="ticketing/engine.py",
-        old="            if balance < cents:\n",
-        new="            if balance < 0:\n",
+        file="ticketing/wallets/internal.py",
+        old="        if balance < cents:\n",
+        new="        if balance < 0:\n",
         tests=(
             f"{ENGINE}::test_insufficient_balance",
             f"{GROUP}::test_a_sale_refused_in_a_batch_on_the_engine_debits_nothing",
@@ -230,10 +236,10 @@ BREAKAGES = [
         old="        if not sold:\n"
         "            return\n"
         "        self._draw_free_codes(conn, [ticket for _i, ticket, _a in sold])\n"
-        "        tickets, events, stakes = [], [], []\n"
+        "        tickets, events, cash = [], [], []\n"
         "        for i, ticket, account in sold:\n",
         new="        self._draw_free_codes(conn, [ticket for _i, ticket, _a in built])\n"
-        "        tickets, events, stakes = [], [], []\n"
+        "        tickets, events, cash = [], [], []\n"
         "        for i, ticket, account in built:\n",
         tests=(
             f"{ENGINE}::test_insufficient_balance",
@@ -536,5 +542,85 @@ BREAKAGES = [
         old="    lambda column: f\"json(printf('%d.%02d', {column} / 100, {column} % 100))\",\n",
         new="    lambda column: f\"json(printf('%d.%d', {column} / 100, {column} % 100))\",\n",
         tests=(f"{PAGES}::test_the_database_writes_a_page_exactly_as_the_tickets_are_written",),
+    ),
+    Breakage(
+        id="pam-fields-out-of-order",
+        guarantee="wallets: the PAM calls are Betstack's bytes (the published vector)",
+        file="ticketing/wallets/pam.py",
+        old='    "wht_amount",\n    "wht",\n',
+        new='    "wht",\n    "wht_amount",\n',
+        tests=("tests/wallets/test_pam_messages.py",),
+    ),
+    Breakage(
+        id="pam-absent-optionals-left-out",
+        guarantee="wallets: absent optional fields are sent as null",
+        file="ticketing/wallets/pam.py",
+        old="{name: data.get(name) for name in fields}",
+        new="{name: data[name] for name in fields if data.get(name) is not None}",
+        tests=("tests/wallets/test_pam_messages.py",),
+    ),
+    Breakage(
+        id="pam-sales-left-new-at-start",
+        guarantee="wallets: a restart discards every sale left waiting for its wallet",
+        file="ticketing/engine.py",
+        old="            discard_unconfirmed(conn, naive_utc(self.clock()),"
+        ' "the engine restarted before the wallet\'s answer")\n',
+        new="            pass\n",
+        tests=(f"{PAM_SALES}::test_a_start_discards_every_sale_left_waiting_for_its_wallet",),
+    ),
+    Breakage(
+        id="pam-sale-written-as-internal",
+        guarantee="wallets: a PAM sale of a batch is written as its wallet's, opened by its answer",
+        file="ticketing/engine.py",
+        old="sale.fingerprint, sale.till, sale.wallet\n",
+        new="sale.fingerprint, sale.till, INTERNAL\n",
+        tests=(PAM_SALES,),
+    ),
+    Breakage(
+        id="pam-answer-opens-a-discarded-sale",
+        guarantee="wallets: a wallet's answer after the discard does not sell",
+        file="ticketing/wallets/outbox.py",
+        old='    .where(tickets.c.id == bindparam("ticket_id"), tickets.c.status == TicketStatus.NEW.value)\n',
+        new='    .where(tickets.c.id == bindparam("ticket_id"))\n',
+        tests=(f"{PAM_SALES}::test_a_wallet_answer_that_comes_after_the_sweep_discarded_the_sale_does_not_sell_it",),
+    ),
+    Breakage(
+        id="pam-outcomes-not-queued",
+        guarantee="wallets: settlement writes its outcomes to the outbox",
+        file="ticketing/wallets/outbox.py",
+        old="        conn.execute(QUEUE_OUTCOMES, params)\n",
+        new="",
+        tests=(
+            f"{PAM_SETTLE}::test_settlement_sends_each_outcome_once_as_betstack_writes_it_and_closes_after_the_window",
+        ),
+    ),
+    Breakage(
+        id="pam-outbox-out-of-order",
+        guarantee="wallets: a ticket's messages wait for its earlier ones",
+        file="ticketing/wallets/sender.py",
+        old="       AND NOT EXISTS",
+        new="       AND 1 = 1 OR NOT EXISTS",
+        tests=(f"{PAM_SETTLE}::test_a_tickets_messages_wait_for_its_earlier_ones_however_long_they_take",),
+    ),
+    Breakage(
+        id="pam-delivered-before-the-answer",
+        guarantee="wallets: a message is delivered at least once, even across a SIGKILL",
+        file="ticketing/wallets/sender.py",
+        old="                    .values(lease_until=lease_until)\n",
+        new="                    .values(lease_until=lease_until, state=DELIVERED)\n",
+        tests=(
+            "tests/wallets/test_pam_crashes.py::test_sigkill_during_outbox_delivery_then_a_restart_delivers_each_message_once",
+        ),
+    ),
+    Breakage(
+        id="pam-correction-without-rollback",
+        guarantee="wallets: a chaotic day reconciles to an empty report",
+        file="ticketing/wallets/outbox.py",
+        old='        conn.execute(QUEUE_ROLLBACKS, {"coupon_id": coupon_id, "now": now})\n',
+        new="        pass\n",
+        tests=(
+            f"{PAM_SETTLE}::test_a_correction_rolls_back_then_sends_the_new_outcome_and_each_round_is_applied",
+            "tests/wallets/test_chaos.py",
+        ),
     ),
 ]

@@ -3,8 +3,12 @@
     python -m ticketing.admin create --operator site --role feed [--key-id site-feed-2]
     python -m ticketing.admin revoke site-feed-2
     python -m ticketing.admin list [--operator site]
+    python -m ticketing.admin wallet --operator site --pam http://127.0.0.1:8100/pam --secret WALLET-SECRET
+    python -m ticketing.admin wallet --operator site --internal
 
-`create` prints the new secret once; it is never shown again (`list` shows key ids, roles and dates only).
+`create` prints the new secret once; it is never shown again (`list` shows key ids, roles and dates only). `wallet`
+says where the operator's players' money is: its own PAM wallet (called at that URL, signed with that secret) or the
+engine's accounts; running engines follow within 10 s (they keep an operator that long).
 Exit 0 on success, 1 when refused (unknown operator, key id taken, nothing to revoke), 2 on a usage error.
 """
 
@@ -38,6 +42,12 @@ def parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id")
     listing = sub.add_parser("list", help="key ids, operators, roles, created and revoked dates (never secrets)")
     listing.add_argument("--operator")
+    wallet = sub.add_parser("wallet", help="where the operator's players' money is: its PAM wallet or the engine")
+    wallet.add_argument("--operator", required=True)
+    where = wallet.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pam", metavar="URL", help="the operator's PAM endpoint")
+    where.add_argument("--internal", action="store_true", help="the engine's own accounts")
+    wallet.add_argument("--secret", help="the PAM's signing secret (with --pam)")
     return commands
 
 
@@ -72,6 +82,22 @@ def run(store: Store, args: argparse.Namespace) -> int:
             )
             print(f"key id: {key_id}\noperator: {args.operator}\nrole: {args.role}\nsecret: {secret}")
             print("The secret is shown this once: keep it where the till, feed or admin will read it.", file=sys.stderr)
+        elif args.command == "wallet":
+            operator = store.load_operator(conn, args.operator)
+            if operator is None:
+                print(f"operator {args.operator!r} was not found", file=sys.stderr)
+                return 1
+            if args.pam and not args.secret:
+                print("--pam needs the wallet's --secret", file=sys.stderr)
+                return 2
+            if args.pam:
+                wallet = {"wallet": "pam", "wallet_url": args.pam, "wallet_secret": args.secret}
+                where = f"its PAM wallet at {args.pam}"
+            else:
+                wallet = {"wallet": "internal", "wallet_url": None, "wallet_secret": None}
+                where = "the engine's accounts"
+            store.save_operator(conn, operator.model_copy(update=wallet))
+            print(f"{args.operator}: players' money in {where}")
         elif args.command == "revoke":
             if not revoke_credential(conn, args.key_id, now):
                 print(f"no active credential {args.key_id!r}", file=sys.stderr)

@@ -47,6 +47,7 @@ from ticketing.models import (
 from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
 from ticketing.settings import Settings
 from ticketing.settlement.routes import after_sale_router
+from ticketing.wallets.routes import wallet_router
 from ticketing.wire import WireJSONResponse, WireRoute
 
 log = logging.getLogger("ticketing.api")
@@ -295,6 +296,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return WireJSONResponse(engine.update_event(caller.actor, coupon_id, event_id, change))
 
     app.include_router(after_sale_router(errors))
+    app.include_router(wallet_router(errors))
 
     return app
 

@@ -33,12 +33,15 @@ from ticketing.models import (
     TicketRequest,
 )
 from ticketing.signing import signed_headers
+from ticketing.wallets.outbox import OutboxMessage
+from ticketing.wallets.reconcile import Reconciliation, WalletPlayer, WalletStatus
 
 TICKETS = TypeAdapter(list[Ticket])
 SHIFTS = TypeAdapter(list[Shift])
 COUPONS = TypeAdapter(list[Coupon])
 NEXT_CURSOR = "X-Next-Cursor"
 DRAFTS = TypeAdapter(list[DraftSummary])
+MESSAGES = TypeAdapter(list[OutboxMessage])
 
 
 def _coupon_path(coupon_id: str) -> str:
@@ -229,6 +232,29 @@ class TicketingClient:
     def list_shifts(self, till: str | None = None, limit: int = 50) -> list[Shift]:
         params = {"limit": limit} | ({"till": till} if till else {})
         return SHIFTS.validate_python(self._send("GET", "/be/shifts", params=params))
+
+    # ---- the operator's wallet ----------------------------------------------------------------------------------
+
+    def wallet_status(self) -> WalletStatus:
+        return WalletStatus.model_validate(self._send("GET", "/be/wallet"))
+
+    def wallet_messages(self, ticket: str | None = None, state: str | None = None, limit: int = 200):
+        params: dict[str, Any] = {"limit": limit}
+        if ticket:
+            params["ticket"] = ticket.strip()
+        if state:
+            params["state"] = state
+        return MESSAGES.validate_python(self._send("GET", "/be/wallet/outbox", params=params))
+
+    def retry_wallet_messages(self, ticket: str | None = None, message_id: int | None = None) -> int:
+        body = wire.dumps({"ticket": ticket.strip() if ticket else None, "message_id": message_id})
+        return self._send("POST", "/be/wallet/outbox/retry", body=body)["retried"]
+
+    def reconcile_wallet(self) -> Reconciliation:
+        return Reconciliation.model_validate(self._send("GET", "/be/wallet/reconciliation"))
+
+    def wallet_player(self, token: str) -> WalletPlayer:
+        return WalletPlayer.model_validate(self._send("POST", "/be/wallet/player", body=wire.dumps({"token": token})))
 
     def health(self) -> dict[str, Any]:
         return self._send("GET", "/health")

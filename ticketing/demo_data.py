@@ -156,9 +156,11 @@ def seed_demo_data(
     admin_secret: str = DEMO_ADMIN_SECRET,
     seed: int = 455,
     max_payout: Decimal = DEFAULT_MAX_PAYOUT,
+    wallet_url: str | None = None,
+    wallet_secret: str | None = None,
 ) -> None:
-    """Idempotent: creates what is missing, refreshes the operator's secrets (a revoked credential stays revoked)
-    and its cap, rolls stale demo coupons forward."""
+    """Idempotent: creates what is missing, refreshes the operator's secrets (a revoked credential stays revoked),
+    its cap and its wallet (a PAM at `wallet_url`, else the engine's accounts), rolls stale demo coupons forward."""
     store, now, rng = engine.store, engine.clock(), random.Random(seed)
     with store.write() as conn:
         store.save_operator(
@@ -169,6 +171,9 @@ def seed_demo_data(
                 secret=site_secret,
                 tax_profile=TaxProfile(),
                 max_payout=max_payout,
+                wallet="pam" if wallet_url else "internal",
+                wallet_url=wallet_url,
+                wallet_secret=wallet_secret if wallet_url else None,
             ),
         )
         seed_credential(conn, DEMO_FEED_KEY_ID, DEMO_OPERATOR, Role.FEED, feed_secret, now)

@@ -15,10 +15,10 @@ log = logging.getLogger(__name__)
 
 def open_engine(settings: Settings) -> TicketEngine:
     """Schema created and demo data seeded on first start (both idempotent); a settlement a crash interrupted is
-    finished."""
+    finished; sales a crash left waiting for their wallet are discarded, and the wallets' outbox is delivered."""
     store = Store(database_url(settings.database))
     store.create_schema()
-    engine = TicketEngine(store)
+    engine = TicketEngine(store, wallet_settings=settings.wallet)
     with store.setup_lock():
         seed_demo_data(
             engine,
@@ -26,8 +26,11 @@ def open_engine(settings: Settings) -> TicketEngine:
             settings.site_feed_secret,
             settings.site_admin_secret,
             max_payout=settings.max_payout,
+            wallet_url=settings.site_wallet_url,
+            wallet_secret=settings.site_wallet_secret,
         )
     engine.after_sale.settle_pending()
+    engine.start_outbox()
     return engine
 
 

@@ -10,12 +10,13 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ticketing.access import replays
@@ -31,14 +32,17 @@ from ticketing.errors import (
     CouponNotFound,
     CouponRejected,
     IdempotencyKeyReused,
-    InsufficientBalance,
     InvalidSignature,
     InvalidToken,
     NotAllowed,
     OperatorNotFound,
+    OutboxMessageNotFound,
     ReplayedRequest,
+    SaleDiscarded,
     TicketingError,
     TicketNotFound,
+    WalletRefused,
+    WalletUnavailable,
 )
 from ticketing.group_commit import AGAIN, GroupCommitter
 from ticketing.identifiers import new_ticket_code, new_ticket_id, normalize_ticket_reference, token_fingerprint
@@ -60,11 +64,19 @@ from ticketing.models import (
     TicketStatus,
     trusted,
 )
-from ticketing.money import round_odds, to_cents
+from ticketing.money import from_cents, round_odds, to_cents
 from ticketing.pricing import price_ticket
 from ticketing.rules import validate_ticket
+from ticketing.settings import WalletSettings
 from ticketing.settlement.service import AfterSale
-from ticketing.storage import AccountHolder, Operator, Store
+from ticketing.storage import AccountHolder, Operator, Store, tickets
+from ticketing.wallets import outbox, reconcile
+from ticketing.wallets.interface import INTERNAL, PAM, Stakes, Wallets
+from ticketing.wallets.internal import InternalWallet
+from ticketing.wallets.outbox import OutboxMessage, PamWallet, confirm_sale, discard_sale, discard_unconfirmed
+from ticketing.wallets.pam import PamClients, PamTicket
+from ticketing.wallets.reconcile import Reconciliation, WalletPlayer, WalletStatus
+from ticketing.wallets.sender import OutboxSender, naive_utc
 
 Clock = Callable[[], datetime]
 WRITE_ATTEMPTS = 5
@@ -99,6 +111,11 @@ class Sale:
     signed: SignedRequest | None = None
     till: str | None = None
     """Who sells: a shop ticket's stake is cash in this till's open shift."""
+    holder: AccountHolder | None = None
+    """Whose money, when the operator's wallet said so (`identify`); else the token's account here."""
+    wallet: str = INTERNAL
+    ticket_id: str | None = None
+    """Chosen before a wallet's sale is written, so that its caller can tell its own ticket from an earlier one."""
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -115,16 +132,21 @@ class Sale:
 
 
 class TicketEngine:
-    def __init__(self, store: Store, clock: Clock = utc_now):
+    def __init__(self, store: Store, clock: Clock = utc_now, wallet_settings: WalletSettings | None = None):
         self.store = store
         self.clock = clock
         self._operators: dict[str, tuple[Operator, float]] = {}
         self._account_holders: dict[str, AccountHolder] = {}
-        self._sales: GroupCommitter[Sale] = GroupCommitter(
-            store.write, self._sell_batch, self._sell_alone, "ticket-sales"
-        )
+        # Sales, and the wallets' answers to them, share the writer thread and its group commits.
+        self._sales: GroupCommitter = GroupCommitter(store.write, self._write, self._write_alone, "ticket-sales")
+        self.wallet_settings = wallet_settings or WalletSettings()
+        self.pam = PamClients(self.wallet_settings)
+        self.wallets = Wallets(InternalWallet(), PamWallet())
+        self.outbox = OutboxSender(store, self.pam, self.get_operator, lambda: self.clock(), self.wallet_settings)
+        # A wallet's sale waits for its wallet's answer on one of these threads, not on the writer.
+        self._wallet_sales = ThreadPoolExecutor(64, thread_name_prefix="wallet-sales")
         # Through `self.clock` at each call, so that a test (or a demo) that moves the engine's clock moves both.
-        self.after_sale = AfterSale(store, lambda: self.clock(), self.get_operator)
+        self.after_sale = AfterSale(store, lambda: self.clock(), self.get_operator, self.wallets)
         self.coupons = CouponDesk(store, lambda: self.clock(), self.get_operator)
         self._pruner = replays.Pruner()
 
@@ -184,11 +206,101 @@ class TicketEngine:
         actor.require(Permission.SELL)
         if request.operator != actor.operator:
             raise NotAllowed(f"A credential of {actor.operator} cannot sell for {request.operator}")
-        return self._sales.submit(Sale(request, idempotency_key, request_fingerprint(request), signed, actor.till))
+        sale = Sale(request, idempotency_key, request_fingerprint(request), signed, actor.till)
+        if self.get_operator(request.operator).wallet == PAM:
+            return self._wallet_sales.submit(self._sell_through_wallet, sale)
+        return self._sales.submit(sale)
+
+    def start_outbox(self) -> None:
+        """At start: the sales a crash left waiting for their wallet's answer are discarded (the wallet may have
+        taken their stake: the discard gives it back), then the outbox is delivered from where it stood."""
+        with self.store.write() as conn:
+            discard_unconfirmed(conn, naive_utc(self.clock()), "the engine restarted before the wallet's answer")
+        self.outbox.start()
 
     def close(self) -> None:
+        self._wallet_sales.shutdown(wait=True)
         self._sales.close()
+        self.outbox.stop()
+        self.pam.close()
         self.store.dispose()
+
+    def _write(self, conn: Connection, jobs: list) -> list:
+        """A batch of sales (`_sell_batch`) and of wallets' answers to earlier ones (functions of the connection that
+        refuse before they write), in one transaction: each job's outcome."""
+        outcomes: list = [None] * len(jobs)
+        sales = [i for i, job in enumerate(jobs) if isinstance(job, Sale)]
+        for i, job in enumerate(jobs):
+            if not isinstance(job, Sale):
+                try:
+                    outcomes[i] = job(conn)
+                except TicketingError as refused:
+                    outcomes[i] = refused
+        if sales:
+            for i, outcome in zip(sales, self._sell_batch(conn, [jobs[i] for i in sales]), strict=True):
+                outcomes[i] = outcome
+        return outcomes
+
+    def _write_alone(self, job):
+        if isinstance(job, Sale):
+            return self._sell_alone(job)
+        with self.store.write() as conn:
+            return job(conn)
+
+    def _sell_through_wallet(self, sale: Sale) -> Ticket:
+        """A sale for an operator whose players' money is in its own wallet (README "Wallets"):
+        1. whose money: a shop's account here sells as any internal sale; any other token is resolved by `identify`;
+        2. the ticket is written `new` through the group commit, as any sale (every refusal before it is written);
+        3. `ticket_create` is sent after that commit, outside any transaction: the wallet's answer holds no writer;
+        4. a 200 opens the ticket and answers the sale; a refusal or no answer discards it (ticket cancelled and
+           `ticket_discard` queued, in one transaction) and the caller gets 140 or 141.
+        A crash between 3 and 4 leaves the ticket `new`; the next start, or the outbox's sweep, discards it."""
+        operator = self.get_operator(sale.request.operator)
+        token_sha256 = token_fingerprint(sale.request.token)
+        # A token the wallet identified lately is its player's, not a shop's account: no need to look here first.
+        player = self.pam.remembered(operator, sale.request.token)
+        if player is None:
+            with self.store.read() as conn:
+                holder = self._account_holder(conn, token_sha256)
+            if holder is not None and holder.kind == "shop" and holder.operator == operator.name:
+                return self._sales.submit(sale).result()
+            player = self.pam.identify(operator, sale.request.token)
+        holder = AccountHolder(token_sha256=token_sha256, operator=operator.name, user_id=player.player_id)
+        own = replace(sale, holder=holder, wallet=PAM, ticket_id=new_ticket_id(self.clock()))
+        ticket = self._sales.submit(own).result()
+        if ticket.id != own.ticket_id:
+            return self._first_answer(ticket)
+        try:
+            data = PamTicket.of(ticket).data(operator.name, operator.tax_profile)
+            self.pam.client(operator).send("ticket_create", data, f"{ticket.id}-ticket_create-0")
+        except (WalletRefused, WalletUnavailable) as failed:
+            discard = partial(discard_sale, ticket_id=ticket.id, reason=failed.message, now=naive_utc(self.clock()))
+            self._sales.submit(discard).result()
+            self.outbox.wake()
+            raise
+        now = self.clock()
+        confirm = partial(confirm_sale, ticket_id=ticket.id, operator=operator.name, now=naive_utc(now))
+        if not self._sales.submit(confirm).result():
+            raise WalletUnavailable(
+                f"Ticket {ticket.code} was discarded before the wallet's answer came: it was not sold", reason="timeout"
+            )
+        return ticket.model_copy(update={"status": TicketStatus.OPEN, "updated": now})
+
+    def _first_answer(self, ticket: Ticket) -> Ticket:
+        """A retry or a replay of a wallet's sale answers as its first sending was answered, once that is known."""
+        deadline = time.monotonic() + 2 * self.wallet_settings.timeout + 10
+        while True:
+            with self.store.read() as conn:
+                wallet = conn.execute(select(tickets.c.wallet).where(tickets.c.id == ticket.id)).scalar()
+                ticket = self.store.find_ticket(conn, ticket.id)
+            if wallet != PAM or ticket.status != TicketStatus.NEW or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if wallet == PAM and ticket.status == TicketStatus.NEW:
+            raise WalletUnavailable(f"Ticket {ticket.code} is still waiting for the wallet's answer", reason="timeout")
+        if wallet == PAM and ticket.status == TicketStatus.CANCELLED and ticket.settlement is None:
+            raise SaleDiscarded(f"Ticket {ticket.code} was not sold: its wallet did not take the stake")
+        return ticket
 
     def _sell_alone(self, sale: Sale) -> Ticket:
         for attempt in range(WRITE_ATTEMPTS):
@@ -216,7 +328,7 @@ class TicketEngine:
         now = self.clock()
         self._pruner.prune_if_due(conn)
         outcomes: list = [None] * len(sales)
-        ticket_ids = [new_ticket_id(now) for _ in sales]
+        ticket_ids = [sale.ticket_id or new_ticket_id(now) for sale in sales]
         seen: set = set()
         for i, sale in enumerate(sales):
             # A retry or a replay of a sale of this very batch is answered once that sale is committed.
@@ -288,7 +400,7 @@ class TicketEngine:
         """The sale checked and priced against the coupon as this transaction reads it; a refusal raises."""
         request = sale.request
         operator = self._operator(conn, request.operator)
-        account = self._account_holder(conn, token_fingerprint(request.token))
+        account = sale.holder or self._account_holder(conn, token_fingerprint(request.token))
         if account is None or account.operator != operator.name:
             raise InvalidToken()
         key = (request.coupon_id, operator.name)
@@ -333,36 +445,37 @@ class TicketEngine:
     def _debit_and_write(
         self, conn: Connection, sales: list[Sale], built: list[tuple[int, Ticket, AccountHolder]], outcomes: list
     ) -> None:
-        """Each stake checked in order against its account's balance as this transaction reads it, then the
-        batch's writes. A ticket code already taken is drawn again (1 in 148 million a ticket stored)."""
+        """Each stake taken in order by its sale's wallet (`Stakes`: the internal wallet checks it against its
+        account's balance as this transaction reads it; a PAM wallet's is taken by `ticket_create` after the commit),
+        then the batch's writes. A ticket code already taken is drawn again (1 in 148 million a ticket stored)."""
         statements = self.store.sales
-        balances = statements.balances(conn, list({account.token_sha256 for _i, _t, account in built}))
-        debits: dict[str, int] = {}
+        internal = {account.token_sha256 for i, _t, account in built if sales[i].wallet == INTERNAL}
+        stakes = Stakes(statements.balances(conn, list(internal)) if internal else {})
         sold: list[tuple[int, Ticket, AccountHolder]] = []
         for i, ticket, account in built:
-            token, cents = account.token_sha256, to_cents(ticket.stake)
-            balance = balances.get(token, 0)
-            if balance < cents:
-                outcomes[i] = InsufficientBalance()
+            try:
+                self.wallets[sales[i].wallet].take_stake(stakes, account, ticket)
+            except TicketingError as refused:
+                outcomes[i] = refused
                 continue
-            balances[token] = balance - cents
-            debits[token] = debits.get(token, 0) + cents
             sold.append((i, ticket, account))
         if not sold:
             return
         self._draw_free_codes(conn, [ticket for _i, ticket, _a in sold])
-        tickets, events, stakes = [], [], []
+        tickets, events, cash = [], [], []
         for i, ticket, account in sold:
             sale = sales[i]
             tickets.append(
-                statements.ticket_row(ticket, account.token_sha256, sale.idempotency_key, sale.fingerprint, sale.till)
+                statements.ticket_row(
+                    ticket, account.token_sha256, sale.idempotency_key, sale.fingerprint, sale.till, sale.wallet
+                )
             )
             events.extend(statements.ticket_event_rows(ticket))
             if account.kind == "shop" and sale.till is not None:
                 # A shop ticket's stake is cash taken at the till: recorded in its open shift, if it has one.
                 moment = statements.moment(ticket.created)
-                stakes.append((ticket.id, to_cents(ticket.stake), moment, ticket.operator, sale.till))
-        statements.write(conn, debits, tickets, events, stakes)
+                cash.append((ticket.id, to_cents(ticket.stake), moment, ticket.operator, sale.till))
+        statements.write(conn, stakes.debits, tickets, events, cash)
         for i, ticket, _account in sold:
             outcomes[i] = ticket
 
@@ -429,6 +542,69 @@ class TicketEngine:
     def list_shifts(self, actor: Actor, till: str | None = None, limit: int = 50) -> list[Shift]:
         actor.require(Permission.READ_SHIFTS)
         return self.after_sale.list_shifts(actor.operator, till, limit)
+
+    # ---- the operator's wallet (ticketing/wallets) ---------------------------------------------------------------
+
+    def wallet_status(self, actor: Actor) -> WalletStatus:
+        actor.require(Permission.OPERATE_WALLET)
+        operator = self.get_operator(actor.operator)
+        with self.store.read() as conn:
+            counts = outbox.count_by_state(conn, operator.name)
+        url = operator.wallet_url if operator.wallet == PAM else None
+        return WalletStatus(operator=operator.name, wallet=operator.wallet, url=url, messages=counts)
+
+    def wallet_messages(
+        self, actor: Actor, ticket: str | None = None, state: str | None = None, limit: int = 200
+    ) -> list[OutboxMessage]:
+        """The operator's messages to its wallet, newest first; one ticket's (id or code) in the order sent."""
+        actor.require(Permission.OPERATE_WALLET)
+        reference = None if ticket is None else normalize_ticket_reference(ticket)
+        with self.store.read() as conn:
+            return outbox.list_messages(conn, actor.operator, reference, state, limit)
+
+    def retry_wallet_messages(self, actor: Actor, ticket: str | None = None, message_id: int | None = None) -> int:
+        """Failed (and unanswered) messages sent again now: all of the operator's, one ticket's, or one message."""
+        actor.require(Permission.OPERATE_WALLET)
+        ticket_id = None
+        if ticket is not None:
+            with self.store.read() as conn:
+                found = self.store.find_ticket(conn, normalize_ticket_reference(ticket))
+            if found is None or found.operator != actor.operator:
+                raise TicketNotFound(f"Ticket {ticket.strip()[:40]} not found")
+            ticket_id = found.id
+        with self.store.write() as conn:
+            if message_id is not None and not outbox.list_messages(conn, actor.operator, message_id=message_id):
+                raise OutboxMessageNotFound(f"Message {message_id} not found")
+            retried = outbox.retry(conn, actor.operator, naive_utc(self.clock()), ticket_id, message_id)
+        self.outbox.wake()
+        return retried
+
+    def reconcile_wallet(self, actor: Actor) -> Reconciliation:
+        """The operator's PAM tickets against its wallet's ledger: every difference (README "Wallets")."""
+        actor.require(Permission.OPERATE_WALLET)
+        operator = self.get_operator(actor.operator)
+        ledger = self.pam.client(operator).ledger()
+        with self.store.read() as conn:
+            mine = reconcile.engine_view(conn, operator.name)
+            waiting = outbox.undelivered(conn, operator.name)
+        return reconcile.reconcile(operator.name, self.clock(), mine, ledger, waiting)
+
+    def wallet_player(self, actor: Actor, token: str) -> WalletPlayer:
+        """Who a token is and its balance now, wherever its money is: what a till shows before it sells."""
+        actor.require(Permission.SELL)
+        operator = self.get_operator(actor.operator)
+        with self.store.read() as conn:
+            account = self.store.load_account(conn, token_fingerprint(token))
+        here = account is not None and account.operator == operator.name
+        if here and (operator.wallet != PAM or account.kind == "shop"):
+            return WalletPlayer(
+                player_id=account.user_id, balance=account.balance, currency=operator.currency, wallet=INTERNAL
+            )
+        if operator.wallet != PAM:
+            raise InvalidToken()
+        player = self.pam.identify(operator, token, fresh=True)
+        balance = from_cents(player.balance_cents)
+        return WalletPlayer(player_id=player.player_id, balance=balance, currency=player.currency, wallet=PAM)
 
     # ---- lookups ---------------------------------------------------------------------------------------------
 

@@ -134,6 +134,36 @@ class CouponNotOpen(TicketingError):
     code, http_status = 151, 400
 
 
+class WalletRefused(TicketingError):
+    """The operator's wallet (its PAM) answered a refusal: the ticket was not sold. Details carry the wallet's own
+    `wallet_code` and `wallet_message` when it sent them."""
+
+    code, http_status, default_message = 140, 400, "The operator's wallet refused the ticket"
+
+
+class WalletUnavailable(TicketingError):
+    """The operator's wallet did not answer in time, could not be reached or answered nonsense (`reason`: `timeout`,
+    `connection` or `answer`): the ticket was not sold, and its discard is queued."""
+
+    code, http_status, default_message = 141, 503, "The operator's wallet did not answer: the ticket was not sold"
+
+
+class SaleDiscarded(TicketingError):
+    """A retry or replay of a sale whose wallet call failed: that ticket was discarded, never sold."""
+
+    code, http_status = 142, 400
+
+
+class OutboxMessageNotFound(TicketingError):
+    code, http_status = 143, 404
+
+
+class NoPamWallet(TicketingError):
+    """Outbox and reconciliation are for an operator whose wallet is a PAM; its wallet is the engine's accounts."""
+
+    code, http_status = 144, 400
+
+
 class TicketNotFound(TicketingError):
     code, http_status = 111, 404
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -84,6 +84,11 @@ operators = Table(
     Column("correction_window_hours", Integer, nullable=False, server_default="24"),
     Column("max_payout_cents", BigInteger, nullable=False, server_default=str(to_cents(DEFAULT_MAX_PAYOUT))),
     Column("timezone", String(64), nullable=False, server_default=DEFAULT_TIMEZONE),
+    # Where its players' money lives: `internal` (the accounts table) or `pam` (its own wallet, called at this URL and
+    # signed with this secret: README "Wallets"). Its shops' accounts are internal either way.
+    Column("wallet", String(8), nullable=False, server_default="internal"),
+    Column("wallet_url", String(500)),
+    Column("wallet_secret", String(256)),
 )
 accounts = Table(
     "accounts",
@@ -158,6 +163,7 @@ tickets = Table(
     Column("sold_by", String(64)),
     # A coupon sandbox's test ticket (`ticketing/coupons`): no account, no cash, in no real list or total.
     Column("test", Boolean, nullable=False, server_default=false()),
+    Column("wallet", String(8), nullable=False, server_default="internal"),  # the wallet its stake was taken by
     UniqueConstraint("operator", "idempotency_key", name="uq_tickets_idempotency"),
     Index("ix_tickets_operator_created", "operator", "created"),
     Index("ix_tickets_coupon_status", "coupon_id", "status"),
@@ -276,6 +282,34 @@ payouts = Table(
     Column("shift_id", Integer, ForeignKey("shifts.id"), nullable=False),
     Column("follow_up", String(200)),
 )
+# ---- the operator's wallet (ticketing/wallets) ---------------------------------------------------------------------
+
+wallet_outbox = Table(
+    "wallet_outbox",
+    metadata,
+    # The order messages are sent in, per ticket: a message waits until every earlier one of its ticket is delivered.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("operator", String(64), nullable=False),
+    Column("ticket_id", String(24), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("reason", String(200)),
+    # Amounts a message recomputes (ticket_update, ticket_void); the others send the ticket's own.
+    Column("gross_payout_cents", BigInteger),
+    Column("wht_amount_cents", BigInteger),
+    Column("net_payout_cents", BigInteger),
+    # pending, delivered, failed (undeliverable until retried by hand), cancelled (a ticket_closed a correction
+    # replaced); a sale's own ticket_create is recorded `delivered` or `discarded`.
+    Column("state", String(10), nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("due", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", String(300)),
+    Column("lease_until", DateTime),
+    Column("delivered_at", DateTime),
+    Index("ix_wallet_outbox_ticket", "ticket_id", "id"),
+    Index("ix_wallet_outbox_due", "state", "due"),
+)
+
 credentials = Table(
     "credentials",
     metadata,
@@ -406,8 +440,9 @@ class SaleStatements:
         return {row[0] for row in cursor.fetchall()}
 
     def write(self, conn: Connection, debits: dict[str, int], tickets: list, events: list, stakes: list) -> None:
-        """The batch's writes: one debit per account (its sales' total), the tickets, their picks, and the stakes
-        of shop tickets in their till's open shift. Raises if a debit finds the balance short."""
+        """The batch's writes: one debit per internal account (its sales' total: a PAM wallet's sale has none),
+        the tickets, their picks, and the stakes of shop tickets in their till's open shift. Raises if a debit
+        finds the balance short."""
         raw = conn.connection.driver_connection
         debit_rows = [(cents, token, cents) for token, cents in debits.items()]
         with nullcontext() if self.is_sqlite else raw.pipeline():
@@ -417,8 +452,9 @@ class SaleStatements:
             if stakes:
                 cursor.executemany(self.record_stake, stakes)
             debit = raw.cursor()
-            debit.executemany(self.debit, debit_rows)
-        if debit.rowcount != len(debit_rows):
+            if debit_rows:
+                debit.executemany(self.debit, debit_rows)
+        if debit_rows and debit.rowcount != len(debit_rows):
             raise RuntimeError("a debit found a balance short of what was checked in its transaction")
 
     def ticket_row(
@@ -428,6 +464,7 @@ class SaleStatements:
         idempotency_key: str | None,
         request_sha256: str,
         sold_by: str | None,
+        wallet: str = "internal",
     ) -> tuple:
         """A ticket as `insert_ticket` takes it, in `TICKET_COLUMNS` order."""
         created = self.moment(ticket.created)
@@ -458,6 +495,7 @@ class SaleStatements:
             created,
             created if ticket.updated == ticket.created else self.moment(ticket.updated),
             sold_by,
+            wallet,
         )
 
     @staticmethod
@@ -492,6 +530,7 @@ TICKET_COLUMNS = (
     "created",
     "updated",
     "sold_by",
+    "wallet",
 )
 
 
@@ -641,6 +680,10 @@ class Operator(BaseModel):
     """The cap on any ticket's payout, whatever the coupon's own cap."""
     timezone: str = DEFAULT_TIMEZONE
     """The operator's IANA zone: a coupon file's times without an offset are read in it, and shown in it."""
+    wallet: str = "internal"
+    """`internal` or `pam` (then `wallet_url` and `wallet_secret` say where and how its wallet is called)."""
+    wallet_url: str | None = None
+    wallet_secret: str | None = Field(default=None, repr=False)
 
 
 class AccountHolder(BaseModel):
@@ -788,6 +831,9 @@ class Store:
             correction_window_hours=row.correction_window_hours,
             max_payout=from_cents(row.max_payout_cents),
             timezone=row.timezone,
+            wallet=row.wallet,
+            wallet_url=row.wallet_url,
+            wallet_secret=row.wallet_secret,
         )
 
     def save_operator(self, conn: Connection, op: Operator) -> None:
@@ -800,6 +846,9 @@ class Store:
             "correction_window_hours": op.correction_window_hours,
             "max_payout_cents": to_cents(op.max_payout),
             "timezone": op.timezone,
+            "wallet": op.wallet,
+            "wallet_url": op.wallet_url,
+            "wallet_secret": op.wallet_secret,
         }
         if conn.execute(update(operators).where(operators.c.name == op.name).values(**values)).rowcount == 0:
             conn.execute(insert(operators).values(name=op.name, **values))
@@ -1021,6 +1070,7 @@ class Store:
         request_sha256: str,
         sold_by: str | None = None,
         test: bool = False,
+        wallet: str = "internal",
     ) -> None:
         conn.execute(
             INSERT_TICKET,
@@ -1052,6 +1102,7 @@ class Store:
                 updated=_naive_utc(ticket.updated),
                 sold_by=sold_by,
                 test=test,
+                wallet=wallet,
             ),
         )
         conn.execute(

@@ -39,6 +39,7 @@ def test_a_till_cannot_move_odds_publish_coupons_or_enter_results():
                 "set odds and event status",
                 "enter results",
                 "manage credentials",
+                "see, retry and reconcile the wallet's messages",
                 "read coupons",
                 "read the operator's profile",
                 "read shifts",

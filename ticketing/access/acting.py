@@ -22,6 +22,7 @@ from ticketing.models import (
     TicketQuery,
     TicketRequest,
 )
+from ticketing.wallets.reconcile import Reconciliation, WalletPlayer, WalletStatus
 
 
 class ActingEngine:
@@ -127,6 +128,21 @@ class ActingEngine:
 
     def list_shifts(self, till: str | None = None, limit: int = 50) -> list[Shift]:
         return self.engine.list_shifts(self.actor, till, limit)
+
+    def wallet_status(self) -> WalletStatus:
+        return self.engine.wallet_status(self.actor)
+
+    def wallet_messages(self, ticket: str | None = None, state: str | None = None, limit: int = 200):
+        return self.engine.wallet_messages(self.actor, ticket, state, limit)
+
+    def retry_wallet_messages(self, ticket: str | None = None, message_id: int | None = None) -> int:
+        return self.engine.retry_wallet_messages(self.actor, ticket, message_id)
+
+    def reconcile_wallet(self) -> Reconciliation:
+        return self.engine.reconcile_wallet(self.actor)
+
+    def wallet_player(self, token: str) -> WalletPlayer:
+        return self.engine.wallet_player(self.actor, token)
 
     def health(self) -> dict:
         return self.engine.health()

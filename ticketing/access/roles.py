@@ -30,6 +30,7 @@ class Permission(StrEnum):
     RUN_SHIFT = "open and close a till's shift"
     READ_SHIFTS = "read shifts"
     MANAGE_CREDENTIALS = "manage credentials"
+    OPERATE_WALLET = "see, retry and reconcile the wallet's messages"
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -52,6 +53,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.UPDATE_EVENTS,
             Permission.ENTER_RESULTS,
             Permission.MANAGE_CREDENTIALS,
+            Permission.OPERATE_WALLET,
             Permission.READ_COUPONS,
             Permission.READ_OPERATOR,
             Permission.READ_SHIFTS,

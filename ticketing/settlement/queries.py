@@ -5,6 +5,9 @@ event results (void, won, a bonus tier, lost) and writes its settled amounts, on
 credits every player account with the sum owed to it. Python only prices the rare full winners that carry a void
 event (their payout is recomputed at odds 1.00 for the void legs, with the engine's own `price_ticket`).
 
+A ticket sold through an operator's PAM wallet has no account here: it is owed as a player's ticket is (`credited`),
+and its wallet pays it (`ticketing.wallets`); a shop's account is always internal.
+
 Amounts are integer cents. A bonus prize's withholding tax is computed in SQL as `price_ticket` computes any tax,
 half-up to the cent: `(taxable_cents * rate_bp + 5000) / 10000` in integer arithmetic (taxable is positive there).
 """
@@ -68,7 +71,8 @@ _SETTLE = """
                 ELSE 0 END,
            :now
       FROM (
-        SELECT a.ticket_id, a.correct, a.voids, acct.kind AS account_kind, t.test,
+        SELECT a.ticket_id, a.correct, a.voids, t.test,
+               CASE WHEN t.wallet = 'internal' THEN acct.kind ELSE 'player' END AS account_kind,
                CASE WHEN a.voids = a.picks OR a.voids > :max_void_events THEN 'void'
                     WHEN a.correct = a.picks OR bp.amount_cents IS NOT NULL THEN 'won'
                     ELSE 'lost' END AS result,
@@ -99,7 +103,8 @@ VOID_COUPON = text("""
     INSERT INTO ticket_settlements (ticket_id, coupon_id, result, correct, voids, prize_tier, payout_cents,
                                     tax_cents, net_payout_cents, refund_cents, credited_cents, settled_at)
     SELECT t.id, t.coupon_id, 'void', 0, 0, NULL, 0, 0, 0, t.stake_cents,
-           CASE WHEN acct.kind = 'player' AND NOT t.test THEN t.stake_cents ELSE 0 END, :now
+           CASE WHEN (acct.kind = 'player' OR t.wallet <> 'internal') AND NOT t.test THEN t.stake_cents ELSE 0 END,
+           :now
       FROM tickets t LEFT JOIN accounts acct ON acct.token_sha256 = t.token_sha256
      WHERE t.coupon_id = :coupon_id AND t.status IN ('new', 'open')
 """).bindparams(bindparam("now", type_=DateTime))
@@ -115,6 +120,7 @@ CREDIT_PLAYERS = text("""
       FROM (SELECT t.token_sha256, SUM(s.credited_cents) AS total
               FROM ticket_settlements s JOIN tickets t ON t.id = s.ticket_id
              WHERE s.coupon_id = :coupon_id AND s.settled_at = :now AND s.credited_cents > 0 AND NOT t.test
+               AND t.wallet = 'internal'
              GROUP BY t.token_sha256) c
      WHERE accounts.token_sha256 = c.token_sha256
 """).bindparams(bindparam("now", type_=DateTime))
@@ -125,12 +131,14 @@ REVERSE_CREDITS = text("""
       FROM (SELECT t.token_sha256, SUM(s.credited_cents) AS total
               FROM ticket_settlements s JOIN tickets t ON t.id = s.ticket_id
              WHERE s.coupon_id = :coupon_id AND s.credited_cents > 0 AND t.status = 'resulted' AND NOT t.test
+               AND t.wallet = 'internal'
              GROUP BY t.token_sha256) c
      WHERE accounts.token_sha256 = c.token_sha256
 """)
 
 REOPEN_TICKETS = text("""
-    UPDATE tickets SET status = 'new', result = 'pending', updated = :now
+    UPDATE tickets SET status = CASE WHEN wallet = 'internal' THEN 'new' ELSE 'open' END, result = 'pending',
+                       updated = :now
      WHERE coupon_id = :coupon_id AND status = 'resulted'
 """).bindparams(bindparam("now", type_=DateTime))
 
@@ -204,7 +212,7 @@ def settle_coupon(
     cancelled: bool,
 ) -> int:
     """Settle every unsettled ticket of the coupon; the number settled. Winners with void events are left at their
-    sold amounts for `reprice_void_winners`, which must run before `credit_players`."""
+    sold amounts for `reprice_void_winners`, which must run before the wallets pay them."""
     if cancelled:
         settled = conn.execute(VOID_COUPON, {"coupon_id": coupon_id, "now": now}).rowcount
     else:
@@ -217,7 +225,7 @@ def settle_coupon(
 def void_winners(conn: Connection, coupon_id: str, now: datetime) -> dict[str, tuple[Decimal, list[TicketEvent], str]]:
     """Full winners settled now that carry a void event: stake, picks and account kind of each."""
     rows = conn.execute(
-        select(tickets.c.id, tickets.c.stake_cents, accounts.c.kind)
+        select(tickets.c.id, tickets.c.stake_cents, tickets.c.wallet, accounts.c.kind)
         .join(ticket_settlements, ticket_settlements.c.ticket_id == tickets.c.id)
         .outerjoin(accounts, accounts.c.token_sha256 == tickets.c.token_sha256)
         .where(
@@ -228,7 +236,9 @@ def void_winners(conn: Connection, coupon_id: str, now: datetime) -> dict[str, t
             ticket_settlements.c.voids > 0,
         )
     ).all()
-    winners = {row.id: (from_cents(row.stake_cents), [], row.kind) for row in rows}
+    winners = {
+        row.id: (from_cents(row.stake_cents), [], row.kind if row.wallet == "internal" else "player") for row in rows
+    }
     if winners:
         picks = conn.execute(
             select(ticket_events)
@@ -256,12 +266,18 @@ def reprice(conn: Connection, ticket_id: str, payout: Decimal, tax: Decimal, net
 
 
 def credit_players(conn: Connection, coupon_id: str, now: datetime) -> None:
+    """The internal wallet's accounts credited with what this settlement owes them."""
     conn.execute(CREDIT_PLAYERS, {"coupon_id": coupon_id, "now": now})
 
 
-def roll_back_settlement(conn: Connection, coupon_id: str, now: datetime) -> None:
-    """Betstack's rollback: credits reversed, tickets reopened, their settlements forgotten (payouts are kept)."""
+def reverse_credits(conn: Connection, coupon_id: str) -> None:
+    """The internal wallet's accounts debited with what the coupon's settlement credited them."""
     conn.execute(REVERSE_CREDITS, {"coupon_id": coupon_id})
+
+
+def roll_back_settlement(conn: Connection, coupon_id: str, now: datetime) -> None:
+    """Betstack's rollback, once the wallets have taken back what was paid: tickets reopened, their settlements
+    forgotten (payouts are kept)."""
     conn.execute(REOPEN_TICKETS, {"coupon_id": coupon_id, "now": now})
     conn.execute(FORGET_SETTLEMENTS, {"coupon_id": coupon_id})
 

@@ -52,6 +52,7 @@ from ticketing.storage import (
     ticket_settlements,
     tickets,
 )
+from ticketing.wallets.interface import INTERNAL, Wallets
 
 Clock = Callable[[], datetime]
 
@@ -68,13 +69,16 @@ def naive(value: datetime) -> datetime:
 
 
 class AfterSale:
-    def __init__(self, store: Store, clock: Clock, operator: Callable[[str], Operator], sandbox: bool = False):
+    def __init__(
+        self, store: Store, clock: Clock, operator: Callable[[str], Operator], wallets: Wallets, sandbox: bool = False
+    ):
         """With `sandbox`, the same results and settlement on drafts' sandbox coupons only (`ticketing/coupons`): their
         test tickets are settled by the same SQL, results are taken before the deadline (a sandbox tries the round
         now) and the coupon stays a draft; without it, drafts are not found."""
         self.store = store
         self.clock = clock
         self.operator = operator
+        self.wallets = wallets
         self.sandbox = sandbox
 
     # ---- results and settlement --------------------------------------------------------------------------------
@@ -94,13 +98,13 @@ class AfterSale:
             now = naive(self.clock())
             correction = queries.round_of(conn, coupon_id) is not None
             if correction:
-                queries.roll_back_settlement(conn, coupon_id, now)
+                self._roll_back(conn, coupon_id, operator, now)
             queries.save_result(conn, coupon_id, event_id, result, now, by)
             if correction:
-                self._settle_if_complete(conn, coupon, now, correction=True)
+                self._settle_if_complete(conn, coupon, operator, now, correction=True)
                 return self._summary(conn, coupon_id, operator)
         with self.store.write() as conn:
-            self._settle_if_complete(conn, coupon, naive(self.clock()), correction=False)
+            self._settle_if_complete(conn, coupon, operator, naive(self.clock()), correction=False)
             return self._summary(conn, coupon_id, operator)
 
     def preview_results(self, operator: str, coupon_id: str, results: dict[int, EventResult]) -> SettlementSummary:
@@ -111,11 +115,11 @@ class AfterSale:
                 now = naive(self.clock())
                 settled = queries.round_of(conn, coupon_id) is not None
                 if settled:
-                    queries.roll_back_settlement(conn, coupon_id, now)
+                    self._roll_back(conn, coupon_id, operator, now)
                 for event_id, result in results.items():
                     if coupon.event(event_id) is not None:
                         queries.save_result(conn, coupon_id, event_id, result, now, "preview")
-                self._settle_if_complete(conn, coupon, now, correction=settled)
+                self._settle_if_complete(conn, coupon, operator, now, correction=settled)
                 raise PreviewOnly(self._summary(conn, coupon_id, operator))
         except PreviewOnly as preview:
             return preview.summary
@@ -127,8 +131,9 @@ class AfterSale:
             if queries.round_of(conn, coupon_id) is not None:
                 raise ResultsNotAllowed(f"Coupon {coupon_id} is already {self._status(conn, coupon, operator).value}")
             now = naive(self.clock())
+            self.wallets.settling(conn, coupon_id, now, self.operator(operator))
             queries.settle_coupon(conn, coupon_id, {}, coupon.max_void_events, now, cancelled=True)
-            queries.credit_players(conn, coupon_id, now)
+            self.wallets.settled(conn, coupon_id, now, self.operator(operator))
             queries.save_round(conn, coupon_id, CouponStatus.CANCELLED.value, now, correction=False)
             self._set_status(conn, coupon_id, CouponStatus.CANCELLED)
             return self._summary(conn, coupon_id, operator)
@@ -154,17 +159,20 @@ class AfterSale:
         for coupon_id, operator in rows:
             with self.store.write() as conn:
                 coupon = self._coupon(conn, coupon_id, operator)
-                if self._settle_if_complete(conn, coupon, naive(self.clock()), correction=False):
+                if self._settle_if_complete(conn, coupon, operator, naive(self.clock()), correction=False):
                     settled.append(coupon_id)
         return settled
 
-    def _settle_if_complete(self, conn: Connection, coupon: Coupon, now: datetime, correction: bool) -> bool:
+    def _settle_if_complete(
+        self, conn: Connection, coupon: Coupon, operator: str, now: datetime, correction: bool
+    ) -> bool:
         results = queries.results_of(conn, coupon.id)
         if any(event.id not in results for event in coupon.events):
             return False
+        self.wallets.settling(conn, coupon.id, now, self.operator(operator))
         queries.settle_coupon(conn, coupon.id, results, coupon.max_void_events, now, cancelled=False)
         self._reprice_void_winners(conn, coupon, results, now)
-        queries.credit_players(conn, coupon.id, now)
+        self.wallets.settled(conn, coupon.id, now, self.operator(operator))
         queries.save_round(conn, coupon.id, CouponStatus.RESULTED.value, now, correction)
         self._set_status(conn, coupon.id, CouponStatus.RESULTED)
         if correction:
@@ -175,6 +183,11 @@ class AfterSale:
         """A sandbox's round is told by its `coupon_rounds` row: its coupon stays a draft, out of every real list."""
         if not self.sandbox:
             conn.execute(update(coupons).where(coupons.c.id == coupon_id).values(status=status.value))
+
+    def _roll_back(self, conn: Connection, coupon_id: str, operator: str, now: datetime) -> None:
+        """Betstack's rollback: each wallet takes back what the settlement paid, then the tickets reopen."""
+        self.wallets.rolled_back(conn, coupon_id, now, self.operator(operator))
+        queries.roll_back_settlement(conn, coupon_id, now)
 
     def _reprice_void_winners(self, conn: Connection, coupon: Coupon, results: dict, now: datetime) -> None:
         """A full winner with void legs is paid at odds 1.00 for them: priced again by the engine's own rules."""
@@ -377,16 +390,20 @@ class AfterSale:
 
     def cancel_ticket(self, ticket: Ticket, till: str) -> Ticket:
         """The till that sold a ticket takes it back within the operator's cancel window and before the deadline:
-        the stake is refunded (credited to a player's account, or cash out of this till's open shift)."""
+        the stake is refunded (to the player through the ticket's wallet, or cash out of this till's open shift)."""
         operator = self.operator(ticket.operator)
         now = self.clock()
         self._cancellable(ticket, till, operator, now)
         with self.store.write() as conn:
             current = conn.execute(
-                select(tickets.c.status, tickets.c.sold_by, tickets.c.token_sha256).where(tickets.c.id == ticket.id)
+                select(tickets.c.status, tickets.c.sold_by, tickets.c.token_sha256, tickets.c.wallet).where(
+                    tickets.c.id == ticket.id
+                )
             ).first()
             if current.status not in queries.UNSETTLED:
                 raise CancelNotAllowed(f"Ticket {ticket.code} is already {current.status}")
+            if current.wallet != INTERNAL and current.status == TicketStatus.NEW.value:
+                raise CancelNotAllowed(f"Ticket {ticket.code} is waiting for the wallet's answer: it is not sold yet")
             if current.sold_by != till:
                 raise CancelNotAllowed(f"Ticket {ticket.code} was sold by another till: only that till may cancel it")
             closes_at = self._coupon(conn, ticket.coupon_id, ticket.operator).closes_at
@@ -395,12 +412,10 @@ class AfterSale:
             kind = conn.execute(select(accounts.c.kind).where(accounts.c.token_sha256 == current.token_sha256)).scalar()
             stamp = naive(now)
             stake = to_cents(ticket.stake)
-            if kind == "player":
-                conn.execute(
-                    update(accounts)
-                    .where(accounts.c.token_sha256 == current.token_sha256)
-                    .values(balance_cents=accounts.c.balance_cents + stake)
-                )
+            to_the_player = current.wallet != INTERNAL or kind == "player"
+            if to_the_player:
+                reason = f"cancelled by till {till}"
+                self.wallets[current.wallet].refunded(conn, ticket, current.token_sha256, reason, stamp, operator)
             else:
                 shift = self._open_shift(conn, ticket.operator, till)
                 queries.record_cash(conn, shift.id, "refund", ticket.id, -stake, stamp)
@@ -415,7 +430,7 @@ class AfterSale:
                     tax_cents=0,
                     net_payout_cents=0,
                     refund_cents=stake,
-                    credited_cents=stake if kind == "player" else 0,
+                    credited_cents=stake if to_the_player else 0,
                     settled_at=stamp,
                 )
             )
