@@ -167,6 +167,20 @@ tickets = Table(
     UniqueConstraint("operator", "idempotency_key", name="uq_tickets_idempotency"),
     Index("ix_tickets_operator_created", "operator", "created"),
     Index("ix_tickets_coupon_status", "coupon_id", "status"),
+    # Partial, so that the engine's own sales (most of them) add nothing to them: the PAM sales still waiting for
+    # their wallet's answer (swept every few seconds), and which coupons have PAM tickets at all (settlement asks).
+    Index(
+        "ix_tickets_pam_unconfirmed",
+        "created",
+        sqlite_where=text("wallet = 'pam' AND status = 'new'"),
+        postgresql_where=text("wallet = 'pam' AND status = 'new'"),
+    ),
+    Index(
+        "ix_tickets_pam_coupon",
+        "coupon_id",
+        sqlite_where=text("wallet = 'pam'"),
+        postgresql_where=text("wallet = 'pam'"),
+    ),
 )
 ticket_events = Table(
     "ticket_events",

@@ -90,6 +90,15 @@ QUEUE_ROLLBACKS = _statement(
 )
 
 
+HAS_PAM_TICKETS = text("SELECT 1 FROM tickets WHERE coupon_id = :coupon_id AND wallet = 'pam' LIMIT 1")
+UNCONFIRMED = text("tickets.wallet = 'pam' AND tickets.status = 'new'")
+"""Written as the partial indexes' own predicates, so that SQLite uses them (it does not for a bound parameter)."""
+
+
+def has_pam_tickets(conn: Connection, coupon_id: str) -> bool:
+    return conn.execute(HAS_PAM_TICKETS, {"coupon_id": coupon_id}).first() is not None
+
+
 def close_at(now: datetime, operator: Operator) -> datetime:
     """When a settled ticket is closed: once the operator's correction window has passed, no rollback can come."""
     return now + timedelta(hours=operator.correction_window_hours)
@@ -118,15 +127,20 @@ class PamWallet:
         committed, so the wallet's answer never holds the writer (`TicketEngine._sell_through_wallet`)."""
 
     def settling(self, conn: Connection, coupon_id: str, now: datetime, operator: Operator) -> None:
-        discard_unconfirmed(conn, now, "its coupon was settled before the wallet confirmed it", coupon_id=coupon_id)
+        if has_pam_tickets(conn, coupon_id):
+            discard_unconfirmed(conn, now, "its coupon was settled before the wallet confirmed it", coupon_id=coupon_id)
 
     def settled(self, conn: Connection, coupon_id: str, now: datetime, operator: Operator) -> None:
+        if not has_pam_tickets(conn, coupon_id):
+            return
         params = {"coupon_id": coupon_id, "now": now}
         conn.execute(QUEUE_UPDATES, params)
         conn.execute(QUEUE_OUTCOMES, params)
         conn.execute(QUEUE_CLOSED, params | {"close_at": close_at(now, operator)})
 
     def rolled_back(self, conn: Connection, coupon_id: str, now: datetime, operator: Operator) -> None:
+        if not has_pam_tickets(conn, coupon_id):
+            return
         conn.execute(CANCEL_CLOSED, {"coupon_id": coupon_id})
         conn.execute(QUEUE_ROLLBACKS, {"coupon_id": coupon_id, "now": now})
 
@@ -178,7 +192,7 @@ def discard_unconfirmed(
     `cancelled` / `void`, never sold: their idempotency key is freed, so that the till's retry sells afresh; their
     `ticket_create` is recorded `discarded` and a `ticket_discard` queued. The UPDATE decides which (a sale confirmed
     at the same moment either opens first, and is not discarded, or finds its ticket gone and answers 141)."""
-    conditions = [tickets.c.wallet == PAM, tickets.c.status == TicketStatus.NEW.value]
+    conditions = [UNCONFIRMED]
     if ticket_id is not None:
         conditions.append(tickets.c.id == ticket_id)
     if coupon_id is not None:
