@@ -1,5 +1,6 @@
 """Coupon QA: load a coupon file, see every problem in it, preview it, and try it on the engine."""
 
+import hashlib
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -20,12 +21,13 @@ state = st.session_state
 state.setdefault("published", None)
 
 
-def publish(coupon_json: bytes) -> None:
+def publish(coupon_json: bytes, source: str) -> None:
+    """The outcome is kept with the file it belongs to: another file shown later does not inherit its banner."""
     try:
         coupon = conn.service.publish_coupon(wire.loads(coupon_json), conn.settings.operator)
-        state.published = {"id": coupon.id, "error": None}
+        state.published = {"id": coupon.id, "error": None, "source": source}
     except TicketingError as error:
-        state.published = {"id": None, "error": error.message}
+        state.published = {"id": None, "error": error.message, "source": source}
 
 
 def chosen_file() -> tuple[str, bytes] | None:
@@ -52,6 +54,7 @@ if picked is None:
     st.stop()
 
 name, content = picked
+source = f"{name}:{hashlib.sha256(content).hexdigest()}"
 report = check_file(name, content, [conn.profile().currency], datetime.now(UTC))
 errors, warnings = len(report.errors), len(report.warnings)
 if errors:
@@ -99,10 +102,10 @@ if report.coupon is not None:
         type="primary",
         icon=":material/publish:",
         on_click=publish,
-        args=(wire.dumps(coupon),),
+        args=(wire.dumps(coupon), source),
     )
 
-published = state.published
+published = state.published if state.published and state.published["source"] == source else None
 if published and published["error"]:
     st.error(published["error"])
 elif published and published["id"]:

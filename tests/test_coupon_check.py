@@ -102,3 +102,15 @@ def test_command_line_exit_codes_and_report():
     missing = run_cli("samples/nope.json")
     assert missing.returncode == 2 and "cannot read" in missing.stdout
     assert run_cli().returncode == 2
+
+
+def test_command_line_help_is_help_not_a_file_name():
+    shown = run_cli("--help")
+    assert shown.returncode == 0
+    assert "usage: python -m ticketing.coupon_check" in shown.stdout and "cannot read" not in shown.stdout
+
+
+def test_command_line_checks_the_operator_currency_as_the_qa_page_does():
+    checked = run_cli("--currency", "EUR", "samples/good_coupon.json")
+    assert checked.returncode == 1 and "KES is not accepted by the operator (EUR)" in checked.stdout
+    assert run_cli("--currency", "kes", "samples/good_coupon.json").returncode == 0

@@ -26,6 +26,17 @@ def test_find_a_ticket_by_code_typed_loosely_and_reprint_it(shop):
     assert any("COPY - REPRINT" in i.value for i in at.info)
 
 
+def test_a_second_scan_replaces_the_first_code_in_the_field(shop):
+    first = shop.create_ticket(sample_request(source="retail"))
+    second = shop.create_ticket(sample_request(source="retail", stake=30))
+    at = page("pages/tickets.py")
+    at.text_input(key="lookup_ref").input(first.code).run()
+    assert at.text_input(key="lookup_ref").value == ""
+    at.text_input(key="lookup_ref").input(second.code).run()
+    assert not at.error
+    assert any(second.code in m.value for m in at.markdown)
+
+
 def test_unknown_ticket_is_said_plainly(shop):
     at = page("pages/tickets.py")
     at.text_input(key="lookup_ref").input("<b>ZZZZZZ</b>").run()
@@ -62,3 +73,14 @@ def test_coupon_qa_lists_problems_then_publishes_a_good_sample(shop):
     assert "JP-2031-21" in [c.id for c in shop.list_open_coupons()]
     link = at.get("page_link")[0]
     assert re.search("coupon=JP-2031-21", str(link.proto))
+
+
+def test_the_published_banner_belongs_to_the_file_it_was_published_from(shop):
+    at = page("pages/coupon_qa.py")
+    at.selectbox(key="sample").select("good_coupon.csv").run()
+    at.button(key="publish").click().run()
+    assert any("is live" in s.value for s in at.success)
+    at.selectbox(key="sample").select("broken_coupon.json").run()
+    assert any("14 error(s)" in e.value for e in at.error)
+    assert not any("is live" in s.value for s in at.success)
+    assert not at.get("page_link")

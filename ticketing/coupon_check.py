@@ -10,6 +10,7 @@ min_stake, max_stake, fixed_stake, max_payout), then one row per event with the 
 event_id,home,away,competition,kickoff,odds_1,odds_x,odds_2.
 """
 
+import argparse
 import csv
 import io
 import sys
@@ -394,20 +395,30 @@ def check_file(name: str, content: bytes, operator_currencies: Iterable[str], no
 
 
 def main(argv: list[str] | None = None) -> int:
-    paths = sys.argv[1:] if argv is None else argv
-    if not paths:
-        print("usage: python -m ticketing.coupon_check FILE...", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(
+        prog="python -m ticketing.coupon_check",
+        description="Check coupon files (engine JSON or CSV) before publishing; every problem is listed.",
+        epilog="Exit status: 0 no errors, 1 errors found, 2 a file could not be read.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="coupon files to check")
+    parser.add_argument(
+        "--currency",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="the operator's currency (repeatable): a coupon in another one is an error, as on the QA page",
+    )
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     now = datetime.now(UTC)
     worst = 0
-    for path in paths:
+    for path in args.files:
         try:
             content = Path(path).read_bytes()
         except OSError as error:
             print(f"{path}: cannot read: {error.strerror}")
             worst = 2
             continue
-        report = check_file(path, content, operator_currencies=(), now=now)
+        report = check_file(path, content, operator_currencies=[c.upper() for c in args.currency], now=now)
         print(report.text())
         if report.errors:
             worst = max(worst, 1)
