@@ -3,23 +3,29 @@
 import streamlit as st
 
 from terminal_ui.connection import connection
+from terminal_ui.drafts import session_draft
 from terminal_ui.entry import follow_deep_link
+from terminal_ui.errors import plain_errors
 from terminal_ui.heap import freeze_loaded_modules
 from ticketing.identifiers import mask_token
 
-st.set_page_config(page_title="Jackpot terminal", page_icon=":material/sports_soccer:", layout="wide")
+# The page icon is an emoji, drawn by the browser: a Material icon would be fetched from the internet.
+# The pages are in the top bar and the sidebar starts closed: a till's screen is for the slip.
+st.set_page_config(page_title="Jackpot terminal", page_icon="⚽", layout="wide", initial_sidebar_state="collapsed")
 
 navigation = st.navigation(
     [
         st.Page("pages/terminal.py", title="Sell", icon=":material/point_of_sale:", default=True),
         st.Page("pages/tickets.py", title="Tickets desk", icon=":material/receipt_long:"),
         st.Page("pages/coupon_qa.py", title="Coupon QA", icon=":material/fact_check:"),
-    ]
+    ],
+    position="top",
 )
 
 follow_deep_link()
-conn = connection()
-with st.sidebar:
+session_draft()
+with st.sidebar, plain_errors("the sidebar"):
+    conn = connection()
     st.subheader("Jackpot terminal")
     answers = conn.answers()
     profile = conn.profile() if answers else None

@@ -1,7 +1,13 @@
-"""The terminal's connection to a ticket engine: in-process (default) or remote, made once per process."""
+"""The terminal's connection to a ticket engine: in-process (default) or remote, made once per process.
+
+Made once per process and kept in this module, not in `st.cache_resource`: Streamlit's "Clear caches" empties that
+cache, and a second embedded engine would start a second odds simulator (odds moving twice as often, one more per
+clear). Nothing a user does in the browser can make a second connection for the same settings.
+"""
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,12 +23,16 @@ from ticketing.odds_simulator import OddsSimulator
 from ticketing.pricing import TaxProfile
 from ticketing.terminal_settings import TerminalSettings
 
+SOLD_KEPT = 5
+
 
 @dataclass
 class Connection:
     settings: TerminalSettings
     service: TicketEngine | TicketingClient
     simulator: OddsSimulator | None
+    sold: deque = field(default_factory=lambda: deque(maxlen=SOLD_KEPT))
+    """The last tickets this terminal sold, newest first, with their coupons: `(Ticket, Coupon)`."""
     _memo: dict[str, tuple[float, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -81,9 +91,11 @@ def _secrets_table() -> dict:
     return dict(st.secrets.get("ticketing", {}))
 
 
-@st.cache_resource(show_spinner=False)
-def _connect(settings_json: str) -> Connection:
-    settings = TerminalSettings.model_validate_json(settings_json)
+_connections: dict[str, Connection] = {}
+_connections_lock = threading.Lock()
+
+
+def _open(settings: TerminalSettings) -> Connection:
     if settings.remote:
         return Connection(settings, TicketingClient(settings.api_url, settings.operator, settings.secret), None)
     engine = open_engine(settings.engine)
@@ -92,4 +104,11 @@ def _connect(settings_json: str) -> Connection:
 
 def connection() -> Connection:
     """Settings are read on every run (cheap); the engine or client behind them is made once per settings."""
-    return _connect(TerminalSettings.load(_secrets_table()).model_dump_json())
+    settings_json = TerminalSettings.load(_secrets_table()).model_dump_json()
+    made = _connections.get(settings_json)
+    if made is not None:
+        return made
+    with _connections_lock:
+        if settings_json not in _connections:
+            _connections[settings_json] = _open(TerminalSettings.model_validate_json(settings_json))
+        return _connections[settings_json]
