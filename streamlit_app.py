@@ -1,5 +1,7 @@
 """The jackpot terminal: `streamlit run streamlit_app.py`."""
 
+import threading
+
 import streamlit as st
 
 from terminal_ui.connection import connection
@@ -37,7 +39,8 @@ with st.sidebar, plain_errors("the sidebar"):
         f"**Shop account:** `{mask_token(conn.settings.shop_token)}`"
     )
     if conn.simulator is not None:
-        st.caption("Live odds simulator on")
+        running = sum(thread.name == "odds-simulator" for thread in threading.enumerate())
+        st.caption(f"Live odds simulator on ({running} running in this process)")
 
 navigation.run()
 freeze_loaded_modules()

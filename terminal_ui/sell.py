@@ -66,12 +66,25 @@ state = st.session_state
 
 
 def draft() -> Draft:
-    return state.draft
+    """Through `session_draft`, not `state.draft`: Streamlit's "Clear caches" empties the session state, and the
+    next live refresh or callback runs before any full run has put the draft back."""
+    return session_draft()
+
+
+def typed(key: str, current: str | None) -> str | None:
+    """The value of the widget `key` if the cashier changed it, else None.
+
+    After Streamlit's "Clear caches" (which empties the session state) the browser's widgets all look changed and
+    their callbacks fire; only a value that differs from the draft is a change the cashier made."""
+    value = state.get(key)
+    return None if value is None or value == current else value
 
 
 def choose_coupon() -> None:
-    draft().new_slip(state.coupon_id, stake=None)
-    request_focus("pick")
+    coupon_id = typed("coupon_id", draft().coupon_id)
+    if coupon_id is not None:
+        draft().new_slip(coupon_id, stake=None)
+        request_focus("pick")
 
 
 def open_coupon(coupon_id: str) -> None:
@@ -98,7 +111,10 @@ def toggle_pick(event_id: int, bet: int) -> None:
 def apply_pick_string(conn: Connection, coupon_id: str) -> None:
     """A string that is not understood empties the slip: the picks on screen are never an older string's."""
     slip = draft()
-    slip.pick_string = state.pick_string
+    text = typed("pick_string", slip.pick_string)
+    if text is None:
+        return
+    slip.pick_string = text
     slip.clear_messages()
     if not slip.pick_string.strip():
         slip.pick_string_error = None
@@ -136,13 +152,17 @@ def clear_picks() -> None:
 
 
 def typed_stake() -> None:
-    draft().stake = state.stake
-    draft().clear_messages()
+    stake = typed("stake", draft().stake)
+    if stake is not None:
+        draft().stake = stake
+        draft().clear_messages()
 
 
 def typed_token() -> None:
-    draft().player_token = state.player_token
-    draft().clear_messages()
+    token = typed("player_token", draft().player_token)
+    if token is not None:
+        draft().player_token = token
+        draft().clear_messages()
 
 
 def request_sale(shown_odds: dict[int, dict[int, Decimal]]) -> None:
@@ -296,7 +316,7 @@ def account_balance(conn: Connection, token: str) -> Decimal | None:
 
 def remember_odds(coupon: Coupon) -> dict[tuple[int, int], int]:
     """Arrows for odds that moved in the last few seconds: {(event, bet): +1 or -1}."""
-    memory, now = state.odds_memory, time.monotonic()
+    memory, now = state.setdefault("odds_memory", {"last": {}, "trend": {}}), time.monotonic()
     for event in coupon.events:
         for bet, odds in event.odds.items():
             before = memory["last"].get((event.id, bet))
@@ -703,7 +723,6 @@ def receipt_screen(conn: Connection, slip: Draft) -> None:
 
 
 def sell_page() -> None:
-    state.setdefault("odds_memory", {"last": {}, "trend": {}})
     with plain_errors("the sell screen"):
         conn = connection()
         slip = session_draft()

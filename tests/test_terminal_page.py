@@ -2,15 +2,17 @@
 
 import json
 import re
+import threading
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 from terminal_ui import sell
-from terminal_ui.connection import Connection
+from terminal_ui.connection import Connection, connection
 from tests.support import APP
 from ticketing.engine import TicketEngine
 from ticketing.identifiers import token_fingerprint
@@ -296,3 +298,38 @@ def test_token_never_shown_in_full(shop):
     page = " ".join(str(e.value) for e in [*at.markdown, *at.caption, *at.sidebar.markdown])
     assert "sGhx12skwrXsukbZmWh7bkCC9YPEzYQKtKSe9EfCth3Q" not in page
     assert "sGhx…th3Q" in page
+
+
+def simulators_running() -> int:
+    return sum(thread.name == "odds-simulator" for thread in threading.enumerate())
+
+
+def test_clear_caches_keeps_one_engine_one_simulator_and_the_slip(shop, monkeypatch):
+    """What Streamlit's "Clear caches" does (both caches and the session state emptied), then the tab's next run."""
+    monkeypatch.setenv("TICKETING_SIMULATOR", "on")
+    monkeypatch.setenv("TICKETING_SIMULATOR_INTERVAL", "3600")
+    at = pick_all(start(), shop)
+    page_connection = connection()
+    running = simulators_running()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    again = AppTest.from_file(APP, default_timeout=30)
+    again.query_params["draft"] = slip(at).id
+    again.run()
+    assert not again.exception
+    assert connection() is page_connection and simulators_running() == running
+    assert slip(again).picks == slip(at).picks and len(slip(again).picks) == 7
+
+
+def test_a_reload_finds_the_slip_by_the_draft_in_the_url(shop):
+    at = start("456")
+    at.text_input(key="pick_string").input("1X2" * 4 + "1").run()
+    at.text_input(key="stake").input("80").run()
+    reloaded = AppTest.from_file(APP, default_timeout=30)
+    reloaded.query_params["draft"] = slip(at).id
+    reloaded.query_params["coupon"] = "456"
+    reloaded.run()
+    assert slip(reloaded) is slip(at)
+    assert reloaded.text_input(key="stake").value == "80"
+    assert summary_figure(reloaded, "Slip") == "`1X21X21X21X21`"
+    assert reloaded.button(key="sell").disabled is False
