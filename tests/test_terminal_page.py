@@ -72,6 +72,7 @@ def test_pick_every_event_and_sell_shows_a_receipt_the_engine_knows(shop):
     assert ticket.source == "retail" and ticket.coupon_id == "455"
     assert shown_payout == f"KES {ticket.payout:,.2f}"
     assert [e.bet for e in ticket.events] == [101] * 7
+    assert {m.label: m.value for m in at.metric}["Collect from the customer"] == "KES 25.00"
     at.button(key="new_ticket").click().run()
     assert at.button(key="sell").disabled and slip(at).picks == {}
 
@@ -333,3 +334,18 @@ def test_a_reload_finds_the_slip_by_the_draft_in_the_url(shop):
     assert reloaded.text_input(key="stake").value == "80"
     assert summary_figure(reloaded, "Slip") == "`1X21X21X21X21`"
     assert reloaded.button(key="sell").disabled is False
+
+
+def test_an_unexpected_error_shows_a_reference_and_no_traceback(shop, monkeypatch, caplog):
+    at = start()
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom inside the slip")
+
+    monkeypatch.setattr(sell, "summarize_slip", broken)
+    at.run()
+    assert not at.exception
+    [error] = [e.value for e in at.error if "Something went wrong" in e.value]
+    reference = re.search(r"reference ([0-9A-F]{6})", error).group(1)
+    assert "boom" not in page_text(at) and "Traceback" not in page_text(at)
+    assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)

@@ -1,7 +1,9 @@
 """The sell page as a till is used, in headless Chromium: the screen sizes of shop PCs, the keyboard alone, reloads
 and page changes, printing, and Streamlit's own menu. What AppTest cannot see (layout, focus, keys) is proven here."""
 
+import json
 import re
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -356,3 +358,39 @@ def test_clearing_caches_keeps_the_slip_and_one_simulator_and_shows_no_traceback
         page.get_by_role("button", name="Expand sidebar").click()
         expect(page.get_by_text("Live odds simulator on (1 running in this process)")).to_be_visible()
         assert re.search(r"Picks\s+17 of 17", slip_text(page))
+
+
+def test_long_fixtures_never_run_into_the_pick_on_the_receipt(browser, till):
+    url, engine = till
+    raw = json.loads((Path(__file__).resolve().parent.parent / "samples" / "good_coupon.json").read_text())
+    raw["id"] = "LONG-NAMES"
+    for number, event in enumerate(raw["events"], start=1):
+        event["home"] = f"Borussia Mönchengladbach Amateure {number}"
+        event["away"] = "Wolverhampton Wanderers Football Club"
+    engine.publish_coupon(raw, "site")
+    page = open_till(browser, f"{url}/?coupon=LONG-NAMES")
+    page.get_by_label(re.compile("Pick string")).fill("2" * len(raw["events"]))
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    page.keyboard.press("Control+Enter")
+    code = sold_code(page)
+    receipt = page.locator(f".jp-receipt[data-ticket-code='{code}']")
+    expect(receipt).to_be_visible()
+    collisions = receipt.evaluate(
+        """r => {
+            const edge = r.getBoundingClientRect();
+            const bad = [];
+            for (const row of r.querySelectorAll('.row')) {
+                const [left, right] = [...row.children].map(c => c.getBoundingClientRect());
+                if (left.right > right.left) bad.push('overlap: ' + row.innerText);
+            }
+            for (const el of r.querySelectorAll('*')) {
+                const box = el.getBoundingClientRect();
+                const outside = box.left < edge.left - 0.5 || box.right > edge.right + 0.5;
+                if (box.width && outside) bad.push('outside: ' + el.className);
+                if (el.clientWidth && el.scrollWidth > el.clientWidth + 1) bad.push('text overflows: ' + el.innerText);
+            }
+            return bad;
+        }"""
+    )
+    assert collisions == []
