@@ -28,19 +28,19 @@ follow_deep_link()
 session_draft()
 with st.sidebar, plain_errors("the sidebar"):
     conn = connection()
-    st.subheader("Jackpot terminal")
     answers = conn.answers()
     profile = conn.profile() if answers else None
+    running = sum(thread.name == "odds-simulator" for thread in threading.enumerate())
+    # One element: the sidebar is drawn on every run of every page.
     st.markdown(
+        "### Jackpot terminal\n\n"
         f"**Engine:** {conn.mode}  \n"
         f"**Status:** {':green[answering]' if answers else ':red[not answering]'}  \n"
         f"**Operator:** {conn.settings.operator} · **Currency:** {profile.currency if profile else '?'}  \n"
         f"**Source:** retail  \n"
         f"**Shop account:** `{mask_token(conn.settings.shop_token)}`"
+        + (f"\n\n:gray[Live odds simulator on ({running} running in this process)]" if conn.simulator else "")
     )
-    if conn.simulator is not None:
-        running = sum(thread.name == "odds-simulator" for thread in threading.enumerate())
-        st.caption(f"Live odds simulator on ({running} running in this process)")
 
 navigation.run()
 freeze_loaded_modules()

@@ -5,7 +5,8 @@ focus to the page body. This script, installed once per page load, gives the cas
 - the cursor where the next keystroke belongs: the pick field on load and after a sale, the stake after a pick
   string is taken (the server names the target and a sequence number, `focus`);
 - a numeric keypad in the grid: on a focused pick, 1, X or 0, and 2 pick that event and move to the next one;
-  the arrows move between picks; ArrowDown from the pick field enters the grid; a clicked pick keeps the focus;
+  the arrows move between picks; ArrowDown from the pick field enters the grid; a pick made with Space or Enter
+  keeps the focus;
 - Ctrl+Enter while Sell is off: the field being typed in is applied first, then the server is asked to sell if it
   can or to say what is missing (`sell_key`), instead of nothing happening;
 - Alt+P prints the receipt on screen.
@@ -19,14 +20,21 @@ import streamlit as st
 
 PAGE_CSS = """
 [data-testid="stMainBlockContainer"] { padding-top: 3.2rem; padding-bottom: 2rem; }
-.st-key-grid { gap: 0.2rem; }
-.st-key-grid .stButton button { min-height: 1.85rem; padding: 0 0.3rem; }
+.st-key-grid-picks > [data-testid="stLayoutWrapper"], .jp-fixture { height: 2.05rem; flex: none; }
+.st-key-grid-picks [data-testid="stHorizontalBlock"] { height: 100%; }
+.st-key-grid-picks .stButton button { min-height: 1.85rem; padding: 0 0.3rem; }
+.st-key-grid [data-testid="stHtml"] { min-width: 0; }
+.jp-fixture { line-height: 2.05rem; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.jp-teams { font-weight: 600; }
+.jp-when { color: rgba(19, 32, 26, 0.6); }
+.jp-badge { background: #f6a821; color: #13201a; border-radius: 0.25rem; padding: 0 0.3rem; font-size: 0.8rem;
+  text-transform: uppercase; }
 .st-key-quick_pick [aria-label^="Shortcut"], .st-key-clear [aria-label^="Shortcut"] { display: none; }
-.st-key-slip-summary { position: sticky; top: 3.9rem; }
+.st-key-slip-summary { position: sticky; top: 3.9rem; align-self: flex-start; }
 .st-key-slip-summary [data-testid="stMarkdownContainer"] table { margin-bottom: 0.3rem; }
 .st-key-slip-summary [data-testid="stMarkdownContainer"] td { padding: 0.15rem 0.5rem; }
 .st-key-slip-summary h4 { padding: 0.2rem 0; }
-.st-key-grid .stButton button[data-testid="stBaseButton-primary"] span { color: #fff; }
+.st-key-grid-picks .stButton button[data-testid="stBaseButton-primary"] span { color: #fff; }
 """
 
 KEYS_JS = """
@@ -151,10 +159,17 @@ export default function ({ data, setTriggerValue }) {
     keys.installed = true;
     document.addEventListener('keydown', (e) => onKey(keys, e), true);
     document.addEventListener('click', (e) => {
-      const cell = cellOf(e.target);
+      // Only a pick made from the keyboard (Space, Enter: a click without a pointer) keeps the focus: moving the
+      // focus costs the browser a layout, which a mouse pick does not need.
+      const cell = e.detail === 0 ? cellOf(e.target) : null;
       if (cell) keep(keys, cell.name);
     }, true);
-    new MutationObserver(() => restore(keys)).observe(document.body, { childList: true, subtree: true });
+    new MutationObserver(() => {
+      if (keys.want && !keys.restoring) {
+        keys.restoring = true;
+        requestAnimationFrame(() => { keys.restoring = false; restore(keys); });
+      }
+    }).observe(document.body, { childList: true, subtree: true });
   }
   if (data && data.focus && data.seq !== keys.focusSeq) {
     keys.focusSeq = data.seq;

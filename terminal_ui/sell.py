@@ -10,6 +10,7 @@ import random
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+from html import escape
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -330,20 +331,29 @@ def is_closed(coupon: Coupon) -> bool:
     return coupon.status == CouponStatus.CLOSED or datetime.now(UTC) >= coupon.closes_at
 
 
+def fixture_lines(coupon: Coupon, zone: ZoneInfo) -> str:
+    """Every event's number, teams, kickoff and competition, one line each, as one element beside the picks."""
+    lines = []
+    for number, event in enumerate(coupon.events, start=1):
+        status = "" if event.status == EventStatus.AVAILABLE else f" <span class='jp-badge'>{event.status.value}</span>"
+        when = f"{event.kickoff.astimezone(zone):%a %H:%M} · {escape(event.competition)}"
+        teams = f"{number}. {escape(event.fixture)}"
+        lines.append(
+            f"<div class='jp-fixture' title='{teams} · {when}'><span class='jp-teams'>{teams}</span>{status} "
+            f"<span class='jp-when'>{when}</span></div>"
+        )
+    return "".join(lines)
+
+
 def event_grid(coupon: Coupon, slip: Draft, trends: dict, zone: ZoneInfo, closed: bool) -> None:
-    # One horizontal container a row (not st.columns): a third of the layout blocks, so a pick reruns faster.
+    """The fixtures are one HTML element beside one row of three buttons an event, lines and rows of one fixed
+    height (the page's stylesheet): an element a row fewer than a label per row, and no Markdown to parse."""
     picks = slip.picks
-    with st.container(key="grid", gap=None):
-        for number, event in enumerate(coupon.events, start=1):
+    st.html(fixture_lines(coupon, zone))
+    with st.container(gap=None, width="content", key="grid-picks"):
+        for event in coupon.events:
             open_ = event.status == EventStatus.AVAILABLE and not closed
-            status = "" if event.status == EventStatus.AVAILABLE else f" :orange-badge[{event.status.value.upper()}]"
             with st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False):
-                st.markdown(
-                    f"**{number}. {md_escape(event.home)} v {md_escape(event.away)}**{status} "
-                    f":gray[{event.kickoff.astimezone(zone):%a %H:%M} · {md_escape(event.competition)}]",
-                    width="stretch",
-                    wrap=False,
-                )
                 for bet in BET_IDS:
                     odds = event.odds.get(bet)
                     arrow = ARROWS.get(trends.get((event.id, bet)), "")
@@ -391,22 +401,22 @@ def slip_panel(conn: Connection, coupon: Coupon, slip: Draft, shown_odds: dict, 
         ("Potential payout", format_money(price.payout, currency) if price else "–"),
         ("Withholding tax", format_money(price.tax, currency) if price else "–"),
     ]
-    # One Markdown element for the table and the payout, one for the problems: each element costs a redraw.
-    with st.container(border=True, key="slip-summary"):
+    notes = []
+    if price is not None and price.capped:
+        notes.append(f":gray[Capped at the coupon's maximum payout {format_money(coupon.max_payout, currency)}]")
+    if problems and not slip.pending:
+        notes += [f":red[⚠ {md_escape(problem)}]" for problem in problems]
+    notes.append(f":gray[Odds tolerance (odds_diff) {conn.settings.odds_diff:.2f}]")
+    # One Markdown element for the table, the payout and the notes: each element costs a redraw on every pick.
+    with st.container(border=True, key="slip-summary", width=330):
         st.markdown(
             "\n".join(
                 f"| {label} | {value} |" if i else f"| {label} | {value} |\n|:--|--:|"
                 for i, (label, value) in enumerate(lines)
             )
-            + f"\n\n#### Net payout: {format_money(price.net_payout, currency) if price else '–'}"
-            + (
-                f"\n\n:gray[Capped at the coupon's maximum payout {format_money(coupon.max_payout, currency)}]"
-                if price is not None and price.capped
-                else ""
-            )
+            + f"\n\n#### Net payout: {format_money(price.net_payout, currency) if price else '–'}\n\n"
+            + "  \n".join(notes)
         )
-        if problems and not slip.pending:
-            st.markdown("  \n".join(f":red[⚠ {md_escape(problem)}]" for problem in problems))
         st.button(
             "Selling…" if slip.pending else "Sell ticket",
             key="sell",
@@ -420,7 +430,6 @@ def slip_panel(conn: Connection, coupon: Coupon, slip: Draft, shown_odds: dict, 
         )
         if slip.error or slip.missing:
             st.error(md_escape(slip.error or slip.missing), icon=":material/error:")
-        st.caption(f"Odds tolerance (odds_diff): {conn.settings.odds_diff:.2f}")
     if slip.pending:
         with st.spinner("Selling…"):
             perform_sale(conn, coupon, slip)
@@ -460,10 +469,9 @@ def live_slip(conn: Connection, coupon_id: str, zone: ZoneInfo) -> None:
                 f"Live odds · refreshed {datetime.now(zone):%H:%M:%S} · closes in {format_countdown(left_seconds)}"
             )
         shown_odds = {e.id: dict(e.odds) for e in coupon.events}
-        grid, side = st.columns([2.6, 1.4], gap="medium")
-        with grid:
+        # One row for the fixtures, the picks and the slip: fewer layout blocks than columns, on every pick.
+        with st.container(horizontal=True, gap="medium", wrap=False, key="grid"):
             event_grid(coupon, slip, trends, zone, closed)
-        with side:
             slip_panel(conn, coupon, slip, shown_odds, closed)
         slip.shown_odds = shown_odds
 

@@ -144,12 +144,15 @@ def test_at_1024x768_the_sidebar_is_closed_and_no_label_is_cut(browser, till):
             .map(e => e.innerText)"""
     )
     assert cut == []
-    assert "Quick pick" in widget(page, "quick_pick").inner_text() and "Clear" in widget(page, "clear").inner_text()
-    line = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.st-key-grid p')).lineHeight)")
-    heights = page.evaluate(
-        "[...document.querySelectorAll('.st-key-grid [data-testid=stMarkdown]')]"
-        ".map(m => m.getBoundingClientRect().height)"
+    expect(widget(page, "quick_pick")).to_contain_text("Quick pick")
+    expect(widget(page, "clear")).to_contain_text("Clear")
+    rows = page.evaluate(
+        """[...document.querySelectorAll('.jp-fixture')].map(f => ({
+            height: f.getBoundingClientRect().height, line: parseFloat(getComputedStyle(f).lineHeight),
+            textHeight: f.querySelector('.jp-teams').getBoundingClientRect().height}))"""
     )
+    heights = [row["textHeight"] for row in rows]
+    line = rows[0]["line"]
     assert len(heights) == 13 and max(heights) < 2 * line, "a fixture wraps onto a second line"
 
 
