@@ -34,6 +34,8 @@ class Draft:
     pick_string: str = ""
     pick_string_error: str | None = None
     player_token: str = ""
+    token_field: bool = False
+    """The player token field is drawn only once asked for (most sales are on the shop's account)."""
     sale_key: str = field(default_factory=lambda: uuid.uuid4().hex)
     """One idempotency key until a ticket is sold or the slip starts anew."""
     pending: bool = False
@@ -60,6 +62,7 @@ class Draft:
         self.pick_string = ""
         self.pick_string_error = None
         self.player_token = ""
+        self.token_field = False
         self.sale_key = uuid.uuid4().hex
         self.pending = self.sell_by_key = self.reprint = False
         self.shown_odds, self.seen_odds = {}, {}

@@ -29,7 +29,8 @@ PAGE_CSS = """
 .jp-when { color: rgba(19, 32, 26, 0.6); }
 .jp-badge { background: #f6a821; color: #13201a; border-radius: 0.25rem; padding: 0 0.3rem; font-size: 0.8rem;
   text-transform: uppercase; }
-.st-key-quick_pick [aria-label^="Shortcut"], .st-key-clear [aria-label^="Shortcut"] { display: none; }
+.st-key-quick_pick [aria-label^="Shortcut"], .st-key-clear [aria-label^="Shortcut"],
+.st-key-show_token [aria-label^="Shortcut"] { display: none; }
 .st-key-slip-summary { position: sticky; top: 3.9rem; align-self: flex-start; }
 .st-key-slip-summary [data-testid="stMarkdownContainer"] table { margin-bottom: 0.3rem; }
 .st-key-slip-summary [data-testid="stMarkdownContainer"] td { padding: 0.15rem 0.5rem; }
@@ -41,6 +42,7 @@ KEYS_JS = """
 const TARGETS = {
   pick: '.st-key-pick_string input',
   stake: '.st-key-stake input',
+  token: '.st-key-player_token input',
   lookup: '.st-key-lookup_ref input',
 };
 const KEYPAD = { '1': '101', 'x': '102', 'X': '102', '0': '102', '2': '103' };
@@ -184,7 +186,7 @@ _keys_component = st.components.v2.component(
 
 
 def request_focus(target: str) -> None:
-    """Put the cursor in `target` (`pick`, `stake`, `lookup`) once the next run is drawn."""
+    """Put the cursor in `target` (`pick`, `stake`, `token`, `lookup`) once the next run is drawn."""
     state = st.session_state
     state.focus_target = target
     state.focus_seq = state.get("focus_seq", 0) + 1

@@ -166,6 +166,11 @@ def typed_token() -> None:
         draft().clear_messages()
 
 
+def show_token_field() -> None:
+    draft().token_field = True
+    request_focus("token")
+
+
 def request_sale(shown_odds: dict[int, dict[int, Decimal]]) -> None:
     """Lock the slip: the Sell button renders disabled and the sale runs in the same script run, once every input
     of that run has been applied (a pick string typed just before Ctrl+Enter included)."""
@@ -368,7 +373,7 @@ def event_grid(coupon: Coupon, slip: Draft, trends: dict, zone: ZoneInfo, closed
                     )
 
 
-def slip_panel(conn: Connection, coupon: Coupon, slip: Draft, shown_odds: dict, closed: bool) -> None:
+def slip_panel(conn: Connection, coupon: Coupon, slip: Draft, shown_odds: dict, closed: bool, zone: ZoneInfo) -> None:
     currency = coupon.currency
     stake, stake_error = stake_of(slip)
     summary = summarize_slip(coupon, slip.picks, stake, conn.tax_profile(), stake_error)
@@ -406,7 +411,11 @@ def slip_panel(conn: Connection, coupon: Coupon, slip: Draft, shown_odds: dict, 
         notes.append(f":gray[Capped at the coupon's maximum payout {format_money(coupon.max_payout, currency)}]")
     if problems and not slip.pending:
         notes += [f":red[⚠ {md_escape(problem)}]" for problem in problems]
-    notes.append(f":gray[Odds tolerance (odds_diff) {conn.settings.odds_diff:.2f}]")
+    left_seconds = (coupon.closes_at - datetime.now(UTC)).total_seconds()
+    notes.append(
+        f":gray[Closes in {format_countdown(left_seconds)} · odds of {datetime.now(zone):%H:%M:%S} · "
+        f"tolerance (odds_diff) {conn.settings.odds_diff:.2f}]"
+    )
     # One Markdown element for the table, the payout and the notes: each element costs a redraw on every pick.
     with st.container(border=True, key="slip-summary", width=330):
         st.markdown(
@@ -463,16 +472,11 @@ def live_slip(conn: Connection, coupon_id: str, zone: ZoneInfo) -> None:
         trends = remember_odds(coupon)
         if closed:
             closed_notice(conn, coupon, zone)
-        else:
-            left_seconds = (coupon.closes_at - datetime.now(UTC)).total_seconds()
-            st.caption(
-                f"Live odds · refreshed {datetime.now(zone):%H:%M:%S} · closes in {format_countdown(left_seconds)}"
-            )
         shown_odds = {e.id: dict(e.odds) for e in coupon.events}
         # One row for the fixtures, the picks and the slip: fewer layout blocks than columns, on every pick.
         with st.container(horizontal=True, gap="medium", wrap=False, key="grid"):
             event_grid(coupon, slip, trends, zone, closed)
-            slip_panel(conn, coupon, slip, shown_odds, closed)
+            slip_panel(conn, coupon, slip, shown_odds, closed, zone)
         slip.shown_odds = shown_odds
 
 
@@ -601,7 +605,7 @@ def sync_widgets(slip: Draft) -> None:
             state[key] = value
 
 
-def top_bar(conn: Connection, coupons: list[Coupon], coupon: Coupon) -> None:
+def top_bar(conn: Connection, coupons: list[Coupon], coupon: Coupon, slip: Draft) -> None:
     """One row that wraps on a narrow screen rather than squeezing its labels."""
     by_id = {c.id: c for c in coupons}
     fixed = coupon.stake_rules.fixed_stake is not None
@@ -629,15 +633,25 @@ def top_bar(conn: Connection, coupons: list[Coupon], coupon: Coupon) -> None:
             on_change=typed_stake,
             width=120,
         )
-        st.text_input(
-            "Player token",
-            key="player_token",
-            type="password",
-            on_change=typed_token,
-            placeholder="optional",
-            help="Sell on a registered player's account instead of the shop's, for this sale only.",
-            width=160,
-        )
+        if slip.token_field or slip.player_token:
+            st.text_input(
+                "Player token",
+                key="player_token",
+                type="password",
+                on_change=typed_token,
+                placeholder="this sale only",
+                help="Sell on a registered player's account instead of the shop's, for this sale only.",
+                width=160,
+            )
+        else:
+            st.button(
+                "Player account",
+                key="show_token",
+                icon=":material/person:",
+                on_click=show_token_field,
+                shortcut="Alt+K",
+                help="Sell on a registered player's account instead of the shop's (Alt+K)",
+            )
         st.button(
             "Quick pick",
             key="quick_pick",
@@ -689,7 +703,7 @@ def sell_screen(conn: Connection, slip: Draft) -> None:
     if state.get("focus_target") not in ("pick", "stake"):  # a first visit, or back from another page
         request_focus("pick")
     sync_widgets(slip)
-    top_bar(conn, coupons, coupon)
+    top_bar(conn, coupons, coupon, slip)
     if notice:
         st.warning(md_escape(notice) + f" Showing coupon {coupon.id}.", icon=":material/link_off:")
     if slip.pick_string_error:

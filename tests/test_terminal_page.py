@@ -273,6 +273,7 @@ def test_quick_pick_with_a_seed_is_reproducible(shop):
 
 def test_an_unknown_player_token_is_named_as_the_field_and_the_slip_kept(shop):
     at = pick_all(start(), shop)
+    at.button(key="show_token").click().run()
     at.text_input(key="player_token").input("a-token-nobody-has").run()
     at.button(key="sell").click().run()
     assert "Player token: no account of this shop has this token (a-to…-has)" in page_text(at)
@@ -286,6 +287,7 @@ def test_a_short_balance_says_whose_account_and_how_much_is_missing(shop):
             conn, Account(token_sha256=token_fingerprint(token), operator="site", user_id="7001", balance=D("10.00"))
         )
     at = pick_all(start(), shop)
+    at.button(key="show_token").click().run()
     at.text_input(key="player_token").input(token).run()
     at.button(key="sell").click().run()
     assert sold(shop) == []
