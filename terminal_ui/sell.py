@@ -610,11 +610,12 @@ def top_bar(conn: Connection, coupons: list[Coupon], coupon: Coupon, slip: Draft
     by_id = {c.id: c for c in coupons}
     fixed = coupon.stake_rules.fixed_stake is not None
     with st.container(horizontal=True, vertical_alignment="bottom", gap="small", key="top-bar"):
+        labels = {cid: coupon_label(conn, c) for cid, c in by_id.items()}
         st.selectbox(
             "Coupon",
             list(by_id),
             key="coupon_id",
-            format_func=lambda cid: coupon_label(conn, by_id[cid]),
+            format_func=labels.__getitem__,
             on_change=choose_coupon,
             width=330,
         )
