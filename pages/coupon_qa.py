@@ -8,6 +8,7 @@ import streamlit as st
 
 from terminal_ui.connection import connection
 from terminal_ui.entry import ensure_entry_script
+from terminal_ui.keys import keyboard
 from ticketing import wire
 from ticketing.coupon_check import check_file, event_margins
 from ticketing.errors import TicketingError
@@ -48,6 +49,7 @@ st.caption(
     "Every problem is listed with where it is. Errors block publishing, warnings do not. The same check runs on the "
     "command line: `python -m ticketing.coupon_check FILE...`"
 )
+keyboard()  # the till's stylesheet and keys on this page too
 picked = chosen_file()
 if picked is None:
     st.info("Upload a coupon file or pick a sample to check it.")

@@ -40,7 +40,7 @@ class Draft:
     """One idempotency key until a ticket is sold or the slip starts anew."""
     pending: bool = False
     sell_by_key: bool = False
-    """Ctrl+Enter was pressed while Sell was off: the run decides, once every input of that run is applied."""
+    """Ctrl+Enter was pressed: the run decides, once every input of that run is applied."""
     shown_odds: dict[int, dict[int, Decimal]] = field(default_factory=dict)
     """The odds on screen at the last draw of the grid: what a Ctrl+Enter sale is checked against."""
     seen_odds: dict[int, dict[int, Decimal]] = field(default_factory=dict)

@@ -2,13 +2,13 @@
 
 Streamlit has no focus API, and a button that changes kind (a pick turning green) is drawn anew, which drops the
 focus to the page body. This script, installed once per page load, gives the cashier:
-- the cursor where the next keystroke belongs: the pick field on load and after a sale, the stake after a pick
-  string is taken (the server names the target and a sequence number, `focus`);
+- the cursor where the next keystroke belongs: the pick field on load and after a sale, the stake as soon as
+  Enter sends a pick string of the right length (the server names its targets with a sequence number, `focus`);
 - a numeric keypad in the grid: on a focused pick, 1, X or 0, and 2 pick that event and move to the next one;
   the arrows move between picks; ArrowDown from the pick field enters the grid; a pick made with Space or Enter
   keeps the focus;
-- Ctrl+Enter while Sell is off: the field being typed in is applied first, then the server is asked to sell if it
-  can or to say what is missing (`sell_key`), instead of nothing happening;
+- Ctrl+Enter: the field being typed in is applied first, then the server is asked to sell if it can or to say
+  what is missing (`sell_key`): never the slip as it was before the last keystrokes, never nothing at all;
 - Alt+P prints the receipt on screen.
 The stylesheet makes the sell page fit a 1366x768 till: a compact grid, the slip held in view while the grid
 scrolls, fixture names cut with an ellipsis instead of wrapping a letter a line at 1024 px.
@@ -71,14 +71,23 @@ function pickButton(event, bet) {
   return document.querySelector(`.st-key-pick-${event}-${bet} button`);
 }
 
-function focusWhenDrawn(selector, tries = 40) {
-  const element = document.querySelector(selector);
-  if (element && !element.disabled) {
-    element.focus();
-    if (element.select) element.select();
-  } else if (tries > 0) {
-    setTimeout(() => focusWhenDrawn(selector, tries - 1), 50);
-  }
+function focusWhenDrawn(keys, selector) {
+  // Tried until the element is drawn (10 s at most), unless a later request or a click takes over: a stale
+  // attempt must never pull the cursor away from where the cashier is now.
+  const token = {};
+  keys.focusToken = token;
+  const attempt = (tries) => {
+    if (keys.focusToken !== token) return;
+    const element = document.querySelector(selector);
+    if (element === document.activeElement) return;  // already there: the cashier may be typing in it
+    if (element && !element.disabled) {
+      element.focus();
+      if (element.select) element.select();
+    } else if (tries > 0) {
+      setTimeout(() => attempt(tries - 1), 50);
+    }
+  };
+  attempt(200);
 }
 
 function keep(keys, name) {
@@ -98,6 +107,7 @@ function restore(keys) {
 function move(keys, event, bet) {
   const button = pickButton(event, bet);
   if (!button) return false;
+  keys.focusToken = null;
   keep(keys, `st-key-pick-${event}-${bet}`);
   button.focus();
   return true;
@@ -106,13 +116,16 @@ function move(keys, event, bet) {
 function onKey(keys, e) {
   const active = document.activeElement;
   if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') {
+    // Every Ctrl+Enter comes here, not to the Sell button's own shortcut: that one clicks on keydown and the
+    // field being typed in applies its text a moment later, so a stake typed just before could arrive after
+    // the sale. Here the field is applied first (blur), then the server is asked to sell what it then holds.
     const sell = document.querySelector('.st-key-sell button');
-    if (sell && sell.disabled && !sell.innerText.includes('Selling')) {
-      e.preventDefault();
-      e.stopPropagation();
-      if (active && active.tagName === 'INPUT') active.blur();
-      setTimeout(() => keys.trigger('sell_key', Date.now()), 0);
-    }
+    if (!sell) return;
+    e.preventDefault();
+    e.stopPropagation();
+    if (sell.innerText.includes('Selling')) return;
+    if (active && active.tagName === 'INPUT') active.blur();
+    setTimeout(() => keys.trigger('sell_key', Date.now()), 0);
     return;
   }
   if (e.altKey && e.code === 'KeyP' && document.querySelector('.jp-receipt')) {
@@ -121,6 +134,20 @@ function onKey(keys, e) {
     return;
   }
   if (e.ctrlKey || e.altKey || e.metaKey) return;
+  if (active && active.matches && active.matches(TARGETS.pick) && e.key === 'Enter') {
+    // A pick string that will be taken (the server's rules: spaces, case and a JP prefix ignored) sends the
+    // cursor to the stake at once, not a round trip later: the stake typed straight after Enter lands there.
+    const cleaned = active.value.replace(/\s+/g, '').toUpperCase().replace(/^JP/, '');
+    const stake = document.querySelector(TARGETS.stake);
+    if (keys.picks && cleaned.length === keys.picks && /^[1X02]+$/.test(cleaned) && stake && !stake.disabled) {
+      // Now, inside the keydown: a key pressed straight after Enter must not reach the pick field. The pick
+      // field's own Enter handler still runs (the event keeps its target) and its blur applies the string too.
+      keys.focusToken = null;
+      stake.focus();
+      stake.select();
+    }
+    return;
+  }
   if (active && active.matches && active.matches(TARGETS.pick) && e.key === 'ArrowDown') {
     const first = events()[0];
     if (first && move(keys, first, '101')) e.preventDefault();
@@ -139,7 +166,7 @@ function onKey(keys, e) {
     if (next) move(keys, next, bet);
     else {
       const stake = document.querySelector(TARGETS.stake);
-      focusWhenDrawn(stake && !stake.disabled ? TARGETS.stake : '.st-key-sell button');
+      focusWhenDrawn(keys, stake && !stake.disabled ? TARGETS.stake : '.st-key-sell button');
     }
     return;
   }
@@ -157,9 +184,11 @@ function onKey(keys, e) {
 export default function ({ data, setTriggerValue }) {
   const keys = window.__jackpotKeys || (window.__jackpotKeys = { installed: false, focusSeq: null, want: null });
   keys.trigger = setTriggerValue;
+  keys.picks = data ? data.picks : null;
   if (!keys.installed) {
     keys.installed = true;
     document.addEventListener('keydown', (e) => onKey(keys, e), true);
+    document.addEventListener('pointerdown', () => { keys.focusToken = null; }, true);
     document.addEventListener('click', (e) => {
       // Only a pick made from the keyboard (Space, Enter: a click without a pointer) keeps the focus: moving the
       // focus costs the browser a layout, which a mouse pick does not need.
@@ -175,7 +204,7 @@ export default function ({ data, setTriggerValue }) {
   }
   if (data && data.focus && data.seq !== keys.focusSeq) {
     keys.focusSeq = data.seq;
-    focusWhenDrawn(TARGETS[data.focus]);
+    focusWhenDrawn(keys, TARGETS[data.focus]);
   }
 }
 """
@@ -192,12 +221,13 @@ def request_focus(target: str) -> None:
     state.focus_seq = state.get("focus_seq", 0) + 1
 
 
-def keyboard(on_sell_key: Callable[[], None] | None = None) -> None:
-    """Mount the keyboard script (once per page load it installs itself) and pass the latest focus request."""
+def keyboard(on_sell_key: Callable[[], None] | None = None, picks: int | None = None) -> None:
+    """Mount the keyboard script (once per page load it installs itself) and pass the latest focus request and
+    the number of picks a pick string needs."""
     state = st.session_state
     _keys_component(
         key="keys",
-        data={"focus": state.get("focus_target"), "seq": state.get("focus_seq", 0)},
+        data={"focus": state.get("focus_target"), "seq": state.get("focus_seq", 0), "picks": picks},
         height=0,
         on_sell_key_change=on_sell_key or _ignore,
     )

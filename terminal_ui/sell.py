@@ -718,7 +718,7 @@ def sell_screen(conn: Connection, slip: Draft) -> None:
     recent_tickets(conn)
     if slip.moved:
         odds_changed_dialog(conn, coupon, slip)
-    keyboard(on_sell_key=sell_key)
+    keyboard(on_sell_key=sell_key, picks=len(coupon.events))
 
 
 def receipt_screen(conn: Connection, slip: Draft) -> None:
