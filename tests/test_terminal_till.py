@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from tests.browser import chromium, sold_code, wait_for_app, widget
 from tests.servers import terminal_server
+from tests.support import sample_request
 from ticketing.embedded import open_engine
 from ticketing.models import TicketQuery
 from ticketing.settings import Settings
@@ -433,3 +434,24 @@ def test_long_fixtures_never_run_into_the_pick_on_the_receipt(browser, till):
         }"""
     )
     assert collisions == []
+
+
+def test_shift_totals_are_readable_at_1024_pixels_with_the_sidebar_open(browser, till):
+    url, engine = till
+    for _ in range(2):
+        engine.create_ticket(sample_request(coupon_id="457", stake=99, bets=[103] * 17))
+    page = browser.new_page(viewport=SMALL_PC)
+    page.goto(f"{url}/tickets")
+    page.wait_for_selector(".st-key-lookup_ref", timeout=30_000)
+    wait_for_app(page)
+    page.get_by_role("button", name="Expand sidebar").click()
+    page.get_by_role("tab", name="Shift").click()
+    wait_for_app(page)
+    values = widget(page, "shift_totals").get_by_test_id("stMetricValue")
+    expect(values.first).to_be_visible()
+    cut = values.evaluate_all(
+        "vs => vs.flatMap(v => [v, ...v.querySelectorAll('*')])"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"
+    )
+    assert cut == [] and values.count() == 4
+    assert re.search(r"\d{2},\d{3},\d{3}\.\d{2}", widget(page, "shift_totals").inner_text())
