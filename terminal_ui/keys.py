@@ -35,7 +35,9 @@ PAGE_CSS = """
 .st-key-slip-summary [data-testid="stMarkdownContainer"] table { margin-bottom: 0.3rem; }
 .st-key-slip-summary [data-testid="stMarkdownContainer"] td { padding: 0.15rem 0.5rem; }
 .st-key-slip-summary h4 { padding: 0.2rem 0; }
-.st-key-grid-picks .stButton button[data-testid="stBaseButton-primary"] span { color: #fff; }
+/* ▲/▼ of a chosen pick: white on its green (the theme's green and red would be 1.3-1.5:1 there); the shape says
+   which way the odds moved. */
+.st-key-grid-picks button[data-testid="stBaseButton-primary"] span { color: #fff !important; }
 """
 
 KEYS_JS = """

@@ -3,6 +3,7 @@ and page changes, printing, and Streamlit's own menu. What AppTest cannot see (l
 
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -13,7 +14,7 @@ from tests.browser import chromium, sold_code, wait_for_app, widget
 from tests.servers import terminal_server
 from tests.support import sample_request
 from ticketing.embedded import open_engine
-from ticketing.models import TicketQuery
+from ticketing.models import EventUpdate, TicketQuery
 from ticketing.settings import Settings
 
 pytestmark = pytest.mark.browser
@@ -455,3 +456,33 @@ def test_shift_totals_are_readable_at_1024_pixels_with_the_sidebar_open(browser,
     )
     assert cut == [] and values.count() == 4
     assert re.search(r"\d{2},\d{3},\d{3}\.\d{2}", widget(page, "shift_totals").inner_text())
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG contrast ratio of two `rgb(r, g, b)` colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(c) / 255 for c in re.findall(r"\d+", colour)[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_an_odds_arrow_on_a_chosen_pick_is_readable(browser, till):
+    url, engine = till
+    page = open_till(browser, f"{url}/?coupon=455")
+    event = engine.get_coupon("455").events[0]
+    button = widget(page, f"pick-{event.id}-101").locator("button")
+    button.click()
+    expect(button).to_have_attribute("data-testid", "stBaseButton-primary")
+    engine.update_event("455", event.id, EventUpdate(odds={101: event.odds[101] + Decimal("0.30")}))
+    expect(button).to_contain_text("▲", timeout=10_000)
+    page.mouse.move(0, 0)  # not hovered
+    colours = button.evaluate(
+        """b => [getComputedStyle(b).backgroundColor, ...[...b.querySelectorAll('span')]
+            .filter(s => s.children.length === 0 && /[▲▼]/.test(s.innerText)).map(s => getComputedStyle(s).color)]"""
+    )
+    background, arrow = colours[0], colours[1]
+    assert contrast(arrow, background) >= 4.5, colours
