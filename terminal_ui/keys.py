@@ -24,6 +24,7 @@ PAGE_CSS = """
 .st-key-grid-picks [data-testid="stHorizontalBlock"] { height: 100%; }
 .st-key-grid-picks .stButton button { min-height: 1.85rem; padding: 0 0.3rem; }
 .st-key-grid [data-testid="stHtml"] { min-width: 0; }
+.st-key-grid > [data-testid="stElementContainer"] { min-width: 13rem; flex: 1 1 13rem; }
 .jp-fixture { line-height: 2.05rem; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .jp-teams { font-weight: 600; }
 .jp-when { color: rgba(19, 32, 26, 0.6); }

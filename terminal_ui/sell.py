@@ -474,7 +474,7 @@ def live_slip(conn: Connection, coupon_id: str, zone: ZoneInfo) -> None:
             closed_notice(conn, coupon, zone)
         shown_odds = {e.id: dict(e.odds) for e in coupon.events}
         # One row for the fixtures, the picks and the slip: fewer layout blocks than columns, on every pick.
-        with st.container(horizontal=True, gap="medium", wrap=False, key="grid"):
+        with st.container(horizontal=True, gap="small", key="grid"):
             event_grid(coupon, slip, trends, zone, closed)
             slip_panel(conn, coupon, slip, shown_odds, closed, zone)
         slip.shown_odds = shown_odds
