@@ -134,28 +134,32 @@ def test_sell_stays_in_view_on_a_1366_wide_screen_on_a_17_event_coupon(browser, 
     assert engine.get_ticket(sold_code(page)).coupon_id == "457"
 
 
-def test_at_1024x768_the_sidebar_is_closed_and_no_label_is_cut(browser, till):
+CUT_LABELS = """() => [...document.querySelectorAll('.st-key-quick_pick button, .st-key-clear button,'
+        + ' .st-key-sell button, [class*="st-key-pick-"] button')]
+    .flatMap(b => [b, ...b.querySelectorAll('p')])
+    .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > innerWidth)
+    .map(e => e.innerText)"""
+FIXTURES = """[...document.querySelectorAll('.jp-fixture')].map(f => ({
+    width: f.getBoundingClientRect().width, line: parseFloat(getComputedStyle(f).lineHeight),
+    textHeight: f.querySelector('.jp-teams').getBoundingClientRect().height}))"""
+
+
+def test_at_1024x768_the_sidebar_is_closed_and_no_label_is_cut_even_with_the_sidebar_open(browser, till):
     url, engine = till
     page = open_till(browser, f"{url}/?coupon=456", SMALL_PC)
     expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
-    cut = page.evaluate(
-        """() => [...document.querySelectorAll('.st-key-quick_pick button, .st-key-clear button, .st-key-sell button,'
-                + ' [class*="st-key-pick-"] button')]
-            .flatMap(b => [b, ...b.querySelectorAll('p')])
-            .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > innerWidth)
-            .map(e => e.innerText)"""
-    )
-    assert cut == []
     expect(widget(page, "quick_pick")).to_contain_text("Quick pick")
     expect(widget(page, "clear")).to_contain_text("Clear")
-    rows = page.evaluate(
-        """[...document.querySelectorAll('.jp-fixture')].map(f => ({
-            height: f.getBoundingClientRect().height, line: parseFloat(getComputedStyle(f).lineHeight),
-            textHeight: f.querySelector('.jp-teams').getBoundingClientRect().height}))"""
-    )
-    heights = [row["textHeight"] for row in rows]
-    line = rows[0]["line"]
-    assert len(heights) == 13 and max(heights) < 2 * line, "a fixture wraps onto a second line"
+    for sidebar in ("closed", "open"):
+        if sidebar == "open":
+            page.get_by_role("button", name="Expand sidebar").click()
+            expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "false")
+            page.wait_for_timeout(500)  # the sidebar slides in
+        assert page.evaluate(CUT_LABELS) == [], sidebar
+        fixtures = page.evaluate(FIXTURES)
+        assert len(fixtures) == 13, sidebar
+        assert all(f["textHeight"] < 2 * f["line"] for f in fixtures), f"a fixture wraps, sidebar {sidebar}"
+        assert min(f["width"] for f in fixtures) >= 200, f"fixtures squeezed, sidebar {sidebar}"
 
 
 def test_a_repeat_keyboard_sale_takes_at_most_20_keystrokes_and_no_tab(browser, till):
