@@ -150,6 +150,8 @@ def test_at_1024x768_the_sidebar_is_closed_and_no_label_is_cut_even_with_the_sid
     expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
     expect(widget(page, "quick_pick")).to_contain_text("Quick pick")
     expect(widget(page, "clear")).to_contain_text("Clear")
+    sell = widget(page, "sell").locator("button").bounding_box()
+    assert sell["y"] + sell["height"] <= SMALL_PC["height"], "Sell below the screen at 1024x768"
     for sidebar in ("closed", "open"):
         if sidebar == "open":
             page.get_by_role("button", name="Expand sidebar").click()
