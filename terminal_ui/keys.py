@@ -140,7 +140,7 @@ function onKey(keys, e) {
   if (active && active.matches && active.matches(TARGETS.pick) && e.key === 'Enter') {
     // A pick string that will be taken (the server's rules: spaces, case and a JP prefix ignored) sends the
     // cursor to the stake at once, not a round trip later: the stake typed straight after Enter lands there.
-    const cleaned = active.value.replace(/\s+/g, '').toUpperCase().replace(/^JP/, '');
+    const cleaned = active.value.replace(/\\s+/g, '').toUpperCase().replace(/^JP/, '');
     const stake = document.querySelector(TARGETS.stake);
     if (keys.picks && cleaned.length === keys.picks && /^[1X02]+$/.test(cleaned) && stake && !stake.disabled) {
       // Now, inside the keydown: a key pressed straight after Enter must not reach the pick field. The pick

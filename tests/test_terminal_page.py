@@ -351,3 +351,21 @@ def test_an_unexpected_error_shows_a_reference_and_no_traceback(shop, monkeypatc
     reference = re.search(r"reference ([0-9A-F]{6})", error).group(1)
     assert "boom" not in page_text(at) and "Traceback" not in page_text(at)
     assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "link, says",
+    [
+        ("999", "The link asked for coupon “999”: no such coupon on the ticket engine. Showing coupon 456."),
+        ("abc", "The link asked for coupon “abc”: no such coupon on the ticket engine. Showing coupon 456."),
+        ("455", "The link asked for coupon 455 (Midweek Jackpot): it closed at"),
+    ],
+)
+def test_a_coupon_link_that_cannot_open_says_so_and_the_url_follows_the_picker(shop, monkeypatch, link, says):
+    read_coupons_afresh(monkeypatch)
+    close_coupon(shop, "455")
+    at = start(link)
+    assert says in page_text(at)
+    assert slip(at).coupon_id == "456" and at.query_params["coupon"] == "456"
+    at.selectbox(key="coupon_id").select("457").run()
+    assert at.query_params["coupon"] == "457"
