@@ -412,8 +412,13 @@ def slip_panel(conn: Connection, coupon: Coupon, slip: Draft, shown_odds: dict, 
     if problems and not slip.pending:
         notes += [f":red[⚠ {md_escape(problem)}]" for problem in problems]
     left_seconds = (coupon.closes_at - datetime.now(UTC)).total_seconds()
+    deadline = (
+        f"Closed at {coupon.closes_at.astimezone(zone):%H:%M}"
+        if closed
+        else f"Closes in {format_countdown(left_seconds)}"
+    )
     notes.append(
-        f":gray[Closes in {format_countdown(left_seconds)} · odds of {datetime.now(zone):%H:%M:%S} · "
+        f":gray[{deadline} · odds of {datetime.now(zone):%H:%M:%S} · "
         f"tolerance (odds_diff) {conn.settings.odds_diff:.2f}]"
     )
     # One Markdown element for the table, the payout and the notes: each element costs a redraw on every pick.

@@ -198,6 +198,7 @@ def test_a_closed_coupon_says_so_keeps_the_slip_and_offers_the_next(shop, monkey
     at.run()
     assert not at.exception
     assert "Coupon 455 (Midweek Jackpot) closed at" in page_text(at)
+    assert "Closed at" in page_text(at) and "Closes in" not in page_text(at)
     assert at.button(key="sell").disabled
     assert len(slip(at).picks) == 7 and slip(at).coupon_id == "455"
     assert all(at.button(key=f"pick-{e.id}-101").disabled for e in shop.get_coupon("455").events)
