@@ -4,13 +4,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from terminal_ui.after_sale import after_sale
 from terminal_ui.cancel import cancel_control, cancellable_until
 from terminal_ui.connection import connection
 from terminal_ui.entry import ensure_entry_script
-from terminal_ui.receipt import receipt_html
+from terminal_ui.errors import plain_errors
+from terminal_ui.keys import keyboard, request_focus
+from terminal_ui.receipt import receipt_html, show_receipt
 from terminal_ui.text import md_escape
 from ticketing.errors import TicketingError
 from ticketing.models import Coupon, Ticket, TicketQuery, TicketResult, TicketStatus
@@ -33,7 +34,11 @@ state.setdefault("desk", {"ticket": None, "error": None, "reprint": False})
 
 
 def look_up() -> None:
+    """The field is emptied once read: the next scan (a scanner types the code and Enter) replaces it instead of
+    adding to it, and the cursor stays there for it."""
     reference = state.get("lookup_ref", "").strip()
+    state.lookup_ref = ""
+    request_focus("lookup")
     desk = state.desk
     desk.update(ticket=None, error=None, reprint=False)
     if not reference:
@@ -95,16 +100,25 @@ def ticket_details(ticket: Ticket) -> None:
     if state.desk["reprint"]:
         st.info(f"Receipt copy of {ticket.code}: it is marked COPY - REPRINT.", icon=":material/content_copy:")
         until = None if cancelled else cancellable_until(after_sale(conn), ticket, coupon)
-        components.html(
-            receipt_html(ticket, coupon, conn.settings.timezone, copy=True, printable=True, cancellable_until=until),
-            height=600 + 22 * len(ticket.events),
-            scrolling=True,
+        settings = conn.settings
+        show_receipt(
+            receipt_html(
+                ticket,
+                coupon,
+                settings.timezone,
+                settings.shop_name,
+                settings.receipt_terms,
+                copy=True,
+                printable=True,
+                cancellable_until=until,
+            ),
+            key="desk_receipt",
         )
 
 
 def lookup_section() -> None:
     st.text_input(
-        "Ticket code or id: type it or scan the receipt's QR code, then Enter",
+        "Ticket code or id: type it or scan the receipt's QR code or barcode, then Enter",
         key="lookup_ref",
         on_change=look_up,
         placeholder="e.g. A12A42",
@@ -130,11 +144,12 @@ def shift_section() -> None:
     shown = filter_frame(frame, statuses, results, coupons)
     totals = shift_totals(shown)
     currency = shown["currency"].iloc[0] if len(shown) else conn.profile().currency
-    figures = st.columns([1, 2, 2, 2])
-    figures[0].metric("Tickets", totals.tickets)
-    figures[1].metric(f"Stakes ({currency})", f"{totals.stakes:,.2f}")
-    figures[2].metric(f"Potential payouts ({currency})", f"{totals.payouts:,.2f}")
-    figures[3].metric(f"Withholding tax ({currency})", f"{totals.tax:,.2f}")
+    # Each figure as wide as its digits, wrapping to a new line on a narrow screen rather than cutting them.
+    with st.container(horizontal=True, gap="large", key="shift_totals"):
+        st.metric("Tickets", totals.tickets, width="content")
+        st.metric(f"Stakes ({currency})", f"{totals.stakes:,.2f}", width="content")
+        st.metric(f"Potential payouts ({currency})", f"{totals.payouts:,.2f}", width="content")
+        st.metric(f"Withholding tax ({currency})", f"{totals.tax:,.2f}", width="content")
     money = st.column_config.NumberColumn(format="%.2f")
     st.dataframe(
         shown,
@@ -153,24 +168,27 @@ def shift_section() -> None:
         },
     )
     st.download_button(
-        "Export CSV",
+        "Export CSV (ids as text for spreadsheets)",
         data=to_csv(shown),
         file_name=f"tickets-{first}-{last}.csv",
         mime="text/csv",
         key="export_csv",
         icon=":material/download:",
     )
-    st.subheader("Sales per hour")
-    per_hour = sales_per_hour(shown)
+    st.subheader(f"Sales per hour ({conn.settings.timezone} time)")
+    per_hour = sales_per_hour(shown, start, end, zone)
     if per_hour.empty:
-        st.caption("No sales in this period.")
+        st.caption("No hour of this period has begun yet.")
     else:
-        st.bar_chart(per_hour, x="hour", y="tickets", x_label="hour", y_label="tickets")
+        st.bar_chart(per_hour, x="hour", y="tickets", x_label=f"hour ({zone.key})", y_label="tickets", sort=False)
 
 
+if "focus_seq" not in state or state.get("focus_target") != "lookup":
+    request_focus("lookup")
 st.title("Tickets desk")
 find, shift = st.tabs(["Find a ticket", "Shift"])
-with find:
+with find, plain_errors("finding a ticket"):
     lookup_section()
-with shift:
+with shift, plain_errors("the shift"):
     shift_section()
+keyboard()

@@ -2,10 +2,15 @@
 
 Either way the pages hold a service bound to one credential: `ActingEngine` in-process, `TicketingClient` remote,
 with the same methods. The till's is made once; an admin's is configured or signed in per browser session.
+
+Made once per process and kept in this module, not in `st.cache_resource`: Streamlit's "Clear caches" empties that
+cache, and a second embedded engine would start a second odds simulator (odds moving twice as often, one more per
+clear). Nothing a user does in the browser can make a second connection for the same settings.
 """
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +29,7 @@ from ticketing.pricing import TaxProfile
 from ticketing.terminal_settings import TerminalSettings
 
 Service = ActingEngine | TicketingClient
+SOLD_KEPT = 5
 
 
 @dataclass
@@ -34,6 +40,8 @@ class Connection:
     simulator: OddsSimulator | None
     engine: TicketEngine | None = None
     """The in-process engine (embedded mode only): where an entered credential is checked."""
+    sold: deque = field(default_factory=lambda: deque(maxlen=SOLD_KEPT))
+    """The last tickets this terminal sold, newest first, with their coupons: `(Ticket, Coupon)`."""
     _memo: dict[str, tuple[float, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -110,9 +118,11 @@ def _secrets_table() -> dict:
     return dict(st.secrets.get("ticketing", {}))
 
 
-@st.cache_resource(show_spinner=False)
-def _connect(settings_json: str) -> Connection:
-    settings = TerminalSettings.model_validate_json(settings_json)
+_connections: dict[str, Connection] = {}
+_connections_lock = threading.Lock()
+
+
+def _open(settings: TerminalSettings) -> Connection:
     if settings.remote:
         till = TicketingClient(settings.api_url, settings.operator, settings.secret, settings.key_id)
         return Connection(settings, till, None)
@@ -127,8 +137,15 @@ def _connect(settings_json: str) -> Connection:
 
 def connection() -> Connection:
     """Settings are read on every run (cheap); the engine or client behind them is made once per settings."""
-    try:
-        return _connect(TerminalSettings.load(_secrets_table()).model_dump_json())
-    except TicketingError as refused:
-        st.error(f"The till's credential was refused: {refused.message}. Check TICKETING_OPERATOR_SECRET.")
-        st.stop()
+    settings_json = TerminalSettings.load(_secrets_table()).model_dump_json()
+    made = _connections.get(settings_json)
+    if made is not None:
+        return made
+    with _connections_lock:
+        if settings_json not in _connections:
+            try:
+                _connections[settings_json] = _open(TerminalSettings.model_validate_json(settings_json))
+            except TicketingError as refused:
+                st.error(f"The till's credential was refused: {refused.message}. Check TICKETING_OPERATOR_SECRET.")
+                st.stop()
+        return _connections[settings_json]

@@ -17,7 +17,8 @@ import streamlit as st
 from pandas.io.formats.style import Styler
 
 from terminal_ui.connection import Connection, Service, connection
-from terminal_ui.receipt import receipt_html
+from terminal_ui.keys import keyboard
+from terminal_ui.receipt import receipt_html, show_receipt
 from terminal_ui.roles import admin_sign_in
 from terminal_ui.text import md_escape
 from ticketing import wire
@@ -460,7 +461,10 @@ def sandbox_section(service: Service, sandbox: Sandbox, currency: str, zone: Zon
     chosen = state.get("qa_receipt") if state.get("qa_receipt") in codes else codes[-1]
     code = st.selectbox("Receipt of test ticket", codes, index=codes.index(chosen), key="qa_receipt_code")
     ticket = next(t.ticket for t in sandbox.tickets if t.ticket.code == code)
-    st.iframe(receipt_html(ticket, coupon, zone.key), height=620 + 22 * len(ticket.events))
+    settings = connection().settings
+    show_receipt(
+        receipt_html(ticket, coupon, zone.key, settings.shop_name, settings.receipt_terms), key="qa_test_receipt"
+    )
 
 
 def tickets_frame(sandbox: Sandbox) -> pd.DataFrame:
@@ -594,6 +598,7 @@ def coupon_qa_page() -> None:
             f"This terminal shows times in {conn.settings.timezone}: set TICKETING_TIMEZONE={zone.key} so the till "
             "shows the times QA signed off."
         )
+    keyboard()  # the till's stylesheet and keys on this page too
     picked = chosen_file()
     check: CheckReport | None = None
     if picked is not None:

@@ -5,10 +5,21 @@ from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
-from terminal_ui.receipt import RECEIPT_CSS
 from ticketing.models import PayoutSlip, Shift, Ticket
 from ticketing.money import format_money
 from ticketing.shift_report import ShiftFigures
+
+PRINTOUT_CSS = """
+body { font-family: 'DejaVu Sans Mono', 'Courier New', monospace; margin: 0; color: #111; }
+.receipt { width: 72mm; margin: 0 auto; padding: 4mm; border: 1px dashed #999; background: #fff; }
+.receipt h1 { font-size: 15px; text-align: center; margin: 0 0 2mm; }
+.code { font-size: 30px; font-weight: bold; letter-spacing: 4px; text-align: center; margin: 2mm 0; }
+.meta, .totals { width: 100%; font-size: 11px; border-collapse: collapse; }
+.num { text-align: right; white-space: nowrap; padding-left: 2mm; } .big { font-size: 13px; font-weight: bold; }
+.actions { text-align: center; margin: 3mm 0; }
+.actions button { font-size: 15px; padding: 6px 18px; cursor: pointer; }
+@media print { .actions { display: none; } .receipt { border: none; } @page { margin: 0; } }
+"""
 
 
 def signatures(left: str, right: str) -> str:
@@ -18,7 +29,7 @@ def signatures(left: str, right: str) -> str:
 def _page(body: str, printable: bool, button: str) -> str:
     actions = f"<div class='actions'><button onclick='window.print()'>{button}</button></div>" if printable else ""
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><style>{RECEIPT_CSS}</style></head><body>"
+        f"<!doctype html><html><head><meta charset='utf-8'><style>{PRINTOUT_CSS}</style></head><body>"
         f"{actions}{body}</body></html>"
     )
 

@@ -1,51 +1,103 @@
-"""The printed receipt: one self-contained HTML page (styles and QR code inline), escaped throughout."""
+"""The printed receipt: markup built here with every value escaped, shown and printed in the page itself.
+
+No iframe: the receipt is a Streamlit v2 component mounted in the page's own document, so its Print button (and
+Alt+P) prints it with the page's print stylesheet (everything else hidden on paper), and the keyboard focus never
+leaves the page: Alt+N still starts the next ticket after printing.
+"""
 
 from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
 import segno
+import streamlit as st
 
+from terminal_ui.barcode import code128_svg
 from ticketing.models import Coupon, Ticket
 from ticketing.money import format_money
 
+QR_SYMBOL_MM = 26
+"""The QR symbol's printed width without its quiet zone: 25 mm at least, for a phone or a shop scanner."""
+QR_QUIET_MODULES = 4
+"""The QR standard's quiet zone."""
+
 RECEIPT_CSS = """
-body { font-family: 'DejaVu Sans Mono', 'Courier New', monospace; margin: 0; color: #111; }
-.receipt { width: 72mm; margin: 0 auto; padding: 4mm; border: 1px dashed #999; background: #fff; }
-.receipt h1 { font-size: 15px; text-align: center; margin: 0 0 2mm; }
-.code { font-size: 30px; font-weight: bold; letter-spacing: 4px; text-align: center; margin: 2mm 0; }
-.copy { text-align: center; font-weight: bold; border: 2px solid #111; margin: 2mm 0; padding: 1mm; }
-.test { text-align: center; font-size: 26px; font-weight: bold; color: #b00020; border: 4px solid #b00020;
-        margin: 2mm 0; padding: 2mm 1mm; line-height: 1.15; }
-.qr { text-align: center; line-height: 0; } .qr svg { width: 34mm; height: 34mm; }
-.meta, .picks, .totals { width: 100%; font-size: 11px; border-collapse: collapse; }
-.picks td { border-top: 1px dotted #bbb; padding: 1mm 0; vertical-align: top; }
-.num { text-align: right; white-space: nowrap; padding-left: 2mm; } .big { font-size: 13px; font-weight: bold; }
-.actions { text-align: center; margin: 3mm 0; }
-.cancel { font-size: 11px; text-align: center; margin: 2mm 0 0; }
-.actions button { font-size: 15px; padding: 6px 18px; cursor: pointer; }
-@media print { .actions { display: none; } .receipt { border: none; } @page { margin: 0; } }
+.jp-receipt { font-family: 'DejaVu Sans Mono', 'Courier New', monospace; color: #111; background: #fff;
+  width: 72mm; box-sizing: border-box; margin: 0 auto; padding: 4mm; border: 1px dashed #999; font-size: 11px; }
+.jp-receipt .shop { text-align: center; font-weight: bold; font-size: 14px; }
+.jp-receipt .title { text-align: center; font-size: 12px; margin-bottom: 2mm; }
+.jp-receipt .copy { text-align: center; font-weight: bold; border: 2px solid #111; margin: 2mm 0; padding: 1mm; }
+.jp-receipt .code { font-size: 28px; font-weight: bold; letter-spacing: 4px; text-align: center; margin: 1mm 0; }
+.jp-receipt .qr svg { display: block; margin: 0 auto; }
+.jp-receipt .bar svg { display: block; margin: 1mm auto 0; width: 60mm; height: 12mm; }
+.jp-receipt .row { display: flex; justify-content: space-between; gap: 2mm; }
+.jp-receipt .row > :last-child { text-align: right; white-space: nowrap; }
+.jp-receipt .row > :first-child { min-width: 0; overflow-wrap: anywhere; }
+.jp-receipt .meta, .jp-receipt .totals { margin: 2mm 0; }
+.jp-receipt .pick { border-top: 1px dotted #bbb; padding: 1mm 0; }
+.jp-receipt .fixture { overflow-wrap: anywhere; }
+.jp-receipt .big { font-size: 13px; font-weight: bold; }
+.jp-receipt .terms { border-top: 1px solid #111; margin-top: 2mm; padding-top: 1mm; font-size: 9px;
+  text-align: center; }
+.jp-receipt .meta .row > :last-child { white-space: normal; }
+.jp-receipt .test { text-align: center; font-size: 26px; font-weight: bold; color: #b00020; border: 4px solid #b00020;
+  margin: 2mm 0; padding: 2mm 1mm; line-height: 1.15; }
+.jp-receipt .cancel { text-align: center; margin: 2mm 0 0; }
+.jp-receipt-actions { text-align: center; margin: 0 0 3mm; }
+.jp-receipt-actions button { font-size: 15px; padding: 6px 18px; cursor: pointer; }
+@media print {
+  body * { visibility: hidden !important; }
+  .jp-receipt, .jp-receipt * { visibility: visible !important; }
+  .jp-receipt { position: fixed; left: 0; top: 0; border: none; }
+  .jp-receipt-actions { display: none; }
+  @page { margin: 0; }
+}
 """
+
+RECEIPT_JS = """
+export default function ({ data, parentElement }) {
+  const slot = parentElement.querySelector('.jp-receipt-slot');
+  slot.innerHTML = data.html;
+  const button = slot.querySelector('.jp-print');
+  if (button) button.onclick = () => window.print();
+}
+"""
+
+_receipt_component = st.components.v2.component(
+    "jackpot_receipt",
+    html="<div class='jp-receipt-slot'></div>",
+    css=RECEIPT_CSS,
+    js=RECEIPT_JS,
+    isolate_styles=False,
+)
 
 
 TEST_MARK = "TEST – NOT VALID"
 
 
 def qr_svg(code: str) -> str:
-    return segno.make(code, error="m").svg_inline(scale=4, border=2)
+    """A regular QR code (never Micro QR, which many readers skip) with its 4-module quiet zone, printed so that
+    the symbol itself is QR_SYMBOL_MM wide."""
+    qr = segno.make_qr(code, error="m")
+    modules = qr.symbol_size(scale=1, border=0)[0]
+    width_mm = QR_SYMBOL_MM * (modules + 2 * QR_QUIET_MODULES) / modules
+    svg = qr.svg_inline(scale=1, border=QR_QUIET_MODULES, omitsize=True)
+    return svg.replace("<svg ", f"<svg style='width:{width_mm:.1f}mm;height:{width_mm:.1f}mm' ", 1)
 
 
 def receipt_html(
     ticket: Ticket,
     coupon: Coupon | None,
     timezone: str,
+    shop_name: str = "",
+    terms: str = "",
     copy: bool = False,
     printable: bool = False,
     cancellable_until: datetime | None = None,
 ) -> str:
-    """The receipt; with `printable`, a Print button that prints just this page (hidden on paper). With
-    `cancellable_until` (while the till may still take the ticket back), that time in the terminal's zone. A coupon
-    sandbox's test ticket says `TEST – NOT VALID` in large letters above its code and again under its totals."""
+    """The receipt's markup; with `printable`, a Print button above it (hidden on paper). With `cancellable_until`
+    (while the till may still take the ticket back), that time in the terminal's zone. A coupon sandbox's test ticket
+    says `TEST – NOT VALID` in large letters above its code and again under its totals."""
     zone = ZoneInfo(timezone)
     sold_at: datetime = ticket.created.astimezone(zone)
     events = {e.id: e for e in coupon.events} if coupon else {}
@@ -53,36 +105,53 @@ def receipt_html(
     for number, pick in enumerate(ticket.events, start=1):
         event = events.get(pick.id)
         fixture = escape(event.fixture) if event else f"Event {pick.id}"
+        kickoff = f"{event.kickoff.astimezone(zone):%a %d %b %H:%M}" if event else ""
         rows.append(
-            f"<tr><td>{number}.</td><td>{fixture}</td>"
-            f"<td class='num'><b>{escape(pick.pick)}</b> @ {pick.odds:.2f}</td></tr>"
+            f"<div class='pick'><div class='fixture'>{number}. {fixture}</div>"
+            f"<div class='row'><span>{kickoff}</span><span><b>{escape(pick.pick)}</b> @ {pick.odds:.2f}</span></div>"
+            "</div>"
         )
-    money = lambda amount: escape(format_money(amount, ticket.currency))  # noqa: E731 - a local shorthand
-    coupon_name = escape(coupon.name) if coupon else ""
-    actions = "<div class='actions'><button onclick='window.print()'>Print receipt</button></div>" if printable else ""
+
+    def line(label: str, value: str, css: str = "row") -> str:
+        return f"<div class='{css}'><span>{label}</span><span>{value}</span></div>"
+
+    def money(amount) -> str:
+        return escape(format_money(amount, ticket.currency))
+
+    totals = [
+        line("Total odds", f"{ticket.total_odds:,.2f}"),
+        line("Stake paid", money(ticket.stake)),
+        line("Excise", money(ticket.excise)) if ticket.excise else "",
+        line("Potential payout", money(ticket.payout)),
+        line("Withholding tax", money(ticket.tax)),
+        line("Net payout", money(ticket.net_payout), "row big"),
+    ]
+    coupon_name = f" {escape(coupon.name)}" if coupon else ""
+    actions = (
+        "<div class='jp-receipt-actions'><button class='jp-print' type='button'>Print receipt (Alt+P)</button></div>"
+        if printable
+        else ""
+    )
     not_valid = f"<div class='test'>{TEST_MARK}</div>" if ticket.test else ""
-    return f"""<!doctype html><html><head><meta charset='utf-8'><style>{RECEIPT_CSS}</style></head><body>
-{actions}
-<div class='receipt' data-ticket-code='{escape(ticket.code)}'>
-<h1>JACKPOT TICKET</h1>
-{"<div class='copy'>COPY - REPRINT</div>" if copy else ""}
-{not_valid}
-<div class='code'>{escape(ticket.code)}</div>
-<div class='qr'>{qr_svg(ticket.code)}</div>
-<table class='meta'>
-<tr><td>Ticket id</td><td class='num'>{escape(ticket.id)}</td></tr>
-<tr><td>Sold</td><td class='num'>{sold_at:%Y-%m-%d %H:%M:%S} {escape(sold_at.tzname() or "")}</td></tr>
-<tr><td>Coupon</td><td class='num'>{escape(ticket.coupon_id)} {coupon_name}</td></tr>
-</table>
-<table class='picks'>{"".join(rows)}</table>
-<table class='totals'>
-<tr><td>Total odds</td><td class='num'>{ticket.total_odds:,.2f}</td></tr>
-<tr><td>Stake</td><td class='num'>{money(ticket.stake)}</td></tr>
-{f"<tr><td>Excise</td><td class='num'>{money(ticket.excise)}</td></tr>" if ticket.excise else ""}
-<tr><td>Potential payout</td><td class='num'>{money(ticket.payout)}</td></tr>
-<tr><td>Withholding tax</td><td class='num'>{money(ticket.tax)}</td></tr>
-<tr class='big'><td>Net payout</td><td class='num'>{money(ticket.net_payout)}</td></tr>
-</table>
-{not_valid}
-{f"<p class='cancel'>cancellable until {cancellable_until.astimezone(zone):%H:%M}</p>" if cancellable_until else ""}
-</div></body></html>"""
+    cancel = (
+        f"<div class='cancel'>cancellable until {cancellable_until.astimezone(zone):%H:%M}</div>"
+        if cancellable_until
+        else ""
+    )
+    return (
+        f"{actions}<div class='jp-receipt' data-ticket-code='{escape(ticket.code)}'>"
+        f"<div class='shop'>{escape(shop_name)}</div><div class='title'>JACKPOT TICKET</div>"
+        f"{'<div class=copy>COPY - REPRINT</div>' if copy else ''}{not_valid}"
+        f"<div class='code'>{escape(ticket.code)}</div>"
+        f"<div class='qr'>{qr_svg(ticket.code)}</div><div class='bar'>{code128_svg(ticket.code)}</div>"
+        "<div class='meta'>"
+        + line("Ticket id", escape(ticket.id))
+        + line("Sold", f"{sold_at:%Y-%m-%d %H:%M:%S} {escape(sold_at.tzname() or '')}")
+        + line("Coupon", f"{escape(ticket.coupon_id)}{coupon_name}")
+        + f"</div>{''.join(rows)}<div class='totals'>{''.join(totals)}</div>"
+        f"{not_valid}{cancel}<div class='terms'>{escape(terms)}</div></div>"
+    )
+
+
+def show_receipt(html: str, key: str) -> None:
+    _receipt_component(key=key, data={"html": html}, height="content")

@@ -1,31 +1,53 @@
 """The sell screen (`pages/terminal.py`): pick a coupon, pick 1/X/2 for every event at live odds, stake, sell,
-print the receipt."""
+print the receipt.
+
+The slip is a `Draft` (terminal_ui/drafts.py): widgets show it and their callbacks write to it, so a page change
+or a reload finds it whole. Nothing on this screen can sell a slip other than the one on screen: an input that is
+not understood empties or blocks the slip, and a sale is decided only after every input of its run is applied.
+"""
 
 import random
 import time
-import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from html import escape
 from zoneinfo import ZoneInfo
 
 import streamlit as st
-import streamlit.components.v1 as components
 from pydantic import ValidationError
 
 from terminal_ui.after_sale import after_sale
 from terminal_ui.cancel import cancel_control, cancellable_until
 from terminal_ui.connection import Connection, connection
-from terminal_ui.receipt import receipt_html
+from terminal_ui.drafts import Draft, session_draft
+from terminal_ui.errors import plain_errors
+from terminal_ui.keys import keyboard, request_focus
+from terminal_ui.receipt import receipt_html, show_receipt
 from terminal_ui.text import format_countdown, md_escape
-from ticketing.errors import OddsChanged, TicketingError
-from ticketing.models import BET_IDS, PICK_LABELS, Coupon, EventStatus, Ticket
+from ticketing.errors import (
+    BetNotOffered,
+    CouponClosed,
+    CouponMissing,
+    CouponNotFound,
+    EngineUnavailable,
+    EventNotAvailable,
+    IdempotencyKeyReused,
+    InsufficientBalance,
+    InvalidToken,
+    OddsChanged,
+    StakeOutOfLimits,
+    TicketingError,
+    WrongPicks,
+)
+from ticketing.identifiers import mask_token
+from ticketing.models import BET_IDS, PICK_LABELS, Coupon, CouponStatus, EventStatus, Ticket
 from ticketing.money import format_money
 from ticketing.pricing import price_ticket
 from ticketing.slip import (
-    Picks,
     PickStringError,
+    StakeError,
     parse_pick_string,
+    parse_stake,
     pick_string,
     quick_pick,
     summarize_slip,
@@ -40,57 +62,74 @@ TREND_SECONDS = 5  # how long an odds change stays marked with its arrow
 
 ARROWS = {1: ":green[▲]", -1: ":red[▼]"}
 
-
-@dataclass
-class Sale:
-    """The sale of the current draft: one idempotency key until a ticket is sold or the slip starts anew."""
-
-    draft_key: str = field(default_factory=lambda: uuid.uuid4().hex)
-    pending: bool = False
-    seen_odds: dict[int, dict[int, Decimal]] = field(default_factory=dict)
-    receipt: Ticket | None = None
-    receipt_coupon: Coupon | None = None
-    error: str | None = None
-    moved: list[dict] | None = None
-
-
 state = st.session_state
 
 
 # ---- callbacks: every state change happens here ---------------------------------------------------------------
 
 
+def draft() -> Draft:
+    """Through `session_draft`, not `state.draft`: Streamlit's "Clear caches" empties the session state, and the
+    next live refresh or callback runs before any full run has put the draft back."""
+    return session_draft()
+
+
+def typed(key: str, current: str | None) -> str | None:
+    """The value of the widget `key` if the cashier changed it, else None.
+
+    After Streamlit's "Clear caches" (which empties the session state) the browser's widgets all look changed and
+    their callbacks fire; only a value that differs from the draft is a change the cashier made."""
+    value = state.get(key)
+    return None if value is None or value == current else value
+
+
 def choose_coupon() -> None:
-    state.current_coupon = state.coupon_id
-    start_new_slip()
+    coupon_id = typed("coupon_id", draft().coupon_id)
+    if coupon_id is not None:
+        draft().new_slip(coupon_id, stake=None)
+        request_focus("pick")
 
 
-def start_new_slip() -> None:
-    """The stake goes too: the next run sets the coupon's own."""
-    state.picks = {}
-    state.sale = Sale()
-    state.pick_string = ""
-    state.pick_string_error = None
-    state.player_token = ""
-    state.pop("stake", None)
+def open_coupon(coupon_id: str) -> None:
+    draft().new_slip(coupon_id, stake=None)
+    request_focus("pick")
+
+
+def new_ticket() -> None:
+    """The next ticket on the same coupon and stake: a repeat sale needs only its picks."""
+    slip = draft()
+    slip.new_slip(slip.coupon_id, stake=slip.stake)
+    request_focus("pick")
 
 
 def toggle_pick(event_id: int, bet: int) -> None:
-    picks: Picks = state.picks
-    if picks.get(event_id) == bet:
-        del picks[event_id]
+    slip = draft()
+    if slip.picks.get(event_id) == bet:
+        del slip.picks[event_id]
     else:
-        picks[event_id] = bet
-    state.sale.moved = state.sale.error = None
+        slip.picks[event_id] = bet
+    slip.clear_messages()
 
 
 def apply_pick_string(conn: Connection, coupon_id: str) -> None:
+    """A string that is not understood empties the slip: the picks on screen are never an older string's."""
+    slip = draft()
+    text = typed("pick_string", slip.pick_string)
+    if text is None:
+        return
+    slip.pick_string = text
+    slip.clear_messages()
+    if not slip.pick_string.strip():
+        slip.pick_string_error = None
+        return
     try:
-        state.picks = parse_pick_string(state.pick_string, conn.live_coupon(coupon_id, ODDS_MAX_AGE))
-        state.pick_string_error = None
+        slip.picks = parse_pick_string(slip.pick_string, conn.live_coupon(coupon_id, ODDS_MAX_AGE))
+        slip.pick_string_error = None
+        request_focus("stake")
     except PickStringError as problem:
-        state.pick_string_error = str(problem)
-    state.sale.moved = state.sale.error = None
+        slip.picks = {}
+        slip.pick_string_error = str(problem)
+        request_focus("pick")
 
 
 def quick_pick_seed() -> str | None:
@@ -101,74 +140,182 @@ def quick_pick_seed() -> str | None:
 def apply_quick_pick(conn: Connection, coupon_id: str) -> None:
     seed = quick_pick_seed()
     rng = random.Random(seed) if seed else random.SystemRandom()
-    state.picks = quick_pick(conn.live_coupon(coupon_id, ODDS_MAX_AGE), rng)
-    state.pick_string_error = None
-    state.sale.moved = state.sale.error = None
+    slip = draft()
+    slip.picks = quick_pick(conn.live_coupon(coupon_id, ODDS_MAX_AGE), rng)
+    slip.pick_string, slip.pick_string_error = "", None
+    slip.clear_messages()
 
 
 def clear_picks() -> None:
-    state.picks = {}
-    state.pick_string = ""
-    state.pick_string_error = None
-    state.sale.moved = state.sale.error = None
+    slip = draft()
+    slip.picks = {}
+    slip.pick_string, slip.pick_string_error = "", None
+    slip.clear_messages()
+    request_focus("pick")
 
 
-def set_stake(amount: Decimal) -> None:
-    state.stake = float(amount)
+def typed_stake() -> None:
+    stake = typed("stake", draft().stake)
+    if stake is not None:
+        draft().stake = stake
+        draft().clear_messages()
+
+
+def typed_token() -> None:
+    token = typed("player_token", draft().player_token)
+    if token is not None:
+        draft().player_token = token
+        draft().clear_messages()
+
+
+def show_token_field() -> None:
+    draft().token_field = True
+    request_focus("token")
 
 
 def request_sale(shown_odds: dict[int, dict[int, Decimal]]) -> None:
-    """Lock the slip: the Sell button renders disabled and the sale runs in the same script run."""
-    sale: Sale = state.sale
-    if sale.pending or sale.receipt is not None:
+    """Lock the slip: the Sell button renders disabled and the sale runs in the same script run, once every input
+    of that run has been applied (a pick string typed just before Ctrl+Enter included)."""
+    slip = draft()
+    if slip.pending or slip.receipt is not None or slip.moved:
         return
-    sale.seen_odds = shown_odds
-    sale.pending, sale.moved, sale.error = True, None, None
+    slip.seen_odds = shown_odds
+    slip.pending = True
+    slip.clear_messages()
+
+
+def sell_key() -> None:
+    draft().sell_by_key = True
 
 
 def accept_new_odds() -> None:
-    sale: Sale = state.sale
-    for moved in sale.moved or []:
-        sale.seen_odds.setdefault(moved["id"], {})[moved["bet"]] = Decimal(str(moved["current_odds"]))
-    sale.pending, sale.moved, sale.error = True, None, None
+    slip = draft()
+    for moved in slip.moved or []:
+        slip.seen_odds.setdefault(moved["id"], {})[moved["bet"]] = Decimal(str(moved["current_odds"]))
+    slip.moved, slip.error, slip.missing = None, None, None
+    slip.pending = True
+
+
+def back_to_slip() -> None:
+    draft().clear_messages()
+
+
+def reprint_last(conn: Connection) -> None:
+    if conn.sold:
+        draft().reprint = True
+
+
+def close_reprint() -> None:
+    draft().reprint = False
 
 
 # ---- the sale itself --------------------------------------------------------------------------------------------
 
 
-def stake_value() -> Decimal | None:
-    """The stake widget holds a float; it becomes exact money here and nowhere else."""
-    value = state.get("stake")
-    return None if value is None else Decimal(f"{value:.2f}")
+def stake_of(slip: Draft) -> tuple[Decimal | None, str | None]:
+    """The typed stake as exact money, or why it is not one."""
+    try:
+        return parse_stake(slip.stake or ""), None
+    except StakeError as problem:
+        return None, str(problem)
 
 
-def sale_token(conn: Connection) -> str:
-    return (state.get("player_token") or "").strip() or conn.settings.shop_token
+def sale_token(conn: Connection, slip: Draft) -> str:
+    return slip.player_token.strip() or conn.settings.shop_token
 
 
-def perform_sale(conn: Connection, coupon: Coupon) -> None:
+def perform_sale(conn: Connection, coupon: Coupon, slip: Draft) -> None:
     """Sell the draft. No Streamlit call in here, so a rerun cannot cut it between the sale and its record."""
-    sale: Sale = state.sale
     try:
         request = ticket_request(
             coupon,
-            state.picks,
-            sale.seen_odds,
-            stake_value(),
+            slip.picks,
+            slip.seen_odds,
+            stake_of(slip)[0],
             conn.settings.operator,
-            sale_token(conn),
+            sale_token(conn, slip),
             conn.settings.odds_diff,
         )
-        sale.receipt = conn.service.create_ticket(request, idempotency_key=sale.draft_key)
-        sale.receipt_coupon = coupon
+        ticket = conn.service.create_ticket(request, idempotency_key=slip.sale_key)
+        slip.receipt, slip.receipt_coupon = ticket, coupon
+        if all(sold.code != ticket.code for sold, _ in conn.sold):
+            conn.sold.appendleft((ticket, coupon))
     except OddsChanged as changed:
-        sale.moved = changed.details.get("events", [])
+        slip.moved = changed.details.get("events", [])
     except TicketingError as error:
-        sale.error = error.message
+        slip.error = cashier_words(conn, coupon, slip, error)
     except (ValidationError, KeyError):
-        sale.error = "The slip is incomplete: pick every event and enter a valid stake"
+        slip.error = "Not sold: the slip is incomplete. Pick every event and enter a valid stake."
     finally:
-        sale.pending = False
+        slip.pending = False
+
+
+def cashier_words(conn: Connection, coupon: Coupon, slip: Draft, error: TicketingError) -> str:
+    """An engine refusal as the cashier needs it: which event, whose account and how much, which field."""
+    zone = ZoneInfo(conn.settings.timezone)
+    stake = stake_of(slip)[0] or Decimal(0)
+    player = bool(slip.player_token.strip())
+    account = (
+        f"the player's account {mask_token(slip.player_token.strip())}"
+        if player
+        else f"the shop account {mask_token(conn.settings.shop_token)}"
+    )
+    match error:
+        case EventNotAvailable() | BetNotOffered():
+            numbers = {e.id: (n, e) for n, e in enumerate(coupon.events, start=1)}
+            found = numbers.get(error.details.get("event_id"))
+            if found is None:
+                return f"Not sold: an event of coupon {coupon.id} can no longer be picked. Check the grid."
+            number, event = found
+            return (
+                f"Not sold: event {number}, {event.fixture}, is no longer available (suspended, started or "
+                "cancelled). This coupon cannot be sold until it is available again."
+            )
+        case CouponClosed():
+            return (
+                f"Not sold: coupon {coupon.id} ({coupon.name}) closed at "
+                f"{coupon.closes_at.astimezone(zone):%a %d %b %H:%M}. The slip is kept."
+            )
+        case CouponNotFound() | CouponMissing():
+            return f"Not sold: coupon {coupon.id} ({coupon.name}) is no longer on the ticket engine."
+        case InsufficientBalance():
+            balance = account_balance(conn, sale_token(conn, slip))
+            short = (
+                f": its balance is {format_money(balance, coupon.currency)}, "
+                f"{format_money(stake - balance, coupon.currency)} short"
+                if balance is not None and balance < stake
+                else ""
+            )
+            return f"Not sold: {account} cannot pay the stake {format_money(stake, coupon.currency)}{short}."
+        case InvalidToken() if player:
+            return (
+                "Not sold: Player token: no account of this shop has this token "
+                f"({mask_token(slip.player_token.strip())}). Check it, or empty the field to sell on the shop account."
+            )
+        case InvalidToken():
+            return "Not sold: the shop account's token is refused by the engine. Call the supervisor."
+        case StakeOutOfLimits():
+            return f"Not sold: Stake: {format_money(stake, coupon.currency)} is outside this coupon's limits."
+        case WrongPicks():
+            return "Not sold: the coupon's events changed since the slip was made. Clear the slip and pick again."
+        case IdempotencyKeyReused():
+            return (
+                "Not sold: this slip was already sold with other picks or another stake (the engine kept that "
+                "ticket). Check the last tickets below, then press New ticket."
+            )
+        case EngineUnavailable():
+            return "Not sold: the ticket engine did not answer. Press Sell again: the same slip is never sold twice."
+    return f"Not sold: {error.message} (engine code {error.code})."
+
+
+def account_balance(conn: Connection, token: str) -> Decimal | None:
+    """Known to the embedded engine only: the API does not show balances."""
+    if conn.engine is None:
+        return None
+    try:
+        return conn.engine.balance(token)
+    except TicketingError:
+        return None
 
 
 # ---- the screen --------------------------------------------------------------------------------------------------
@@ -176,7 +323,7 @@ def perform_sale(conn: Connection, coupon: Coupon) -> None:
 
 def remember_odds(coupon: Coupon) -> dict[tuple[int, int], int]:
     """Arrows for odds that moved in the last few seconds: {(event, bet): +1 or -1}."""
-    memory, now = state.odds_memory, time.monotonic()
+    memory, now = state.setdefault("odds_memory", {"last": {}, "trend": {}}), time.monotonic()
     for event in coupon.events:
         for bet, odds in event.odds.items():
             before = memory["last"].get((event.id, bet))
@@ -186,40 +333,68 @@ def remember_odds(coupon: Coupon) -> dict[tuple[int, int], int]:
     return {k: d for k, (d, since) in memory["trend"].items() if now - since < TREND_SECONDS}
 
 
-def event_grid(coupon: Coupon, trends: dict, zone: ZoneInfo) -> None:
-    # One horizontal container a row (not st.columns): a third of the layout blocks, so a pick reruns faster.
-    picks: Picks = state.picks
+def is_closed(coupon: Coupon) -> bool:
+    return coupon.status == CouponStatus.CLOSED or datetime.now(UTC) >= coupon.closes_at
+
+
+def fixture_lines(coupon: Coupon, zone: ZoneInfo) -> str:
+    """Every event's number, teams, kickoff and competition, one line each, as one element beside the picks."""
+    lines = []
     for number, event in enumerate(coupon.events, start=1):
-        open_ = event.status == EventStatus.AVAILABLE
-        status = "" if open_ else f" :orange-badge[{event.status.value.upper()}]"
-        with st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False):
-            st.markdown(
-                f"**{number}. {md_escape(event.home)} v {md_escape(event.away)}**{status}  \n"
-                f":gray[{event.kickoff.astimezone(zone):%a %d %b %H:%M} · {md_escape(event.competition)}]",
-                width="stretch",
-            )
-            for bet in BET_IDS:
-                odds = event.odds.get(bet)
-                arrow = ARROWS.get(trends.get((event.id, bet)), "")
-                st.button(
-                    f"{PICK_LABELS[bet]} · {odds:.2f} {arrow}".rstrip() if odds else PICK_LABELS[bet],
-                    key=f"pick-{event.id}-{bet}",
-                    type="primary" if picks.get(event.id) == bet else "secondary",
-                    disabled=not open_ or odds is None,
-                    on_click=toggle_pick,
-                    args=(event.id, bet),
-                    width=96,
-                )
+        status = "" if event.status == EventStatus.AVAILABLE else f" <span class='jp-badge'>{event.status.value}</span>"
+        when = f"{event.kickoff.astimezone(zone):%a %H:%M} · {escape(event.competition)}"
+        teams = f"{number}. {escape(event.fixture)}"
+        lines.append(
+            f"<div class='jp-fixture' title='{teams} · {when}'><span class='jp-teams'>{teams}</span>{status} "
+            f"<span class='jp-when'>{when}</span></div>"
+        )
+    return "".join(lines)
 
 
-def slip_panel(conn: Connection, coupon: Coupon, shown_odds: dict) -> None:
-    sale: Sale = state.sale
+def event_grid(coupon: Coupon, slip: Draft, trends: dict, zone: ZoneInfo, closed: bool) -> None:
+    """The fixtures are one HTML element beside one row of three buttons an event, lines and rows of one fixed
+    height (the page's stylesheet): an element a row fewer than a label per row, and no Markdown to parse."""
+    picks = slip.picks
+    st.html(fixture_lines(coupon, zone))
+    with st.container(gap=None, width="content", key="grid-picks"):
+        for event in coupon.events:
+            open_ = event.status == EventStatus.AVAILABLE and not closed
+            with st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False):
+                for bet in BET_IDS:
+                    odds = event.odds.get(bet)
+                    arrow = ARROWS.get(trends.get((event.id, bet)), "")
+                    st.button(
+                        f"{PICK_LABELS[bet]} · {odds:.2f} {arrow}".rstrip() if odds else PICK_LABELS[bet],
+                        key=f"pick-{event.id}-{bet}",
+                        type="primary" if picks.get(event.id) == bet else "secondary",
+                        disabled=not open_ or odds is None,
+                        on_click=toggle_pick,
+                        args=(event.id, bet),
+                        width=80,
+                    )
+
+
+def slip_panel(conn: Connection, coupon: Coupon, slip: Draft, shown_odds: dict, closed: bool, zone: ZoneInfo) -> None:
     currency = coupon.currency
-    summary = summarize_slip(coupon, state.picks, stake_value(), conn.tax_profile())
+    stake, stake_error = stake_of(slip)
+    summary = summarize_slip(coupon, slip.picks, stake, conn.tax_profile(), stake_error)
+    problems = list(summary.problems)
+    if closed:
+        problems.insert(0, f"Coupon {coupon.id} is closed: sales are over")
+    if slip.sell_by_key:
+        slip.sell_by_key = False
+        if problems:
+            slip.missing = "Ctrl+Enter: not sold. " + "; ".join(problems) + "."
+        else:
+            request_sale(slip.shown_odds or shown_odds)
+    if slip.pending and problems:
+        # The slip changed in the run that asked for the sale (a pick string typed just before Ctrl+Enter).
+        slip.pending = False
+        slip.missing = "Not sold: " + "; ".join(problems) + "."
     price = summary.price
     lines = [
         ("Picks", f"{summary.picked} of {summary.needed}"),
-        ("Slip", f"`{pick_string(coupon, state.picks)}`"),
+        ("Slip", f"`{pick_string(coupon, slip.picks)}`"),
         ("Total odds", f"{summary.total_odds:,.2f}" if summary.total_odds else "–"),
     ]
     if price is not None and price.excise:
@@ -228,87 +403,153 @@ def slip_panel(conn: Connection, coupon: Coupon, shown_odds: dict) -> None:
             ("Net stake", format_money(price.net_stake, currency)),
         ]
     lines += [
-        ("Stake", format_money(stake_value() or Decimal(0), currency)),
+        ("Stake", format_money(stake, currency) if stake is not None and not stake_error else "–"),
         ("Potential payout", format_money(price.payout, currency) if price else "–"),
         ("Withholding tax", format_money(price.tax, currency) if price else "–"),
     ]
-    notes = [f"⚠ {problem}" for problem in summary.problems]
+    notes = []
     if price is not None and price.capped:
-        notes.insert(0, f"Capped at the coupon's maximum payout {format_money(coupon.max_payout, currency)}")
-    # One Markdown element for the table and the payout, one caption for the notes: each element costs a redraw.
-    with st.container(border=True, key="slip-summary"):
+        notes.append(f":gray[Capped at the coupon's maximum payout {format_money(coupon.max_payout, currency)}]")
+    if problems and not slip.pending:
+        notes += [f":red[⚠ {md_escape(problem)}]" for problem in problems]
+    left_seconds = (coupon.closes_at - datetime.now(UTC)).total_seconds()
+    deadline = (
+        f"Closed at {coupon.closes_at.astimezone(zone):%H:%M}"
+        if closed
+        else f"Closes in {format_countdown(left_seconds)}"
+    )
+    notes.append(
+        f":gray[{deadline} · odds of {datetime.now(zone):%H:%M:%S} · "
+        f"tolerance (odds_diff) {conn.settings.odds_diff:.2f}]"
+    )
+    # One Markdown element for the table, the payout and the notes: each element costs a redraw on every pick.
+    with st.container(border=True, key="slip-summary", width=330):
         st.markdown(
             "\n".join(
                 f"| {label} | {value} |" if i else f"| {label} | {value} |\n|:--|--:|"
                 for i, (label, value) in enumerate(lines)
             )
-            + f"\n\n#### Net payout: {format_money(price.net_payout, currency) if price else '–'}"
+            + f"\n\n#### Net payout: {format_money(price.net_payout, currency) if price else '–'}\n\n"
+            + "  \n".join(notes)
         )
-        if notes:
-            st.caption("  \n".join(notes))
         st.button(
-            "Selling…" if sale.pending else "Sell ticket",
+            "Selling…" if slip.pending else "Sell ticket",
             key="sell",
             type="primary",
             icon=":material/point_of_sale:",
-            disabled=sale.pending or not summary.ready,
+            disabled=slip.pending or bool(problems),
             on_click=request_sale,
             args=(shown_odds,),
             shortcut="Ctrl+Enter",
             width="stretch",
         )
-        st.caption(f"Odds tolerance (odds_diff): {conn.settings.odds_diff:.2f} · Ctrl+Enter sells")
-    if sale.moved:
-        odds_changed_prompt(conn, coupon, sale.moved)
-    if sale.error:
-        st.error(sale.error, icon=":material/error:")
-    if sale.pending:
+        if slip.error or slip.missing:
+            st.error(md_escape(slip.error or slip.missing), icon=":material/error:")
+    if slip.pending:
         with st.spinner("Selling…"):
-            perform_sale(conn, coupon)
+            perform_sale(conn, coupon, slip)
         st.rerun()
 
 
-def odds_changed_prompt(conn: Connection, coupon: Coupon, moved: list[dict]) -> None:
-    events = {e.id: (n, e) for n, e in enumerate(coupon.events, start=1)}
-    accepted = {**state.sale.seen_odds}
-    lines = []
-    for change in moved:
-        number, event = events[change["id"]]
-        accepted.setdefault(change["id"], {})
-        accepted[change["id"]] = {**accepted[change["id"]], change["bet"]: Decimal(str(change["current_odds"]))}
-        lines.append(
-            f"- **{number}. {md_escape(event.fixture)}**: {PICK_LABELS[change['bet']]} "
-            f"{Decimal(str(change['odds'])):.2f} → **{Decimal(str(change['current_odds'])):.2f}**"
-        )
-    picks = state.picks
-    odds = [accepted.get(e.id, {}).get(picks.get(e.id)) for e in coupon.events]
-    new_payout = ""
-    if all(odds) and stake_value():
-        price = price_ticket(stake_value(), odds, conn.tax_profile(), coupon.max_payout)
-        new_payout = (
-            f"  \nNew potential payout **{format_money(price.payout, coupon.currency)}**, net "
-            f"**{format_money(price.net_payout, coupon.currency)}**"
-        )
-    with st.container(border=True, key="odds-changed"):
-        st.warning("**Odds changed** since the slip was shown:\n" + "\n".join(lines) + new_payout)
-        st.button(
-            "Accept new odds and sell", key="accept_odds", type="primary", on_click=accept_new_odds, width="stretch"
-        )
+def closed_notice(conn: Connection, coupon: Coupon, zone: ZoneInfo) -> None:
+    following = [c for c in conn.open_coupons() if c.id != coupon.id]
+    st.warning(
+        f"**Coupon {coupon.id} ({md_escape(coupon.name)}) closed at "
+        f"{coupon.closes_at.astimezone(zone):%a %d %b %H:%M}**: sales are over. The slip is kept as it was."
+        + ("" if following else " No other coupon is open."),
+        icon=":material/schedule:",
+    )
+    if following:
+        nearest = following[0]
+        if st.button(
+            f"Open coupon {nearest.id} · {nearest.name}", key="next_coupon", type="primary", icon=":material/redo:"
+        ):
+            open_coupon(nearest.id)
+            st.rerun()
 
 
 @st.fragment(run_every=ODDS_REFRESH_SECONDS)
 def live_slip(conn: Connection, coupon_id: str, zone: ZoneInfo) -> None:
     """Odds, grid and summary refresh here every 2 s without rerunning the page."""
-    coupon = conn.live_coupon(coupon_id, ODDS_MAX_AGE)
-    trends = remember_odds(coupon)
-    left_seconds = (coupon.closes_at - datetime.now(UTC)).total_seconds()
-    st.caption(f"Live odds · refreshed {datetime.now(zone):%H:%M:%S} · closes in {format_countdown(left_seconds)}")
-    shown_odds = {e.id: dict(e.odds) for e in coupon.events}
-    grid, slip = st.columns([3, 2], gap="large")
-    with grid:
-        event_grid(coupon, trends, zone)
-    with slip:
-        slip_panel(conn, coupon, shown_odds)
+    with plain_errors("the live grid"):
+        slip = draft()
+        coupon = conn.live_coupon(coupon_id, ODDS_MAX_AGE)
+        closed = is_closed(coupon)
+        trends = remember_odds(coupon)
+        if closed:
+            closed_notice(conn, coupon, zone)
+        shown_odds = {e.id: dict(e.odds) for e in coupon.events}
+        # One row for the fixtures, the picks and the slip: fewer layout blocks than columns, on every pick.
+        with st.container(horizontal=True, gap="small", key="grid"):
+            event_grid(coupon, slip, trends, zone, closed)
+            slip_panel(conn, coupon, slip, shown_odds, closed, zone)
+        slip.shown_odds = shown_odds
+
+
+@st.dialog("Odds changed: check before selling", width="medium", on_dismiss=back_to_slip)
+def odds_changed_dialog(conn: Connection, coupon: Coupon, slip: Draft) -> None:
+    events = {e.id: (n, e) for n, e in enumerate(coupon.events, start=1)}
+    accepted = {event_id: dict(odds) for event_id, odds in slip.seen_odds.items()}
+    rows = []
+    for change in slip.moved:
+        number, event = events[change["id"]]
+        before, after = Decimal(str(change["odds"])), Decimal(str(change["current_odds"]))
+        accepted.setdefault(change["id"], {})[change["bet"]] = after
+        rows.append(
+            f"| {number}. {md_escape(event.fixture)} | {PICK_LABELS[change['bet']]} | {before:.2f} | **{after:.2f}** |"
+        )
+    stake = stake_of(slip)[0]
+    table = "| Event | Pick | Old odds | New odds |\n|:--|:-:|--:|--:|\n" + "\n".join(rows)
+    money = []
+    if stake:
+        profile = conn.tax_profile()
+        old = price_ticket(
+            stake, [slip.seen_odds[e.id][slip.picks[e.id]] for e in coupon.events], profile, coupon.max_payout
+        )
+        new = price_ticket(stake, [accepted[e.id][slip.picks[e.id]] for e in coupon.events], profile, coupon.max_payout)
+        money = [
+            "| | Old | New |\n|:--|--:|--:|",
+            f"| Potential payout | {format_money(old.payout, coupon.currency)} | "
+            f"**{format_money(new.payout, coupon.currency)}** |",
+            f"| Net payout | {format_money(old.net_payout, coupon.currency)} | "
+            f"**{format_money(new.net_payout, coupon.currency)}** |",
+        ]
+    st.warning("**Odds changed** since the slip was shown. Nothing has been sold.", icon=":material/trending_up:")
+    st.markdown(table + ("\n\n" + "\n".join(money) if money else ""))
+    back, accept = st.columns(2)
+    if back.button("Back to the slip", key="back_to_slip", icon=":material/arrow_back:", width="stretch"):
+        back_to_slip()
+        st.rerun()
+    if accept.button("Accept new odds and sell", key="accept_odds", type="primary", shortcut="Alt+A", width="stretch"):
+        accept_new_odds()
+        st.rerun()
+
+
+@st.dialog("Reprint last ticket", on_dismiss=close_reprint)
+def reprint_dialog(conn: Connection) -> None:
+    ticket, coupon = conn.sold[0]
+    st.info(f"Copy of ticket **{ticket.code}**: it is marked COPY - REPRINT.", icon=":material/content_copy:")
+    show_receipt(receipt_of(conn, ticket, coupon, copy=True), key="reprint_receipt")
+
+
+def receipt_of(
+    conn: Connection,
+    ticket: Ticket,
+    coupon: Coupon | None,
+    copy: bool = False,
+    cancellable_until: datetime | None = None,
+) -> str:
+    settings = conn.settings
+    return receipt_html(
+        ticket,
+        coupon,
+        settings.timezone,
+        settings.shop_name,
+        settings.receipt_terms,
+        copy=copy,
+        printable=True,
+        cancellable_until=cancellable_until,
+    )
 
 
 def coupon_label(conn: Connection, coupon: Coupon) -> str:
@@ -318,130 +559,219 @@ def coupon_label(conn: Connection, coupon: Coupon) -> str:
         if rules.fixed_stake
         else f"stake {rules.min_stake:,.0f}–{rules.max_stake:,.0f}"
     )
+    if is_closed(coupon):
+        return f"{coupon.id} · {coupon.name} · CLOSED"
     closes = coupon.closes_at.astimezone(ZoneInfo(conn.settings.timezone))
     size = f"{len(coupon.events)} events"
     return f"{coupon.id} · {coupon.name} · {size} · {stake} {coupon.currency} · closes {closes:%a %d %b %H:%M}"
 
 
-def stake_input(coupon: Coupon) -> None:
+def default_stake(coupon: Coupon) -> str:
     rules = coupon.stake_rules
-    currency = coupon.currency
-    if rules.fixed_stake is not None:
-        state.stake = float(rules.fixed_stake)
-        st.number_input(f"Stake ({currency}), fixed for this coupon", key="stake", format="%.2f", disabled=True)
-        return
-    st.number_input(f"Stake ({currency})", key="stake", min_value=0.0, step=10.0, format="%.2f")
-    presets = [
-        p
-        for p in (rules.min_stake, Decimal(50), Decimal(100), Decimal(500), Decimal(1000))
-        if rules.min_stake <= p <= rules.max_stake
-    ]
-    with st.container(horizontal=True, gap="small"):
-        for amount in sorted(set(presets)):
-            st.button(f"{amount:,.0f}", key=f"stake-{amount}", on_click=set_stake, args=(amount,), type="tertiary")
+    return f"{rules.fixed_stake or rules.min_stake:.2f}"
 
 
-def sell_screen(conn: Connection) -> None:
-    # `?coupon=ID` opens that coupon on a session's first run.
-    wanted = None if "current_coupon" in state else st.query_params.get("coupon")
+def resolve_coupon(conn: Connection, slip: Draft) -> tuple[list[Coupon], Coupon | None, str | None]:
+    """The coupons to offer, the slip's coupon, and a notice when a `?coupon=` link could not be followed.
+
+    A link is followed on a session's first run. The slip's coupon stays chosen when it closes (its slip is
+    kept, and the closed coupon says so); it is dropped only when the engine no longer knows it."""
+    first_run = "coupon_link_seen" not in state
+    state.coupon_link_seen = True
+    wanted = st.query_params.get("coupon") if first_run else None
     coupons = conn.open_coupons(including=wanted)
-    if not coupons:
-        st.info("No coupon is open for sale right now.")
-        return
     by_id = {c.id: c for c in coupons}
-    # The chosen coupon lives in `current_coupon`: the picker's own key is dropped while the receipt shows.
-    if wanted in by_id:
-        state.current_coupon = wanted
-    if state.get("current_coupon") not in by_id:
-        state.current_coupon = coupons[0].id
-        state.pop("stake", None)
-    state.coupon_id = state.current_coupon
-    coupon = by_id[state.current_coupon]
-    if "stake" not in state:  # a first visit, a new coupon or slip, back from another page
-        start_new_slip()
-        state.stake = float(coupon.stake_rules.fixed_stake or coupon.stake_rules.min_stake)
+    notice = None
+    if wanted and wanted != slip.coupon_id:
+        if wanted in by_id:
+            slip.new_slip(wanted, stake=None)
+        else:
+            notice = link_notice(conn, wanted)
+    current = by_id.get(slip.coupon_id) if slip.coupon_id else None
+    if current is None and slip.coupon_id:
+        try:
+            current = conn.service.get_coupon(slip.coupon_id)
+            coupons = [*coupons, current]
+        except TicketingError:
+            current = None
+    if current is None and coupons:
+        current = coupons[0]
+        slip.new_slip(current.id, stake=None)
+    return coupons, current, notice
 
-    top = st.columns([3, 2, 2], vertical_alignment="bottom")
-    top[0].selectbox(
-        "Coupon",
-        list(by_id),
-        key="coupon_id",
-        format_func=lambda cid: coupon_label(conn, by_id[cid]),
-        on_change=choose_coupon,
+
+def link_notice(conn: Connection, wanted: str) -> str:
+    try:
+        coupon = conn.service.get_coupon(wanted)
+    except TicketingError:
+        return f"The link asked for coupon “{wanted}”: no such coupon on the ticket engine."
+    zone = ZoneInfo(conn.settings.timezone)
+    return (
+        f"The link asked for coupon {coupon.id} ({coupon.name}): it closed at "
+        f"{coupon.closes_at.astimezone(zone):%a %d %b %H:%M} and cannot be sold."
     )
-    with top[1]:
-        stake_input(coupon)
-    with top[2]:
+
+
+def sync_widgets(slip: Draft) -> None:
+    """Widgets show the draft: after a page change or a reload Streamlit has forgotten their values."""
+    for key, value in (
+        ("coupon_id", slip.coupon_id),
+        ("stake", slip.stake),
+        ("pick_string", slip.pick_string),
+        ("player_token", slip.player_token),
+    ):
+        if state.get(key) != value:
+            state[key] = value
+
+
+def top_bar(conn: Connection, coupons: list[Coupon], coupon: Coupon, slip: Draft) -> None:
+    """One row that wraps on a narrow screen rather than squeezing its labels."""
+    by_id = {c.id: c for c in coupons}
+    fixed = coupon.stake_rules.fixed_stake is not None
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="small", key="top-bar"):
+        labels = {cid: coupon_label(conn, c) for cid, c in by_id.items()}
+        st.selectbox(
+            "Coupon",
+            list(by_id),
+            key="coupon_id",
+            format_func=labels.__getitem__,
+            on_change=choose_coupon,
+            width=330,
+        )
         st.text_input(
-            "Player token (optional, this sale only)",
-            key="player_token",
-            type="password",
-            help="Sell on a registered player's account instead of the shop's.",
+            "Pick string (1, X or 0, 2), then Enter",
+            key="pick_string",
+            placeholder=f"{len(coupon.events)} picks, e.g. {'1X2' * 2}…",
+            on_change=apply_pick_string,
+            args=(conn, coupon.id),
+            width="stretch",
+        )
+        st.text_input(
+            f"Stake ({coupon.currency}){', fixed' if fixed else ''}",
+            key="stake",
+            disabled=fixed,
+            on_change=typed_stake,
+            width=120,
+        )
+        if slip.token_field or slip.player_token:
+            st.text_input(
+                "Player token",
+                key="player_token",
+                type="password",
+                on_change=typed_token,
+                placeholder="this sale only",
+                help="Sell on a registered player's account instead of the shop's, for this sale only.",
+                width=160,
+            )
+        else:
+            st.button(
+                "Player account",
+                key="show_token",
+                icon=":material/person:",
+                on_click=show_token_field,
+                shortcut="Alt+K",
+                help="Sell on a registered player's account instead of the shop's (Alt+K)",
+            )
+        st.button(
+            "Quick pick",
+            key="quick_pick",
+            icon=":material/casino:",
+            on_click=apply_quick_pick,
+            args=(conn, coupon.id),
+            shortcut="Alt+Q",
+            help="Alt+Q",
+        )
+        st.button(
+            "Clear", key="clear", icon=":material/backspace:", on_click=clear_picks, shortcut="Alt+X", help="Alt+X"
         )
 
-    keys = st.columns([4, 1, 1], vertical_alignment="bottom")
-    keys[0].text_input(
-        "Keyboard picks: type the pick string (1, X or 0, 2) and press Enter",
-        key="pick_string",
-        placeholder=f"{len(coupon.events)} picks, e.g. {'1X2' * 2}…",
-        on_change=apply_pick_string,
-        args=(conn, coupon.id),
-    )
-    keys[1].button(
-        "Quick pick",
-        key="quick_pick",
-        icon=":material/casino:",
-        on_click=apply_quick_pick,
-        args=(conn, coupon.id),
-        shortcut="Alt+Q",
-        width="stretch",
-    )
-    keys[2].button(
-        "Clear", key="clear", icon=":material/backspace:", on_click=clear_picks, shortcut="Alt+X", width="stretch"
-    )
-    if state.pick_string_error:
-        st.error(f"Pick string not used: {state.pick_string_error}", icon=":material/keyboard:")
+
+def recent_tickets(conn: Connection) -> None:
+    if not conn.sold:
+        return
+    zone = ZoneInfo(conn.settings.timezone)
+    with st.container(horizontal=True, vertical_alignment="center", key="recent"):
+        st.markdown(
+            "**Last tickets of this till:** "
+            + " · ".join(
+                f"`{ticket.code}` {ticket.created.astimezone(zone):%H:%M} {format_money(ticket.stake, ticket.currency)}"
+                for ticket, _ in conn.sold
+            ),
+            width="stretch",
+        )
+        st.button(
+            "Reprint last ticket",
+            key="reprint_last",
+            icon=":material/print:",
+            on_click=reprint_last,
+            args=(conn,),
+            shortcut="Alt+L",
+        )
+    if draft().reprint:
+        reprint_dialog(conn)
+
+
+def sell_screen(conn: Connection, slip: Draft) -> None:
+    coupons, coupon, notice = resolve_coupon(conn, slip)
+    if coupon is None:
+        st.info("No coupon is open for sale right now.")
+        return
+    if st.query_params.get("coupon") != coupon.id:
+        st.query_params["coupon"] = coupon.id
+    if slip.stake is None or coupon.stake_rules.fixed_stake is not None:
+        slip.stake = default_stake(coupon)
+    if state.get("focus_target") not in ("pick", "stake"):  # a first visit, or back from another page
+        request_focus("pick")
+    sync_widgets(slip)
+    top_bar(conn, coupons, coupon, slip)
+    if notice:
+        st.warning(md_escape(notice) + f" Showing coupon {coupon.id}.", icon=":material/link_off:")
+    if slip.pick_string_error:
+        st.error(
+            f"Pick string not used, the slip is cleared: {md_escape(slip.pick_string_error)}",
+            icon=":material/keyboard:",
+        )
     if seed := quick_pick_seed():
-        st.caption(f"Quick pick seed `{seed}`")
+        st.caption(f"Quick pick seed `{md_escape(seed)}`")
     live_slip(conn, coupon.id, ZoneInfo(conn.settings.timezone))
+    recent_tickets(conn)
+    if slip.moved:
+        odds_changed_dialog(conn, coupon, slip)
+    keyboard(on_sell_key=sell_key, picks=len(coupon.events))
 
 
-def receipt_screen(conn: Connection, sale: Sale) -> None:
-    ticket = sale.receipt
+def receipt_screen(conn: Connection, slip: Draft) -> None:
+    ticket = slip.receipt
     st.success(f"Ticket sold: **{ticket.code}**", icon=":material/check_circle:")
     left, right = st.columns([2, 3])
     with left:
         st.markdown(f"# :blue[{ticket.code}]")
-        st.caption(f"Ticket id {ticket.id}")
-        st.metric("Net payout", format_money(ticket.net_payout, ticket.currency))
+        st.metric("Collect from the customer", format_money(ticket.stake, ticket.currency))
+        st.caption(f"Net payout if it wins {format_money(ticket.net_payout, ticket.currency)} · ticket id {ticket.id}")
         st.button(
             "New ticket",
             key="new_ticket",
             type="primary",
             icon=":material/add:",
-            on_click=start_new_slip,
+            on_click=new_ticket,
             shortcut="Alt+N",
             width="stretch",
         )
+        st.caption("Alt+P prints the receipt · Alt+N starts the next ticket on the same coupon and stake")
         calls = after_sale(conn)
         cancelled = cancel_control(calls, ticket, conn.settings.timezone, key="receipt_cancel")
+        recent_tickets(conn)
     with right:
-        until = None if cancelled else cancellable_until(calls, ticket, sale.receipt_coupon)
-        components.html(
-            receipt_html(ticket, sale.receipt_coupon, conn.settings.timezone, printable=True, cancellable_until=until),
-            height=560 + 22 * len(ticket.events),
-            scrolling=True,
-        )
+        until = None if cancelled else cancellable_until(calls, ticket, slip.receipt_coupon)
+        show_receipt(receipt_of(conn, ticket, slip.receipt_coupon, cancellable_until=until), key="receipt")
+    keyboard()
 
 
 def sell_page() -> None:
-    state.setdefault("picks", {})
-    state.setdefault("sale", Sale())
-    state.setdefault("odds_memory", {"last": {}, "trend": {}})
-    state.setdefault("pick_string_error", None)
-    conn = connection()
-    st.title("Sell a jackpot ticket")
-    if state.sale.receipt is not None:
-        receipt_screen(conn, state.sale)
-    else:
-        sell_screen(conn)
+    with plain_errors("the sell screen"):
+        conn = connection()
+        slip = session_draft()
+        if slip.receipt is not None:
+            receipt_screen(conn, slip)
+        else:
+            sell_screen(conn, slip)

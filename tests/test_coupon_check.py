@@ -131,3 +131,15 @@ def test_bonus_prizes_and_the_void_threshold_are_checked():
     fine = good | {"max_void_events": 2, "bonus_prizes": {str(events - 1): 900, str(events - 2): 500}}
     coupon = check_coupon_data(fine, [], ["KES"], NOW).coupon
     assert coupon.max_void_events == 2 and coupon.bonus_prizes == {events - 1: D("900.00"), events - 2: D("500.00")}
+
+
+def test_command_line_help_is_help_not_a_file_name():
+    shown = run_cli("--help")
+    assert shown.returncode == 0
+    assert "usage: python -m ticketing.coupon_check" in shown.stdout and "cannot read" not in shown.stdout
+
+
+def test_command_line_checks_the_operator_currency_as_the_qa_page_does():
+    checked = run_cli("--currency", "EUR", "samples/good_coupon.json")
+    assert checked.returncode == 1 and "KES is not accepted by the operator (EUR)" in checked.stdout
+    assert run_cli("--currency", "kes", "samples/good_coupon.json").returncode == 0

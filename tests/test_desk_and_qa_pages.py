@@ -35,6 +35,17 @@ def test_find_a_ticket_by_code_typed_loosely_and_reprint_it(shop):
     assert any("COPY - REPRINT" in i.value for i in at.info)
 
 
+def test_a_second_scan_replaces_the_first_code_in_the_field(shop):
+    first = shop.create_ticket(SITE_TILL, sample_request(source="retail"))
+    second = shop.create_ticket(SITE_TILL, sample_request(source="retail", stake=30))
+    at = page("pages/tickets.py")
+    at.text_input(key="lookup_ref").input(first.code).run()
+    assert at.text_input(key="lookup_ref").value == ""
+    at.text_input(key="lookup_ref").input(second.code).run()
+    assert not at.error
+    assert any(second.code in m.value for m in at.markdown)
+
+
 def test_unknown_ticket_is_said_plainly(shop):
     at = page("pages/tickets.py")
     at.text_input(key="lookup_ref").input("<b>ZZZZZZ</b>").run()

@@ -17,7 +17,15 @@ from ticketing.demo_data import PLAYER_TOKEN
 from ticketing.errors import CouponInUse, CouponRejected
 from ticketing.models import TicketQuery
 from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, DEMO_SITE_SECRET
-from ticketing.shift_report import filter_frame, sales_per_hour, shift_totals, tickets_frame, to_csv
+from ticketing.shift_report import (
+    filter_frame,
+    from_spreadsheet_text,
+    period_bounds,
+    sales_per_hour,
+    shift_totals,
+    tickets_frame,
+    to_csv,
+)
 
 ZONE = ZoneInfo("Africa/Nairobi")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -71,7 +79,21 @@ def test_shift_totals_equal_the_sum_of_the_stored_tickets(engine):
     assert totals.tax == sum((t.tax for t in stored), D(0))
     only_456 = filter_frame(tickets_frame(stored, ZONE), [], [], ["456"])
     assert shift_totals(only_456).stakes == D("60.00")
-    assert sales_per_hour(tickets_frame(stored, ZONE))["tickets"].sum() == 4
+    today = datetime.now(ZONE).date()
+    assert sales_per_hour(tickets_frame(stored, ZONE), *period_bounds(today, today, ZONE), ZONE)["tickets"].sum() == 4
+
+
+def test_sales_per_hour_shows_every_hour_of_the_shop_day_empty_ones_included(engine):
+    """A day seen from Nairobi: the tickets sold at 09:xx and 11:xx local time, 10:00 shown with none."""
+    when = datetime(2026, 3, 2, 23, 30, tzinfo=ZONE)
+    engine.clock = lambda: datetime(2026, 3, 2, 6, 5, tzinfo=UTC)  # 09:05 in Nairobi
+    engine.create_ticket(SITE_TILL, sample_request(stake="25"))
+    engine.clock = lambda: datetime(2026, 3, 2, 8, 59, tzinfo=UTC)  # 11:59 in Nairobi
+    engine.create_ticket(SITE_TILL, sample_request(stake="30"))
+    frame = tickets_frame(engine.list_tickets(SITE_TILL, TicketQuery(limit=100)), ZONE)
+    per_hour = sales_per_hour(frame, *period_bounds(when.date(), when.date(), ZONE), ZONE)
+    assert list(per_hour["hour"]) == [f"{h:02d}:00" for h in range(24)]
+    assert list(per_hour["tickets"]) == [{9: 1, 11: 1}.get(h, 0) for h in range(24)]
 
 
 def test_csv_export_round_trips_through_pandas_to_the_same_rows(engine):
@@ -82,7 +104,9 @@ def test_csv_export_round_trips_through_pandas_to_the_same_rows(engine):
     assert list(back.columns) == list(frame.columns)
     assert len(back) == len(frame) == 3
     for (_, original), (_, read) in zip(frame.iterrows(), back.iterrows(), strict=True):
-        assert read["code"] == original["code"] and read["id"] == original["id"]
+        assert read["code"] == f'="{original["code"]}"' and read["user_id"] == f'="{original["user_id"]}"'
+        assert from_spreadsheet_text(read["code"]) == original["code"]
+        assert from_spreadsheet_text(read["id"]) == original["id"]
         assert D(read["stake"]) == original["stake"] and D(read["payout"]) == original["payout"]
         assert D(read["tax"]) == original["tax"] and D(read["net_payout"]) == original["net_payout"]
         assert pd.Timestamp(read["created"]) == original["created"]

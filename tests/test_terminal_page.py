@@ -1,16 +1,23 @@
 """The sell page under Streamlit's AppTest (a full rerun per interaction; live odds are proven in the browser)."""
 
 import re
+import threading
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
+import streamlit as st
+from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
+from terminal_ui import sell
+from terminal_ui.connection import Connection, connection
 from tests.support import APP, SITE_ADMIN, SITE_FEED, SITE_TILL, sample_coupon
 from ticketing.engine import TicketEngine
 from ticketing.errors import EngineUnavailable
+from ticketing.identifiers import token_fingerprint
 from ticketing.models import EventStatus, EventUpdate, TicketQuery
+from ticketing.storage import Account, coupons
 
 
 def start(coupon: str | None = None) -> AppTest:
@@ -20,8 +27,12 @@ def start(coupon: str | None = None) -> AppTest:
     return at.run()
 
 
+def slip(at: AppTest):
+    return at.session_state.draft
+
+
 def pick_all(at: AppTest, engine, bet: int = 101) -> AppTest:
-    for event in engine.get_coupon(SITE_TILL, at.session_state.current_coupon).events:
+    for event in engine.get_coupon(SITE_TILL, slip(at).coupon_id).events:
         at.button(key=f"pick-{event.id}-{bet}").click().run()
     return at
 
@@ -32,6 +43,21 @@ def summary_figure(at: AppTest, label: str) -> str:
         if match:
             return match.group(1).strip()
     raise AssertionError(f"{label} not on the page")
+
+
+def page_text(at: AppTest) -> str:
+    """Everything the page says, with the Markdown escapes of untrusted text taken out."""
+    text = " ".join(str(e.value) for e in [*at.markdown, *at.caption, *at.error, *at.warning, *at.info, *at.html])
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def close_coupon(engine, coupon_id: str) -> None:
+    with engine.store.write() as conn:
+        conn.execute(update(coupons).where(coupons.c.id == coupon_id).values(status="closed"))
+
+
+def sold(engine) -> list:
+    return engine.list_tickets(SITE_TILL, TicketQuery(limit=100))
 
 
 def test_pick_every_event_and_sell_shows_a_receipt_the_engine_knows(shop):
@@ -46,17 +72,18 @@ def test_pick_every_event_and_sell_shows_a_receipt_the_engine_knows(shop):
     assert ticket.source == "retail" and ticket.coupon_id == "455"
     assert shown_payout == f"KES {ticket.payout:,.2f}"
     assert [e.bet for e in ticket.events] == [101] * 7
+    assert {m.label: m.value for m in at.metric}["Collect from the customer"] == "KES 25.00"
     at.button(key="new_ticket").click().run()
-    assert at.button(key="sell").disabled and at.session_state.picks == {}
+    assert at.button(key="sell").disabled and slip(at).picks == {}
 
 
-def test_incomplete_picks_keep_sell_disabled(shop):
+def test_incomplete_picks_keep_sell_disabled_and_say_which_events_are_left(shop):
     at = start()
     assert at.button(key="sell").disabled
     events = shop.get_coupon(SITE_TILL, "455").events
     at.button(key=f"pick-{events[0].id}-102").click().run()
     assert at.button(key="sell").disabled
-    assert any("Pick every event (6 left)" in c.value for c in at.caption)
+    assert "Pick every event: 6 left (2, 3, 4, 5, 6, 7)" in page_text(at)
 
 
 def test_picks_clicked_between_refreshes_reuse_the_odds_read(shop, monkeypatch):
@@ -70,7 +97,7 @@ def test_picks_clicked_between_refreshes_reuse_the_odds_read(shop, monkeypatch):
     )
     for event in events:
         at.button(key=f"pick-{event.id}-101").click().run()
-    assert len(at.session_state.picks) == 6
+    assert len(slip(at).picks) == 6
     assert len(reads) <= 1
 
 
@@ -79,14 +106,14 @@ def test_a_coupon_published_a_moment_ago_opens_by_its_link(shop):
     raw = sample_coupon("good_coupon.json", datetime.now(UTC)) | {"id": "JUST-PUBLISHED"}
     shop.publish_coupon(SITE_ADMIN, raw)
     at = start("JUST-PUBLISHED")
-    assert at.session_state.current_coupon == "JUST-PUBLISHED"
+    assert slip(at).coupon_id == "JUST-PUBLISHED"
 
 
 def test_pick_string_fills_the_grid(shop):
     at = start()
     at.text_input(key="pick_string").input(" jp1x2 0X21 ").run()
     events = shop.get_coupon(SITE_TILL, "455").events
-    assert at.session_state.picks == dict(zip([e.id for e in events], [101, 102, 103, 102, 102, 103, 101], strict=True))
+    assert slip(at).picks == dict(zip([e.id for e in events], [101, 102, 103, 102, 102, 103, 101], strict=True))
     assert at.button(key=f"pick-{events[1].id}-102").proto.type == "primary"
     assert at.button(key=f"pick-{events[1].id}-101").proto.type == "secondary"
     assert at.button(key="sell").disabled is False
@@ -97,12 +124,100 @@ def test_bad_pick_string_is_flagged(shop, typed, problem):
     at = start()
     at.text_input(key="pick_string").input(typed).run()
     assert any(problem in e.value for e in at.error)
-    assert at.session_state.picks == {}
+    assert slip(at).picks == {}
+
+
+def test_a_rejected_pick_string_empties_the_slip_and_sell_is_off(shop):
+    at = start("456")
+    at.text_input(key="pick_string").input("1" * 13).run()
+    assert at.button(key="sell").disabled is False
+    at.text_input(key="pick_string").input("1" * 12).run()
+    assert slip(at).picks == {}
+    assert at.button(key="sell").disabled
+    assert any("13 picks needed, got 12" in e.value and "slip is cleared" in e.value for e in at.error)
+    assert summary_figure(at, "Picks") == "0 of 13"
+
+
+def test_a_rejected_pick_string_sent_with_the_sale_sells_nothing(shop):
+    """Ctrl+Enter in the pick field sends the typed string and the sale in one run: the string wins."""
+    at = start("456")
+    at.text_input(key="pick_string").input("1" * 13).run()
+    at.text_input(key="pick_string").input("2" * 12)
+    at.button(key="sell").click().run()
+    assert not at.exception
+    assert sold(shop) == []
+    assert slip(at).picks == {}
+    assert "Not sold" in page_text(at)
 
 
 def test_pick_string_label_says_pick(shop):
     at = start()
     assert "pick" in at.text_input(key="pick_string").label.lower()
+
+
+def test_the_stake_shown_is_the_stake_charged(shop):
+    at = pick_all(start(), shop)
+    at.text_input(key="stake").input("50.125").run()
+    assert at.text_input(key="stake").value == "50.125"
+    assert summary_figure(at, "Stake") == "–" and summary_figure(at, "Potential payout") == "–"
+    assert at.button(key="sell").disabled
+    assert "Stake: 50.125 has more than 2 decimals" in page_text(at)
+    at.text_input(key="stake").input("50.5").run()
+    assert summary_figure(at, "Stake") == "KES 50.50"
+    at.button(key="sell").click().run()
+    [ticket] = sold(shop)
+    assert ticket.stake == D("50.50")
+
+
+@pytest.mark.parametrize(
+    "typed, problem",
+    [
+        ("10", "Stake: 10.00 is below this coupon's minimum 25.00"),
+        ("-5", "Stake: -5 is not an amount above 0"),
+        ("5O", "Stake: '5O' is not an amount"),
+        ("", "Stake: enter an amount"),
+    ],
+)
+def test_a_stake_the_engine_would_refuse_is_not_priced_and_says_why(shop, typed, problem):
+    at = pick_all(start(), shop)
+    at.text_input(key="stake").input(typed).run()
+    assert summary_figure(at, "Potential payout") == "–"
+    assert at.button(key="sell").disabled
+    assert problem in page_text(at)
+
+
+def read_coupons_afresh(monkeypatch) -> None:
+    """The page reads the coupons as they are now, instead of as they were up to a few seconds ago."""
+    monkeypatch.setattr(sell, "ODDS_MAX_AGE", 0)
+    monkeypatch.setattr(Connection, "open_coupons", lambda conn, including=None: conn.service.list_open_coupons())
+
+
+def test_a_closed_coupon_says_so_keeps_the_slip_and_offers_the_next(shop, monkeypatch):
+    read_coupons_afresh(monkeypatch)
+    at = pick_all(start(), shop)
+    close_coupon(shop, "455")
+    at.run()
+    assert not at.exception
+    assert "Coupon 455 (Midweek Jackpot) closed at" in page_text(at)
+    assert "Closed at" in page_text(at) and "Closes in" not in page_text(at)
+    assert at.button(key="sell").disabled
+    assert len(slip(at).picks) == 7 and slip(at).coupon_id == "455"
+    assert all(at.button(key=f"pick-{e.id}-101").disabled for e in shop.get_coupon(SITE_TILL, "455").events)
+    assert "456" in at.button(key="next_coupon").label
+    at.button(key="next_coupon").click().run()
+    assert slip(at).coupon_id == "456" and slip(at).picks == {}
+
+
+def test_a_sale_refused_as_closed_keeps_the_slip_and_says_why(shop, monkeypatch):
+    """The page still showed the coupon open (its odds read a moment before the deadline): the engine refuses."""
+    monkeypatch.setattr(sell, "ODDS_MAX_AGE", 600)
+    at = pick_all(start(), shop)
+    close_coupon(shop, "455")
+    at.button(key="sell").click().run()
+    assert not at.exception
+    assert sold(shop) == []
+    assert "Not sold: coupon 455 (Midweek Jackpot) closed at" in page_text(at)
+    assert len(slip(at).picks) == 7 and slip(at).coupon_id == "455"
 
 
 def test_odds_moved_beyond_tolerance_prompts_then_sells_at_the_new_odds(shop):
@@ -111,14 +226,28 @@ def test_odds_moved_beyond_tolerance_prompts_then_sells_at_the_new_odds(shop):
     new_odds = moved.odds[103] + D("0.40")
     shop.update_event(SITE_FEED, "455", moved.id, EventUpdate(odds={103: new_odds}))
     at.button(key="sell").click().run()
-    assert shop.list_tickets(SITE_TILL, TicketQuery(limit=10)) == []
-    prompt = [w.value for w in at.warning if "Odds changed" in w.value]
-    assert prompt and f"{moved.odds[103]:.2f} → **{new_odds:.2f}**" in prompt[0]
-    assert "New potential payout" in prompt[0]
+    assert sold(shop) == []
+    assert any("Odds changed" in w.value for w in at.warning)
+    assert f"| {moved.odds[103]:.2f} | **{new_odds:.2f}** |" in page_text(at)
+    payouts = re.search(r"\| Potential payout \| (KES [\d,.]+) \| \*\*(KES [\d,.]+)\*\* \|", page_text(at))
+    old_payout, new_payout = payouts.groups()
     at.button(key="accept_odds").click().run()
     code = re.search(r"\*\*(\w{6})\*\*", at.success[0].value).group(1)
     ticket = shop.get_ticket(SITE_TILL, code)
     assert ticket.events[4].odds == new_odds
+    assert new_payout == f"KES {ticket.payout:,.2f}" != old_payout
+
+
+def test_back_from_the_odds_changed_prompt_sells_nothing_and_keeps_the_slip(shop):
+    at = pick_all(start(), shop, bet=103)
+    moved = shop.get_coupon(SITE_TILL, "455").events[2]
+    shop.update_event(SITE_FEED, "455", moved.id, EventUpdate(odds={103: moved.odds[103] + D("0.30")}))
+    at.button(key="sell").click().run()
+    at.button(key="back_to_slip").click().run()
+    assert not at.exception
+    assert sold(shop) == []
+    assert len(slip(at).picks) == 7 and not slip(at).moved
+    assert not any("Odds changed" in w.value for w in at.warning)
 
 
 def test_suspended_event_is_greyed_out_and_blocks_sale(shop):
@@ -126,8 +255,9 @@ def test_suspended_event_is_greyed_out_and_blocks_sale(shop):
     shop.update_event(SITE_FEED, "455", event.id, EventUpdate(status=EventStatus.SUSPENDED))
     at = start()
     assert all(at.button(key=f"pick-{event.id}-{bet}").disabled for bet in (101, 102, 103))
-    assert any("SUSPENDED" in m.value for m in at.markdown)
+    assert "<span class='jp-badge'>suspended</span>" in at.html[0].value
     assert at.button(key="sell").disabled
+    assert f"Event 3, {event.fixture}, is suspended" in page_text(at)
 
 
 def test_quick_pick_with_a_seed_is_reproducible(shop):
@@ -136,19 +266,36 @@ def test_quick_pick_with_a_seed_is_reproducible(shop):
     at.query_params["seed"] = "42"
     at.run()
     at.button(key="quick_pick").click().run()
-    first = dict(at.session_state.picks)
+    first = dict(slip(at).picks)
     at.button(key="clear").click().run()
-    assert at.session_state.picks == {}
+    assert slip(at).picks == {}
     at.button(key="quick_pick").click().run()
-    assert len(first) == 17 and at.session_state.picks == first
+    assert len(first) == 17 and slip(at).picks == first
 
 
-def test_engine_error_is_shown_in_plain_words_and_slip_kept(shop):
+def test_an_unknown_player_token_is_named_as_the_field_and_the_slip_kept(shop):
     at = pick_all(start(), shop)
+    at.button(key="show_token").click().run()
     at.text_input(key="player_token").input("a-token-nobody-has").run()
     at.button(key="sell").click().run()
-    assert any("Invalid token" in e.value for e in at.error)
-    assert len(at.session_state.picks) == 7
+    assert "Player token: no account of this shop has this token (a-to…-has)" in page_text(at)
+    assert len(slip(at).picks) == 7
+
+
+def test_a_short_balance_says_whose_account_and_how_much_is_missing(shop):
+    token = "a-player-with-little-money-0001"
+    with shop.store.write() as conn:
+        shop.store.add_account(
+            conn, Account(token_sha256=token_fingerprint(token), operator="site", user_id="7001", balance=D("10.00"))
+        )
+    at = pick_all(start(), shop)
+    at.button(key="show_token").click().run()
+    at.text_input(key="player_token").input(token).run()
+    at.button(key="sell").click().run()
+    assert sold(shop) == []
+    text = page_text(at)
+    assert "the player's account a-pl…0001 cannot pay the stake KES 25.00" in text
+    assert "its balance is KES 10.00, KES 15.00 short" in text
 
 
 def test_sell_clicked_again_after_a_lost_answer_shows_the_first_ticket_and_sells_no_other(shop, monkeypatch):
@@ -170,11 +317,79 @@ def test_sell_clicked_again_after_a_lost_answer_shows_the_first_ticket_and_sells
     assert any("did not answer" in e.value for e in at.error) and not at.success
     at.button(key="sell").click().run()
     assert f"Ticket sold: **{lost[0].code}**" in at.success[0].value
-    assert [t.code for t in shop.list_tickets(SITE_TILL, TicketQuery(limit=10))] == [lost[0].code]
+    assert [t.code for t in sold(shop)] == [lost[0].code]
 
 
 def test_token_never_shown_in_full(shop):
     at = start()
-    page_text = " ".join(str(e.value) for e in [*at.markdown, *at.caption, *at.sidebar.markdown])
-    assert "sGhx12skwrXsukbZmWh7bkCC9YPEzYQKtKSe9EfCth3Q" not in page_text
-    assert "sGhx…th3Q" in page_text
+    page = " ".join(str(e.value) for e in [*at.markdown, *at.caption, *at.sidebar.markdown])
+    assert "sGhx12skwrXsukbZmWh7bkCC9YPEzYQKtKSe9EfCth3Q" not in page
+    assert "sGhx…th3Q" in page
+
+
+def simulators_running() -> int:
+    return sum(thread.name == "odds-simulator" for thread in threading.enumerate())
+
+
+def test_clear_caches_keeps_one_engine_one_simulator_and_the_slip(shop, monkeypatch):
+    """What Streamlit's "Clear caches" does (both caches and the session state emptied), then the tab's next run."""
+    monkeypatch.setenv("TICKETING_SIMULATOR", "on")
+    monkeypatch.setenv("TICKETING_SIMULATOR_INTERVAL", "3600")
+    at = pick_all(start(), shop)
+    page_connection = connection()
+    running = simulators_running()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    again = AppTest.from_file(APP, default_timeout=30)
+    again.query_params["draft"] = slip(at).id
+    again.run()
+    assert not again.exception
+    assert connection() is page_connection and simulators_running() == running
+    assert slip(again).picks == slip(at).picks and len(slip(again).picks) == 7
+
+
+def test_a_reload_finds_the_slip_by_the_draft_in_the_url(shop):
+    at = start("456")
+    at.text_input(key="pick_string").input("1X2" * 4 + "1").run()
+    at.text_input(key="stake").input("80").run()
+    reloaded = AppTest.from_file(APP, default_timeout=30)
+    reloaded.query_params["draft"] = slip(at).id
+    reloaded.query_params["coupon"] = "456"
+    reloaded.run()
+    assert slip(reloaded) is slip(at)
+    assert reloaded.text_input(key="stake").value == "80"
+    assert summary_figure(reloaded, "Slip") == "`1X21X21X21X21`"
+    assert reloaded.button(key="sell").disabled is False
+
+
+def test_an_unexpected_error_shows_a_reference_and_no_traceback(shop, monkeypatch, caplog):
+    at = start()
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom inside the slip")
+
+    monkeypatch.setattr(sell, "summarize_slip", broken)
+    at.run()
+    assert not at.exception
+    [error] = [e.value for e in at.error if "Something went wrong" in e.value]
+    reference = re.search(r"reference ([0-9A-F]{6})", error).group(1)
+    assert "boom" not in page_text(at) and "Traceback" not in page_text(at)
+    assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "link, says",
+    [
+        ("999", "The link asked for coupon “999”: no such coupon on the ticket engine. Showing coupon 456."),
+        ("abc", "The link asked for coupon “abc”: no such coupon on the ticket engine. Showing coupon 456."),
+        ("455", "The link asked for coupon 455 (Midweek Jackpot): it closed at"),
+    ],
+)
+def test_a_coupon_link_that_cannot_open_says_so_and_the_url_follows_the_picker(shop, monkeypatch, link, says):
+    read_coupons_afresh(monkeypatch)
+    close_coupon(shop, "455")
+    at = start(link)
+    assert says in page_text(at)
+    assert slip(at).coupon_id == "456" and at.query_params["coupon"] == "456"
+    at.selectbox(key="coupon_id").select("457").run()
+    assert at.query_params["coupon"] == "457"

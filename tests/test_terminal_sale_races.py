@@ -128,7 +128,7 @@ def test_a_rerun_during_a_slow_sale_sells_the_draft_once(browser, slow_sales):
     proxy.hold()
     widget(page, "sell").locator("button").click()
     proxy.wait_for_sales(1)
-    page.get_by_role("button", name="25", exact=True).click()  # the stake preset already chosen: the slip is unchanged
+    page.get_by_role("button", name="Player account").click()  # draws the token field: picks and stake unchanged
     proxy.wait_for_sales(2)
     proxy.release()
     code = sold_code(page)
@@ -152,6 +152,6 @@ def test_a_click_on_sell_while_selling_is_not_sent_so_a_refused_sale_stops_at_th
     # Nothing can be awaited when the click is (rightly) not sent: this is the time a sent one takes to arrive.
     page.wait_for_timeout(500)
     proxy.release()
-    expect(widget(page, "odds-changed")).to_be_visible()
+    expect(page.get_by_role("dialog")).to_contain_text("Odds changed")
     wait_for_app(page)
     assert len(proxy.sales) == 1

@@ -4,7 +4,7 @@ and end-of-shift figures. No Streamlit here.
 Amounts stay `Decimal` in the table (object columns) so totals are exact; the CSV writes them with 2 decimals.
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -125,22 +125,51 @@ def shift_totals(frame: pd.DataFrame) -> ShiftTotals:
     return ShiftTotals(tickets=len(frame), stakes=total("stake"), payouts=total("payout"), tax=total("tax"))
 
 
-def sales_per_hour(frame: pd.DataFrame) -> pd.DataFrame:
-    """Tickets and stakes per hour of the shop's local time (`hour` as text, e.g. `2026-11-25 14:00`).
+def sales_per_hour(frame: pd.DataFrame, start: datetime, end: datetime, zone: ZoneInfo) -> pd.DataFrame:
+    """Tickets and stakes for every hour of the period up to now, in the shop's time zone, hours without a sale
+    included (as 0). `hour` is text (`14:00`, or `2026-11-25 14:00` over several days) so that a chart shows the
+    shop's hours whatever the browser's time zone.
 
     `stakes` is a float: it only sizes a chart, the money figures come from `shift_totals`."""
-    if frame.empty:
+    last = min(end, datetime.now(UTC).astimezone(zone) + timedelta(hours=1))
+    hours = pd.date_range(start.astimezone(zone), last, freq="h", inclusive="left")
+    if len(hours) == 0:
         return pd.DataFrame({"hour": [], "tickets": [], "stakes": []})
-    hours = frame["created"].dt.floor("h").dt.strftime("%Y-%m-%d %H:00")
-    grouped = frame.assign(hour=hours, stakes=frame["stake"].map(float)).groupby("hour")
-    return grouped.agg(tickets=("code", "count"), stakes=("stakes", "sum")).reset_index()
+    label = "%H:00" if (end - start) <= timedelta(days=1) else "%Y-%m-%d %H:00"
+    created = frame["created"].dt.floor("h")
+    counts = created.value_counts().reindex(hours, fill_value=0)
+    stakes = frame.assign(hour=created, stakes=frame["stake"].map(float)).groupby("hour")["stakes"].sum()
+    return pd.DataFrame(
+        {
+            "hour": hours.strftime(label),
+            "tickets": counts.to_numpy(),
+            "stakes": stakes.reindex(hours, fill_value=0.0).to_numpy(),
+        }
+    )
+
+
+TEXT_COLUMNS = ["code", "id", "coupon_id", "user_id"]
+"""Identifiers a spreadsheet would read as numbers (a 19-digit user id loses its last digits, a code such as 446E44
+becomes 4.46E+46): written as `="..."`, which Excel, LibreOffice and Google Sheets keep as text."""
+
+
+def as_spreadsheet_text(value: str) -> str:
+    return '="' + str(value).replace('"', '""') + '"'
+
+
+def from_spreadsheet_text(cell: str) -> str:
+    """The identifier back from a cell written by `as_spreadsheet_text`."""
+    return cell[2:-1].replace('""', '"') if cell.startswith('="') and cell.endswith('"') else cell
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:
-    """Exactly the rows and columns shown; amounts with 2 decimals, times in ISO 8601 with their offset."""
+    """Exactly the rows and columns shown; amounts with 2 decimals, times in ISO 8601 with their offset,
+    identifiers as text for spreadsheets."""
     export = frame.copy()
     export["created"] = export["created"].map(lambda t: t.isoformat())
     export["paid_at"] = export["paid_at"].map(_iso_or_blank)
+    for column in TEXT_COLUMNS:
+        export[column] = export[column].map(as_spreadsheet_text)
     for column in [*MONEY_COLUMNS, "total_odds", "owed"]:
         export[column] = export[column].map(_two_decimals_or_blank)
     return export.to_csv(index=False).encode()

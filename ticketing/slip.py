@@ -5,6 +5,7 @@ Pure functions over a coupon: the terminal shows `summarize_slip`, which prices 
 """
 
 import random
+import re
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -77,32 +78,69 @@ class SlipSummary(BaseModel):
         return not self.problems
 
 
+class StakeError(ValueError):
+    pass
+
+
+_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
+_AMOUNT = re.compile(r"\d+(\.\d+)?")
+
+
+def parse_stake(text: str) -> Decimal:
+    """A stake as the cashier typed it (`50`, `50.5`, `1,500.00`), exactly: never rounded, so the slip, the ticket
+    and the field show one amount. More than 2 decimals is refused, not rounded."""
+    cleaned = text.strip()
+    if not cleaned:
+        raise StakeError("Stake: enter an amount")
+    if _THOUSANDS.fullmatch(cleaned):
+        cleaned = cleaned.replace(",", "")
+    if cleaned.startswith("-"):
+        raise StakeError(f"Stake: {text.strip()} is not an amount above 0")
+    if not _AMOUNT.fullmatch(cleaned):
+        raise StakeError(f"Stake: {text.strip()!r} is not an amount: type digits and a point, e.g. 50 or 50.50")
+    amount = Decimal(cleaned)
+    if amount != amount.quantize(Decimal("0.01")):
+        raise StakeError(f"Stake: {cleaned} has more than 2 decimals: type whole cents, e.g. {amount:.2f}")
+    return amount
+
+
 def stake_problem(coupon: Coupon, stake: Decimal | None) -> str | None:
     rules = coupon.stake_rules
-    if stake is None or stake <= 0:
-        return "Enter a stake"
+    if stake is None:
+        return "Stake: enter an amount"
+    if stake <= 0:
+        return f"Stake: {stake:,.2f} is not an amount above 0"
     if stake != stake.quantize(Decimal("0.01")):
-        return "The stake takes at most 2 decimals"
+        return f"Stake: {stake} has more than 2 decimals"
     if not rules.allows(stake):
         if rules.fixed_stake is not None:
-            return f"This coupon takes a stake of exactly {rules.fixed_stake:,.2f}"
-        return f"Stake must be between {rules.min_stake:,.2f} and {rules.max_stake:,.2f}"
+            return f"Stake: this coupon takes exactly {rules.fixed_stake:,.2f}"
+        if stake < rules.min_stake:
+            return f"Stake: {stake:,.2f} is below this coupon's minimum {rules.min_stake:,.2f}"
+        return f"Stake: {stake:,.2f} is above this coupon's maximum {rules.max_stake:,.2f}"
     return None
 
 
-def summarize_slip(coupon: Coupon, picks: Picks, stake: Decimal | None, profile: TaxProfile) -> SlipSummary:
+def summarize_slip(
+    coupon: Coupon, picks: Picks, stake: Decimal | None, profile: TaxProfile, stake_error: str | None = None
+) -> SlipSummary:
+    """Priced only when every event is picked and the stake is one the engine would take: a payout on screen is
+    always the payout of a ticket that can be sold. `stake_error` is why the typed stake could not be read."""
     valid = open_picks(coupon, picks)
-    unavailable = [e for e in coupon.events if e.status != EventStatus.AVAILABLE]
-    problems = []
-    if unavailable:
-        problems.append(f"{len(unavailable)} event(s) not available: this coupon cannot be sold now")
-    if len(valid) < len(coupon.events) and not unavailable:
-        problems.append(f"Pick every event ({len(coupon.events) - len(valid)} left)")
-    if problem := stake_problem(coupon, stake):
+    problems = [
+        f"Event {number}, {event.fixture}, is {event.status.value}: this coupon cannot be sold now"
+        for number, event in enumerate(coupon.events, start=1)
+        if event.status != EventStatus.AVAILABLE
+    ]
+    if len(valid) < len(coupon.events) and not problems:
+        left = [str(n) for n, event in enumerate(coupon.events, start=1) if event.id not in valid]
+        problems.append(f"Pick every event: {len(left)} left ({', '.join(left)})")
+    problem = stake_error or stake_problem(coupon, stake)
+    if problem:
         problems.append(problem)
-    odds = [coupon.event(event_id).odds[bet] for event_id, bet in valid.items()]
     price = None
-    if len(valid) == len(coupon.events) and stake is not None and stake > 0:
+    if len(valid) == len(coupon.events) and problem is None:
+        odds = [coupon.event(event_id).odds[bet] for event_id, bet in valid.items()]
         price = price_ticket(stake, odds, profile, coupon.max_payout)
     total = price.total_odds if price else None
     return SlipSummary(

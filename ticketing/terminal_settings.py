@@ -17,6 +17,12 @@ from ticketing.demo_data import DEMO_OPERATOR, SAMPLE_TOKEN
 from ticketing.models import OddsTolerance
 from ticketing.settings import Settings
 
+DEFAULT_SHOP_NAME = "Jackpot shop"
+DEFAULT_TERMS = (
+    "Bets are accepted under the operator's rules. Keep this receipt: it is needed to claim a win. 18+ only. "
+    "Play responsibly."
+)
+
 
 class TerminalSettings(BaseModel):
     api_url: str | None = None
@@ -28,6 +34,8 @@ class TerminalSettings(BaseModel):
     shop_token: str = Field(default=SAMPLE_TOKEN, description="The shop's account token: tickets are sold on it")
     odds_diff: OddsTolerance = Decimal("0.00")
     timezone: str = Field(default="Africa/Nairobi", description="Where kickoffs and receipt times are shown")
+    shop_name: str = Field(default=DEFAULT_SHOP_NAME, description="Printed at the top of every receipt")
+    receipt_terms: str = Field(default=DEFAULT_TERMS, description="The terms line printed at the foot of a receipt")
     engine: Settings = Field(default_factory=Settings)
 
     @property
@@ -54,5 +62,7 @@ class TerminalSettings(BaseModel):
             shop_token=pick("TICKETING_SHOP_TOKEN", "shop_token", SAMPLE_TOKEN),
             odds_diff=pick("TICKETING_ODDS_DIFF", "odds_diff", "0.00"),
             timezone=pick("TICKETING_TIMEZONE", "timezone", "Africa/Nairobi"),
+            shop_name=pick("TICKETING_SHOP_NAME", "shop_name", DEFAULT_SHOP_NAME),
+            receipt_terms=pick("TICKETING_RECEIPT_TERMS", "receipt_terms", DEFAULT_TERMS),
             engine=engine,
         )

@@ -75,8 +75,8 @@ def test_upload_then_a_sandbox_sale_its_test_settlement_and_a_confirmed_publish(
         sold = page.get_by_text(re.compile(r"Test ticket [A-Z0-9]{6} sold"))
         expect(sold).to_be_visible(timeout=20_000)
         code = re.search(r"Test ticket ([A-Z0-9]{6})", sold.inner_text()).group(1)
-        receipt = page.frame_locator("iframe").last
-        expect(receipt.locator(f"[data-ticket-code='{code}']")).to_be_visible()
+        receipt = page.locator(f".jp-receipt[data-ticket-code='{code}']")
+        expect(receipt).to_be_visible()
         expect(receipt.get_by_text("TEST – NOT VALID").first).to_be_visible()
 
         type_and_enter(page, "qa_results", "1X21111")

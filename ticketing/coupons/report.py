@@ -230,8 +230,19 @@ def to_markdown(report: QaReport) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ticketing.coupon_check", description="Check coupon files.")
-    parser.add_argument("files", nargs="*", metavar="FILE")
+    parser = argparse.ArgumentParser(
+        prog="python -m ticketing.coupon_check",
+        description="Check coupon files (engine JSON or CSV) before publishing; every problem is listed.",
+        epilog="Exit status: 0 no errors, 1 errors found, 2 a file could not be read.",
+    )
+    parser.add_argument("files", nargs="*", metavar="FILE", help="coupon files to check")
+    parser.add_argument(
+        "--currency",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="the operator's currency (repeatable): a coupon in another one is an error, as on the QA page",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON report per file, as a list")
     output.add_argument("--markdown", action="store_true", help="the reports as Markdown")
@@ -265,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             worst, text = 2, f"{path}: {message}"
         else:
-            check = check_file(path, content, operator_currencies=(), now=now, zone=zone)
+            check = check_file(path, content, [c.upper() for c in args.currency], now, zone=zone)
             worst, text = max(worst, 1 if check.errors else 0), check.text()
         reports.append(build_report(check, zone, now, TaxProfile()))
         if plain:

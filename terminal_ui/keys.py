@@ -1,0 +1,240 @@
+"""The till's keyboard and the page's compact layout: one small v2 component in the page's own document.
+
+Streamlit has no focus API, and a button that changes kind (a pick turning green) is drawn anew, which drops the
+focus to the page body. This script, installed once per page load, gives the cashier:
+- the cursor where the next keystroke belongs: the pick field on load and after a sale, the stake as soon as
+  Enter sends a pick string of the right length (the server names its targets with a sequence number, `focus`);
+- a numeric keypad in the grid: on a focused pick, 1, X or 0, and 2 pick that event and move to the next one;
+  the arrows move between picks; ArrowDown from the pick field enters the grid; a pick made with Space or Enter
+  keeps the focus;
+- Ctrl+Enter: the field being typed in is applied first, then the server is asked to sell if it can or to say
+  what is missing (`sell_key`): never the slip as it was before the last keystrokes, never nothing at all;
+- Alt+P prints the receipt on screen.
+The stylesheet makes the sell page fit a 1366x768 till: a compact grid, the slip held in view while the grid
+scrolls, fixture names cut with an ellipsis instead of wrapping a letter a line at 1024 px.
+"""
+
+from collections.abc import Callable
+
+import streamlit as st
+
+PAGE_CSS = """
+[data-testid="stMainBlockContainer"] { padding-top: 3.2rem; padding-bottom: 2rem; }
+.st-key-grid-picks > [data-testid="stLayoutWrapper"], .jp-fixture { height: 2.05rem; flex: none; }
+.st-key-grid-picks [data-testid="stHorizontalBlock"] { height: 100%; }
+.st-key-grid-picks .stButton button { min-height: 1.85rem; padding: 0 0.3rem; }
+.st-key-grid [data-testid="stHtml"] { min-width: 0; }
+.st-key-grid > [data-testid="stElementContainer"] { min-width: 13rem; flex: 1 1 13rem; }
+.jp-fixture { line-height: 2.05rem; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.jp-teams { font-weight: 600; }
+.jp-when { color: rgba(19, 32, 26, 0.6); }
+.jp-badge { background: #f6a821; color: #13201a; border-radius: 0.25rem; padding: 0 0.3rem; font-size: 0.8rem;
+  text-transform: uppercase; }
+.st-key-quick_pick [aria-label^="Shortcut"], .st-key-clear [aria-label^="Shortcut"],
+.st-key-show_token [aria-label^="Shortcut"] { display: none; }
+.st-key-slip-summary { position: sticky; top: 3.9rem; align-self: flex-start; }
+.st-key-slip-summary [data-testid="stMarkdownContainer"] table { margin-bottom: 0.3rem; }
+.st-key-slip-summary [data-testid="stMarkdownContainer"] td { padding: 0.15rem 0.5rem; }
+.st-key-slip-summary h4 { padding: 0.2rem 0; }
+/* ▲/▼ of a chosen pick: white on its green (the theme's green and red would be 1.3-1.5:1 there); the shape says
+   which way the odds moved. */
+.st-key-grid-picks button[data-testid="stBaseButton-primary"] span { color: #fff !important; }
+"""
+
+KEYS_JS = """
+const TARGETS = {
+  pick: '.st-key-pick_string input',
+  stake: '.st-key-stake input',
+  token: '.st-key-player_token input',
+  lookup: '.st-key-lookup_ref input',
+};
+const KEYPAD = { '1': '101', 'x': '102', 'X': '102', '0': '102', '2': '103' };
+const CELL = /^st-key-pick-(\\d+)-(\\d+)$/;
+
+function cellOf(element) {
+  const box = element && element.closest ? element.closest('[class*="st-key-pick-"]') : null;
+  if (!box) return null;
+  for (const name of box.classList) {
+    const match = name.match(CELL);
+    if (match) return { event: match[1], bet: match[2], name };
+  }
+  return null;
+}
+
+function events() {
+  const ids = [];
+  for (const box of document.querySelectorAll('[class*="st-key-pick-"]')) {
+    const cell = cellOf(box);
+    if (cell && !ids.includes(cell.event)) ids.push(cell.event);
+  }
+  return ids;
+}
+
+function pickButton(event, bet) {
+  return document.querySelector(`.st-key-pick-${event}-${bet} button`);
+}
+
+function focusWhenDrawn(keys, selector) {
+  // Tried until the element is drawn (10 s at most), unless a later request or a click takes over: a stale
+  // attempt must never pull the cursor away from where the cashier is now.
+  const token = {};
+  keys.focusToken = token;
+  const attempt = (tries) => {
+    if (keys.focusToken !== token) return;
+    const element = document.querySelector(selector);
+    if (element === document.activeElement) return;  // already there: the cashier may be typing in it
+    if (element && !element.disabled) {
+      element.focus();
+      if (element.select) element.select();
+    } else if (tries > 0) {
+      setTimeout(() => attempt(tries - 1), 50);
+    }
+  };
+  attempt(200);
+}
+
+function keep(keys, name) {
+  keys.want = { name, until: Date.now() + 3000 };
+}
+
+function restore(keys) {
+  const want = keys.want;
+  if (!want) return;
+  if (Date.now() > want.until) { keys.want = null; return; }
+  const active = document.activeElement;
+  if (active && active !== document.body && !cellOf(active)) { keys.want = null; return; }
+  const button = document.querySelector(`.${want.name} button`);
+  if (button && active !== button) button.focus({ preventScroll: true });
+}
+
+function move(keys, event, bet) {
+  const button = pickButton(event, bet);
+  if (!button) return false;
+  keys.focusToken = null;
+  keep(keys, `st-key-pick-${event}-${bet}`);
+  button.focus();
+  return true;
+}
+
+function onKey(keys, e) {
+  const active = document.activeElement;
+  if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') {
+    // Every Ctrl+Enter comes here, not to the Sell button's own shortcut: that one clicks on keydown and the
+    // field being typed in applies its text a moment later, so a stake typed just before could arrive after
+    // the sale. Here the field is applied first (blur), then the server is asked to sell what it then holds.
+    const sell = document.querySelector('.st-key-sell button');
+    if (!sell) return;
+    e.preventDefault();
+    e.stopPropagation();
+    if (sell.innerText.includes('Selling')) return;
+    if (active && active.tagName === 'INPUT') active.blur();
+    setTimeout(() => keys.trigger('sell_key', Date.now()), 0);
+    return;
+  }
+  if (e.altKey && e.code === 'KeyP' && document.querySelector('.jp-receipt')) {
+    e.preventDefault();
+    window.print();
+    return;
+  }
+  if (e.ctrlKey || e.altKey || e.metaKey) return;
+  if (active && active.matches && active.matches(TARGETS.pick) && e.key === 'Enter') {
+    // A pick string that will be taken (the server's rules: spaces, case and a JP prefix ignored) sends the
+    // cursor to the stake at once, not a round trip later: the stake typed straight after Enter lands there.
+    const cleaned = active.value.replace(/\\s+/g, '').toUpperCase().replace(/^JP/, '');
+    const stake = document.querySelector(TARGETS.stake);
+    if (keys.picks && cleaned.length === keys.picks && /^[1X02]+$/.test(cleaned) && stake && !stake.disabled) {
+      // Now, inside the keydown: a key pressed straight after Enter must not reach the pick field. The pick
+      // field's own Enter handler still runs (the event keeps its target) and its blur applies the string too.
+      keys.focusToken = null;
+      stake.focus();
+      stake.select();
+    }
+    return;
+  }
+  if (active && active.matches && active.matches(TARGETS.pick) && e.key === 'ArrowDown') {
+    const first = events()[0];
+    if (first && move(keys, first, '101')) e.preventDefault();
+    return;
+  }
+  const cell = cellOf(active);
+  if (!cell) return;
+  const ids = events();
+  const index = ids.indexOf(cell.event);
+  if (KEYPAD[e.key]) {
+    e.preventDefault();
+    const bet = KEYPAD[e.key];
+    const target = pickButton(cell.event, bet);
+    if (target && !target.disabled && target.getAttribute('data-testid') !== 'stBaseButton-primary') target.click();
+    const next = ids[index + 1];
+    if (next) move(keys, next, bet);
+    else {
+      const stake = document.querySelector(TARGETS.stake);
+      focusWhenDrawn(keys, stake && !stake.disabled ? TARGETS.stake : '.st-key-sell button');
+    }
+    return;
+  }
+  const bets = ['101', '102', '103'];
+  const steps = {
+    ArrowDown: [ids[index + 1], cell.bet],
+    ArrowUp: [ids[index - 1], cell.bet],
+    ArrowRight: [cell.event, bets[bets.indexOf(cell.bet) + 1]],
+    ArrowLeft: [cell.event, bets[bets.indexOf(cell.bet) - 1]],
+  };
+  const step = steps[e.key];
+  if (step && step[0] && step[1] && move(keys, step[0], step[1])) e.preventDefault();
+}
+
+export default function ({ data, setTriggerValue }) {
+  const keys = window.__jackpotKeys || (window.__jackpotKeys = { installed: false, focusSeq: null, want: null });
+  keys.trigger = setTriggerValue;
+  keys.picks = data ? data.picks : null;
+  if (!keys.installed) {
+    keys.installed = true;
+    document.addEventListener('keydown', (e) => onKey(keys, e), true);
+    document.addEventListener('pointerdown', () => { keys.focusToken = null; }, true);
+    document.addEventListener('click', (e) => {
+      // Only a pick made from the keyboard (Space, Enter: a click without a pointer) keeps the focus: moving the
+      // focus costs the browser a layout, which a mouse pick does not need.
+      const cell = e.detail === 0 ? cellOf(e.target) : null;
+      if (cell) keep(keys, cell.name);
+    }, true);
+    new MutationObserver(() => {
+      if (keys.want && !keys.restoring) {
+        keys.restoring = true;
+        requestAnimationFrame(() => { keys.restoring = false; restore(keys); });
+      }
+    }).observe(document.body, { childList: true, subtree: true });
+  }
+  if (data && data.focus && data.seq !== keys.focusSeq) {
+    keys.focusSeq = data.seq;
+    focusWhenDrawn(keys, TARGETS[data.focus]);
+  }
+}
+"""
+
+_keys_component = st.components.v2.component(
+    "jackpot_keys", html="<span></span>", css=PAGE_CSS, js=KEYS_JS, isolate_styles=False
+)
+
+
+def request_focus(target: str) -> None:
+    """Put the cursor in `target` (`pick`, `stake`, `token`, `lookup`) once the next run is drawn."""
+    state = st.session_state
+    state.focus_target = target
+    state.focus_seq = state.get("focus_seq", 0) + 1
+
+
+def keyboard(on_sell_key: Callable[[], None] | None = None, picks: int | None = None) -> None:
+    """Mount the keyboard script (once per page load it installs itself) and pass the latest focus request and
+    the number of picks a pick string needs."""
+    state = st.session_state
+    _keys_component(
+        key="keys",
+        data={"focus": state.get("focus_target"), "seq": state.get("focus_seq", 0), "picks": picks},
+        height=0,
+        on_sell_key_change=on_sell_key or _ignore,
+    )
+
+
+def _ignore() -> None:
+    return None

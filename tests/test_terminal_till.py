@@ -1,0 +1,492 @@
+"""The sell page as a till is used, in headless Chromium: the screen sizes of shop PCs, the keyboard alone, reloads
+and page changes, printing, and Streamlit's own menu. What AppTest cannot see (layout, focus, keys) is proven here."""
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from urllib.parse import urlparse
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser import chromium, sold_code, wait_for_app, widget
+from tests.servers import terminal_server
+from tests.support import SITE_ADMIN, SITE_FEED, SITE_TILL, sample_coupon, sample_request
+from ticketing.embedded import open_engine
+from ticketing.models import EventUpdate, TicketQuery
+from ticketing.settings import Settings
+
+pytestmark = pytest.mark.browser
+
+SHOP_PC = {"width": 1366, "height": 768}
+SMALL_PC = {"width": 1024, "height": 768}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def till(tmp_path_factory):
+    """An embedded-mode terminal, odds frozen so that keys and clicks are not raced by the simulator."""
+    folder = tmp_path_factory.mktemp("till")
+    db = folder / "till.sqlite3"
+    with terminal_server(db, folder / "streamlit.log") as (url, _process):
+        engine = open_engine(Settings(database=str(db), simulator=False))
+        yield url, engine
+        engine.close()
+
+
+def open_till(browser, url: str, viewport: dict = SHOP_PC):
+    page = browser.new_page(viewport=viewport)
+    page.goto(url)
+    page.wait_for_selector(".st-key-sell", timeout=30_000)
+    wait_for_app(page)
+    return page
+
+
+def tickets(engine) -> list:
+    return engine.list_tickets(SITE_TILL, TicketQuery(limit=10_000))
+
+
+def focused_key(page) -> str | None:
+    """The `st-key-...` of the widget holding the keyboard focus, or what has it."""
+    return page.evaluate(
+        """() => {
+            const active = document.activeElement;
+            const box = active && active.closest('[class*="st-key-"]');
+            const key = box && [...box.classList].find(c => c.startsWith('st-key-'));
+            return key ? key.slice(7) : (active ? active.tagName : null);
+        }"""
+    )
+
+
+def wait_for_focus(page, key: str) -> None:
+    page.wait_for_function(
+        """(key) => {
+            const box = document.activeElement && document.activeElement.closest('[class*="st-key-"]');
+            return !!box && box.classList.contains('st-key-' + key);
+        }""",
+        arg=key,
+        timeout=10_000,
+    )
+
+
+def slip_text(page) -> str:
+    return widget(page, "slip-summary").inner_text()
+
+
+def test_a_mistyped_pick_string_after_a_good_one_sells_nothing(browser, till):
+    """The issue's sequence on coupon 456: thirteen 1s and Enter, a 12-character string and Enter, Ctrl+Enter."""
+    url, engine = till
+    before = len(tickets(engine))
+    page = open_till(browser, f"{url}/?coupon=456")
+    picks = page.get_by_label(re.compile("Pick string"))
+    picks.fill("1" * 13)
+    picks.press("Enter")
+    wait_for_app(page)
+    expect(widget(page, "sell").locator("button")).to_be_enabled()
+    picks.fill("X" * 12)
+    picks.press("Enter")
+    wait_for_app(page)
+    picks.press("Control+Enter")
+    wait_for_app(page)
+    expect(page.get_by_text("13 picks needed, got 12").first).to_be_visible()
+    expect(widget(page, "sell").locator("button")).to_be_disabled()
+    assert re.search(r"Picks\s+0 of 13", slip_text(page))
+    picks.fill("2" * 11)
+    picks.press("Control+Enter")  # straight from the field, without Enter
+    wait_for_app(page)
+    page.wait_for_timeout(500)
+    assert len(tickets(engine)) == before
+    expect(page.get_by_text("13 picks needed, got 11").first).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    "height, rows_at_least",
+    [(768, 15), (657, 12)],
+    ids=["full-screen", "in-a-browser-window"],  # 657: what a 768-pixel screen leaves under a browser's bars
+)
+def test_sell_stays_in_view_on_a_1366_wide_screen_on_a_17_event_coupon(browser, till, height, rows_at_least):
+    url, engine = till
+    page = open_till(browser, f"{url}/?coupon=457", {"width": 1366, "height": height})
+    events = engine.get_coupon(SITE_TILL, "457").events
+    sell = widget(page, "sell").locator("button")
+
+    def in_view(locator) -> bool:
+        box = locator.bounding_box()
+        return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
+
+    assert in_view(sell)
+    rows_in_view = sum(in_view(widget(page, f"pick-{e.id}-101")) for e in events)
+    assert rows_in_view >= rows_at_least, f"only {rows_in_view} of 17 events in view"
+    for event in events:
+        button = widget(page, f"pick-{event.id}-102").locator("button")
+        button.click()
+        expect(button).to_have_attribute("data-testid", "stBaseButton-primary")
+    wait_for_app(page)
+    expect(sell).to_be_enabled()
+    assert in_view(widget(page, f"pick-{events[-1].id}-102")) and in_view(sell), "Sell left the screen"
+    sell.click()
+    assert engine.get_ticket(SITE_TILL, sold_code(page)).coupon_id == "457"
+
+
+CUT_LABELS = """() => [...document.querySelectorAll('.st-key-quick_pick button, .st-key-clear button,'
+        + ' .st-key-sell button, [class*="st-key-pick-"] button')]
+    .flatMap(b => [b, ...b.querySelectorAll('p')])
+    .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > innerWidth)
+    .map(e => e.innerText)"""
+FIXTURES = """[...document.querySelectorAll('.jp-fixture')].map(f => ({
+    width: f.getBoundingClientRect().width, line: parseFloat(getComputedStyle(f).lineHeight),
+    textHeight: f.querySelector('.jp-teams').getBoundingClientRect().height}))"""
+
+
+def test_at_1024x768_the_sidebar_is_closed_and_no_label_is_cut_even_with_the_sidebar_open(browser, till):
+    url, engine = till
+    page = open_till(browser, f"{url}/?coupon=456", SMALL_PC)
+    expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
+    expect(widget(page, "quick_pick")).to_contain_text("Quick pick")
+    expect(widget(page, "clear")).to_contain_text("Clear")
+    sell = widget(page, "sell").locator("button").bounding_box()
+    assert sell["y"] + sell["height"] <= SMALL_PC["height"], "Sell below the screen at 1024x768"
+    for sidebar in ("closed", "open"):
+        if sidebar == "open":
+            page.get_by_role("button", name="Expand sidebar").click()
+            expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "false")
+            page.wait_for_timeout(500)  # the sidebar slides in
+        assert page.evaluate(CUT_LABELS) == [], sidebar
+        fixtures = page.evaluate(FIXTURES)
+        assert len(fixtures) == 13, sidebar
+        assert all(f["textHeight"] < 2 * f["line"] for f in fixtures), f"a fixture wraps, sidebar {sidebar}"
+        assert min(f["width"] for f in fixtures) >= 200, f"fixtures squeezed, sidebar {sidebar}"
+
+
+def test_a_repeat_keyboard_sale_takes_at_most_20_keystrokes_and_no_tab(browser, till):
+    url, engine = till
+    page = open_till(browser, f"{url}/?coupon=456")
+    wait_for_focus(page, "pick_string")
+    keystrokes = []
+
+    def press(*keys: str) -> None:
+        for key in keys:
+            keystrokes.append(key)
+            page.keyboard.press(key)
+
+    def type_text(text: str) -> None:
+        press(*text)
+
+    type_text("1X21X21X21X21")
+    press("Enter")
+    type_text("60")  # straight after Enter, as a cashier types: the cursor is already in the stake
+    press("Control+Enter")
+    first = engine.get_ticket(SITE_TILL, sold_code(page))
+    assert first.stake == 60 and "".join(e.pick for e in first.events) == "1X21X21X21X21"
+    wait_for_app(page)
+
+    keystrokes.clear()
+    press("Alt+N")
+    wait_for_focus(page, "pick_string")
+    type_text("2X12X12X12X12")
+    press("Enter")
+    type_text("100")
+    press("Control+Enter")
+    repeat = engine.get_ticket(SITE_TILL, sold_code(page))
+    assert repeat.code != first.code and repeat.stake == 100
+    assert "".join(e.pick for e in repeat.events) == "2X12X12X12X12"
+    assert len(keystrokes) <= 20 and "Tab" not in keystrokes, keystrokes
+
+
+def test_after_alt_n_the_cursor_stays_in_the_pick_field(browser, till):
+    """A sale made straight after Enter leaves the request for the stake's cursor unused; drawn again by Alt+N,
+    the stake must not take the cursor from the pick field."""
+    url, _engine = till
+    page = open_till(browser, f"{url}/?coupon=456")
+    for _ in range(3):
+        wait_for_focus(page, "pick_string")
+        page.keyboard.type("1X21X21X21X21")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Control+Enter")
+        sold_code(page)
+        page.keyboard.press("Alt+N")
+        wait_for_focus(page, "pick_string")
+        page.wait_for_timeout(700)
+        assert focused_key(page) == "pick_string"
+
+
+def test_a_stake_typed_just_before_ctrl_enter_is_the_stake_charged(browser, till):
+    """Sell already on with the stake 50: 75 typed and Ctrl+Enter at once, three tickets in a row."""
+    url, engine = till
+    page = open_till(browser, f"{url}/?coupon=455")
+    for _ in range(3):
+        wait_for_focus(page, "pick_string")
+        page.keyboard.type("1X21X21")
+        page.keyboard.press("Enter")
+        stake = page.get_by_label("Stake (KES)")
+        stake.fill("50")
+        stake.press("Enter")
+        wait_for_app(page)
+        expect(widget(page, "sell").locator("button")).to_be_enabled()
+        stake.press("Control+a")
+        page.keyboard.type("75")
+        page.keyboard.press("Control+Enter")
+        ticket = engine.get_ticket(SITE_TILL, sold_code(page))
+        assert ticket.stake == 75
+        page.keyboard.press("Alt+N")
+
+
+def test_a_grid_pick_keeps_the_focus_and_the_keypad_moves_down_the_coupon(browser, till):
+    url, engine = till
+    events = engine.get_coupon(SITE_TILL, "456").events
+    page = open_till(browser, f"{url}/?coupon=456")
+    wait_for_focus(page, "pick_string")
+    page.keyboard.press("ArrowDown")
+    wait_for_focus(page, f"pick-{events[0].id}-101")
+    page.keyboard.press("Space")
+    expect(widget(page, f"pick-{events[0].id}-101").locator("button")).to_have_attribute(
+        "data-testid", "stBaseButton-primary"
+    )
+    wait_for_app(page)
+    wait_for_focus(page, f"pick-{events[0].id}-101")
+    for key in ("2", "0", "x", "1"):  # event 1 becomes 2, events 2-4 get X, X, 1
+        page.keyboard.press(key)
+    wait_for_focus(page, f"pick-{events[4].id}-101")
+    page.wait_for_function(
+        "document.querySelector('.st-key-slip-summary').innerText.includes('2XX1---------')", timeout=10_000
+    )
+    wait_for_app(page)
+    assert focused_key(page) == f"pick-{events[4].id}-101"
+
+
+def test_ctrl_enter_on_an_incomplete_slip_says_what_is_missing(browser, till):
+    url, engine = till
+    events = engine.get_coupon(SITE_TILL, "455").events
+    page = open_till(browser, f"{url}/?coupon=455")
+    widget(page, f"pick-{events[0].id}-101").locator("button").click()
+    wait_for_app(page)
+    page.keyboard.press("Control+Enter")
+    expect(page.get_by_text("Ctrl+Enter: not sold. Pick every event: 6 left (2, 3, 4, 5, 6, 7)")).to_be_visible()
+
+
+def test_alt_p_prints_only_the_receipt_and_alt_n_then_starts_the_next_ticket(browser, till):
+    url, _engine = till
+    page = open_till(browser, f"{url}/?coupon=457")
+    page.get_by_label(re.compile("Pick string")).fill("1" * 17)
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    page.keyboard.press("Control+Enter")
+    code = sold_code(page)
+    wait_for_app(page)
+    page.evaluate("() => { window.__printed = 0; window.print = () => { window.__printed += 1; }; }")
+    page.keyboard.press("Alt+P")
+    assert page.evaluate("window.__printed") == 1
+    page.emulate_media(media="print")
+    receipt = page.locator(f".jp-receipt[data-ticket-code='{code}']")
+    assert receipt.evaluate("r => getComputedStyle(r).visibility") == "visible"
+    assert widget(page, "new_ticket").evaluate("w => getComputedStyle(w).visibility") == "hidden"
+    assert page.locator(".jp-receipt-actions").evaluate("b => getComputedStyle(b).display") == "none"
+    page.emulate_media(media="screen")
+    page.locator(".jp-print").click()  # the mouse way, then straight back to the keyboard
+    assert page.evaluate("window.__printed") == 2
+    page.keyboard.press("Alt+N")
+    wait_for_focus(page, "pick_string")
+    expect(widget(page, "sell").locator("button")).to_be_disabled()
+
+
+def test_reprint_last_ticket_is_one_key(browser, till):
+    url, _engine = till
+    page = open_till(browser, f"{url}/?coupon=457")
+    page.get_by_label(re.compile("Pick string")).fill("2" * 17)
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    page.keyboard.press("Control+Enter")
+    code = sold_code(page)
+    page.keyboard.press("Alt+N")
+    wait_for_focus(page, "pick_string")
+    expect(widget(page, "recent")).to_contain_text(code)
+    page.keyboard.press("Alt+L")
+    copy = page.get_by_role("dialog").locator(f".jp-receipt[data-ticket-code='{code}']")
+    expect(copy).to_be_visible()
+    expect(copy.get_by_text("COPY - REPRINT")).to_be_visible()
+
+
+def test_a_reload_and_a_visit_to_the_desk_keep_the_slip(browser, till):
+    url, engine = till
+    events = engine.get_coupon(SITE_TILL, "456").events
+    page = open_till(browser, f"{url}/?coupon=456")
+    for event in events[:3]:
+        button = widget(page, f"pick-{event.id}-103").locator("button")
+        button.click()
+        expect(button).to_have_attribute("data-testid", "stBaseButton-primary")
+    stake = page.get_by_label("Stake (KES)")
+    stake.fill("75.50")
+    stake.press("Enter")
+    wait_for_app(page)
+    assert re.search(r"Slip\s+222-{10}", slip_text(page))
+
+    page.reload()
+    page.wait_for_selector(".st-key-sell", timeout=30_000)
+    wait_for_app(page)
+    assert re.search(r"Slip\s+222-{10}", slip_text(page)) and "KES 75.50" in slip_text(page)
+    expect(page.get_by_label("Stake (KES)")).to_have_value("75.50")
+
+    page.get_by_role("link", name="Tickets desk").click()
+    page.wait_for_selector(".st-key-lookup_ref")
+    wait_for_app(page)
+    page.get_by_role("link", name="Sell").click()
+    page.wait_for_selector(".st-key-sell")
+    wait_for_app(page)
+    assert re.search(r"Slip\s+222-{10}", slip_text(page)) and "KES 75.50" in slip_text(page)
+    assert "coupon=456" in page.url
+
+
+def test_the_url_follows_the_picker_and_a_link_that_cannot_open_says_so(browser, till):
+    url, _engine = till
+    page = open_till(browser, f"{url}/?coupon=999")
+    expect(page.get_by_text("The link asked for coupon “999”: no such coupon")).to_be_visible()
+    page.get_by_label("Coupon").click()
+    page.get_by_role("option", name=re.compile(r"^457 ")).click()
+    page.wait_for_url(re.compile(r"coupon=457"))
+
+
+def test_nothing_is_fetched_from_outside_the_till(browser, till):
+    url, _engine = till
+    page = browser.new_page(viewport=SHOP_PC)
+    hosts = set()
+    page.on("request", lambda request: hosts.add(urlparse(request.url).hostname or request.url[:5]))
+    page.goto(url)
+    page.wait_for_selector(".st-key-sell", timeout=30_000)
+    wait_for_app(page)
+    page.wait_for_timeout(1_000)
+    assert hosts <= {"127.0.0.1", "data:", "blob:"}, hosts
+
+
+def test_the_menu_has_no_developer_options(browser, till):
+    url, _engine = till
+    page = open_till(browser, url)
+    expect(page.get_by_test_id("stAppDeployButton")).to_have_count(0)
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("c")  # Streamlit's "clear caches" hotkey in developer mode
+    page.wait_for_timeout(300)
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    page.get_by_test_id("stMainMenu").click()
+    menu = page.get_by_test_id("stMainMenuPopover")
+    expect(menu).to_be_visible()
+    expect(menu.get_by_text("Clear cache")).to_have_count(0)
+    expect(menu.get_by_text("Rerun")).to_have_count(0)
+
+
+def test_clearing_caches_keeps_the_slip_and_one_simulator_and_shows_no_traceback(browser, tmp_path):
+    """With the developer menu forced on, as a misconfigured till would have it: Clear caches (which also empties
+    Streamlit's session state) twice; the live refresh that follows, the slip and the simulator are unharmed."""
+    env = {"TICKETING_SIMULATOR": "on", "STREAMLIT_CLIENT_TOOLBAR_MODE": "developer"}
+    with terminal_server(tmp_path / "caches.sqlite3", tmp_path / "streamlit.log", env) as (url, _process):
+        page = open_till(browser, f"{url}/?coupon=457")
+        page.get_by_label(re.compile("Pick string")).fill("1" * 17)
+        page.keyboard.press("Enter")
+        wait_for_app(page)
+        for _ in range(2):
+            page.evaluate("document.activeElement.blur()")  # out of the pick field, where "c" would be typed
+            page.keyboard.press("c")
+            dialog = page.get_by_role("dialog")
+            dialog.get_by_role("button", name="Clear caches").click()
+            expect(dialog).to_have_count(0)
+            wait_for_app(page)
+        page.wait_for_timeout(2 * 2_000 + 500)  # two live refreshes of the grid
+        wait_for_app(page)
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+        expect(page.get_by_text("Something went wrong")).to_have_count(0)
+        assert re.search(r"Picks\s+17 of 17", slip_text(page))
+        page.reload()
+        page.wait_for_selector(".st-key-sell", timeout=30_000)
+        wait_for_app(page)
+        page.get_by_role("button", name="Expand sidebar").click()
+        expect(page.get_by_text("Live odds simulator on (1 running in this process)")).to_be_visible()
+        assert re.search(r"Picks\s+17 of 17", slip_text(page))
+
+
+def test_long_fixtures_never_run_into_the_pick_on_the_receipt(browser, till):
+    url, engine = till
+    raw = sample_coupon("good_coupon.json", datetime.now(UTC)) | {"id": "LONG-NAMES"}
+    for number, event in enumerate(raw["events"], start=1):
+        event["home"] = f"Borussia Mönchengladbach Amateure {number}"
+        event["away"] = "Wolverhampton Wanderers Football Club"
+    engine.publish_coupon(SITE_ADMIN, raw)
+    page = open_till(browser, f"{url}/?coupon=LONG-NAMES")
+    page.get_by_label(re.compile("Pick string")).fill("2" * len(raw["events"]))
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    page.keyboard.press("Control+Enter")
+    code = sold_code(page)
+    receipt = page.locator(f".jp-receipt[data-ticket-code='{code}']")
+    expect(receipt).to_be_visible()
+    collisions = receipt.evaluate(
+        """r => {
+            const edge = r.getBoundingClientRect();
+            const bad = [];
+            for (const row of r.querySelectorAll('.row')) {
+                const [left, right] = [...row.children].map(c => c.getBoundingClientRect());
+                if (left.right > right.left) bad.push('overlap: ' + row.innerText);
+            }
+            for (const el of r.querySelectorAll('*')) {
+                const box = el.getBoundingClientRect();
+                const outside = box.left < edge.left - 0.5 || box.right > edge.right + 0.5;
+                if (box.width && outside) bad.push('outside: ' + el.className);
+                if (el.clientWidth && el.scrollWidth > el.clientWidth + 1) bad.push('text overflows: ' + el.innerText);
+            }
+            return bad;
+        }"""
+    )
+    assert collisions == []
+
+
+def test_shift_totals_are_readable_at_1024_pixels_with_the_sidebar_open(browser, till):
+    url, engine = till
+    for _ in range(2):
+        engine.create_ticket(SITE_TILL, sample_request(coupon_id="457", stake=99, bets=[103] * 17))
+    page = browser.new_page(viewport=SMALL_PC)
+    page.goto(f"{url}/tickets")
+    page.wait_for_selector(".st-key-lookup_ref", timeout=30_000)
+    wait_for_app(page)
+    page.get_by_role("button", name="Expand sidebar").click()
+    page.get_by_role("tab", name="Shift").click()
+    wait_for_app(page)
+    values = widget(page, "shift_totals").get_by_test_id("stMetricValue")
+    expect(values.first).to_be_visible()
+    cut = values.evaluate_all(
+        "vs => vs.flatMap(v => [v, ...v.querySelectorAll('*')])"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"
+    )
+    assert cut == [] and values.count() == 4
+    assert re.search(r"\d{2},\d{3},\d{3}\.\d{2}", widget(page, "shift_totals").inner_text())
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG contrast ratio of two `rgb(r, g, b)` colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(c) / 255 for c in re.findall(r"\d+", colour)[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_an_odds_arrow_on_a_chosen_pick_is_readable(browser, till):
+    url, engine = till
+    page = open_till(browser, f"{url}/?coupon=455")
+    event = engine.get_coupon(SITE_TILL, "455").events[0]
+    button = widget(page, f"pick-{event.id}-101").locator("button")
+    button.click()
+    expect(button).to_have_attribute("data-testid", "stBaseButton-primary")
+    engine.update_event(SITE_FEED, "455", event.id, EventUpdate(odds={101: event.odds[101] + Decimal("0.30")}))
+    expect(button).to_contain_text("▲", timeout=10_000)
+    page.mouse.move(0, 0)  # not hovered
+    colours = button.evaluate(
+        """b => [getComputedStyle(b).backgroundColor, ...[...b.querySelectorAll('span')]
+            .filter(s => s.children.length === 0 && /[▲▼]/.test(s.innerText)).map(s => getComputedStyle(s).color)]"""
+    )
+    background, arrow = colours[0], colours[1]
+    assert contrast(arrow, background) >= 4.5, colours
