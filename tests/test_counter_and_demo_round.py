@@ -20,7 +20,14 @@ from ticketing.demo_data import PLAYER_TOKEN
 from ticketing.demo_round import demo_round_coupon, draw_results, result_chances
 from ticketing.models import BETS_BY_LABEL, Coupon, EventResult, TicketQuery
 from ticketing.result_string import ResultStringError, parse_result_string, result_string
-from ticketing.shift_report import operations_frame, operations_to_csv, shift_figures, tickets_frame, to_csv
+from ticketing.shift_report import (
+    from_spreadsheet_text,
+    operations_frame,
+    operations_to_csv,
+    shift_figures,
+    tickets_frame,
+    to_csv,
+)
 
 H, X, A, V = EventResult.HOME, EventResult.DRAW, EventResult.AWAY, EventResult.VOID
 ZONE = ZoneInfo("Africa/Nairobi")
@@ -172,6 +179,7 @@ def test_the_desk_list_shows_each_tickets_payout_state_and_exports_it(engine):
     assert frame.loc[loser.code, "payout_state"] == "not a winner" and frame.loc[loser.code, "owed"] == D("0.00")
     assert frame.loc[player.code, "payout_state"] == "credited"
     assert frame.loc[waiting.code, "payout_state"] == "waiting" and frame.loc[waiting.code, "owed"] is None
-    back = pd.read_csv(io.BytesIO(to_csv(frame.reset_index())), dtype=str, keep_default_na=False).set_index("code")
+    back = pd.read_csv(io.BytesIO(to_csv(frame.reset_index())), dtype=str, keep_default_na=False)
+    back = back.set_index(back["code"].map(from_spreadsheet_text))
     assert back.loc[paid.code, "paid_at"].startswith(str(datetime.now(ZONE).year))
     assert back.loc[waiting.code, "owed"] == "" and back.loc[unpaid.code, "owed"] == f"{unpaid.net_payout:.2f}"
