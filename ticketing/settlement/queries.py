@@ -22,7 +22,6 @@ from ticketing.money import from_cents, to_cents
 from ticketing.storage import (
     accounts,
     cash_operations,
-    coupon_events,
     coupon_rounds,
     event_results,
     payouts,
@@ -174,15 +173,6 @@ def save_result(conn: Connection, coupon_id: str, event_id: int, result: EventRe
         conn.execute(insert(event_results).values(coupon_id=coupon_id, event_id=event_id, **values))
 
 
-def event_ids(conn: Connection, coupon_id: str) -> list[int]:
-    query = (
-        select(coupon_events.c.event_id)
-        .where(coupon_events.c.coupon_id == coupon_id)
-        .order_by(coupon_events.c.position)
-    )
-    return list(conn.execute(query).scalars())
-
-
 def round_of(conn: Connection, coupon_id: str):
     return conn.execute(select(coupon_rounds).where(coupon_rounds.c.coupon_id == coupon_id)).first()
 
@@ -286,11 +276,6 @@ def flag_paid_before_correction(conn: Connection, coupon_id: str) -> None:
     conn.execute(FLAG_PAID_BEFORE_CORRECTION, {"coupon_id": coupon_id})
 
 
-def unsettled_count(conn: Connection, coupon_id: str) -> int:
-    query = select(func.count()).where(tickets.c.coupon_id == coupon_id, tickets.c.status.in_(UNSETTLED))
-    return conn.execute(query).scalar_one()
-
-
 # ---- shifts and cash -----------------------------------------------------------------------------------------------
 
 
@@ -317,18 +302,3 @@ def cash_totals(conn: Connection, shift_id: int) -> dict[str, tuple[int, int]]:
 
 def payout_of(conn: Connection, ticket_id: str):
     return conn.execute(select(payouts).where(payouts.c.ticket_id == ticket_id)).first()
-
-
-def settlement_rows(conn: Connection, ticket_ids: list[str]) -> dict[str, tuple]:
-    """Settlement and payout rows of these tickets, for building `Ticket.settlement`."""
-    found: dict[str, tuple] = {}
-    for start in range(0, len(ticket_ids), 500):
-        chunk = ticket_ids[start : start + 500]
-        query = (
-            select(ticket_settlements, payouts)
-            .outerjoin(payouts, payouts.c.ticket_id == ticket_settlements.c.ticket_id)
-            .where(ticket_settlements.c.ticket_id.in_(chunk))
-        )
-        for row in conn.execute(query):
-            found[row[0]] = row
-    return found
