@@ -108,3 +108,11 @@ def test_the_wallet_status_names_the_url_never_the_secret(admin, wallet):
     status = admin.wallet_status()
     assert (status.wallet, status.url) == ("pam", wallet.url)
     assert WALLET_SECRET not in status.model_dump_json() and DEMO_SITE_SECRET not in status.model_dump_json()
+
+
+def test_a_message_id_beyond_the_outboxs_ids_is_422_not_a_500(server):
+    with Api(server, secret=DEMO_ADMIN_SECRET, key_id=DEMO_ADMIN_KEY_ID) as admin_api:
+        beyond = admin_api.request("POST", "/be/wallet/outbox/retry", wire.dumps({"message_id": 2**31}))
+        assert (beyond.status_code, beyond.json()["code"]) == (422, 90), beyond.text
+        largest = admin_api.request("POST", "/be/wallet/outbox/retry", wire.dumps({"message_id": 2**31 - 1}))
+        assert (largest.status_code, largest.json()["code"]) == (404, 143), largest.text

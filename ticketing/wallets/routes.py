@@ -20,13 +20,18 @@ from ticketing.wire import WireJSONResponse
 STATES = "|".join((*BLOCKING, DELIVERED, CANCELLED, DISCARDED))
 
 
+MAX_MESSAGE_ID = 2**31 - 1
+
+
 class RetryRequest(BaseModel):
     """Which failed messages to send again: one message, one ticket's (id or code), or (neither) all."""
 
     model_config = ConfigDict(extra="forbid")
 
     ticket: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9 -]+$")] | None = None
-    message_id: Annotated[int, Field(ge=1, le=2**53 - 1)] | None = None
+    # A message's id is the outbox's 32-bit serial (`wallet_outbox.id`): a larger one names no message, and PostgreSQL
+    # would refuse to compare it with the column.
+    message_id: Annotated[int, Field(ge=1, le=MAX_MESSAGE_ID)] | None = None
 
 
 class Retried(BaseModel):
