@@ -48,7 +48,7 @@ def main() -> None:
                 [
                     "py-spy",
                     "record",
-                    "--gil",
+                    "--gil", "--rate", "400",
                     "--idle",
                     "--format",
                     args.format,

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
+from fastapi import Body, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
@@ -27,8 +27,7 @@ from ticketing.access.http import Caller, Scheme, acting
 from ticketing.access.roles import Permission, Role
 from ticketing.coupons.routes import coupons_router
 from ticketing.embedded import open_engine, start_simulator
-from ticketing.engine import TicketEngine
-from ticketing.errors import InvalidSignature, TicketingError, ValidationFailed
+from ticketing.errors import TicketingError, ValidationFailed
 from ticketing.models import (
     MAX_ID,
     MAX_PAGE_SIZE,
@@ -39,23 +38,21 @@ from ticketing.models import (
     Ticket,
     TicketCursor,
     TicketQuery,
-    TicketRequest,
     TicketStatus,
     TicketType,
     UtcDatetime,
 )
 from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
+from ticketing.selling.http import Engine, SaleRoute, sell_ticket
 from ticketing.settings import Settings
 from ticketing.settlement.routes import after_sale_router
 from ticketing.wallets.routes import wallet_router
-from ticketing.wire import WireJSONResponse, WireRoute
+from ticketing.wire import WireJSONResponse, WireRoute, field_problem, invalid_request
 
 log = logging.getLogger("ticketing.api")
 REFERENCE = r"^[A-Za-z0-9_.-]+$"
 NEXT_CURSOR = "X-Next-Cursor"
 NEXT_CURSOR_TEXT = "Sent with a full page when more tickets follow: pass it back as `cursor` for the next (older) page"
-IDEMPOTENCY_KEY = r"^[\x20-\x7e]+$"
-"""Printable ASCII: a key is the client's own label for a draft, and it is stored and logged."""
 
 
 class ErrorBody(BaseModel):
@@ -83,19 +80,6 @@ class Health(BaseModel):
 
 def error_response(error: TicketingError) -> WireJSONResponse:
     return WireJSONResponse(error.body(), status_code=error.http_status)
-
-
-def _problem(error: dict) -> dict[str, str]:
-    if error["type"] == "json_invalid":
-        return {"field": "body", "message": f"not valid JSON: {error['ctx']['error']}"}
-    parts = [str(part) for part in error["loc"] if part not in ("body", "query", "path", "header")]
-    return {"field": ".".join(parts) or "body", "message": error["msg"]}
-
-
-def validation_error(errors) -> ValidationFailed:
-    problems = [_problem(e) for e in errors]
-    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-    return ValidationFailed(f"Invalid request: {summary}", errors=problems)
 
 
 LISTING_THREADS = 2
@@ -150,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, error: RequestValidationError):
-        return error_response(validation_error(error.errors()))
+        return error_response(invalid_request([field_problem(e) for e in error.errors()]))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, error: StarletteHTTPException):
@@ -167,12 +151,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.headers["connection"] = "close"
         return response
 
-    async def engine_of(request: Request) -> TicketEngine:
-        # async: a plain `def` dependency would cost every request a hop through the thread pool.
-        return request.app.state.engine
-
-    Engine = Annotated[TicketEngine, Depends(engine_of)]
-    Seller = Annotated[Caller, Depends(acting(Permission.SELL, Scheme.BETSTACK))]
     TicketReader = Annotated[Caller, Depends(acting(Permission.READ_TICKETS, Scheme.BETSTACK))]
     CouponReader = Annotated[Caller, Depends(acting(Permission.READ_COUPONS, Scheme.REQUEST))]
     OperatorReader = Annotated[Caller, Depends(acting(Permission.READ_OPERATOR, Scheme.REQUEST))]
@@ -196,20 +174,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health(engine: Engine):
         return WireJSONResponse(engine.health())
 
-    @app.post("/be/tickets", response_model=Ticket, responses=errors, tags=["tickets"])
-    async def create_ticket(
-        body: TicketRequest,
-        caller: Seller,
-        engine: Engine,
-        idempotency_key: Annotated[
-            str | None, Header(alias="Idempotency-Key", max_length=200, pattern=IDEMPOTENCY_KEY)
-        ] = None,
-    ):
-        if body.operator != caller.actor.operator:
-            raise InvalidSignature("The request's operator does not match the operator-name header")
-        # The sale waits for its group commit on the engine's writer thread, not on a thread of the pool.
-        sale = engine.submit_ticket(caller.actor, body, idempotency_key=idempotency_key, signed=caller.signed)
-        return WireJSONResponse(await asyncio.wrap_future(sale))
+    app.router.add_api_route(
+        "/be/tickets",
+        sell_ticket,
+        methods=["POST"],
+        response_model=Ticket,
+        responses=errors,
+        tags=["tickets"],
+        route_class_override=SaleRoute,
+    )
 
     @app.get(
         "/be/tickets",

@@ -16,6 +16,7 @@ only that job. When the transaction itself fails (a statement of the batch, its 
 job of the batch is run again alone.
 """
 
+import asyncio
 import queue
 import threading
 from collections.abc import Callable
@@ -35,6 +36,8 @@ class _Again:
 
 AGAIN: Any = _Again()
 """The outcome of a job to be run again alone once its batch has committed."""
+Waiter = Future | asyncio.Future
+"""Who waits for a job's outcome: a thread (`submit`) or a coroutine (`submit_async`)."""
 MAX_BATCH = 64
 """Enough for every terminal of a shop at once; bounds how long one transaction holds the writer lock."""
 
@@ -55,7 +58,7 @@ class GroupCommitter(Generic[Job]):
         self._run_batch = run_batch
         self._run_alone = run_alone
         self._name = name
-        self._queue: queue.SimpleQueue[tuple[Job, Future] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Job, Waiter] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
@@ -63,6 +66,14 @@ class GroupCommitter(Generic[Job]):
         """The job's result (or exception) once its transaction has committed (or failed)."""
         self._ensure_started()
         future: Future = Future()
+        self._queue.put((job, future))
+        return future
+
+    def submit_async(self, job: Job) -> asyncio.Future:
+        """As `submit`, for a coroutine of the running event loop: every job of a batch waited for on one loop is
+        answered by one callback on that loop, so a batch wakes the loop once, not once per job."""
+        self._ensure_started()
+        future = asyncio.get_running_loop().create_future()
         self._queue.put((job, future))
         return future
 
@@ -102,7 +113,7 @@ class GroupCommitter(Generic[Job]):
             if stop:
                 return
 
-    def _write_batch(self, batch: list[tuple[Job, Future]]) -> None:
+    def _write_batch(self, batch: list[tuple[Job, Waiter]]) -> None:
         try:
             with self._transaction() as conn:
                 outcomes = self._run_batch(conn, [job for job, _future in batch])
@@ -113,21 +124,56 @@ class GroupCommitter(Generic[Job]):
         self._write_each_alone(again)
 
     @staticmethod
-    def _answer(batch: list[tuple[Job, Future]], outcomes: list) -> list[tuple[Job, Future]]:
+    def _answer(batch: list[tuple[Job, Waiter]], outcomes: list) -> list[tuple[Job, Waiter]]:
         """Answers each job of a committed batch; the jobs to run again alone."""
-        again: list[tuple[Job, Future]] = []
+        again: list[tuple[Job, Waiter]] = []
+        answers = _Answers()
         for (job, future), outcome in zip(batch, outcomes, strict=True):
             if outcome is AGAIN:
                 again.append((job, future))
-            elif isinstance(outcome, TicketingError):
-                future.set_exception(outcome)
             else:
-                future.set_result(outcome)
+                answers.add(future, outcome, isinstance(outcome, TicketingError))
+        answers.send()
         return again
 
-    def _write_each_alone(self, batch: list[tuple[Job, Future]]) -> None:
+    def _write_each_alone(self, batch: list[tuple[Job, Waiter]]) -> None:
         for job, future in batch:
+            answers = _Answers()
             try:
-                future.set_result(self._run_alone(job))
+                answers.add(future, self._run_alone(job), failed=False)
             except Exception as error:
-                future.set_exception(error)
+                answers.add(future, error, failed=True)
+            answers.send()
+
+
+class _Answers:
+    """Outcomes for their waiters: a thread's `Future` is answered at once, the futures of an event loop by one
+    callback run on that loop (asyncio futures may only be touched from their loop's thread)."""
+
+    def __init__(self) -> None:
+        self._by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any, bool]]] = {}
+
+    def add(self, future: Waiter, outcome: Any, failed: bool) -> None:
+        if isinstance(future, asyncio.Future):
+            self._by_loop.setdefault(future.get_loop(), []).append((future, outcome, failed))
+        elif failed:
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+    def send(self) -> None:
+        for loop, answers in self._by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, answers)
+            except RuntimeError:
+                pass  # the loop is closed: nobody is waiting any more
+
+
+def _settle(answers: list[tuple[asyncio.Future, Any, bool]]) -> None:
+    for future, outcome, failed in answers:
+        if future.done():
+            continue  # its request was abandoned (the client went away): the sale stands, the answer goes nowhere
+        if failed:
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)

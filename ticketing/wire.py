@@ -17,6 +17,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
+from ticketing.errors import ValidationFailed
+
 
 def to_jsonable(value: Any) -> Any:
     """Pydantic models become plain data; Decimals stay Decimals so they are written exactly."""
@@ -36,6 +38,19 @@ def dumps(value: Any) -> bytes:
 
 def loads(data: bytes | str) -> Any:
     return simplejson.loads(data, use_decimal=True)
+
+
+def field_problem(error: Any) -> dict[str, str]:
+    """One problem of a pydantic or FastAPI validation error, as the 422 answer names it."""
+    if error["type"] == "json_invalid":
+        return {"field": "body", "message": f"not valid JSON: {error['ctx']['error']}"}
+    parts = [str(part) for part in error["loc"] if part not in ("body", "query", "path", "header")]
+    return {"field": ".".join(parts) or "body", "message": error["msg"]}
+
+
+def invalid_request(problems: list[dict[str, str]]) -> ValidationFailed:
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return ValidationFailed(f"Invalid request: {summary}", errors=problems)
 
 
 class InvalidJSON(ValueError):

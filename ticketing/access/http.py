@@ -9,7 +9,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import quote
 
 from fastapi import Header, Request
@@ -21,6 +21,9 @@ from ticketing.access.roles import Actor, Permission
 from ticketing.access.signatures import verify_request
 from ticketing.errors import InvalidSignature, OperatorNotFound
 from ticketing.signing import verify_signature
+
+if TYPE_CHECKING:
+    from ticketing.engine import TicketEngine
 
 OPERATOR_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 READS = {"GET", "HEAD"}
@@ -56,29 +59,65 @@ def acting(permission: Permission | None, scheme: Scheme) -> Callable[..., Await
         timestamp: Annotated[str | None, Header()] = None,
         signature: Annotated[str | None, Header()] = None,
     ) -> Caller:
-        if not operator_name:
-            raise InvalidSignature("Missing operator-name header")
-        if not OPERATOR_NAME.fullmatch(operator_name):
-            raise OperatorNotFound(f"Operator {operator_name[:64]!r} was not found")
-        engine = request.app.state.engine
-        if key_id is None:
-            # The operator's Betstack key: cached, so a sale does not wait on the database here.
-            actor, secret = engine.signing_key(operator_name, None)
-        elif KEY_ID.fullmatch(key_id):
-            # Read afresh on every request, so that a revocation holds from the next request on.
-            actor, secret = await run_in_threadpool(engine.signing_key, operator_name, key_id)
-        else:
-            raise InvalidSignature("Unknown or revoked credential")
         body = await request.body()
-        if scheme is Scheme.BETSTACK:
-            sent_at = verify_signature(secret, timestamp, signature, body)
-        else:
-            sent_at = verify_request(secret, timestamp, signature, request.method, request_target(request.scope), body)
-        if permission is not None:
-            actor.require(permission)
-        signed = SignedRequest.sent_at(signature.strip().lower(), sent_at)
-        if scheme is Scheme.REQUEST and request.method not in READS:
-            await run_in_threadpool(engine.claim_request, actor, signed)
-        return Caller(actor, signed)
+        return await signed_caller(
+            request.app.state.engine,
+            permission,
+            scheme,
+            Signed(operator_name, key_id, timestamp, signature, request.method, request_target(request.scope), body),
+        )
 
     return caller
+
+
+@dataclass(frozen=True)
+class Signed:
+    """What a request says about who sends it, as it came."""
+
+    operator_name: str | None
+    key_id: str | None
+    timestamp: str | None
+    signature: str | None
+    method: str
+    target: bytes
+    body: bytes
+
+    @classmethod
+    def of(cls, request: Request, body: bytes) -> "Signed":
+        headers = request.headers
+        return cls(
+            headers.get("operator-name"),
+            headers.get("key-id"),
+            headers.get("timestamp"),
+            headers.get("signature"),
+            request.method,
+            request_target(request.scope),
+            body,
+        )
+
+
+async def signed_caller(engine: "TicketEngine", permission: Permission | None, scheme: Scheme, sent: Signed) -> Caller:
+    """The caller a request's signature proves, whose role may do `permission`, or the refusal (403)."""
+    operator_name, key_id, signature = sent.operator_name, sent.key_id, sent.signature
+    if not operator_name:
+        raise InvalidSignature("Missing operator-name header")
+    if not OPERATOR_NAME.fullmatch(operator_name):
+        raise OperatorNotFound(f"Operator {operator_name[:64]!r} was not found")
+    if key_id is None:
+        # The operator's Betstack key: cached, so a sale does not wait on the database here.
+        actor, secret = engine.signing_key(operator_name, None)
+    elif KEY_ID.fullmatch(key_id):
+        # Read afresh on every request, so that a revocation holds from the next request on.
+        actor, secret = await run_in_threadpool(engine.signing_key, operator_name, key_id)
+    else:
+        raise InvalidSignature("Unknown or revoked credential")
+    if scheme is Scheme.BETSTACK:
+        sent_at = verify_signature(secret, sent.timestamp, signature, sent.body)
+    else:
+        sent_at = verify_request(secret, sent.timestamp, signature, sent.method, sent.target, sent.body)
+    if permission is not None:
+        actor.require(permission)
+    signed = SignedRequest.sent_at(signature.strip().lower(), sent_at)
+    if scheme is Scheme.REQUEST and sent.method not in READS:
+        await run_in_threadpool(engine.claim_request, actor, signed)
+    return Caller(actor, signed)
