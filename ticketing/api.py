@@ -25,11 +25,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticketing.access.http import Caller, Scheme, acting
 from ticketing.access.roles import Permission, Role
-from ticketing.coupons.routes import coupons_router
-from ticketing.embedded import open_engine, start_simulator
-from ticketing.engine import TicketEngine
-from ticketing.errors import InvalidSignature, TicketingError, ValidationFailed
-from ticketing.models import (
+from ticketing.contract.errors import InvalidSignature, TicketingError, ValidationFailed
+from ticketing.contract.models import (
     MAX_ID,
     MAX_PAGE_SIZE,
     Coupon,
@@ -44,11 +41,14 @@ from ticketing.models import (
     TicketType,
     UtcDatetime,
 )
+from ticketing.contract.wire import WireJSONResponse, WireRoute
+from ticketing.coupons.routes import coupons_router
+from ticketing.embedded import open_engine, start_simulator
+from ticketing.engine import TicketEngine
 from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
 from ticketing.settings import Settings
 from ticketing.settlement.routes import after_sale_router
 from ticketing.wallets.routes import wallet_router
-from ticketing.wire import WireJSONResponse, WireRoute
 
 log = logging.getLogger("ticketing.api")
 REFERENCE = r"^[A-Za-z0-9_.-]+$"
