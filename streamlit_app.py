@@ -10,7 +10,7 @@ from terminal_ui.entry import follow_deep_link
 from terminal_ui.errors import plain_errors
 from terminal_ui.heap import freeze_loaded_modules
 from terminal_ui.roles import acting_roles
-from ticketing.identifiers import mask_token
+from ticketing.contract.identifiers import mask_token
 
 # The page icon is an emoji, drawn by the browser: a Material icon would be fetched from the internet.
 # The pages are in the top bar and the sidebar starts closed: a till's screen is for the slip.

@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 from tests.databases import POSTGRES_ENV, Databases  # noqa: E402
 from tests.servers import engine_server, free_port, running  # noqa: E402
 from tests.support import SAMPLE_REQUEST_TEXT  # noqa: E402
-from ticketing.demo_data import SAMPLE_TOKEN  # noqa: E402
+from ticketing.access.betstack_signing import sign  # noqa: E402
+from ticketing.demo.data import SAMPLE_TOKEN  # noqa: E402
 from ticketing.settings import DEMO_SITE_SECRET  # noqa: E402
-from ticketing.signing import sign  # noqa: E402
 
 SALES_PER_SECOND = 8000
 """Distinct signed sales made for each second of a run: more than even the bare app answers on the README's machine

@@ -9,7 +9,7 @@ request a hop through the thread pool; it is still measured, for comparison with
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from ticketing.models import TicketRequest
+from ticketing.contract.models import TicketRequest
 
 FIXED = b'{"id":"6314704d686a9e8e5d68dca6","code":"A12A42","status":"new","result":"pending","approved":true}'
 

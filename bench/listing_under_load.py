@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 from bench.api_throughput import wrk  # noqa: E402
 from tests.servers import engine_server  # noqa: E402
 from tests.support import SITE_TILL, sample_request  # noqa: E402
+from ticketing.access.betstack_signing import signed_headers  # noqa: E402
 from ticketing.embedded import open_engine  # noqa: E402
 from ticketing.settings import DEMO_SITE_SECRET, Settings  # noqa: E402
-from ticketing.signing import signed_headers  # noqa: E402
 
 
 class Listers:

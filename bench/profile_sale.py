@@ -48,7 +48,9 @@ def main() -> None:
                 [
                     "py-spy",
                     "record",
-                    "--gil", "--rate", "400",
+                    "--gil",
+                    "--rate",
+                    "400",
                     "--idle",
                     "--format",
                     args.format,

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 from tests.bulk_tickets import COUPON, LABELS, draw, write_tickets  # noqa: E402
 from tests.databases import Databases  # noqa: E402
 from tests.support import SITE_ADMIN  # noqa: E402
+from ticketing.contract.models import EventResult  # noqa: E402
 from ticketing.embedded import open_engine  # noqa: E402
-from ticketing.models import EventResult  # noqa: E402
 from ticketing.settings import Settings  # noqa: E402
 
 

@@ -13,10 +13,10 @@ from terminal_ui.errors import plain_errors
 from terminal_ui.keys import keyboard, request_focus
 from terminal_ui.receipt import receipt_html, show_receipt
 from terminal_ui.text import md_escape
-from ticketing.errors import TicketingError
-from ticketing.models import Coupon, Ticket, TicketQuery, TicketResult, TicketStatus
-from ticketing.money import format_money
-from ticketing.shift_report import (
+from ticketing.contract.errors import TicketingError
+from ticketing.contract.models import Coupon, Ticket, TicketQuery, TicketResult, TicketStatus
+from ticketing.contract.money import format_money
+from ticketing.shifts.report import (
     filter_frame,
     period_bounds,
     sales_per_hour,

@@ -12,8 +12,8 @@ from decimal import Decimal
 from terminal_ui.connection import Connection, Service
 from terminal_ui.roles import admin
 from ticketing.access.roles import Actor, Role
-from ticketing.errors import NotAllowed
-from ticketing.models import (
+from ticketing.contract.errors import NotAllowed
+from ticketing.contract.models import (
     Coupon,
     CouponEvent,
     EventResult,

@@ -11,9 +11,9 @@ import streamlit as st
 
 from terminal_ui.after_sale import AfterSaleCalls
 from terminal_ui.text import md_escape
-from ticketing.errors import TicketingError
-from ticketing.models import Coupon, Ticket
-from ticketing.money import format_money
+from ticketing.contract.errors import TicketingError
+from ticketing.contract.models import Coupon, Ticket
+from ticketing.contract.money import format_money
 
 state = st.session_state
 

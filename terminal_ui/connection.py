@@ -20,12 +20,12 @@ import streamlit as st
 from ticketing.access.acting import ActingEngine
 from ticketing.access.roles import Actor, Role
 from ticketing.client import TicketingClient
+from ticketing.contract.errors import TicketingError
+from ticketing.contract.models import Coupon, OperatorProfile
 from ticketing.embedded import open_engine, start_simulator
 from ticketing.engine import TicketEngine
-from ticketing.errors import TicketingError
-from ticketing.models import Coupon, OperatorProfile
-from ticketing.odds_simulator import OddsSimulator
-from ticketing.pricing import TaxProfile
+from ticketing.odds.simulator import OddsSimulator
+from ticketing.selling.pricing import TaxProfile
 from ticketing.terminal_settings import TerminalSettings
 
 Service = ActingEngine | TicketingClient

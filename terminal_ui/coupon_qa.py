@@ -21,13 +21,9 @@ from terminal_ui.keys import keyboard
 from terminal_ui.receipt import receipt_html, show_receipt
 from terminal_ui.roles import admin_sign_in
 from terminal_ui.text import md_escape
-from ticketing import wire
-from ticketing.coupon_check import CheckReport, check_file, local_time
-from ticketing.coupons.models import Draft, Sandbox, SandboxSale
-from ticketing.coupons.report import QaReport, build_report, to_markdown
-from ticketing.coupons.rules import coupon_body, version_of
-from ticketing.errors import CouponMissing, TicketingError
-from ticketing.models import (
+from ticketing.contract import wire
+from ticketing.contract.errors import CouponMissing, TicketingError
+from ticketing.contract.models import (
     BET_IDS,
     PICK_LABELS,
     Coupon,
@@ -36,10 +32,14 @@ from ticketing.models import (
     EventUpdate,
     PickedEvent,
 )
-from ticketing.money import format_money
-from ticketing.result_string import LABELS, ResultStringError, parse_result_string
+from ticketing.contract.money import format_money
+from ticketing.coupons.check import CheckReport, check_file, local_time
+from ticketing.coupons.models import Draft, Sandbox, SandboxSale
+from ticketing.coupons.report import QaReport, build_report, to_markdown
+from ticketing.coupons.rules import coupon_body, version_of
+from ticketing.selling.slip import PickStringError, parse_pick_string, pick_string
 from ticketing.settings import PROJECT_ROOT
-from ticketing.slip import PickStringError, parse_pick_string, pick_string
+from ticketing.settlement.result_string import LABELS, ResultStringError, parse_result_string
 
 SAMPLES = sorted((PROJECT_ROOT / "samples").glob("*.*"))
 SEVERITY_STYLE = {
@@ -591,7 +591,7 @@ def coupon_qa_page() -> None:
     st.caption(
         f"Times without an offset are read as **{zone.key}** (the operator's zone, {utc_offset(zone)}); every time "
         "on this page is shown in it. Errors block publishing, warnings do not. The same check on the command line: "
-        "`python -m ticketing.coupon_check [--json] FILE...`"
+        "`python -m ticketing.coupons.check [--json] FILE...`"
     )
     if conn.settings.timezone != zone.key:
         st.warning(

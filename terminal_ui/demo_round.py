@@ -18,12 +18,12 @@ import streamlit as st
 from terminal_ui.after_sale import AfterSaleCalls
 from terminal_ui.connection import Connection
 from terminal_ui.text import format_countdown, md_escape
-from ticketing.demo_data import DEMO_OPERATOR
-from ticketing.demo_round import CLOSES_IN, demo_round_coupon, draw_results
-from ticketing.errors import TicketingError
-from ticketing.models import Coupon, EventResult, SettlementSummary
-from ticketing.odds_simulator import next_odds
-from ticketing.result_string import result_string
+from ticketing.contract.errors import TicketingError
+from ticketing.contract.models import Coupon, EventResult, SettlementSummary
+from ticketing.demo.data import DEMO_OPERATOR
+from ticketing.demo.round import CLOSES_IN, demo_round_coupon, draw_results
+from ticketing.odds.simulator import next_odds
+from ticketing.settlement.result_string import result_string
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from decimal import Decimal
 
 import streamlit as st
 
-from ticketing.models import Coupon, Ticket
-from ticketing.slip import Picks
+from ticketing.contract.models import Coupon, Ticket
+from ticketing.selling.slip import Picks
 
 DRAFTS_KEPT = 1000
 """Drafts of this process kept, the least recently used dropped first: a till makes one per browser tab."""

@@ -14,10 +14,10 @@ from terminal_ui.after_sale import AfterSaleCalls, after_sale
 from terminal_ui.connection import connection
 from terminal_ui.printouts import payout_slip_html
 from terminal_ui.text import md_escape
-from ticketing.counter import Mark, VerdictKind, pick_marks, verdict
-from ticketing.errors import TicketingError
-from ticketing.models import EventResult, PayoutSlip, Ticket
-from ticketing.money import format_money
+from ticketing.contract.errors import TicketingError
+from ticketing.contract.models import EventResult, PayoutSlip, Ticket
+from ticketing.contract.money import format_money
+from ticketing.settlement.counter import Mark, VerdictKind, pick_marks, verdict
 
 COLOURS = {
     VerdictKind.WINNER: "green",

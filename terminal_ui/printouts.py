@@ -5,9 +5,9 @@ from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
-from ticketing.models import PayoutSlip, Shift, Ticket
-from ticketing.money import format_money
-from ticketing.shift_report import ShiftFigures
+from ticketing.contract.models import PayoutSlip, Shift, Ticket
+from ticketing.contract.money import format_money
+from ticketing.shifts.report import ShiftFigures
 
 PRINTOUT_CSS = """
 body { font-family: 'DejaVu Sans Mono', 'Courier New', monospace; margin: 0; color: #111; }

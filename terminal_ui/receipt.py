@@ -13,8 +13,8 @@ import segno
 import streamlit as st
 
 from terminal_ui.barcode import code128_svg
-from ticketing.models import Coupon, Ticket
-from ticketing.money import format_money
+from ticketing.contract.models import Coupon, Ticket
+from ticketing.contract.money import format_money
 
 QR_SYMBOL_MM = 26
 """The QR symbol's printed width without its quiet zone: 25 mm at least, for a phone or a shop scanner."""

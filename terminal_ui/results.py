@@ -16,10 +16,10 @@ from terminal_ui.connection import connection
 from terminal_ui.demo_round import demo_round_panel
 from terminal_ui.roles import admin_sign_in
 from terminal_ui.text import md_escape
-from ticketing.errors import TicketingError
-from ticketing.models import Coupon, CouponStatus, EventResult, SettlementSummary
-from ticketing.money import format_money
-from ticketing.result_string import LABELS, ResultStringError, parse_result_string, result_string
+from ticketing.contract.errors import TicketingError
+from ticketing.contract.models import Coupon, CouponStatus, EventResult, SettlementSummary
+from ticketing.contract.money import format_money
+from ticketing.settlement.result_string import LABELS, ResultStringError, parse_result_string, result_string
 
 RESULT_BUTTONS = [EventResult.HOME, EventResult.DRAW, EventResult.AWAY, EventResult.VOID]
 LOCKED = (CouponStatus.FINAL, CouponStatus.CANCELLED)

@@ -9,7 +9,7 @@ from terminal_ui.connection import Connection, Service
 from terminal_ui.text import md_escape
 from ticketing.access.roles import Actor, Role
 from ticketing.client import TicketingClient
-from ticketing.errors import TicketingError
+from ticketing.contract.errors import TicketingError
 
 state = st.session_state
 ADMIN = "admin_credential"

@@ -24,7 +24,7 @@ from terminal_ui.errors import plain_errors
 from terminal_ui.keys import keyboard, request_focus
 from terminal_ui.receipt import receipt_html, show_receipt
 from terminal_ui.text import format_countdown, md_escape
-from ticketing.errors import (
+from ticketing.contract.errors import (
     BetNotOffered,
     CouponClosed,
     CouponMissing,
@@ -39,11 +39,11 @@ from ticketing.errors import (
     TicketingError,
     WrongPicks,
 )
-from ticketing.identifiers import mask_token
-from ticketing.models import BET_IDS, PICK_LABELS, Coupon, CouponStatus, EventStatus, Ticket
-from ticketing.money import format_money
-from ticketing.pricing import price_ticket
-from ticketing.slip import (
+from ticketing.contract.identifiers import mask_token
+from ticketing.contract.models import BET_IDS, PICK_LABELS, Coupon, CouponStatus, EventStatus, Ticket
+from ticketing.contract.money import format_money
+from ticketing.selling.pricing import price_ticket
+from ticketing.selling.slip import (
     PickStringError,
     StakeError,
     parse_pick_string,

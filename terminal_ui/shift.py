@@ -11,10 +11,10 @@ from terminal_ui.after_sale import AfterSaleCalls, after_sale
 from terminal_ui.connection import connection
 from terminal_ui.printouts import shift_report_html
 from terminal_ui.text import md_escape
-from ticketing.errors import TicketingError
-from ticketing.models import Shift
-from ticketing.money import format_money
-from ticketing.shift_report import operations_frame, operations_to_csv, shift_figures
+from ticketing.contract.errors import TicketingError
+from ticketing.contract.models import Shift
+from ticketing.contract.money import format_money
+from ticketing.shifts.report import operations_frame, operations_to_csv, shift_figures
 
 state = st.session_state
 

@@ -11,8 +11,8 @@ import streamlit as st
 from terminal_ui.connection import Connection, Service, connection
 from terminal_ui.roles import admin_sign_in
 from terminal_ui.text import md_escape
-from ticketing.errors import TicketingError
-from ticketing.money import format_money
+from ticketing.contract.errors import TicketingError
+from ticketing.contract.money import format_money
 from ticketing.wallets.outbox import OutboxMessage
 from ticketing.wallets.reconcile import Reconciliation
 

@@ -48,7 +48,7 @@ BREAKAGES = [
     Breakage(
         id="signature-strips-all-whitespace",
         guarantee="spec's sample request, verbatim and signed, sells",
-        file="ticketing/signing.py",
+        file="ticketing/access/betstack_signing.py",
         old='    message = str(timestamp).encode() + body.replace(b" ", b"")\n',
         new='    message = str(timestamp).encode() + b"".join(body.split())\n',
         tests=(
@@ -60,7 +60,7 @@ BREAKAGES = [
     Breakage(
         id="rounding-half-even",
         guarantee="pricing is Betstack's calculator to the cent",
-        file="ticketing/money.py",
+        file="ticketing/contract/money.py",
         old="HALF_UP = Context(prec=28, rounding=ROUND_HALF_UP)\n",
         new='HALF_UP = Context(prec=28, rounding="ROUND_HALF_EVEN")\n',
         tests=("tests/test_pricing.py",),
@@ -68,7 +68,7 @@ BREAKAGES = [
     Breakage(
         id="odds-product-rounded",
         guarantee="pricing is Betstack's calculator to the cent",
-        file="ticketing/pricing.py",
+        file="ticketing/selling/pricing.py",
         old="    total_odds = prod(odds, start=Decimal(1))\n",
         new="    total_odds = round_odds(prod(odds, start=Decimal(1)))\n",
         tests=("tests/test_pricing.py",),
@@ -76,7 +76,7 @@ BREAKAGES = [
     Breakage(
         id="tax-can-go-negative",
         guarantee="pricing: tax >= 0",
-        file="ticketing/pricing.py",
+        file="ticketing/selling/pricing.py",
         old='    tax = max(Decimal("0.00"), round_money((payout - net_stake) * profile.withholding_rate))\n',
         new="    tax = round_money((payout - net_stake) * profile.withholding_rate)\n",
         tests=("tests/test_pricing_properties.py", "tests/test_pricing.py"),
@@ -84,7 +84,7 @@ BREAKAGES = [
     Breakage(
         id="payout-not-capped",
         guarantee="pricing: payout <= cap",
-        file="ticketing/pricing.py",
+        file="ticketing/selling/pricing.py",
         old="    capped = max_payout is not None and gross_payout > max_payout\n",
         new="    capped = False\n",
         tests=("tests/test_pricing_properties.py", "tests/test_pricing.py"),
@@ -92,7 +92,7 @@ BREAKAGES = [
     Breakage(
         id="tax-on-the-uncapped-payout",
         guarantee="pricing: payout never falls when odds rise",
-        file="ticketing/pricing.py",
+        file="ticketing/selling/pricing.py",
         old='    tax = max(Decimal("0.00"), round_money((payout - net_stake) * profile.withholding_rate))\n',
         new='    tax = max(Decimal("0.00"), round_money((gross_payout - net_stake) * profile.withholding_rate))\n',
         tests=("tests/test_pricing_properties.py", "tests/test_pricing.py"),
@@ -137,7 +137,7 @@ BREAKAGES = [
     Breakage(
         id="odds-check-ignores-falling-odds",
         guarantee="never priced outside odds_diff of the stored moment's odds",
-        file="ticketing/rules.py",
+        file="ticketing/selling/rules.py",
         old="        if pick.seen_odds is not None and abs(current - pick.seen_odds) > odds_diff:\n",
         new="        if pick.seen_odds is not None and current - pick.seen_odds > odds_diff:\n",
         tests=(
@@ -148,7 +148,7 @@ BREAKAGES = [
     Breakage(
         id="priced-at-the-odds-seen",
         guarantee="contract: an accepted ticket is priced at the current odds",
-        file="ticketing/rules.py",
+        file="ticketing/selling/rules.py",
         old="        priced.append(trusted(TicketEvent, id=pick.event_id, bet=pick.bet, odds=current))\n",
         new="        priced.append(trusted(TicketEvent, id=pick.event_id, bet=pick.bet,"
         " odds=pick.seen_odds or current))\n",
@@ -177,7 +177,7 @@ BREAKAGES = [
     Breakage(
         id="answered-before-the-commit",
         guarantee="group commit: nobody is answered before the durable commit",
-        file="ticketing/group_commit.py",
+        file="ticketing/selling/group_commit.py",
         old="                outcomes = self._run_batch(conn, [job for job, _future in batch])\n"
         "        except Exception:\n"
         "            self._write_each_alone(batch)\n"
@@ -208,7 +208,7 @@ BREAKAGES = [
     Breakage(
         id="failed-batch-not-rerun",
         guarantee="group commit: a failing sale is rerun alone and fails alone",
-        file="ticketing/group_commit.py",
+        file="ticketing/selling/group_commit.py",
         old="        except Exception:\n            self._write_each_alone(batch)\n",
         new="        except Exception as error:\n"
         "            for _job, future in batch:\n"
@@ -270,7 +270,7 @@ BREAKAGES = [
     Breakage(
         id="future-timestamps-accepted",
         guarantee="replayed requests are refused (403)",
-        file="ticketing/signing.py",
+        file="ticketing/access/betstack_signing.py",
         old="    if abs((time.time() if now is None else now) - sent_at) > MAX_CLOCK_SKEW_SECONDS:\n",
         new="    if (time.time() if now is None else now) - sent_at > MAX_CLOCK_SKEW_SECONDS:\n",
         tests=("tests/test_signing.py",),
@@ -304,7 +304,7 @@ BREAKAGES = [
     Breakage(
         id="token-shown-in-full",
         guarantee="tokens never appear in the terminal",
-        file="ticketing/identifiers.py",
+        file="ticketing/contract/identifiers.py",
         old='    return f"{token[:4]}…{token[-4:]}" if len(token) > 10 else "…"\n',
         new="    return token\n",
         tests=("tests/test_terminal_page.py::test_token_never_shown_in_full",),
@@ -312,7 +312,7 @@ BREAKAGES = [
     Breakage(
         id="event-ids-beyond-64-bits",
         guarantee="no 5xx for generated hostile input",
-        file="ticketing/models.py",
+        file="ticketing/contract/models.py",
         old="MAX_ID = 2**53 - 1\n",
         new="MAX_ID = 2**70\n",
         tests=(f"{API}::test_event_and_bet_ids_beyond_what_the_database_holds_are_422", "tests/test_schemathesis.py"),
@@ -395,7 +395,7 @@ BREAKAGES = [
     Breakage(
         id="odds-product-in-the-default-context",
         guarantee="pricing: any number of odds is priced exactly (no 500 past 28 digits)",
-        file="ticketing/pricing.py",
+        file="ticketing/selling/pricing.py",
         old="    with localcontext(EXACT):\n",
         new="    with localcontext():\n",
         tests=(
@@ -406,7 +406,7 @@ BREAKAGES = [
     Breakage(
         id="net-stake-rounded-twice",
         guarantee="pricing: each figure rounded once, half-up",
-        file="ticketing/pricing.py",
+        file="ticketing/selling/pricing.py",
         old="    return Decimal((2 * numerator + denominator) // (2 * denominator)).scaleb(-2)\n",
         new="    thousandths = (Decimal(numerator) / denominator / 100).quantize(Decimal('0.001'), ROUND_HALF_UP)\n"
         "    return round_money(thousandths)\n",
@@ -466,7 +466,7 @@ BREAKAGES = [
     Breakage(
         id="signature-compared-unchecked",
         guarantee="no input gives a 500: a non-ASCII signature is 403",
-        file="ticketing/signing.py",
+        file="ticketing/access/betstack_signing.py",
         old="    if not SIGNATURE.fullmatch(given) or not hmac.compare_digest(",
         new="    if not hmac.compare_digest(",
         tests=(f"{HOSTILE}::test_non_ascii_or_malformed_signature_headers_are_403",),
@@ -474,7 +474,7 @@ BREAKAGES = [
     Breakage(
         id="duplicate-json-keys-accepted",
         guarantee="no input gives a 500: duplicate keys are 422",
-        file="ticketing/wire.py",
+        file="ticketing/contract/wire.py",
         old='            raise InvalidJSON(f"duplicate key {key!r}")\n',
         new="            pass\n",
         tests=(f"{HOSTILE}::test_duplicate_json_keys_are_422_and_sell_nothing",),
@@ -482,7 +482,7 @@ BREAKAGES = [
     Breakage(
         id="line-breaks-allowed-in-text",
         guarantee="no input gives a 500: control characters in text fields are refused",
-        file="ticketing/models.py",
+        file="ticketing/contract/models.py",
         old='CONTROL_CHARACTER = re.compile("[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]")\n',
         new='CONTROL_CHARACTER = re.compile("[\\x00-\\x08]")\n',
         tests=(f"{HOSTILE}::test_control_characters_in_a_ticket_text_field_are_422",),
@@ -498,7 +498,7 @@ BREAKAGES = [
     Breakage(
         id="coupon-amounts-unbounded",
         guarantee="no input gives a 500: absurd numbers in coupons are the coupon check's error",
-        file="ticketing/coupon_check.py",
+        file="ticketing/coupons/check.py",
         old="    elif amount > MAX_AMOUNT:\n",
         new="    elif False:\n",
         tests=(f"{HOSTILE}::test_absurd_numbers_in_coupons_are_the_coupon_checks_error",),

@@ -10,10 +10,10 @@ import random
 from decimal import Decimal
 
 from tests.support import SITE_ADMIN
-from ticketing.identifiers import new_ticket_code, new_ticket_id, token_fingerprint
-from ticketing.models import EventResult
-from ticketing.money import to_cents
-from ticketing.pricing import TaxProfile, price_ticket
+from ticketing.contract.identifiers import new_ticket_code, new_ticket_id, token_fingerprint
+from ticketing.contract.models import EventResult
+from ticketing.contract.money import to_cents
+from ticketing.selling.pricing import TaxProfile, price_ticket
 from ticketing.storage import INSERT_TICKET, INSERT_TICKET_EVENTS, Account, bonus_prizes
 
 COUPON = "457"

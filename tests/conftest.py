@@ -5,7 +5,7 @@ import pytest
 from tests.databases import POSTGRES_COMMAND, POSTGRES_ENV, SKIP_REASON, Databases
 from tests.servers import engine_server
 from tests.support import Api
-from ticketing.demo_data import seed_demo_data
+from ticketing.demo.data import seed_demo_data
 from ticketing.embedded import open_engine
 from ticketing.engine import TicketEngine
 from ticketing.settings import DEMO_SITE_SECRET, Settings

@@ -72,7 +72,7 @@ def engine_server(
     command: list[str] | None = None,
 ):
     """`uvicorn ticketing.api:app` on a free port; yields its base URL and process. With several workers the odds
-    simulator runs as its own process (`python -m ticketing.odds_feed`), as the README says to run it. `app` names
+    simulator runs as its own process (`python -m ticketing.odds.feed`), as the README says to run it. `app` names
     another module that wraps the same app (a test's fault injection); `command` replaces
     `python -m uvicorn {app} --host 127.0.0.1` (it is given `--port` and `--workers`)."""
     port = free_port()
@@ -89,7 +89,7 @@ def engine_server(
     with running(command, f"{base_url}/health", env, log_path) as process:
         if simulator and not in_process:
             feed = subprocess.Popen(
-                [sys.executable, "-m", "ticketing.odds_feed"],
+                [sys.executable, "-m", "ticketing.odds.feed"],
                 cwd=PROJECT_ROOT,
                 env={**os.environ, **env},
                 start_new_session=True,

@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import Path
 
 from tests.support import SITE_ADMIN
+from ticketing.contract.models import EventResult
 from ticketing.embedded import open_engine
-from ticketing.models import EventResult
 from ticketing.settings import Settings
 from ticketing.settlement import queries
 

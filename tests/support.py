@@ -10,16 +10,16 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from ticketing import wire
+from ticketing.access.betstack_signing import signed_headers
 from ticketing.access.credentials import seed_credential
 from ticketing.access.roles import Actor, Role
 from ticketing.access.signatures import is_betstack_endpoint, request_headers
+from ticketing.contract import wire
+from ticketing.contract.identifiers import token_fingerprint
+from ticketing.contract.models import TicketQuery, TicketRequest
+from ticketing.contract.money import from_cents
 from ticketing.embedded import open_engine
-from ticketing.identifiers import token_fingerprint
-from ticketing.models import TicketQuery, TicketRequest
-from ticketing.money import from_cents
 from ticketing.settings import DEMO_FEED_KEY_ID, DEMO_FEED_SECRET, DEMO_SITE_SECRET, Settings
-from ticketing.signing import signed_headers
 from ticketing.storage import Account, Operator, Store, accounts, database_url
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")

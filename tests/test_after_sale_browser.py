@@ -10,8 +10,8 @@ from sqlalchemy import update
 from tests.browser import chromium, open_app, wait_for_app, widget
 from tests.servers import terminal_server
 from tests.support import SITE_ADMIN, SITE_TILL, sample_request, till_of
+from ticketing.contract.models import EventResult
 from ticketing.embedded import open_engine
-from ticketing.models import EventResult
 from ticketing.settings import Settings
 from ticketing.storage import coupons
 

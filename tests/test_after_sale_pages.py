@@ -18,8 +18,8 @@ from terminal_ui.demo_round import DemoRound, Phase
 from terminal_ui.demo_round import _rounds as demo_rounds
 from tests.support import APP, SITE_ADMIN, SITE_TILL, sample_request, till_of
 from ticketing.access.acting import ActingEngine
-from ticketing.demo_data import PLAYER_TOKEN
-from ticketing.models import BETS_BY_LABEL, EventResult, TicketResult
+from ticketing.contract.models import BETS_BY_LABEL, EventResult, TicketResult
+from ticketing.demo.data import PLAYER_TOKEN
 from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET
 from ticketing.storage import coupons
 

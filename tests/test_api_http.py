@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.support import SAMPLE_REQUEST_TEXT, SAMPLE_RESPONSE_FIELDS, Api, sample_body
-from ticketing.identifiers import CODE_ALPHABET
+from ticketing.contract.identifiers import CODE_ALPHABET
 from ticketing.settings import DEMO_FEED_KEY_ID, DEMO_FEED_SECRET
 
 
@@ -88,7 +88,7 @@ def test_bad_signature_is_403_and_sells_nothing(api):
 
 
 def test_stale_timestamp_is_403(api):
-    from ticketing.signing import sign
+    from ticketing.access.betstack_signing import sign
 
     body = SAMPLE_REQUEST_TEXT.encode()
     old = "1706090303"

@@ -8,8 +8,7 @@ import pytest
 from terminal_ui.connection import Connection
 from tests.support import SITE_ADMIN, sample_request, stored_tickets
 from ticketing.client import TicketingClient
-from ticketing.demo_data import SAMPLE_TOKEN, SAMPLE_USER_ID
-from ticketing.errors import (
+from ticketing.contract.errors import (
     EngineUnavailable,
     EventNotAvailable,
     InvalidSignature,
@@ -17,7 +16,8 @@ from ticketing.errors import (
     NotAllowed,
     OddsChanged,
 )
-from ticketing.models import EventStatus, EventUpdate, Ticket, TicketQuery
+from ticketing.contract.models import EventStatus, EventUpdate, Ticket, TicketQuery
+from ticketing.demo.data import SAMPLE_TOKEN, SAMPLE_USER_ID
 from ticketing.settings import (
     DEMO_ADMIN_KEY_ID,
     DEMO_ADMIN_SECRET,

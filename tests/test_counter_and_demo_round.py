@@ -14,13 +14,13 @@ from terminal_ui.after_sale import AfterSaleCalls
 from terminal_ui.demo_round import DemoRound, Phase
 from tests.support import SITE_ADMIN, SITE_TILL, sample_request, till_of
 from ticketing.access.acting import ActingEngine
-from ticketing.counter import VerdictKind, verdict
-from ticketing.coupon_check import check_coupon_data
-from ticketing.demo_data import PLAYER_TOKEN
-from ticketing.demo_round import demo_round_coupon, draw_results, result_chances
-from ticketing.models import BETS_BY_LABEL, Coupon, EventResult, TicketQuery
-from ticketing.result_string import ResultStringError, parse_result_string, result_string
-from ticketing.shift_report import (
+from ticketing.contract.models import BETS_BY_LABEL, Coupon, EventResult, TicketQuery
+from ticketing.coupons.check import check_coupon_data
+from ticketing.demo.data import PLAYER_TOKEN
+from ticketing.demo.round import demo_round_coupon, draw_results, result_chances
+from ticketing.settlement.counter import VerdictKind, verdict
+from ticketing.settlement.result_string import ResultStringError, parse_result_string, result_string
+from ticketing.shifts.report import (
     from_spreadsheet_text,
     operations_frame,
     operations_to_csv,

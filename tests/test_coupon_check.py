@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import sample_coupon, sample_file
-from ticketing.coupon_check import Severity, check_coupon_data, check_file, event_margins
+from ticketing.coupons.check import Severity, check_coupon_data, check_file, event_margins
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -87,7 +87,7 @@ def test_not_a_coupon_file():
 
 def run_cli(*names: Path | str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "ticketing.coupon_check", *map(str, names)],
+        [sys.executable, "-m", "ticketing.coupons.check", *map(str, names)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -136,7 +136,7 @@ def test_bonus_prizes_and_the_void_threshold_are_checked():
 def test_command_line_help_is_help_not_a_file_name():
     shown = run_cli("--help")
     assert shown.returncode == 0
-    assert "usage: python -m ticketing.coupon_check" in shown.stdout and "cannot read" not in shown.stdout
+    assert "usage: python -m ticketing.coupons.check" in shown.stdout and "cannot read" not in shown.stdout
 
 
 def test_command_line_checks_the_operator_currency_as_the_qa_page_does():

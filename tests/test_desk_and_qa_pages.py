@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from streamlit.testing.v1 import AppTest
 
 from tests.support import APP, SITE_TILL, sample_file, sample_request
-from ticketing.models import TicketQuery
+from ticketing.contract.models import TicketQuery
 from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET
 
 

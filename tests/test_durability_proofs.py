@@ -13,7 +13,7 @@ from sqlalchemy import event, text
 
 from tests.servers import engine_server
 from tests.support import SITE_FEED, SITE_TILL, Api, sample_body, sample_request, seed_shop
-from ticketing.models import EventUpdate
+from ticketing.contract.models import EventUpdate
 
 # ---- the store's own connection is durable -------------------------------------------------------------------------
 

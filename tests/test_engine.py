@@ -8,9 +8,7 @@ import pytest
 from tests.support import SITE_FEED, SITE_TILL, sample_request
 from ticketing.access.acting import ActingEngine
 from ticketing.access.roles import Actor, Role
-from ticketing.demo_data import PLAYER_TOKEN, SAMPLE_TOKEN
-from ticketing.engine import OPERATOR_CACHE_SECONDS
-from ticketing.errors import (
+from ticketing.contract.errors import (
     CouponClosed,
     IdempotencyKeyReused,
     InsufficientBalance,
@@ -19,8 +17,10 @@ from ticketing.errors import (
     OperatorNotFound,
     TicketNotFound,
 )
-from ticketing.models import EventStatus, EventUpdate, TicketQuery
-from ticketing.odds_simulator import MAX_ODDS, MIN_ODDS, OddsSimulator
+from ticketing.contract.models import EventStatus, EventUpdate, TicketQuery
+from ticketing.demo.data import PLAYER_TOKEN, SAMPLE_TOKEN
+from ticketing.engine import OPERATOR_CACHE_SECONDS
+from ticketing.odds.simulator import MAX_ODDS, MIN_ODDS, OddsSimulator
 
 
 def test_sample_request_sells_and_debits(engine):

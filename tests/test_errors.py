@@ -1,6 +1,6 @@
 """The error table: unique codes, and the client rebuilds each typed error from its body."""
 
-from ticketing.errors import ERRORS_BY_CODE, TicketingError, error_from_body
+from ticketing.contract.errors import ERRORS_BY_CODE, TicketingError, error_from_body
 
 
 def test_every_error_code_is_unique_and_rebuilt_by_the_client():

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import event
 
 from tests.support import SITE_TILL, sample_request
-from ticketing.errors import InsufficientBalance, StakeOutOfLimits, TicketingError
-from ticketing.group_commit import AGAIN, GroupCommitter
+from ticketing.contract.errors import InsufficientBalance, StakeOutOfLimits, TicketingError
+from ticketing.selling.group_commit import AGAIN, GroupCommitter
 
 
 class Ledger:

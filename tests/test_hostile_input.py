@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support import SAMPLE_REQUEST_TEXT, SITE_TILL, Api, sample_body, sample_request
-from ticketing.coupon_check import check_coupon_data
-from ticketing.models import DEFAULT_MAX_PAYOUT, MAX_PICKS
+from ticketing.access.betstack_signing import sign
+from ticketing.contract.models import DEFAULT_MAX_PAYOUT, MAX_PICKS
+from ticketing.coupons.check import check_coupon_data
 from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, DEMO_SITE_SECRET
-from ticketing.signing import sign
 
 
 def signed_sample(timestamp: str | None = None) -> dict:
@@ -281,7 +281,7 @@ def test_coupon_check_command_line_explains_absurd_files_without_a_traceback(tmp
         (latin, 1, "error(s)"),
     ]:
         run = subprocess.run(
-            [sys.executable, "-m", "ticketing.coupon_check", str(path)], capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "ticketing.coupons.check", str(path)], capture_output=True, text=True, timeout=60
         )
         assert run.returncode == code and text in run.stdout, (path.name, run.stdout, run.stderr)
         assert "Traceback" not in run.stderr

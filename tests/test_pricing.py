@@ -6,8 +6,8 @@ from fractions import Fraction
 
 import pytest
 
-from ticketing.money import format_money, round_money
-from ticketing.pricing import TaxProfile, price_ticket
+from ticketing.contract.money import format_money, round_money
+from ticketing.selling.pricing import TaxProfile, price_ticket
 
 BETSTACK_PROFILE = TaxProfile(excise_rate=D("0.125"), withholding_rate=D("0.20"))
 

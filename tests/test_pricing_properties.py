@@ -6,7 +6,7 @@ from decimal import Decimal, localcontext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ticketing.pricing import TaxProfile, price_ticket
+from ticketing.selling.pricing import TaxProfile, price_ticket
 
 stakes = st.decimals(min_value="0.01", max_value="100000", places=2)
 # Mostly everyday odds; sometimes up to the models' limit, so that products run far past 28 digits.

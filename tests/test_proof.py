@@ -15,9 +15,9 @@ from sqlalchemy import text
 
 from tests.servers import engine_server
 from tests.support import SAMPLE_REQUEST_TEXT, Api, sample_body, seed_shop, stored_tickets
-from ticketing.demo_data import SAMPLE_TOKEN, SAMPLE_USER_ID, SHOP_OPENING_BALANCE
+from ticketing.access.betstack_signing import sign
+from ticketing.demo.data import SAMPLE_TOKEN, SAMPLE_USER_ID, SHOP_OPENING_BALANCE
 from ticketing.settings import DEMO_SITE_SECRET
-from ticketing.signing import sign
 from ticketing.storage import Store, database_url
 
 TERMINALS, TICKETS_EACH = 8, 100

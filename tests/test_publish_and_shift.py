@@ -13,11 +13,11 @@ import pytest
 
 from tests.support import SITE_ADMIN, SITE_TILL, FixedClock, sample_coupon, sample_request
 from ticketing.client import TicketingClient
-from ticketing.demo_data import PLAYER_TOKEN
-from ticketing.errors import CouponInUse, CouponRejected
-from ticketing.models import TicketQuery
+from ticketing.contract.errors import CouponInUse, CouponRejected
+from ticketing.contract.models import TicketQuery
+from ticketing.demo.data import PLAYER_TOKEN
 from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, DEMO_SITE_SECRET
-from ticketing.shift_report import (
+from ticketing.shifts.report import (
     filter_frame,
     from_spreadsheet_text,
     period_bounds,

@@ -9,7 +9,7 @@ import segno
 from terminal_ui.barcode import PATTERNS, QUIET_ZONE, START_B, STOP, code128_modules, code128_svg, code128_values
 from terminal_ui.receipt import QR_QUIET_MODULES, receipt_html
 from tests.support import SITE_TILL, sample_request
-from ticketing.identifiers import CODE_ALPHABET
+from ticketing.contract.identifiers import CODE_ALPHABET
 
 PUBLISHED_BITS = {
     0: "11011001100",

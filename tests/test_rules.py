@@ -5,7 +5,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from ticketing.errors import (
+from ticketing.contract.errors import (
     BetNotOffered,
     CouponClosed,
     CurrencyNotAccepted,
@@ -15,8 +15,8 @@ from ticketing.errors import (
     StakeOutOfLimits,
     WrongPicks,
 )
-from ticketing.models import Coupon, CouponEvent, EventStatus, StakeRules, TicketRequest
-from ticketing.rules import validate_ticket
+from ticketing.contract.models import Coupon, CouponEvent, EventStatus, StakeRules, TicketRequest
+from ticketing.selling.rules import validate_ticket
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 

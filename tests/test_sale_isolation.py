@@ -12,8 +12,8 @@ import ticketing.engine
 from tests.support import SITE_TILL, sample_request
 from ticketing.access import replays
 from ticketing.access.replays import SignedRequest
-from ticketing.group_commit import GroupCommitter
-from ticketing.models import TicketQuery
+from ticketing.contract.models import TicketQuery
+from ticketing.selling.group_commit import GroupCommitter
 
 STAKES = ["25", "30", "77", "40", "50"]
 """The sale of 77 is the one that fails; the others share its batch."""

@@ -14,10 +14,10 @@ import pytest
 import uvicorn
 
 from tests.servers import engine_server, free_port
+from ticketing.access.betstack_signing import signed_headers
 from ticketing.api import create_app
 from ticketing.serve import uvicorn_options
 from ticketing.settings import DEMO_SITE_SECRET, Settings
-from ticketing.signing import signed_headers
 
 LIMITS = {
     "TICKETING_MAX_HEADER_BYTES": "8192",

@@ -17,9 +17,7 @@ from tests.bulk_tickets import COUPON, LABELS, draw, write_tickets
 from tests.servers import PROJECT_ROOT
 from tests.support import SITE_ADMIN, SITE_FEED, SITE_TILL, sample_request, till_of
 from ticketing.access.roles import Actor, Role
-from ticketing.demo_data import PLAYER_TOKEN, SAMPLE_TOKEN
-from ticketing.embedded import open_engine
-from ticketing.errors import (
+from ticketing.contract.errors import (
     CancelNotAllowed,
     CouponFinal,
     CouponMissing,
@@ -30,7 +28,9 @@ from ticketing.errors import (
     TicketAlreadyPaid,
     TicketNotPayable,
 )
-from ticketing.models import BETS_BY_LABEL, EventResult, TicketQuery, TicketResult, TicketStatus
+from ticketing.contract.models import BETS_BY_LABEL, EventResult, TicketQuery, TicketResult, TicketStatus
+from ticketing.demo.data import PLAYER_TOKEN, SAMPLE_TOKEN
+from ticketing.embedded import open_engine
 from ticketing.settings import Settings
 from ticketing.settlement.rules import settle_ticket
 

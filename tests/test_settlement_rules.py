@@ -5,8 +5,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from ticketing.models import EventResult, TicketEvent, TicketResult
-from ticketing.pricing import TaxProfile
+from ticketing.contract.models import EventResult, TicketEvent, TicketResult
+from ticketing.selling.pricing import TaxProfile
 from ticketing.settlement.rules import settle_ticket
 
 H, X, A, V = EventResult.HOME, EventResult.DRAW, EventResult.AWAY, EventResult.VOID

@@ -4,8 +4,8 @@ import hmac
 import pytest
 
 from tests.support import SAMPLE_REQUEST_TEXT
-from ticketing.errors import InvalidSignature
-from ticketing.signing import sign, signed_headers, verify_signature
+from ticketing.access.betstack_signing import sign, signed_headers, verify_signature
+from ticketing.contract.errors import InvalidSignature
 
 SECRET, TIMESTAMP = "12345ABCDE", 1706090303
 PRICE_BODY = (

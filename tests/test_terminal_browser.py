@@ -10,8 +10,8 @@ from tests.browser import ODDS_BY_KEY, chromium, odds_on_screen, open_app, pick_
 from tests.servers import engine_server, terminal_server
 from tests.support import SITE_ADMIN, SITE_TILL, sample_coupon
 from ticketing.client import TicketingClient
+from ticketing.contract.models import Coupon, TicketQuery
 from ticketing.embedded import open_engine
-from ticketing.models import Coupon, TicketQuery
 from ticketing.settings import DEMO_SITE_SECRET, Settings
 
 pytestmark = pytest.mark.browser

@@ -13,10 +13,10 @@ from streamlit.testing.v1 import AppTest
 from terminal_ui import sell
 from terminal_ui.connection import Connection, connection
 from tests.support import APP, SITE_ADMIN, SITE_FEED, SITE_TILL, sample_coupon
+from ticketing.contract.errors import EngineUnavailable
+from ticketing.contract.identifiers import token_fingerprint
+from ticketing.contract.models import EventStatus, EventUpdate, TicketQuery
 from ticketing.engine import TicketEngine
-from ticketing.errors import EngineUnavailable
-from ticketing.identifiers import token_fingerprint
-from ticketing.models import EventStatus, EventUpdate, TicketQuery
 from ticketing.storage import Account, coupons
 
 

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from tests.browser import chromium, open_app, sold_code, wait_for_app, widget
 from tests.servers import engine_server, terminal_server
 from ticketing.client import TicketingClient
-from ticketing.models import EventUpdate, TicketQuery
+from ticketing.contract.models import EventUpdate, TicketQuery
 from ticketing.settings import DEMO_FEED_KEY_ID, DEMO_FEED_SECRET, DEMO_SITE_SECRET
 
 pytestmark = pytest.mark.browser

@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 from tests.browser import chromium, sold_code, wait_for_app, widget
 from tests.servers import terminal_server
 from tests.support import SITE_ADMIN, SITE_FEED, SITE_TILL, sample_coupon, sample_request
+from ticketing.contract.models import EventUpdate, TicketQuery
 from ticketing.embedded import open_engine
-from ticketing.models import EventUpdate, TicketQuery
 from ticketing.settings import Settings
 
 pytestmark = pytest.mark.browser

@@ -9,10 +9,10 @@ from decimal import Decimal as D
 import pytest
 
 from tests.support import SITE_ADMIN, SITE_TILL, sample_body, sample_request
-from ticketing import wire
 from ticketing.access.roles import Actor, Role
 from ticketing.client import TicketingClient
-from ticketing.models import EventResult, TicketQuery, TicketStatus
+from ticketing.contract import wire
+from ticketing.contract.models import EventResult, TicketQuery, TicketStatus
 from ticketing.settings import DEMO_SITE_SECRET
 
 

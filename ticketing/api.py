@@ -3,9 +3,10 @@ a network needs); `uvicorn ticketing.api:app` serves it without them.
 
 Every `/be/...` request names its operator in the `operator-name` header (and a credential other than the
 operator's Betstack key in `key-id`) and is signed: Betstack's endpoints with Betstack's scheme
-(`ticketing.signing`), every other one over method, path and raw body (`ticketing.access.signatures`). Each route
-is guarded by the permission it needs (`ticketing.access.http`). Errors always answer `{"code": ..., "message":
-...}` (README error table).
+(`ticketing.access.betstack_signing`), every other one over method, path and raw body
+(`ticketing.access.signatures`). Each route is guarded by the permission it needs (`ticketing.access.http`). Errors
+always answer `{"code": ..., "message": ...}` (README error table). `POST /be/tickets` is in
+`ticketing.selling.http`.
 """
 
 import asyncio
@@ -25,10 +26,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticketing.access.http import Caller, Scheme, acting
 from ticketing.access.roles import Permission, Role
-from ticketing.coupons.routes import coupons_router
-from ticketing.embedded import open_engine, start_simulator
-from ticketing.errors import TicketingError, ValidationFailed
-from ticketing.models import (
+from ticketing.contract.errors import TicketingError, ValidationFailed
+from ticketing.contract.models import (
     MAX_ID,
     MAX_PAGE_SIZE,
     Coupon,
@@ -42,12 +41,14 @@ from ticketing.models import (
     TicketType,
     UtcDatetime,
 )
+from ticketing.contract.wire import WireJSONResponse, WireRoute, field_problem, invalid_request
+from ticketing.coupons.routes import coupons_router
+from ticketing.embedded import open_engine, start_simulator
 from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
 from ticketing.selling.http import Engine, SaleRoute, sell_ticket
 from ticketing.settings import Settings
 from ticketing.settlement.routes import after_sale_router
 from ticketing.wallets.routes import wallet_router
-from ticketing.wire import WireJSONResponse, WireRoute, field_problem, invalid_request
 
 log = logging.getLogger("ticketing.api")
 REFERENCE = r"^[A-Za-z0-9_.-]+$"
@@ -253,7 +254,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         caller: Publisher,
         engine: Engine,
     ):
-        """Publish a coupon after the QA check (`python -m ticketing.coupon_check`): 400/114 lists every error."""
+        """Publish a coupon after the QA check (`python -m ticketing.coupons.check`): 400/114 lists every error."""
         return WireJSONResponse(engine.publish_coupon(caller.actor, coupon))
 
     @app.put(

@@ -13,12 +13,12 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter
 
-from ticketing import wire
+from ticketing.access.betstack_signing import signed_headers
 from ticketing.access.roles import Actor, Role
 from ticketing.access.signatures import is_betstack_endpoint, request_headers
-from ticketing.coupons.models import Draft, DraftSummary, Sandbox, SandboxSale
-from ticketing.errors import EngineUnavailable, TicketingError, error_from_body
-from ticketing.models import (
+from ticketing.contract import wire
+from ticketing.contract.errors import EngineUnavailable, TicketingError, error_from_body
+from ticketing.contract.models import (
     MAX_PAGE_SIZE,
     Coupon,
     CouponEvent,
@@ -32,7 +32,7 @@ from ticketing.models import (
     TicketQuery,
     TicketRequest,
 )
-from ticketing.signing import signed_headers
+from ticketing.coupons.models import Draft, DraftSummary, Sandbox, SandboxSale
 from ticketing.wallets.outbox import OutboxMessage
 from ticketing.wallets.reconcile import Reconciliation, WalletPlayer, WalletStatus
 

@@ -3,10 +3,10 @@
 import logging
 
 from ticketing.access.acting import ActingEngine
-from ticketing.demo_data import DEMO_OPERATOR, seed_demo_data
+from ticketing.contract.errors import TicketingError
+from ticketing.demo.data import DEMO_OPERATOR, seed_demo_data
 from ticketing.engine import TicketEngine
-from ticketing.errors import TicketingError
-from ticketing.odds_simulator import OddsSimulator
+from ticketing.odds.simulator import OddsSimulator
 from ticketing.settings import DEMO_FEED_KEY_ID, Settings
 from ticketing.storage import Store, database_url
 

@@ -24,10 +24,7 @@ from ticketing.access import replays
 from ticketing.access.credentials import load_credential
 from ticketing.access.replays import SignedRequest
 from ticketing.access.roles import Actor, Permission, Role
-from ticketing.coupon_check import check_coupon_data
-from ticketing.coupons.models import Draft, DraftSummary, Sandbox, SandboxSale
-from ticketing.coupons.service import CouponDesk
-from ticketing.errors import (
+from ticketing.contract.errors import (
     CouponInUse,
     CouponMissing,
     CouponNotFound,
@@ -45,9 +42,8 @@ from ticketing.errors import (
     WalletRefused,
     WalletUnavailable,
 )
-from ticketing.group_commit import AGAIN, GroupCommitter
-from ticketing.identifiers import new_ticket_code, new_ticket_id, normalize_ticket_reference, token_fingerprint
-from ticketing.models import (
+from ticketing.contract.identifiers import new_ticket_code, new_ticket_id, normalize_ticket_reference, token_fingerprint
+from ticketing.contract.models import (
     Coupon,
     CouponEvent,
     CouponStatus,
@@ -65,9 +61,13 @@ from ticketing.models import (
     TicketStatus,
     trusted,
 )
-from ticketing.money import from_cents, round_odds, to_cents
-from ticketing.pricing import price_ticket
-from ticketing.rules import validate_ticket
+from ticketing.contract.money import from_cents, round_odds, to_cents
+from ticketing.coupons.check import check_coupon_data
+from ticketing.coupons.models import Draft, DraftSummary, Sandbox, SandboxSale
+from ticketing.coupons.service import CouponDesk
+from ticketing.selling.group_commit import AGAIN, GroupCommitter
+from ticketing.selling.pricing import price_ticket
+from ticketing.selling.rules import validate_ticket
 from ticketing.settings import WalletSettings
 from ticketing.settlement.service import AfterSale
 from ticketing.storage import AccountHolder, Operator, Store, tickets

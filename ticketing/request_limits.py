@@ -2,8 +2,8 @@
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ticketing import wire
-from ticketing.errors import RequestTooLarge
+from ticketing.contract import wire
+from ticketing.contract.errors import RequestTooLarge
 
 MAX_BODY_BYTES = 64 * 1024
 

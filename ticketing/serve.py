@@ -25,8 +25,8 @@ import uvicorn
 from pydantic import BaseModel, Field
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ticketing import wire
-from ticketing.errors import RequestHeadTooLarge, RequestTooSlow, ServerBusy, TicketingError
+from ticketing.contract import wire
+from ticketing.contract.errors import RequestHeadTooLarge, RequestTooSlow, ServerBusy, TicketingError
 
 
 class ServerLimits(BaseModel):

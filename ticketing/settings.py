@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from ticketing.models import DEFAULT_MAX_PAYOUT, Money
+from ticketing.contract.models import DEFAULT_MAX_PAYOUT, Money
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = PROJECT_ROOT / ".data" / "ticketing.sqlite3"

@@ -45,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.schema import CreateColumn
 
-from ticketing.models import (
+from ticketing.contract.models import (
     BET_AWAY,
     BET_DRAW,
     BET_HOME,
@@ -67,8 +67,8 @@ from ticketing.models import (
     TicketSettlement,
     TicketStatus,
 )
-from ticketing.money import from_cents, to_cents
-from ticketing.pricing import TaxProfile
+from ticketing.contract.money import from_cents, to_cents
+from ticketing.selling.pricing import TaxProfile
 
 metadata = MetaData()
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ticketing.demo_data import DEMO_OPERATOR, SAMPLE_TOKEN
-from ticketing.models import OddsTolerance
+from ticketing.contract.models import OddsTolerance
+from ticketing.demo.data import DEMO_OPERATOR, SAMPLE_TOKEN
 from ticketing.settings import Settings
 
 DEFAULT_SHOP_NAME = "Jackpot shop"

@@ -22,13 +22,10 @@ from tests.support import (
     add_rival,
     sample_request,
 )
-from ticketing import wire
 from ticketing.access.credentials import revoke_credential
 from ticketing.access.replays import SignedRequest, claim
-from ticketing.demo_data import SAMPLE_TOKEN, seed_demo_data
-from ticketing.embedded import start_simulator
-from ticketing.engine import TicketEngine
-from ticketing.errors import (
+from ticketing.contract import wire
+from ticketing.contract.errors import (
     CouponMissing,
     CouponNotFound,
     InvalidSignature,
@@ -37,7 +34,10 @@ from ticketing.errors import (
     ReplayedRequest,
     TicketNotFound,
 )
-from ticketing.models import EventStatus, EventUpdate, TicketQuery
+from ticketing.contract.models import EventStatus, EventUpdate, TicketQuery
+from ticketing.demo.data import SAMPLE_TOKEN, seed_demo_data
+from ticketing.embedded import start_simulator
+from ticketing.engine import TicketEngine
 from ticketing.settings import DEMO_ADMIN_SECRET, DEMO_FEED_SECRET, DEMO_SITE_SECRET, Settings
 from ticketing.storage import Store, coupons, database_url, request_signatures
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from tests.servers import PROJECT_ROOT, engine_server
 from tests.support import RIVAL_ADMIN, RIVAL_FEED, SAMPLE_REQUEST_TEXT, Api, sample_body, seed_shop, stored_tickets
+from ticketing.access.betstack_signing import sign, timestamp_now
 from ticketing.settings import (
     DEMO_ADMIN_KEY_ID,
     DEMO_ADMIN_SECRET,
@@ -22,7 +23,6 @@ from ticketing.settings import (
     DEMO_FEED_SECRET,
     DEMO_SITE_SECRET,
 )
-from ticketing.signing import sign, timestamp_now
 from ticketing.storage import Store, database_url, request_signatures
 
 EVENT = "/be/coupons/455/events/390811"

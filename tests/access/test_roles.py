@@ -3,7 +3,7 @@
 import pytest
 
 from ticketing.access.roles import PERMISSIONS, Actor, Permission, Role
-from ticketing.errors import NotAllowed
+from ticketing.contract.errors import NotAllowed
 
 TILL, FEED, ADMIN = Actor("site", Role.TILL), Actor("site", Role.FEED, "f"), Actor("site", Role.ADMIN, "a")
 

@@ -2,10 +2,10 @@
 
 import pytest
 
+from ticketing.access.betstack_signing import sign, signed_headers, verify_signature
 from ticketing.access.signatures import request_headers, sign_request, verify_request
-from ticketing.errors import InvalidSignature
+from ticketing.contract.errors import InvalidSignature
 from ticketing.settings import DEMO_FEED_SECRET
-from ticketing.signing import sign, signed_headers, verify_signature
 
 TIMESTAMP = "1706090303"
 TARGET = b"/be/coupons/455/events/390811"

@@ -17,8 +17,7 @@ from tests.support import (
     add_rival,
     sample_request,
 )
-from ticketing.coupons.models import SandboxSale
-from ticketing.errors import (
+from ticketing.contract.errors import (
     CouponInUse,
     CouponMissing,
     CouponNotFound,
@@ -27,7 +26,8 @@ from ticketing.errors import (
     DraftChanged,
     NotAllowed,
 )
-from ticketing.models import CouponStatus, EventResult
+from ticketing.contract.models import CouponStatus, EventResult
+from ticketing.coupons.models import SandboxSale
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

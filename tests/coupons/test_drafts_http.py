@@ -9,9 +9,9 @@ import pytest
 from tests.coupons.support import EVENT_IDS, small_coupon
 from tests.support import Api, sample_body
 from ticketing.client import TicketingClient
+from ticketing.contract.errors import CouponInUse, DraftChanged
+from ticketing.contract.models import EventResult
 from ticketing.coupons.models import SandboxSale
-from ticketing.errors import CouponInUse, DraftChanged
-from ticketing.models import EventResult
 from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET
 
 

@@ -15,8 +15,8 @@ from tests.browser import chromium, wait_for_app, widget
 from tests.coupons.support import all_tickets
 from tests.servers import terminal_server
 from tests.support import SITE_TILL, sample_file
+from ticketing.contract.models import TicketQuery
 from ticketing.embedded import open_engine
-from ticketing.models import TicketQuery
 from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, Settings
 
 pytestmark = pytest.mark.browser

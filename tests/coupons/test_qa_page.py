@@ -11,11 +11,11 @@ from streamlit.testing.v1 import AppTest
 from terminal_ui.coupon_qa import styled_problems
 from terminal_ui.receipt import RECEIPT_CSS, receipt_html
 from tests.support import APP, SITE_ADMIN, SITE_TILL, sample_coupon, sample_file, sample_request
-from ticketing.coupon_check import check_file
+from ticketing.contract.models import TicketQuery
+from ticketing.coupons.check import check_file
 from ticketing.coupons.models import SandboxSale
 from ticketing.coupons.report import build_report
-from ticketing.models import TicketQuery
-from ticketing.pricing import TaxProfile
+from ticketing.selling.pricing import TaxProfile
 from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET
 
 NOW = datetime.now(UTC)

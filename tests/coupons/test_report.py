@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 from tests.coupons.support import small_coupon
 from tests.support import sample_file
-from ticketing import wire
-from ticketing.coupon_check import Severity, check_coupon_data, check_file
+from ticketing.contract import wire
+from ticketing.coupons.check import Severity, check_coupon_data, check_file
 from ticketing.coupons.report import build_report, to_markdown
-from ticketing.pricing import TaxProfile
+from ticketing.selling.pricing import TaxProfile
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -85,7 +85,7 @@ def test_the_markdown_export_holds_the_problems_the_events_and_the_liability():
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "ticketing.coupon_check", *args],
+        [sys.executable, "-m", "ticketing.coupons.check", *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -11,9 +11,7 @@ import pytest
 
 from tests.coupons.support import EVENT_IDS, SMALL, all_tickets, cash_operation_count, coupon_rows, small_coupon
 from tests.support import SITE_ADMIN, SITE_TILL, FixedClock, sample_request
-from ticketing.coupons.models import SandboxSale
-from ticketing.demo_data import PLAYER_TOKEN, SAMPLE_TOKEN
-from ticketing.errors import (
+from ticketing.contract.errors import (
     CouponClosed,
     CouponMissing,
     EventNotAvailable,
@@ -22,7 +20,9 @@ from ticketing.errors import (
     TicketNotFound,
     WrongPicks,
 )
-from ticketing.models import EventResult, EventStatus, EventUpdate, PickedEvent, TicketQuery, TicketResult
+from ticketing.contract.models import EventResult, EventStatus, EventUpdate, PickedEvent, TicketQuery, TicketResult
+from ticketing.coupons.models import SandboxSale
+from ticketing.demo.data import PLAYER_TOKEN, SAMPLE_TOKEN
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 H, X, A, V = EventResult.HOME, EventResult.DRAW, EventResult.AWAY, EventResult.VOID

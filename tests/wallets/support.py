@@ -14,13 +14,13 @@ from sqlalchemy import select
 
 from tests.servers import free_port, running
 from tests.support import SITE_TILL, sample_request
-from ticketing import wire
-from ticketing.demo_data import seed_demo_data
+from ticketing.access.betstack_signing import sign
+from ticketing.contract import wire
+from ticketing.contract.identifiers import new_ticket_id, token_fingerprint
+from ticketing.contract.models import BETS_BY_LABEL, TicketQuery
+from ticketing.demo.data import seed_demo_data
 from ticketing.engine import Sale, TicketEngine, request_fingerprint
-from ticketing.identifiers import new_ticket_id, token_fingerprint
-from ticketing.models import BETS_BY_LABEL, TicketQuery
 from ticketing.settings import DEMO_SITE_SECRET, WalletSettings
-from ticketing.signing import sign
 from ticketing.storage import AccountHolder, Store, database_url, tickets
 from ticketing.wallets.outbox import list_messages
 from ticketing.wallets.pam import PamClients

@@ -17,10 +17,10 @@ from sqlalchemy import select, text, update
 from tests.servers import engine_server
 from tests.support import SITE_ADMIN, SITE_TILL, Api, sample_body, seed_shop
 from tests.wallets.support import WALLET_SECRET, reference_wallet
-from ticketing import wire
 from ticketing.client import TicketingClient
+from ticketing.contract import wire
+from ticketing.contract.models import BETS_BY_LABEL, EventResult
 from ticketing.engine import TicketEngine
-from ticketing.models import BETS_BY_LABEL, EventResult
 from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, WalletSettings
 from ticketing.storage import Store, coupons, database_url, ticket_settlements, tickets
 

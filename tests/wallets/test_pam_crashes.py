@@ -14,9 +14,9 @@ from sqlalchemy import select, text, update
 from tests.servers import engine_server
 from tests.support import SITE_ADMIN, SITE_TILL, Api, sample_body, seed_shop
 from tests.wallets.support import WALLET_SECRET, new_player
-from ticketing import wire
+from ticketing.contract import wire
+from ticketing.contract.models import BETS_BY_LABEL, EventResult
 from ticketing.engine import TicketEngine
-from ticketing.models import BETS_BY_LABEL, EventResult
 from ticketing.settings import WalletSettings
 from ticketing.storage import Store, coupons, database_url, tickets, wallet_outbox
 

@@ -4,8 +4,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from ticketing import wire
-from ticketing.pricing import TaxProfile
+from ticketing.contract import wire
+from ticketing.selling.pricing import TaxProfile
 from ticketing.wallets.pam import PAM_FIELDS, PamTicket, message_data, pam_body, pam_signature, percent
 
 PUBLISHED_BODY = (

@@ -27,11 +27,11 @@ from tests.wallets.support import (
     stored,
     write_unanswered_sale,
 )
-from ticketing import wire
-from ticketing.demo_data import SAMPLE_TOKEN
+from ticketing.contract import wire
+from ticketing.contract.errors import InvalidToken, SaleDiscarded, WalletRefused, WalletUnavailable
+from ticketing.contract.models import TicketQuery, TicketStatus
+from ticketing.demo.data import SAMPLE_TOKEN
 from ticketing.engine import TicketEngine
-from ticketing.errors import InvalidToken, SaleDiscarded, WalletRefused, WalletUnavailable
-from ticketing.models import TicketQuery, TicketStatus
 from ticketing.storage import Store, database_url, operators, wallet_outbox
 from ticketing.wallets.outbox import list_messages
 

@@ -10,9 +10,9 @@ from sqlalchemy import update
 
 from tests.support import SITE_ADMIN, SITE_TILL
 from tests.wallets.support import WALLET_SECRET, drain, outbox_of, sell, stored, write_unanswered_sale
-from ticketing import wire
-from ticketing.errors import NotAllowed, TicketNotPayable
-from ticketing.models import EventResult
+from ticketing.contract import wire
+from ticketing.contract.errors import NotAllowed, TicketNotPayable
+from ticketing.contract.models import EventResult
 from ticketing.storage import wallet_outbox
 from ticketing.wallets.outbox import list_messages, retry
 

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from tests.wallets.support import PAM_PLAYER, PAM_TOKEN, WALLET_SECRET, reference_wallet
-from ticketing.errors import InvalidToken, WalletRefused, WalletUnavailable
-from ticketing.pricing import TaxProfile
+from ticketing.contract.errors import InvalidToken, WalletRefused, WalletUnavailable
+from ticketing.selling.pricing import TaxProfile
 from ticketing.wallets.pam import PamClient, PamTicket
 
 TAXES = TaxProfile()

@@ -9,9 +9,9 @@ import pytest
 from tests.servers import engine_server
 from tests.support import Api, sample_body, seed_shop
 from tests.wallets.support import WALLET_SECRET, new_player
-from ticketing import wire
 from ticketing.client import TicketingClient
-from ticketing.errors import NotAllowed
+from ticketing.contract import wire
+from ticketing.contract.errors import NotAllowed
 from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, DEMO_SITE_SECRET
 
 

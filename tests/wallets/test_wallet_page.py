@@ -8,8 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.support import APP, SITE_ADMIN, SITE_TILL, sample_request
 from tests.wallets.support import WALLET_SECRET, new_player, reference_wallet
+from ticketing.contract.errors import WalletRefused
 from ticketing.embedded import open_engine
-from ticketing.errors import WalletRefused
 from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, Settings
 
 

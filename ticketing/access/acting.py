@@ -7,9 +7,7 @@ works the same against either; every call goes through the engine's own role and
 from decimal import Decimal
 
 from ticketing.access.roles import Actor
-from ticketing.coupons.models import Draft, DraftSummary, Sandbox, SandboxSale
-from ticketing.engine import TicketEngine
-from ticketing.models import (
+from ticketing.contract.models import (
     Coupon,
     CouponEvent,
     EventResult,
@@ -22,6 +20,8 @@ from ticketing.models import (
     TicketQuery,
     TicketRequest,
 )
+from ticketing.coupons.models import Draft, DraftSummary, Sandbox, SandboxSale
+from ticketing.engine import TicketEngine
 from ticketing.wallets.reconcile import Reconciliation, WalletPlayer, WalletStatus
 
 

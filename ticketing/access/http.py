@@ -15,12 +15,12 @@ from urllib.parse import quote
 from fastapi import Header, Request
 from starlette.concurrency import run_in_threadpool
 
+from ticketing.access.betstack_signing import verify_signature
 from ticketing.access.credentials import KEY_ID
 from ticketing.access.replays import SignedRequest
 from ticketing.access.roles import Actor, Permission
 from ticketing.access.signatures import verify_request
-from ticketing.errors import InvalidSignature, OperatorNotFound
-from ticketing.signing import verify_signature
+from ticketing.contract.errors import InvalidSignature, OperatorNotFound
 
 if TYPE_CHECKING:
     from ticketing.engine import TicketEngine
@@ -31,7 +31,7 @@ READS = {"GET", "HEAD"}
 
 class Scheme(StrEnum):
     BETSTACK = "betstack"
-    """Betstack's own endpoints: `ticketing.signing`, unchanged for Betstack's clients."""
+    """Betstack's own endpoints: `ticketing.access.betstack_signing`, unchanged for Betstack's clients."""
     REQUEST = "request"
     """Every other endpoint: `ticketing.access.signatures`, over method, path, query and the raw body."""
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ticketing.signing import MAX_CLOCK_SKEW_SECONDS
+from ticketing.access.betstack_signing import MAX_CLOCK_SKEW_SECONDS
 from ticketing.storage import request_signatures
 
 PRUNE_EVERY_SECONDS = 60.0

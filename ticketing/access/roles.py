@@ -8,7 +8,7 @@ engine checks the role of the `Actor` on every call, in-process as well as over 
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ticketing.errors import NotAllowed
+from ticketing.contract.errors import NotAllowed
 
 
 class Role(StrEnum):

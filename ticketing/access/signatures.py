@@ -1,8 +1,8 @@
 """Signatures of every request that is not Betstack's own contract (odds, event status, coupons, results, ...).
 
-Betstack's scheme (`ticketing.signing`) signs the timestamp and the body with every space removed: it binds
-neither the method nor the path, so a signed `PUT` for one event also works on another event, one `GET` signature
-opens every `GET`, and `"partner 1"` signs like `"partner1"`. Where there is no Betstack client to stay
+Betstack's scheme (`ticketing.access.betstack_signing`) signs the timestamp and the body with every space removed:
+it binds neither the method nor the path, so a signed `PUT` for one event also works on another event, one `GET`
+signature opens every `GET`, and `"partner 1"` signs like `"partner1"`. Where there is no Betstack client to stay
 compatible with, requests sign all of it:
 
     signature = hex HMAC-SHA256(secret, "{timestamp}\\n{METHOD}\\n{path?query}\\n" + raw body bytes)
@@ -13,8 +13,8 @@ compatible with, requests sign all of it:
 import hashlib
 import hmac
 
-from ticketing.errors import InvalidSignature
-from ticketing.signing import check_timestamp, timestamp_now
+from ticketing.access.betstack_signing import check_timestamp, timestamp_now
+from ticketing.contract.errors import InvalidSignature
 
 KEY_ID_HEADER = "key-id"
 

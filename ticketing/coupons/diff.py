@@ -8,9 +8,9 @@ puts the draft's odds back).
 from datetime import tzinfo
 from decimal import Decimal
 
-from ticketing.coupon_check import local_time
+from ticketing.contract.models import BET_IDS, PICK_LABELS, Coupon, CouponEvent
+from ticketing.coupons.check import local_time
 from ticketing.coupons.models import CouponChange
-from ticketing.models import BET_IDS, PICK_LABELS, Coupon, CouponEvent
 
 
 def _amount(value: Decimal | None) -> str | None:

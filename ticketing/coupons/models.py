@@ -5,8 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ticketing.coupon_check import Problem
-from ticketing.models import (
+from ticketing.contract.models import (
     MAX_PICKS,
     BetId,
     Coupon,
@@ -19,6 +18,7 @@ from ticketing.models import (
     TicketResult,
     UtcDatetime,
 )
+from ticketing.coupons.check import Problem
 
 
 class CouponChange(BaseModel):

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from ticketing.models import Ticket
+from ticketing.contract.models import Ticket
 from ticketing.storage import (
     Store,
     bonus_prizes,

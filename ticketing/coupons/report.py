@@ -6,7 +6,7 @@ times in the operator's zone (and which zone a time without an offset was read i
 decimals, implied chances and margin; and the liability: what one ticket at the largest stake is paid if every
 event goes the favourite's way, and the largest payout the cap allows.
 
-    python -m ticketing.coupon_check [--json | --markdown] [--timezone ZONE] FILE...
+    python -m ticketing.coupons.check [--json | --markdown] [--timezone ZONE] FILE...
         exit 0: no errors, 1: errors found, 2: a file could not be read (or the zone is unknown)
 """
 
@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field
 
-from ticketing import wire
-from ticketing.coupon_check import CheckReport, Problem, Severity, check_file, local_time
-from ticketing.models import BET_IDS, DEFAULT_TIMEZONE, PICK_LABELS, Coupon, Money
-from ticketing.money import round_odds
-from ticketing.pricing import TaxProfile, price_ticket
+from ticketing.contract import wire
+from ticketing.contract.models import BET_IDS, DEFAULT_TIMEZONE, PICK_LABELS, Coupon, Money
+from ticketing.contract.money import round_odds
+from ticketing.coupons.check import CheckReport, Problem, Severity, check_file, local_time
+from ticketing.selling.pricing import TaxProfile, price_ticket
 
 PERCENT = Decimal("0.01")
 
@@ -231,7 +231,7 @@ def to_markdown(report: QaReport) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m ticketing.coupon_check",
+        prog="python -m ticketing.coupons.check",
         description="Check coupon files (engine JSON or CSV) before publishing; every problem is listed.",
         epilog="Exit status: 0 no errors, 1 errors found, 2 a file could not be read.",
     )

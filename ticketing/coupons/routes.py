@@ -11,10 +11,10 @@ from fastapi import APIRouter, Body, Depends, Path, Request, Response
 
 from ticketing.access.http import Caller, Scheme, acting
 from ticketing.access.roles import Permission
+from ticketing.contract.models import MAX_ID, Coupon, CouponEvent, EventUpdate, ResultEntry, SettlementSummary, Ticket
+from ticketing.contract.wire import WireJSONResponse
 from ticketing.coupons.models import Draft, DraftSummary, Publication, Sandbox, SandboxSale
 from ticketing.engine import TicketEngine
-from ticketing.models import MAX_ID, Coupon, CouponEvent, EventUpdate, ResultEntry, SettlementSummary, Ticket
-from ticketing.wire import WireJSONResponse
 
 REFERENCE = r"^[A-Za-z0-9_.-]+$"
 CouponId = Annotated[str, Path(max_length=64, pattern=REFERENCE)]

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from datetime import UTC
 from decimal import Decimal
 
-from ticketing import wire
+from ticketing.contract import wire
+from ticketing.contract.models import Coupon, EventResult, Ticket, TicketSettlement
 from ticketing.coupons.models import PromisedSettlement
-from ticketing.models import Coupon, EventResult, Ticket, TicketSettlement
-from ticketing.pricing import TaxProfile
+from ticketing.selling.pricing import TaxProfile
 from ticketing.settlement.rules import settle_ticket
 
 

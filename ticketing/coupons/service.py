@@ -16,14 +16,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from ticketing import wire
 from ticketing.access.roles import Actor
-from ticketing.coupon_check import check_coupon_data
-from ticketing.coupons import queries
-from ticketing.coupons.diff import coupon_changes
-from ticketing.coupons.models import Draft, DraftSummary, Sandbox, SandboxSale, SandboxTicket
-from ticketing.coupons.rules import coupon_body, promised_settlement, settlement_agrees, version_of
-from ticketing.errors import (
+from ticketing.contract import wire
+from ticketing.contract.errors import (
     CouponClosed,
     CouponInUse,
     CouponMissing,
@@ -33,8 +28,8 @@ from ticketing.errors import (
     NotAllowed,
     TicketingError,
 )
-from ticketing.identifiers import new_ticket_code, new_ticket_id
-from ticketing.models import (
+from ticketing.contract.identifiers import new_ticket_code, new_ticket_id
+from ticketing.contract.models import (
     Coupon,
     CouponEvent,
     CouponStatus,
@@ -45,9 +40,14 @@ from ticketing.models import (
     TicketResult,
     TicketStatus,
 )
-from ticketing.money import round_odds
-from ticketing.pricing import price_ticket
-from ticketing.rules import validate_ticket
+from ticketing.contract.money import round_odds
+from ticketing.coupons import queries
+from ticketing.coupons.check import check_coupon_data
+from ticketing.coupons.diff import coupon_changes
+from ticketing.coupons.models import Draft, DraftSummary, Sandbox, SandboxSale, SandboxTicket
+from ticketing.coupons.rules import coupon_body, promised_settlement, settlement_agrees, version_of
+from ticketing.selling.pricing import price_ticket
+from ticketing.selling.rules import validate_ticket
 from ticketing.settlement.service import AfterSale
 from ticketing.storage import Operator, Store
 from ticketing.wallets.interface import Wallets

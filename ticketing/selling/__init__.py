@@ -1,1 +1,1 @@
-"""Selling: a ticket from its request to its durable record (rules, pricing, the group commit, the sale endpoint)."""
+"""The sale: its pure rules and pricing, the slip's summary, the group commit, and `POST /be/tickets`."""

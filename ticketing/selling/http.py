@@ -18,10 +18,10 @@ from starlette.responses import Response
 
 from ticketing.access.http import Caller, Scheme, Signed, acting, signed_caller
 from ticketing.access.roles import Permission
+from ticketing.contract.errors import InvalidSignature
+from ticketing.contract.models import TicketRequest
+from ticketing.contract.wire import InvalidJSON, WireJSONResponse, field_problem, invalid_request, loads_request
 from ticketing.engine import TicketEngine
-from ticketing.errors import InvalidSignature
-from ticketing.models import TicketRequest
-from ticketing.wire import InvalidJSON, WireJSONResponse, field_problem, invalid_request, loads_request
 
 IDEMPOTENCY_KEY = r"^[\x20-\x7e]+$"
 """Printable ASCII: a key is the client's own label for a draft, and it is stored and logged."""

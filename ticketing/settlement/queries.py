@@ -17,8 +17,8 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, DateTime, and_, bindparam, func, insert, select, text, update
 
-from ticketing.models import BETS_BY_LABEL, EventResult, TicketEvent, TicketStatus
-from ticketing.money import from_cents, to_cents
+from ticketing.contract.models import BETS_BY_LABEL, EventResult, TicketEvent, TicketStatus
+from ticketing.contract.money import from_cents, to_cents
 from ticketing.storage import (
     accounts,
     cash_operations,

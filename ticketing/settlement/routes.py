@@ -12,8 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ticketing.access.http import Caller, Scheme, acting
 from ticketing.access.roles import Permission
-from ticketing.engine import TicketEngine
-from ticketing.models import (
+from ticketing.contract.models import (
     MAX_ID,
     EventResult,
     PayoutSlip,
@@ -24,7 +23,8 @@ from ticketing.models import (
     ShiftOpening,
     Ticket,
 )
-from ticketing.wire import WireJSONResponse, WireRoute
+from ticketing.contract.wire import WireJSONResponse, WireRoute
+from ticketing.engine import TicketEngine
 
 REFERENCE = r"^[A-Za-z0-9_.-]+$"
 MAX_SHIFT_ID = 2**31 - 1

@@ -18,9 +18,9 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from ticketing.models import PICK_LABELS, EventResult, TicketEvent, TicketResult
-from ticketing.money import round_money
-from ticketing.pricing import TaxProfile, divide_to_cent, price_ticket
+from ticketing.contract.models import PICK_LABELS, EventResult, TicketEvent, TicketResult
+from ticketing.contract.money import round_money
+from ticketing.selling.pricing import TaxProfile, divide_to_cent, price_ticket
 
 VOID_ODDS = Decimal("1.00")
 ZERO = Decimal("0.00")

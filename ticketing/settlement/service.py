@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ticketing.errors import (
+from ticketing.contract.errors import (
     CancelNotAllowed,
     CouponFinal,
     CouponMissing,
@@ -24,7 +24,7 @@ from ticketing.errors import (
     TicketAlreadyPaid,
     TicketNotPayable,
 )
-from ticketing.models import (
+from ticketing.contract.models import (
     CashOperation,
     Coupon,
     CouponStatus,
@@ -37,7 +37,7 @@ from ticketing.models import (
     TicketResult,
     TicketStatus,
 )
-from ticketing.money import from_cents, to_cents
+from ticketing.contract.money import from_cents, to_cents
 from ticketing.settlement import queries
 from ticketing.settlement.rules import settle_ticket
 from ticketing.storage import (

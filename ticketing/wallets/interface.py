@@ -26,7 +26,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection
 
-from ticketing.models import Ticket
+from ticketing.contract.models import Ticket
 from ticketing.storage import AccountHolder, Operator
 
 INTERNAL, PAM = "internal", "pam"

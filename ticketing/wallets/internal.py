@@ -11,9 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, update
 
-from ticketing.errors import InsufficientBalance
-from ticketing.models import Ticket
-from ticketing.money import to_cents
+from ticketing.contract.errors import InsufficientBalance
+from ticketing.contract.models import Ticket
+from ticketing.contract.money import to_cents
 from ticketing.settlement import queries
 from ticketing.storage import AccountHolder, Operator, accounts
 from ticketing.wallets.interface import INTERNAL, Stakes

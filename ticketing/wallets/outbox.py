@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 from sqlalchemy import Connection, DateTime, and_, bindparam, func, insert, or_, select, text, update
 
-from ticketing.models import TicketResult, TicketStatus, UtcDatetime
+from ticketing.contract.models import TicketResult, TicketStatus, UtcDatetime
 from ticketing.storage import Operator, tickets, wallet_outbox
 from ticketing.wallets.interface import PAM
 

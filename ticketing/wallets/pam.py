@@ -23,14 +23,14 @@ from typing import Any
 
 import httpx
 
-from ticketing import wire
-from ticketing.errors import InvalidToken, NoPamWallet, WalletRefused, WalletUnavailable
-from ticketing.identifiers import token_fingerprint
-from ticketing.models import Ticket
-from ticketing.money import to_cents
-from ticketing.pricing import TaxProfile
+from ticketing.access.betstack_signing import sign
+from ticketing.contract import wire
+from ticketing.contract.errors import InvalidToken, NoPamWallet, WalletRefused, WalletUnavailable
+from ticketing.contract.identifiers import token_fingerprint
+from ticketing.contract.models import Ticket
+from ticketing.contract.money import to_cents
+from ticketing.selling.pricing import TaxProfile
 from ticketing.settings import WalletSettings
-from ticketing.signing import sign
 from ticketing.storage import Operator
 
 CREATE_FIELDS = (

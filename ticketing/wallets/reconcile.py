@@ -27,8 +27,8 @@ from typing import Annotated
 from pydantic import BaseModel, WithJsonSchema
 from sqlalchemy import Connection, select
 
-from ticketing.models import UtcDatetime
-from ticketing.money import from_cents
+from ticketing.contract.models import UtcDatetime
+from ticketing.contract.money import from_cents
 from ticketing.storage import ticket_settlements, tickets
 from ticketing.wallets.interface import PAM
 

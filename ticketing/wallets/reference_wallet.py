@@ -35,12 +35,12 @@ import uvicorn
 from fastapi import FastAPI, Header, Request
 from pydantic import BaseModel
 
-from ticketing import wire
-from ticketing.errors import InvalidSignature
-from ticketing.money import to_cents
-from ticketing.signing import verify_signature
+from ticketing.access.betstack_signing import verify_signature
+from ticketing.contract import wire
+from ticketing.contract.errors import InvalidSignature
+from ticketing.contract.money import to_cents
+from ticketing.contract.wire import WireJSONResponse
 from ticketing.wallets.pam import PAM_FIELDS
-from ticketing.wire import WireJSONResponse
 
 DEMO_PLAYER = ("pam-demo-player", "pam-demo-1", 500_000)
 """With no `--player`: one player to sell to in a demo (token, player id, KES 5,000.00 in cents)."""

@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ticketing.access.http import Caller, Scheme, acting
 from ticketing.access.roles import Permission
+from ticketing.contract.models import PrintableText
+from ticketing.contract.wire import WireJSONResponse
 from ticketing.engine import TicketEngine
-from ticketing.models import PrintableText
 from ticketing.wallets.outbox import BLOCKING, CANCELLED, DELIVERED, DISCARDED, OutboxMessage
 from ticketing.wallets.reconcile import Reconciliation, WalletPlayer, WalletStatus
-from ticketing.wire import WireJSONResponse
 
 STATES = "|".join((*BLOCKING, DELIVERED, CANCELLED, DISCARDED))
 

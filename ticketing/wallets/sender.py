@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, func, or_, select, text, update
 
-from ticketing.errors import TicketingError, WalletRefused, WalletUnavailable
+from ticketing.contract.errors import TicketingError, WalletRefused, WalletUnavailable
 from ticketing.settings import WalletSettings
 from ticketing.storage import Operator, Store, tickets, wallet_outbox
 from ticketing.wallets.outbox import CANCELLED, DELIVERED, FAILED, PENDING, discard_unconfirmed

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from ticketing.money import CENT
+from ticketing.contract.money import CENT
 
 MAX_PICKS = 64
 """The one limit on a coupon's size: publishing refuses a coupon with more events, and a sale refuses a longer pick

@@ -1,5 +1,5 @@
 """The live odds simulator as its own process, for an engine that runs several workers (exactly one source moves
-the odds): `python -m ticketing.odds_feed`. Reads the same environment as the API (`TICKETING_DB`, seed, interval).
+the odds): `python -m ticketing.odds.feed`. Reads the same environment as the API (`TICKETING_DB`, seed, interval).
 """
 
 import logging
@@ -7,7 +7,7 @@ import signal
 import threading
 
 from ticketing.embedded import demo_feed, open_engine
-from ticketing.odds_simulator import OddsSimulator
+from ticketing.odds.simulator import OddsSimulator
 from ticketing.settings import Settings
 
 
@@ -24,7 +24,7 @@ def main() -> None:
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
-    logging.getLogger("ticketing.odds_feed").info(
+    logging.getLogger("ticketing.odds.feed").info(
         "moving odds every %s s on %s", settings.simulator_interval, engine.store.engine.dialect.name
     )
     stopped.wait()

@@ -4,7 +4,7 @@
 an event whose result is not in yet. Case and spaces are ignored, so an admin can type it as the matches finish.
 """
 
-from ticketing.models import EventResult
+from ticketing.contract.models import EventResult
 
 RESULT_CHARS = {
     "1": EventResult.HOME,

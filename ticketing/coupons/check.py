@@ -7,7 +7,7 @@ serious it is, errors first. Errors block publishing; warnings do not. The same 
 A coupon file's times without an offset are read in the operator's time zone (a QA tester writes the kickoffs the
 till will show); the API's JSON reads them as UTC, its wire format, and the QA page sends every time with its offset.
 
-    python -m ticketing.coupon_check [--json] [--markdown] [--timezone ZONE] FILE...
+    python -m ticketing.coupons.check [--json] [--markdown] [--timezone ZONE] FILE...
         exit 0: no errors, 1: errors found, 2: a file could not be read (`ticketing/coupons/report.py`)
 
 CSV layout: a header block of `# key: value` lines for the coupon's own fields (id, name, currency, closes_at,
@@ -27,8 +27,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ticketing import wire
-from ticketing.models import (
+from ticketing.contract import wire
+from ticketing.contract.models import (
     BET_IDS,
     MAX_AMOUNT,
     MAX_ID,
@@ -38,7 +38,7 @@ from ticketing.models import (
     Coupon,
     control_character_problem,
 )
-from ticketing.money import CENT
+from ticketing.contract.money import CENT
 
 CSV_COLUMNS = ["event_id", "home", "away", "competition", "kickoff", "odds_1", "odds_x", "odds_2"]
 CSV_ODDS = {"odds_1": "101", "odds_x": "102", "odds_2": "103"}

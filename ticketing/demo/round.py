@@ -10,8 +10,8 @@ import random
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from ticketing.demo_data import DEMO_CURRENCY, FIXTURES, fair_odds
-from ticketing.models import BET_AWAY, BET_DRAW, BET_HOME, Coupon, EventResult
+from ticketing.contract.models import BET_AWAY, BET_DRAW, BET_HOME, Coupon, EventResult
+from ticketing.demo.data import DEMO_CURRENCY, FIXTURES, fair_odds
 
 DEMO_EVENTS = 6
 CLOSES_IN = timedelta(minutes=3)

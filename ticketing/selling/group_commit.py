@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
-from ticketing.errors import TicketingError
+from ticketing.contract.errors import TicketingError
 
 Job = TypeVar("Job")
 

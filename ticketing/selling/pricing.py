@@ -17,8 +17,8 @@ from math import prod
 
 from pydantic import BaseModel, Field
 
-from ticketing.models import MAX_PICKS
-from ticketing.money import round_money, round_odds
+from ticketing.contract.models import MAX_PICKS
+from ticketing.contract.money import round_money, round_odds
 
 
 class TaxProfile(BaseModel):

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from ticketing.models import (
+from ticketing.contract.models import (
     BETS_BY_LABEL,
     PICK_LABELS,
     Coupon,
@@ -20,8 +20,8 @@ from ticketing.models import (
     TicketSource,
     TicketType,
 )
-from ticketing.money import round_odds
-from ticketing.pricing import Price, TaxProfile, price_ticket
+from ticketing.contract.money import round_odds
+from ticketing.selling.pricing import Price, TaxProfile, price_ticket
 
 PICK_STRING_CHARS = {**BETS_BY_LABEL, "0": BETS_BY_LABEL["X"]}
 """Keyboard entry: 1, X (or 0 on a numeric keypad) and 2."""

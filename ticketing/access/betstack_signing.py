@@ -10,7 +10,7 @@ import hmac
 import re
 import time
 
-from ticketing.errors import InvalidSignature
+from ticketing.contract.errors import InvalidSignature
 
 MAX_CLOCK_SKEW_SECONDS = 300
 TIMESTAMP = re.compile(r"[0-9]{1,12}(\.[0-9]{1,6})?")

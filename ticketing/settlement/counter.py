@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from ticketing.models import EventResult, Ticket, TicketResult, TicketStatus
+from ticketing.contract.models import EventResult, Ticket, TicketResult, TicketStatus
 
 
 class VerdictKind(StrEnum):

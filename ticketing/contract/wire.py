@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
-from ticketing.errors import ValidationFailed
+from ticketing.contract.errors import ValidationFailed
 
 
 def to_jsonable(value: Any) -> Any:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from pydantic import BaseModel
 
-from ticketing.models import Shift, Ticket, TicketResult, TicketStatus
+from ticketing.contract.models import Shift, Ticket, TicketResult, TicketStatus
 
 COLUMNS = [
     "created",

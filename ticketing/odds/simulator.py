@@ -10,8 +10,8 @@ import threading
 from decimal import Decimal
 
 from ticketing.access.acting import ActingEngine
-from ticketing.models import EventStatus, EventUpdate
-from ticketing.money import round_odds
+from ticketing.contract.models import EventStatus, EventUpdate
+from ticketing.contract.money import round_odds
 
 log = logging.getLogger(__name__)
 

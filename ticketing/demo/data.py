@@ -10,11 +10,11 @@ from decimal import Decimal
 
 from ticketing.access.credentials import seed_credential
 from ticketing.access.roles import Role
+from ticketing.contract.identifiers import token_fingerprint
+from ticketing.contract.models import DEFAULT_MAX_PAYOUT, Coupon, CouponEvent, CouponStatus, EventStatus, StakeRules
+from ticketing.contract.money import round_odds
 from ticketing.engine import TicketEngine
-from ticketing.identifiers import token_fingerprint
-from ticketing.models import DEFAULT_MAX_PAYOUT, Coupon, CouponEvent, CouponStatus, EventStatus, StakeRules
-from ticketing.money import round_odds
-from ticketing.pricing import TaxProfile
+from ticketing.selling.pricing import TaxProfile
 from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, DEMO_FEED_KEY_ID, DEMO_FEED_SECRET
 from ticketing.storage import Account, Operator
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from ticketing.errors import (
+from ticketing.contract.errors import (
     BetNotOffered,
     CouponClosed,
     CurrencyNotAccepted,
@@ -18,7 +18,7 @@ from ticketing.errors import (
     StakeOutOfLimits,
     WrongPicks,
 )
-from ticketing.models import (
+from ticketing.contract.models import (
     Coupon,
     EventStatus,
     PickedEvent,
