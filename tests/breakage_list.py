@@ -251,16 +251,16 @@ BREAKAGES = [
         id="signature-not-checked",
         guarantee="forged requests are refused (403)",
         file="ticketing/access/http.py",
-        old="            sent_at = verify_signature(secret, timestamp, signature, body)\n",
-        new="            sent_at = int(timestamp or 0)\n",
+        old="        sent_at = verify_signature(secret, sent.timestamp, signature, sent.body)\n",
+        new="        sent_at = int(sent.timestamp or 0)\n",
         tests=(f"{PROOF}::test_forged_and_replayed_requests_are_refused_and_write_nothing",),
     ),
     Breakage(
         id="unsigned-requests-let-through",
         guarantee="forged requests are refused (403)",
         file="ticketing/access/http.py",
-        old="        if scheme is Scheme.BETSTACK:\n",
-        new="        if signature is None:\n            sent_at = 0\n        elif scheme is Scheme.BETSTACK:\n",
+        old="    if scheme is Scheme.BETSTACK:\n",
+        new="    if signature is None:\n        sent_at = 0\n    elif scheme is Scheme.BETSTACK:\n",
         tests=(
             f"{PROOF}::test_forged_and_replayed_requests_are_refused_and_write_nothing",
             f"{API}::test_bad_signature_is_403_and_sells_nothing",
@@ -278,9 +278,9 @@ BREAKAGES = [
     Breakage(
         id="operator-header-not-matched-to-body",
         guarantee="cross-operator requests are refused (403)",
-        file="ticketing/api.py",
-        old="        if body.operator != caller.actor.operator:\n"
-        '            raise InvalidSignature("The request\'s operator does not match the operator-name header")\n',
+        file="ticketing/selling/http.py",
+        old="    if body.operator != caller.actor.operator:\n"
+        '        raise InvalidSignature("The request\'s operator does not match the operator-name header")\n',
         new="",
         tests=(f"{PROOF}::test_forged_and_replayed_requests_are_refused_and_write_nothing",),
     ),
@@ -518,6 +518,31 @@ BREAKAGES = [
         old="        self.request_clock = self.loop.call_later(self.limits.request_seconds, self._request_too_slow)\n",
         new="        self.request_clock = None\n",
         tests=(f"{SERVER}::test_a_request_that_does_not_arrive_whole_in_time_is_408_and_closed",),
+    ),
+    Breakage(
+        id="sale-idempotency-key-not-checked",
+        guarantee="no input gives a 500: control characters in text fields are refused",
+        file="ticketing/selling/http.py",
+        old="        if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):\n",
+        new="        if not idempotency_key:\n",
+        tests=("tests/test_hostile_input.py::test_control_characters_in_the_idempotency_key_are_422",),
+    ),
+    Breakage(
+        id="sale-answers-wake-the-loop-once-each",
+        guarantee="group commit: a batch of sales is answered by one wake-up of the event loop",
+        file="ticketing/selling/group_commit.py",
+        old="                loop.call_soon_threadsafe(_settle, answers)\n",
+        new="                for answer in answers:\n"
+        "                    loop.call_soon_threadsafe(_settle, [answer])\n",
+        tests=("tests/test_group_commit.py::test_a_batch_waited_for_on_an_event_loop_wakes_it_once",),
+    ),
+    Breakage(
+        id="sale-answer-to-a-gone-client-breaks-its-batch",
+        guarantee="group commit: a failing sale is undone alone, its batch commits once",
+        file="ticketing/selling/group_commit.py",
+        old="        if future.done():\n",
+        new="        if future is None:\n",
+        tests=("tests/test_group_commit.py::test_a_sale_whose_waiter_gave_up_still_commits_and_the_rest_are_answered",),
     ),
     Breakage(
         id="no-connection-close-after-500",

@@ -175,6 +175,53 @@ def test_docs_and_openapi_are_served(api):
     assert "/be/tickets" in schema["paths"] and "post" in schema["paths"]["/be/tickets"]
 
 
+def test_the_sale_is_documented_with_its_body_headers_and_answer(api):
+    """`POST /be/tickets` reads its arguments itself (`SaleRoute`), but is documented like every other route."""
+    operation = api.http.get("/openapi.json").json()["paths"]["/be/tickets"]["post"]
+    assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/TicketRequest")
+    assert {p["name"] for p in operation["parameters"]} == {
+        "operator-name",
+        "key-id",
+        "timestamp",
+        "signature",
+        "Idempotency-Key",
+    }
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Ticket")
+    assert {"400", "403", "422"} <= set(operation["responses"])
+
+
+def test_a_bad_idempotency_key_and_a_bad_field_are_named_in_one_422(api):
+    response = api.post_ticket(sample_body(stake="abc"), headers={"Idempotency-Key": "k" * 201})
+    assert (response.status_code, response.json()["code"]) == (422, 90), response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["Idempotency-Key", "stake"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/vnd.betstack+json", None])
+def test_a_sale_is_read_as_json_when_its_content_type_says_json_or_nothing(api, content_type):
+    body = json.dumps(sample_body(atag=f"type-{content_type}")).encode()
+    headers = api.signed("POST", "/be/tickets", body) | ({"content-type": content_type} if content_type else {})
+    response = api.http.post("/be/tickets", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/jsonish"])
+def test_a_sale_sent_as_anything_but_json_is_422_naming_the_body(api, content_type):
+    response = api.post_ticket(sample_body(), headers={"content-type": content_type})
+    assert (response.status_code, response.json()["code"]) == (422, 90), response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["body"]
+
+
+@pytest.mark.parametrize("body", ["", "null"])
+def test_a_sale_without_a_body_is_422_body_required(api, body):
+    response = api.post_ticket(body)
+    assert (response.status_code, response.json()["errors"]) == (422, [{"field": "body", "message": "Field required"}])
+
+
+def test_who_sends_a_sale_is_checked_before_what_it_says(api):
+    response = api.post_ticket("{not json", headers={"signature": "0" * 64})
+    assert response.status_code == 403, response.text
+
+
 def test_body_over_64_kib_is_413(api):
     response = api.post_ticket(sample_body(atag="x" * 70000))
     assert response.status_code == 413 and response.json()["code"] == 91

@@ -1,6 +1,7 @@
 """Group commit: sales queued while a transaction commits are written together and answered after one commit;
 a refused sale does not disturb its batch; a failing one is run again alone once the rest of its batch commits."""
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -187,3 +188,49 @@ def test_close_without_or_with_one_sale_stops_cleanly(jobs):
     futures = [committer.submit("only") for _ in range(jobs)]
     committer.close()
     assert [f.result(0) for f in futures] == ["ONLY"] * jobs
+
+
+async def batch_waited_for_on_the_loop(ledger: Ledger, jobs: list[str], abandon: int | None = None) -> tuple[list, int]:
+    """`jobs` queued behind a held first commit, waited for by coroutines of this loop (the job `abandon` given
+    up on before its batch commits); their outcomes and how many callbacks the writer thread scheduled on the loop."""
+    loop = asyncio.get_running_loop()
+    scheduled = 0
+    call_soon_threadsafe = loop.call_soon_threadsafe
+
+    def counted(*args, **kwargs):
+        nonlocal scheduled
+        scheduled += threading.current_thread().name == "group-commit"
+        return call_soon_threadsafe(*args, **kwargs)
+
+    loop.call_soon_threadsafe = counted
+    committer = GroupCommitter(ledger.transaction, ledger.run_batch, ledger.run_alone)
+    try:
+        first = committer.submit("first")
+        assert await asyncio.to_thread(ledger.first_started.wait, 5)
+        waits = [committer.submit_async(job) for job in jobs]
+        if abandon is not None:
+            waits[abandon].cancel()
+        ledger.first_may_commit.set()
+        await asyncio.wrap_future(first)
+        outcomes = await asyncio.wait_for(asyncio.gather(*waits, return_exceptions=True), 5)
+    finally:
+        await asyncio.to_thread(committer.close)
+        del loop.call_soon_threadsafe
+    return outcomes, scheduled
+
+
+def test_a_batch_waited_for_on_an_event_loop_wakes_it_once():
+    ledger = Ledger()
+    outcomes, scheduled = asyncio.run(batch_waited_for_on_the_loop(ledger, ["a", "refused", "b", "c"]))
+    assert outcomes[0] == "A" and isinstance(outcomes[1], StakeOutOfLimits) and outcomes[2:] == ["B", "C"]
+    assert ledger.commits == 2
+    # The first job was waited for by a thread; the next four, one batch, by one callback on the loop (plus the one
+    # `wrap_future` schedules for the first).
+    assert scheduled == 2
+
+
+def test_a_sale_whose_waiter_gave_up_still_commits_and_the_rest_are_answered():
+    ledger = Ledger()
+    outcomes, _ = asyncio.run(batch_waited_for_on_the_loop(ledger, ["a", "b", "c"], abandon=1))
+    assert outcomes[0] == "A" and isinstance(outcomes[1], asyncio.CancelledError) and outcomes[2] == "C"
+    assert ledger.committed == ["FIRST".lower(), "a", "b", "c"]
