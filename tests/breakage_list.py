@@ -520,6 +520,17 @@ BREAKAGES = [
         tests=(f"{SERVER}::test_a_request_that_does_not_arrive_whole_in_time_is_408_and_closed",),
     ),
     Breakage(
+        id="replayed-claims-read-as-new",
+        guarantee="a replayed sale never sells twice (with or without its idempotency key)",
+        file="ticketing/storage.py",
+        old="            if claimed_for.get((operator, signature)) == ticket\n",
+        new="            if claimed_for.get((operator, signature)) is not None\n",
+        tests=(
+            "tests/access/test_engine_access.py::test_a_replayed_signed_sale_answers_the_first_ticket_without_a_second_debit",
+            "tests/access/test_engine_access.py::test_a_replay_of_a_refused_sale_is_refused_even_when_it_would_sell_now",
+        ),
+    ),
+    Breakage(
         id="sale-idempotency-key-not-checked",
         guarantee="no input gives a 500: control characters in text fields are refused",
         file="ticketing/selling/http.py",

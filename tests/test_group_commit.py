@@ -155,6 +155,20 @@ def test_concurrent_sales_on_the_engine_take_fewer_commits_than_tickets(engine):
     assert engine.balance(sample_request().token) == D("10000000.00") - 200 * D("25.00")
 
 
+def test_a_batch_with_more_rows_than_one_statement_takes_writes_them_all(engine, monkeypatch):
+    """The batch's rows go in as many statements as their parameters need (`MAX_PARAMETERS`, lowered here so that a
+    batch of 7-event tickets needs several for its tickets, picks and stakes alike)."""
+    monkeypatch.setattr("ticketing.storage.MAX_PARAMETERS", 60)
+    commits = []
+    event.listen(engine.store.engine, "commit", lambda _conn: commits.append(1))
+    with ThreadPoolExecutor(8) as pool:
+        tickets = list(pool.map(lambda _: engine.create_ticket(SITE_TILL, sample_request()), range(60)))
+    assert len(commits) < 60, "the sales were not batched: this test proves nothing"
+    stored = [engine.get_ticket(SITE_TILL, t.id) for t in tickets]
+    assert [t.events for t in stored] == [t.events for t in tickets] and all(len(t.events) == 7 for t in stored)
+    assert engine.balance(sample_request().token) == D("10000000.00") - 60 * D("25.00")
+
+
 def test_a_sale_refused_in_a_batch_on_the_engine_debits_nothing(engine):
     token = sample_request().token
     before = engine.balance(token)

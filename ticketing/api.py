@@ -41,11 +41,11 @@ from ticketing.contract.models import (
     TicketType,
     UtcDatetime,
 )
-from ticketing.contract.wire import WireJSONResponse, WireRoute, field_problem, invalid_request
+from ticketing.contract.wire import WireJSONResponse, WireRoute, error_response, field_problem, invalid_request
 from ticketing.coupons.routes import coupons_router
 from ticketing.embedded import open_engine, start_simulator
 from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
-from ticketing.selling.http import Engine, SaleRoute, sell_ticket
+from ticketing.selling.http import SALE_PATH, Engine, SaleLane, SaleRoute, sell_ticket
 from ticketing.settings import Settings
 from ticketing.settlement.routes import after_sale_router
 from ticketing.wallets.routes import wallet_router
@@ -77,10 +77,6 @@ class Health(BaseModel):
     status: str
     database: str
     coupons: int
-
-
-def error_response(error: TicketingError) -> WireJSONResponse:
-    return WireJSONResponse(error.body(), status_code=error.http_status)
 
 
 LISTING_THREADS = 2
@@ -127,6 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=WireJSONResponse,
     )
     app.router.route_class = WireRoute
+    # Added first, so the body limit is checked before it: the sale is served before FastAPI's routing.
+    app.add_middleware(SaleLane)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.exception_handler(TicketingError)
@@ -176,7 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return WireJSONResponse(engine.health())
 
     app.router.add_api_route(
-        "/be/tickets",
+        SALE_PATH,
         sell_ticket,
         methods=["POST"],
         response_model=Ticket,

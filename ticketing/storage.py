@@ -367,6 +367,10 @@ INSERT_TICKET = insert(tickets)
 INSERT_TICKET_EVENTS = insert(ticket_events)
 
 
+MAX_PARAMETERS = 30_000
+"""Parameters in one statement, below PostgreSQL's 65,535 and SQLite's 32,766 (its lowest limit, before 3.32)."""
+
+
 class SaleStatements:
     """A batch of sales in a handful of statements on the DB-API cursor, whatever the batch's size: SQLAlchemy's
     execution layer cost ~40 µs of Python a statement, and a sale took four or more of them (README
@@ -377,22 +381,20 @@ class SaleStatements:
         self.is_sqlite = is_sqlite
         mark = "?" if is_sqlite else "%s"
         self._mark = mark
-        self.insert_ticket = (
-            f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES ({', '.join([mark] * len(TICKET_COLUMNS))})"
-        )
-        self.insert_ticket_event = (
-            f"INSERT INTO ticket_events (ticket_id, position, event_id, bet, odds) VALUES ({', '.join([mark] * 5)})"
-        )
+        self.insert_tickets = f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES "
+        self.insert_ticket_events = "INSERT INTO ticket_events (ticket_id, position, event_id, bet, odds) VALUES "
         # The guard is the balance check's second line: the balances were read (FOR UPDATE on PostgreSQL) in this
         # transaction and each sale checked against them in order, so it never refuses unless that read was wrong.
         self.debit = (
             f"UPDATE accounts SET balance_cents = balance_cents - {mark}"
             f" WHERE token_sha256 = {mark} AND balance_cents >= {mark}"
         )
-        self.record_stake = (
+        # (ticket id, cents, at, operator, till) rows: each stake goes to its till's open shift, if it has one.
+        self.record_stakes = (
             "INSERT INTO cash_operations (shift_id, kind, ticket_id, amount_cents, at)"
-            f" SELECT id, 'stake', {mark}, {mark}, {mark} FROM shifts"
-            f" WHERE operator = {mark} AND till = {mark} AND closed_at IS NULL"
+            " SELECT shifts.id, 'stake', stake.column1, stake.column2, stake.column3 FROM (VALUES {rows}) AS stake"
+            " JOIN shifts ON shifts.operator = stake.column4 AND shifts.till = stake.column5"
+            " AND shifts.closed_at IS NULL"
         )
         self._lock_rows = "" if is_sqlite else " FOR UPDATE"
 
@@ -419,17 +421,33 @@ class SaleStatements:
         )
         return {(row[0], row[1]): (row[2], row[3]) for row in cursor.fetchall()}
 
-    def claim_signatures(self, conn: Connection, claims: list[tuple[str, str, int, str | None]]) -> set:
+    def claim_signatures(self, conn: Connection, claims: list[tuple[str, str, int, str]]) -> set:
         """Claims (operator, signature, expires, ticket id) in one statement; the (operator, signature) pairs that
-        were new. A conflict is a replay, not an error: it must not abort the batch."""
+        were new. A conflict is a replay, not an error: it must not abort the batch.
+
+        Not `RETURNING`: SQLite's driver would step (and let go of the interpreter) once for each row returned. The
+        count of rows inserted says whether every claim was new, as it is but for a replay; only then are the claims
+        read back, a new one being the one that names its own ticket."""
         claims = sorted(claims)  # one order for every process, so that two batches never wait on each other
         cursor = self._cursor(conn)
         cursor.execute(
             "INSERT INTO request_signatures (operator, signature, expires, ticket_id)"
-            f" VALUES {self._marks(len(claims), 4)} ON CONFLICT DO NOTHING RETURNING operator, signature",
+            f" VALUES {self._marks(len(claims), 4)} ON CONFLICT DO NOTHING",
             [part for claim in claims for part in claim],
         )
-        return {(row[0], row[1]) for row in cursor.fetchall()}
+        if cursor.rowcount == len(claims):
+            return {(operator, signature) for operator, signature, _expires, _ticket in claims}
+        where = " OR ".join([f"(operator = {self._mark} AND signature = {self._mark})"] * len(claims))
+        cursor.execute(
+            f"SELECT operator, signature, ticket_id FROM request_signatures WHERE {where}",
+            [part for claim in claims for part in claim[:2]],
+        )
+        claimed_for = {(row[0], row[1]): row[2] for row in cursor.fetchall()}
+        return {
+            (operator, signature)
+            for operator, signature, _e, ticket in claims
+            if claimed_for.get((operator, signature)) == ticket
+        }
 
     def forget_claims(self, conn: Connection, claims: list[tuple[str, str]]) -> None:
         cursor = self._cursor(conn)
@@ -456,20 +474,36 @@ class SaleStatements:
     def write(self, conn: Connection, debits: dict[str, int], tickets: list, events: list, stakes: list) -> None:
         """The batch's writes: one debit per internal account (its sales' total: a PAM wallet's sale has none),
         the tickets, their picks, and the stakes of shop tickets in their till's open shift. Raises if a debit
-        finds the balance short."""
+        finds the balance short.
+
+        Rows go in multi-row statements, not `executemany`: SQLite's driver lets go of the interpreter around every
+        row it steps and must win it back from the event loop after each, which under load made a batch's writes
+        wait several times longer than they worked."""
         raw = conn.connection.driver_connection
         debit_rows = [(cents, token, cents) for token, cents in debits.items()]
         with nullcontext() if self.is_sqlite else raw.pipeline():
             cursor = raw.cursor()
-            cursor.executemany(self.insert_ticket, tickets)
-            cursor.executemany(self.insert_ticket_event, events)
+            self._insert(cursor, self.insert_tickets + "{rows}", tickets)
+            self._insert(cursor, self.insert_ticket_events + "{rows}", events)
             if stakes:
-                cursor.executemany(self.record_stake, stakes)
+                self._insert(cursor, self.record_stakes, stakes)
             debit = raw.cursor()
             if debit_rows:
                 debit.executemany(self.debit, debit_rows)
         if debit_rows and debit.rowcount != len(debit_rows):
             raise RuntimeError("a debit found a balance short of what was checked in its transaction")
+
+    def _insert(self, cursor, statement: str, rows: list[tuple]) -> None:
+        """`statement` with its `{rows}` filled by as many rows as fit in one statement's parameters."""
+        if not rows:
+            return
+        width = len(rows[0])
+        per_statement = MAX_PARAMETERS // width
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            cursor.execute(
+                statement.format(rows=self._marks(len(chunk), width)), [value for row in chunk for value in row]
+            )
 
     def ticket_row(
         self,
@@ -480,7 +514,7 @@ class SaleStatements:
         sold_by: str | None,
         wallet: str = "internal",
     ) -> tuple:
-        """A ticket as `insert_ticket` takes it, in `TICKET_COLUMNS` order."""
+        """A ticket as `insert_tickets` takes it, in `TICKET_COLUMNS` order."""
         created = self.moment(ticket.created)
         return (
             ticket.id,

@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
-from ticketing.contract.errors import ValidationFailed
+from ticketing.contract.errors import TicketingError, ValidationFailed
 
 
 def to_jsonable(value: Any) -> Any:
@@ -101,6 +101,10 @@ class WireJSONResponse(JSONResponse):
 
     def render(self, content) -> bytes:
         return dumps(content)
+
+
+def error_response(error: TicketingError) -> WireJSONResponse:
+    return WireJSONResponse(error.body(), status_code=error.http_status)
 
 
 class WireRequest(Request):
