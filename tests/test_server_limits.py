@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 
 from tests.servers import engine_server, free_port
+from tests.support import SAMPLE_REQUEST_TEXT
 from ticketing.access.betstack_signing import signed_headers
 from ticketing.api import create_app
 from ticketing.serve import uvicorn_options
@@ -155,18 +156,26 @@ def server_in_this_process(tmp_path) -> Iterator[tuple[int, object]]:
         thread.join(10)
 
 
-def test_after_a_500_the_answer_says_connection_close_and_the_connection_ends(tmp_path):
+@pytest.mark.parametrize("route", ["GET /be/tickets/{id}", "POST /be/tickets"])
+def test_after_a_500_the_answer_says_connection_close_and_the_connection_ends(tmp_path, route):
+    """Whether FastAPI's routing serves the request or `SaleLane` does, before it."""
     with server_in_this_process(tmp_path) as (port, app):
 
-        def broken(_actor, _reference):
-            raise RuntimeError("a bug behind GET /be/tickets/{id}")
+        def broken(*_args, **_kwargs):
+            raise RuntimeError(f"a bug behind {route}")
 
-        app.state.engine.get_ticket = broken
-        headers = signed_headers("site", DEMO_SITE_SECRET)
-        head = "GET /be/tickets/ABC123 HTTP/1.1\r\nHost: shop\r\n"
+        if route.startswith("GET"):
+            app.state.engine.get_ticket = broken
+            body = b""
+            head = "GET /be/tickets/ABC123 HTTP/1.1\r\nHost: shop\r\n"
+        else:
+            app.state.engine.sell = broken
+            body = SAMPLE_REQUEST_TEXT.encode()
+            head = f"POST /be/tickets HTTP/1.1\r\nHost: shop\r\nContent-Length: {len(body)}\r\n"
+        headers = signed_headers("site", DEMO_SITE_SECRET, body)
         request = head + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         with connect(port) as sock:
-            sock.sendall(request.encode() + b"\r\n")
+            sock.sendall(request.encode() + b"\r\n" + body)
             status, answer_headers, body = read_answer(sock)
             assert (status, json.loads(body)) == (500, {"code": 99, "message": "Internal error"})
             assert answer_headers.get("connection") == "close"
