@@ -8,6 +8,7 @@ cache, and a second embedded engine would start a second odds simulator (odds mo
 clear). Nothing a user does in the browser can make a second connection for the same settings.
 """
 
+import os
 import threading
 import time
 from collections import deque
@@ -119,6 +120,9 @@ def _secrets_table() -> dict:
 
 
 _connections: dict[str, Connection] = {}
+"""By the settings they were made for."""
+_by_source: dict[tuple[tuple[tuple[str, str], ...], str], Connection] = {}
+"""By what the settings were read from: the `TICKETING_*` environment and the `[ticketing]` secrets table."""
 _connections_lock = threading.Lock()
 
 
@@ -136,11 +140,17 @@ def _open(settings: TerminalSettings) -> Connection:
 
 
 def connection() -> Connection:
-    """Settings are read on every run (cheap); the engine or client behind them is made once per settings."""
-    settings_json = TerminalSettings.load(_secrets_table()).model_dump_json()
-    made = _connections.get(settings_json)
+    """The connection for the settings the environment and the secrets give now; the engine or client behind them
+    is made once per settings.
+
+    Every run of every page asks, so the settings are built and compared only when their sources change: a
+    changed `TICKETING_*` variable or secrets table still gives the connection of the new settings."""
+    table = _secrets_table()
+    source = (tuple((name, value) for name, value in os.environ.items() if name.startswith("TICKETING_")), repr(table))
+    made = _by_source.get(source)
     if made is not None:
         return made
+    settings_json = TerminalSettings.load(table).model_dump_json()
     with _connections_lock:
         if settings_json not in _connections:
             try:
@@ -148,4 +158,5 @@ def connection() -> Connection:
             except TicketingError as refused:
                 st.error(f"The till's credential was refused: {refused.message}. Check TICKETING_OPERATOR_SECRET.")
                 st.stop()
-        return _connections[settings_json]
+        made = _by_source[source] = _connections[settings_json]
+        return made

@@ -331,6 +331,18 @@ def simulators_running() -> int:
     return sum(thread.name == "odds-simulator" for thread in threading.enumerate())
 
 
+def test_a_changed_setting_gives_the_connection_of_the_new_settings(shop, monkeypatch):
+    """Every run asks for the connection and gets the one kept for its settings' sources: a variable changed
+    since is not missed, and changed back finds the first connection again."""
+    first = connection()
+    monkeypatch.setenv("TICKETING_SHOP_NAME", "Corner shop")
+    changed = connection()
+    assert changed is not first and changed.settings.shop_name == "Corner shop"
+    assert connection() is changed
+    monkeypatch.delenv("TICKETING_SHOP_NAME")
+    assert connection() is first
+
+
 def test_clear_caches_keeps_one_engine_one_simulator_and_the_slip(shop, monkeypatch):
     """What Streamlit's "Clear caches" does (both caches and the session state emptied), then the tab's next run."""
     monkeypatch.setenv("TICKETING_SIMULATOR", "on")
