@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,7 @@ class Connection:
     sold: deque = field(default_factory=lambda: deque(maxlen=SOLD_KEPT))
     """The last tickets this terminal sold, newest first, with their coupons: `(Ticket, Coupon)`."""
     _memo: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    _derived: dict[Hashable, tuple[Any, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -73,7 +74,11 @@ class Connection:
 
     def tax_profile(self) -> TaxProfile:
         profile = self.profile()
-        return TaxProfile(excise_rate=profile.excise_rate, withholding_rate=profile.withholding_rate)
+        return self.derived(
+            "tax_profile",
+            profile,
+            lambda: TaxProfile(excise_rate=profile.excise_rate, withholding_rate=profile.withholding_rate),
+        )
 
     def answers(self) -> bool:
         return self._recent("answers", 5, self._ping)
@@ -90,6 +95,17 @@ class Connection:
     def live_coupon(self, coupon_id: str, max_age: float) -> Coupon:
         """Odds and event states up to `max_age` seconds old, shared by every session of this process."""
         return self._recent(f"coupon {coupon_id}", max_age, lambda: self.service.get_coupon(coupon_id))
+
+    def derived(self, name: Hashable, source: Any, make: Callable[[], Any]) -> Any:
+        """`make()` once per `source`, a value this connection shares between runs and sessions until it reads it
+        again (the operator's profile, a live coupon): what every run would otherwise rebuild from the same object.
+        A new read is a new object, so the value is made again from it."""
+        kept = self._derived.get(name)
+        if kept is not None and kept[0] is source:
+            return kept[1]
+        value = make()
+        self._derived[name] = (source, value)
+        return value
 
     def _ping(self) -> bool:
         try:
