@@ -260,6 +260,20 @@ def test_suspended_event_is_greyed_out_and_blocks_sale(shop):
     assert f"Event 3, {event.fixture}, is suspended" in page_text(at)
 
 
+def test_the_grid_follows_each_new_read_of_the_coupon(shop, monkeypatch):
+    """Pick labels and fixture lines are made once per read of the coupon: the next read (odds moved, an event
+    suspended) is drawn, not the first one kept."""
+    monkeypatch.setattr(sell, "ODDS_MAX_AGE", 0)
+    at = start()
+    event = shop.get_coupon(SITE_TILL, "455").events[1]
+    assert at.button(key=f"pick-{event.id}-101").label == f"1 · {event.odds[101]:.2f}"
+    new_odds = event.odds[101] + D("0.25")
+    shop.update_event(SITE_FEED, "455", event.id, EventUpdate(odds={101: new_odds}, status=EventStatus.SUSPENDED))
+    at.run()
+    assert at.button(key=f"pick-{event.id}-101").label == f"1 · {new_odds:.2f} :green[▲]"
+    assert "<span class='jp-badge'>suspended</span>" in at.html[0].value
+
+
 def test_quick_pick_with_a_seed_is_reproducible(shop):
     at = AppTest.from_file(APP, default_timeout=30)
     at.query_params["coupon"] = "457"
