@@ -69,9 +69,10 @@ state = st.session_state
 
 
 def draft() -> Draft:
-    """Through `session_draft`, not `state.draft`: Streamlit's "Clear caches" empties the session state, and the
-    next live refresh or callback runs before any full run has put the draft back."""
-    return session_draft()
+    """The session's draft, for callbacks and the live fragment. Found again through `session_draft` when the
+    session state has lost it: Streamlit's "Clear caches" empties the state, and the next live refresh or callback
+    runs before any full run has put the draft back. Keeping the URL on the draft is the full run's job."""
+    return state.get("draft") or session_draft()
 
 
 def typed(key: str, current: str | None) -> str | None:
@@ -324,12 +325,14 @@ def account_balance(conn: Connection, token: str) -> Decimal | None:
 def remember_odds(coupon: Coupon) -> dict[tuple[int, int], int]:
     """Arrows for odds that moved in the last few seconds: {(event, bet): +1 or -1}."""
     memory, now = state.setdefault("odds_memory", {"last": {}, "trend": {}}), time.monotonic()
-    for event in coupon.events:
-        for bet, odds in event.odds.items():
-            before = memory["last"].get((event.id, bet))
-            if before is not None and before != odds:
-                memory["trend"][(event.id, bet)] = (1 if odds > before else -1, now)
-            memory["last"][(event.id, bet)] = odds
+    if memory.get("read") is not coupon:  # the odds of one read do not move: compared once
+        memory["read"] = coupon
+        for event in coupon.events:
+            for bet, odds in event.odds.items():
+                before = memory["last"].get((event.id, bet))
+                if before is not None and before != odds:
+                    memory["trend"][(event.id, bet)] = (1 if odds > before else -1, now)
+                memory["last"][(event.id, bet)] = odds
     return {k: d for k, (d, since) in memory["trend"].items() if now - since < TREND_SECONDS}
 
 
