@@ -8,10 +8,11 @@ cache, and a second embedded engine would start a second odds simulator (odds mo
 clear). Nothing a user does in the browser can make a second connection for the same settings.
 """
 
+import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ class Connection:
     sold: deque = field(default_factory=lambda: deque(maxlen=SOLD_KEPT))
     """The last tickets this terminal sold, newest first, with their coupons: `(Ticket, Coupon)`."""
     _memo: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    _derived: dict[Hashable, tuple[Any, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -72,7 +74,11 @@ class Connection:
 
     def tax_profile(self) -> TaxProfile:
         profile = self.profile()
-        return TaxProfile(excise_rate=profile.excise_rate, withholding_rate=profile.withholding_rate)
+        return self.derived(
+            "tax_profile",
+            profile,
+            lambda: TaxProfile(excise_rate=profile.excise_rate, withholding_rate=profile.withholding_rate),
+        )
 
     def answers(self) -> bool:
         return self._recent("answers", 5, self._ping)
@@ -89,6 +95,17 @@ class Connection:
     def live_coupon(self, coupon_id: str, max_age: float) -> Coupon:
         """Odds and event states up to `max_age` seconds old, shared by every session of this process."""
         return self._recent(f"coupon {coupon_id}", max_age, lambda: self.service.get_coupon(coupon_id))
+
+    def derived(self, name: Hashable, source: Any, make: Callable[[], Any]) -> Any:
+        """`make()` once per `source`, a value this connection shares between runs and sessions until it reads it
+        again (the operator's profile, a live coupon): what every run would otherwise rebuild from the same object.
+        A new read is a new object, so the value is made again from it."""
+        kept = self._derived.get(name)
+        if kept is not None and kept[0] is source:
+            return kept[1]
+        value = make()
+        self._derived[name] = (source, value)
+        return value
 
     def _ping(self) -> bool:
         try:
@@ -119,6 +136,9 @@ def _secrets_table() -> dict:
 
 
 _connections: dict[str, Connection] = {}
+"""By the settings they were made for."""
+_by_source: dict[tuple[tuple[tuple[str, str], ...], str], Connection] = {}
+"""By what the settings were read from: the `TICKETING_*` environment and the `[ticketing]` secrets table."""
 _connections_lock = threading.Lock()
 
 
@@ -136,11 +156,17 @@ def _open(settings: TerminalSettings) -> Connection:
 
 
 def connection() -> Connection:
-    """Settings are read on every run (cheap); the engine or client behind them is made once per settings."""
-    settings_json = TerminalSettings.load(_secrets_table()).model_dump_json()
-    made = _connections.get(settings_json)
+    """The connection for the settings the environment and the secrets give now; the engine or client behind them
+    is made once per settings.
+
+    Every run of every page asks, so the settings are built and compared only when their sources change: a
+    changed `TICKETING_*` variable or secrets table still gives the connection of the new settings."""
+    table = _secrets_table()
+    source = (tuple((name, value) for name, value in os.environ.items() if name.startswith("TICKETING_")), repr(table))
+    made = _by_source.get(source)
     if made is not None:
         return made
+    settings_json = TerminalSettings.load(table).model_dump_json()
     with _connections_lock:
         if settings_json not in _connections:
             try:
@@ -148,4 +174,5 @@ def connection() -> Connection:
             except TicketingError as refused:
                 st.error(f"The till's credential was refused: {refused.message}. Check TICKETING_OPERATOR_SECRET.")
                 st.stop()
-        return _connections[settings_json]
+        made = _by_source[source] = _connections[settings_json]
+        return made

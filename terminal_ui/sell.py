@@ -69,9 +69,10 @@ state = st.session_state
 
 
 def draft() -> Draft:
-    """Through `session_draft`, not `state.draft`: Streamlit's "Clear caches" empties the session state, and the
-    next live refresh or callback runs before any full run has put the draft back."""
-    return session_draft()
+    """The session's draft, for callbacks and the live fragment. Found again through `session_draft` when the
+    session state has lost it: Streamlit's "Clear caches" empties the state, and the next live refresh or callback
+    runs before any full run has put the draft back. Keeping the URL on the draft is the full run's job."""
+    return state.get("draft") or session_draft()
 
 
 def typed(key: str, current: str | None) -> str | None:
@@ -324,12 +325,14 @@ def account_balance(conn: Connection, token: str) -> Decimal | None:
 def remember_odds(coupon: Coupon) -> dict[tuple[int, int], int]:
     """Arrows for odds that moved in the last few seconds: {(event, bet): +1 or -1}."""
     memory, now = state.setdefault("odds_memory", {"last": {}, "trend": {}}), time.monotonic()
-    for event in coupon.events:
-        for bet, odds in event.odds.items():
-            before = memory["last"].get((event.id, bet))
-            if before is not None and before != odds:
-                memory["trend"][(event.id, bet)] = (1 if odds > before else -1, now)
-            memory["last"][(event.id, bet)] = odds
+    if memory.get("read") is not coupon:  # the odds of one read do not move: compared once
+        memory["read"] = coupon
+        for event in coupon.events:
+            for bet, odds in event.odds.items():
+                before = memory["last"].get((event.id, bet))
+                if before is not None and before != odds:
+                    memory["trend"][(event.id, bet)] = (1 if odds > before else -1, now)
+                memory["last"][(event.id, bet)] = odds
     return {k: d for k, (d, since) in memory["trend"].items() if now - since < TREND_SECONDS}
 
 
@@ -351,23 +354,35 @@ def fixture_lines(coupon: Coupon, zone: ZoneInfo) -> str:
     return "".join(lines)
 
 
-def event_grid(coupon: Coupon, slip: Draft, trends: dict, zone: ZoneInfo, closed: bool) -> None:
+def grid_text(coupon: Coupon, zone: ZoneInfo) -> tuple[str, dict[tuple[int, int], str]]:
+    """The fixtures' HTML and every pick's label without its arrow: the same on every run until the odds are read
+    again."""
+    labels = {
+        (event.id, bet): f"{PICK_LABELS[bet]} · {odds:.2f}"
+        for event in coupon.events
+        for bet, odds in event.odds.items()
+    }
+    return fixture_lines(coupon, zone), labels
+
+
+def event_grid(conn: Connection, coupon: Coupon, slip: Draft, trends: dict, zone: ZoneInfo, closed: bool) -> None:
     """The fixtures are one HTML element beside one row of three buttons an event, lines and rows of one fixed
     height (the page's stylesheet): an element a row fewer than a label per row, and no Markdown to parse."""
     picks = slip.picks
-    st.html(fixture_lines(coupon, zone))
+    fixtures, labels = conn.derived(("grid", coupon.id, zone.key), coupon, lambda: grid_text(coupon, zone))
+    st.html(fixtures)
     with st.container(gap=None, width="content", key="grid-picks"):
         for event in coupon.events:
             open_ = event.status == EventStatus.AVAILABLE and not closed
             with st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False):
                 for bet in BET_IDS:
-                    odds = event.odds.get(bet)
-                    arrow = ARROWS.get(trends.get((event.id, bet)), "")
+                    label = labels.get((event.id, bet))
+                    arrow = ARROWS.get(trends.get((event.id, bet)))
                     st.button(
-                        f"{PICK_LABELS[bet]} · {odds:.2f} {arrow}".rstrip() if odds else PICK_LABELS[bet],
+                        f"{label} {arrow}" if label and arrow else label or PICK_LABELS[bet],
                         key=f"pick-{event.id}-{bet}",
                         type="primary" if picks.get(event.id) == bet else "secondary",
-                        disabled=not open_ or odds is None,
+                        disabled=not open_ or label is None,
                         on_click=toggle_pick,
                         args=(event.id, bet),
                         width=80,
@@ -481,7 +496,7 @@ def live_slip(conn: Connection, coupon_id: str, zone: ZoneInfo) -> None:
         shown_odds = {e.id: dict(e.odds) for e in coupon.events}
         # One row for the fixtures, the picks and the slip: fewer layout blocks than columns, on every pick.
         with st.container(horizontal=True, gap="small", key="grid"):
-            event_grid(coupon, slip, trends, zone, closed)
+            event_grid(conn, coupon, slip, trends, zone, closed)
             slip_panel(conn, coupon, slip, shown_odds, closed, zone)
         slip.shown_odds = shown_odds
 
@@ -629,7 +644,10 @@ def top_bar(conn: Connection, coupons: list[Coupon], coupon: Coupon, slip: Draft
     by_id = {c.id: c for c in coupons}
     fixed = coupon.stake_rules.fixed_stake is not None
     with st.container(horizontal=True, vertical_alignment="bottom", gap="small", key="top-bar"):
-        labels = {cid: coupon_label(conn, c) for cid, c in by_id.items()}
+        closed = tuple(is_closed(c) for c in coupons)
+        labels = conn.derived(
+            ("coupon_labels", closed), coupons, lambda: {cid: coupon_label(conn, c) for cid, c in by_id.items()}
+        )
         st.selectbox(
             "Coupon",
             list(by_id),

@@ -260,6 +260,20 @@ def test_suspended_event_is_greyed_out_and_blocks_sale(shop):
     assert f"Event 3, {event.fixture}, is suspended" in page_text(at)
 
 
+def test_the_grid_follows_each_new_read_of_the_coupon(shop, monkeypatch):
+    """Pick labels and fixture lines are made once per read of the coupon: the next read (odds moved, an event
+    suspended) is drawn, not the first one kept."""
+    monkeypatch.setattr(sell, "ODDS_MAX_AGE", 0)
+    at = start()
+    event = shop.get_coupon(SITE_TILL, "455").events[1]
+    assert at.button(key=f"pick-{event.id}-101").label == f"1 · {event.odds[101]:.2f}"
+    new_odds = event.odds[101] + D("0.25")
+    shop.update_event(SITE_FEED, "455", event.id, EventUpdate(odds={101: new_odds}, status=EventStatus.SUSPENDED))
+    at.run()
+    assert at.button(key=f"pick-{event.id}-101").label == f"1 · {new_odds:.2f} :green[▲]"
+    assert "<span class='jp-badge'>suspended</span>" in at.html[0].value
+
+
 def test_quick_pick_with_a_seed_is_reproducible(shop):
     at = AppTest.from_file(APP, default_timeout=30)
     at.query_params["coupon"] = "457"
@@ -329,6 +343,18 @@ def test_token_never_shown_in_full(shop):
 
 def simulators_running() -> int:
     return sum(thread.name == "odds-simulator" for thread in threading.enumerate())
+
+
+def test_a_changed_setting_gives_the_connection_of_the_new_settings(shop, monkeypatch):
+    """Every run asks for the connection and gets the one kept for its settings' sources: a variable changed
+    since is not missed, and changed back finds the first connection again."""
+    first = connection()
+    monkeypatch.setenv("TICKETING_SHOP_NAME", "Corner shop")
+    changed = connection()
+    assert changed is not first and changed.settings.shop_name == "Corner shop"
+    assert connection() is changed
+    monkeypatch.delenv("TICKETING_SHOP_NAME")
+    assert connection() is first
 
 
 def test_clear_caches_keeps_one_engine_one_simulator_and_the_slip(shop, monkeypatch):
