@@ -531,6 +531,23 @@ BREAKAGES = [
         ),
     ),
     Breakage(
+        id="terminal-connection-blind-to-changed-settings",
+        guarantee="the terminal acts for the settings it is given now",
+        file="terminal_ui/connection.py",
+        old="    source = (tuple((name, value) for name, value in os.environ.items()"
+        ' if name.startswith("TICKETING_")), repr(table))\n',
+        new="    source = repr(table)\n",
+        tests=("tests/test_terminal_page.py::test_a_changed_setting_gives_the_connection_of_the_new_settings",),
+    ),
+    Breakage(
+        id="terminal-grid-kept-after-a-new-read",
+        guarantee="the terminal shows the odds and statuses as last read",
+        file="terminal_ui/connection.py",
+        old="        if kept is not None and kept[0] is source:\n",
+        new="        if kept is not None:\n",
+        tests=("tests/test_terminal_page.py::test_the_grid_follows_each_new_read_of_the_coupon",),
+    ),
+    Breakage(
         id="sale-idempotency-key-not-checked",
         guarantee="no input gives a 500: control characters in text fields are refused",
         file="ticketing/selling/http.py",
