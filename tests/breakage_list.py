@@ -548,6 +548,14 @@ BREAKAGES = [
         tests=("tests/test_terminal_page.py::test_the_grid_follows_each_new_read_of_the_coupon",),
     ),
     Breakage(
+        id="coupon-bodies-read-by-the-lenient-reader",
+        guarantee="no input gives a 500: duplicate keys are 422",
+        file="ticketing/coupons/routes.py",
+        old='    router = APIRouter(prefix="/be/coupons", responses=errors, route_class=WireRoute)\n',
+        new='    router = APIRouter(prefix="/be/coupons", responses=errors)\n',
+        tests=(f"{HOSTILE}::test_duplicate_json_keys_are_422_on_every_route_that_takes_a_body",),
+    ),
+    Breakage(
         id="sale-idempotency-key-not-checked",
         guarantee="no input gives a 500: control characters in text fields are refused",
         file="ticketing/selling/http.py",

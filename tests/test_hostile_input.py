@@ -86,6 +86,23 @@ def test_duplicate_json_keys_are_422_and_sell_nothing(api):
 
 
 @pytest.mark.parametrize(
+    "admin, path, body",
+    [
+        (True, "/be/coupons/drafts", '{"id": "DUP-1", "name": "A", "name": "B"}'),
+        (True, "/be/coupons/455/sandbox/tickets", '{"stake": 25, "stake": 5000, "bets": [101]}'),
+        (True, "/be/wallet/outbox/retry", '{"message_id": 1, "message_id": 2}'),
+        (False, "/be/wallet/player", '{"token": "a", "token": "b"}'),
+        (False, "/be/shifts", '{"float": 5000, "float": 50}'),
+    ],
+)
+def test_duplicate_json_keys_are_422_on_every_route_that_takes_a_body(api, admin, path, body):
+    """Every router reads bodies with the strict reader (`WireRoute`), not only the sale's."""
+    response = (as_admin(api) if admin else api).request("POST", path, body)
+    assert (response.status_code, response.json()["code"]) == (422, 90), f"{path}: {response.text}"
+    assert "duplicate key" in response.json()["message"], response.text
+
+
+@pytest.mark.parametrize(
     "name, body",
     [
         ("not UTF-8", b'{"operator": "\xff\xfe"}'),

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Depends, Path, Request, Response
 from ticketing.access.http import Caller, Scheme, acting
 from ticketing.access.roles import Permission
 from ticketing.contract.models import MAX_ID, Coupon, CouponEvent, EventUpdate, ResultEntry, SettlementSummary, Ticket
-from ticketing.contract.wire import WireJSONResponse
+from ticketing.contract.wire import WireJSONResponse, WireRoute
 from ticketing.coupons.models import Draft, DraftSummary, Publication, Sandbox, SandboxSale
 from ticketing.engine import TicketEngine
 
@@ -30,7 +30,7 @@ Publisher = Annotated[Caller, Depends(acting(Permission.PUBLISH_COUPONS, Scheme.
 
 
 def coupons_router(errors: dict) -> APIRouter:
-    router = APIRouter(prefix="/be/coupons", responses=errors)
+    router = APIRouter(prefix="/be/coupons", responses=errors, route_class=WireRoute)
 
     @router.post("/drafts", response_model=Draft, tags=["drafts"])
     def save_draft(

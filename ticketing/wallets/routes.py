@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ticketing.access.http import Caller, Scheme, acting
 from ticketing.access.roles import Permission
 from ticketing.contract.models import PrintableText
-from ticketing.contract.wire import WireJSONResponse
+from ticketing.contract.wire import WireJSONResponse, WireRoute
 from ticketing.engine import TicketEngine
 from ticketing.wallets.outbox import BLOCKING, CANCELLED, DELIVERED, DISCARDED, OutboxMessage
 from ticketing.wallets.reconcile import Reconciliation, WalletPlayer, WalletStatus
@@ -60,7 +60,7 @@ Seller = guard(Permission.SELL)
 
 
 def wallet_router(errors: dict) -> APIRouter:
-    router = APIRouter(prefix="/be/wallet", responses=errors, tags=["wallet"])
+    router = APIRouter(prefix="/be/wallet", responses=errors, tags=["wallet"], route_class=WireRoute)
 
     @router.get("", response_model=WalletStatus)
     def status(caller: Operations, engine: Engine):
