@@ -169,6 +169,23 @@ def test_a_batch_with_more_rows_than_one_statement_takes_writes_them_all(engine,
     assert engine.balance(sample_request().token) == D("10000000.00") - 60 * D("25.00")
 
 
+def test_the_writers_connection_lost_between_batches_loses_no_sale(engine):
+    """The writer keeps its connection between batches (`Store.batch_write`); when the database ends it, the next
+    batch fails, its sales are written alone, and the batches after it connect again."""
+    if engine.store.is_sqlite:
+        pytest.skip("a server-side disconnect is PostgreSQL's")
+    engine.create_ticket(SITE_TILL, sample_request())
+    held = engine.store._batch_connection
+    backend = held.connection.driver_connection.info.backend_pid
+    with engine.store.engine.connect() as admin:
+        admin.exec_driver_sql(f"SELECT pg_terminate_backend({backend})")
+    before = engine.balance(sample_request().token)
+    sold = [engine.create_ticket(SITE_TILL, sample_request()) for _ in range(3)]
+    assert all(engine.get_ticket(SITE_TILL, t.id).code == t.code for t in sold)
+    assert engine.balance(sample_request().token) == before - 3 * D("25.00")
+    assert not held.invalidated, "the kept connection connected again"
+
+
 def test_a_sale_refused_in_a_batch_on_the_engine_debits_nothing(engine):
     token = sample_request().token
     before = engine.balance(token)

@@ -139,7 +139,7 @@ class TicketEngine:
         self._operators: dict[str, tuple[Operator, float]] = {}
         self._account_holders: dict[str, AccountHolder] = {}
         # Sales, and the wallets' answers to them, share the writer thread and its group commits.
-        self._sales: GroupCommitter = GroupCommitter(store.write, self._write, self._write_alone, "ticket-sales")
+        self._sales: GroupCommitter = GroupCommitter(store.batch_write, self._write, self._write_alone, "ticket-sales")
         self.wallet_settings = wallet_settings or WalletSettings()
         self.pam = PamClients(self.wallet_settings)
         self.wallets = Wallets(InternalWallet(), PamWallet())

@@ -820,6 +820,7 @@ class Store:
         # SQLite's own busy handler would poll with growing sleeps (seconds of tail latency under load).
         self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
         self._coupons_seen: dict[str, tuple[tuple, Coupon]] = {}
+        self._batch_connection: Connection | None = None
         self.sales = SaleStatements(self.is_sqlite)
 
     def create_schema(self) -> None:
@@ -845,6 +846,8 @@ class Store:
                 conn.commit()
 
     def dispose(self) -> None:
+        if self._batch_connection is not None:
+            self._batch_connection.close()
         self.engine.dispose()
 
     @contextmanager
@@ -859,6 +862,19 @@ class Store:
             conn.execution_options(write=True)
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def batch_write(self) -> Iterator[Connection]:
+        """`write()` for the group commit's one writer thread, on a connection it keeps between batches: a batch
+        does not take a connection from the pool and give it back (nor, on PostgreSQL, ping the server first). A
+        batch that finds the connection lost fails (its sales are then written alone); SQLAlchemy has invalidated
+        the connection, and it connects again for the next batch."""
+        with self._write_lock:
+            if self._batch_connection is None:
+                self._batch_connection = self.engine.connect()
+                self._batch_connection.execution_options(write=True)
+            with self._batch_connection.begin():
+                yield self._batch_connection
 
     # ---- operators and accounts ---------------------------------------------------------------------------
 
