@@ -103,11 +103,18 @@ def test_sigkill_during_outbox_delivery_then_a_restart_delivers_each_message_onc
             response = api.post_ticket(sample_body(token=token, bets=[BETS_BY_LABEL[p] for p in pick]))
             assert response.status_code == 200, response.text
             sold.append(wire.loads(response.content))
+        winners = [t for t, pick in zip(sold, picks, strict=True) if pick == "1111111"]
         wallet.fault("late", "ticket_win", seconds=30, times=len(picks))
         settle(db, "1111111")
-        wait_for(lambda: [r for r in wallet.received() if r["action"] == "ticket_win"], "a win applied")
+        # Killed once every win is applied and none of their answers has come: the new process must send each
+        # again (a duplicate for the wallet), whatever order and pace the first one sent them in.
+        wait_for(
+            lambda: (
+                {r["ticket_id"] for r in wallet.received() if r["action"] == "ticket_win"} >= {t["id"] for t in winners}
+            ),
+            "every win applied",
+        )
         kill(process)
-    winners = [t for t, pick in zip(sold, picks, strict=True) if pick == "1111111"]
     wallet.clear_faults()
     with engine_server(db, tmp_path / "engine-2.log", extra_env=server_env(wallet)):
         wait_for(
