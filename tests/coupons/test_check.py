@@ -91,7 +91,7 @@ def run_cli(*names: Path | str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
 
 
