@@ -168,9 +168,9 @@ BREAKAGES = [
         id="odds-read-before-the-write-transaction",
         guarantee="the odds check and the write are one transaction",
         file="ticketing/engine.py",
-        old="            coupons[key] = self.store.load_coupon(conn, request.coupon_id, operator.name, lock=True)\n",
+        old="            coupons[key] = self.store.load_coupon_to_sell(conn, request.coupon_id, operator.name)\n",
         new="            with self.store.read() as early:\n"
-        "                coupons[key] = self.store.load_coupon(early, request.coupon_id, operator.name, lock=True)\n",
+        "                coupons[key] = self.store.load_coupon_to_sell(early, request.coupon_id, operator.name)\n",
         tests=(f"{DURABLE}::test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit",),
         needs_postgres=True,
     ),
@@ -554,6 +554,17 @@ BREAKAGES = [
         old='    router = APIRouter(prefix="/be/coupons", responses=errors, route_class=WireRoute)\n',
         new='    router = APIRouter(prefix="/be/coupons", responses=errors)\n',
         tests=(f"{HOSTILE}::test_duplicate_json_keys_are_422_on_every_route_that_takes_a_body",),
+    ),
+    Breakage(
+        id="sale-coupon-kept-after-another-commit",
+        guarantee="a ticket is never priced outside odds_diff of the stored odds",
+        file="ticketing/storage.py",
+        old="        if self._sale_coupons_read_on != (raw, version):\n",
+        new="        if self._sale_coupons_read_on is None:\n",
+        tests=(
+            f"{GROUP}::test_odds_moved_by_another_process_are_the_next_batchs_odds",
+            f"{API}::test_moved_odds_with_zero_tolerance_is_102_naming_the_event",
+        ),
     ),
     Breakage(
         id="sale-idempotency-key-not-checked",

@@ -10,9 +10,17 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import event
 
-from tests.support import SITE_TILL, sample_request
-from ticketing.contract.errors import InsufficientBalance, StakeOutOfLimits, TicketingError
+from tests.support import SITE_FEED, SITE_TILL, sample_request
+from ticketing.contract.errors import (
+    EventNotAvailable,
+    InsufficientBalance,
+    StakeOutOfLimits,
+    TicketingError,
+)
+from ticketing.contract.models import EventUpdate
+from ticketing.engine import TicketEngine
 from ticketing.selling.group_commit import AGAIN, GroupCommitter
+from ticketing.storage import Store
 
 
 class Ledger:
@@ -184,6 +192,24 @@ def test_the_writers_connection_lost_between_batches_loses_no_sale(engine):
     assert all(engine.get_ticket(SITE_TILL, t.id).code == t.code for t in sold)
     assert engine.balance(sample_request().token) == before - 3 * D("25.00")
     assert not held.invalidated, "the kept connection connected again"
+
+
+def test_odds_moved_by_another_process_are_the_next_batchs_odds(engine):
+    """The writer reads a coupon again only when another connection has committed since its last batch (SQLite's
+    `data_version`): a feed in another process, its own engine on the same database, moves the odds and suspends an
+    event between two sales; the second sale sees both."""
+    first = engine.create_ticket(SITE_TILL, sample_request())
+    feed = TicketEngine(Store(engine.store.url))
+    try:
+        event_id = first.events[0].id
+        feed.update_event(SITE_FEED, "455", event_id, EventUpdate(odds={101: first.events[0].odds + D("1.00")}))
+        repriced = engine.create_ticket(SITE_TILL, sample_request())
+        assert repriced.events[0].odds == first.events[0].odds + D("1.00")
+        feed.update_event(SITE_FEED, "455", first.events[1].id, EventUpdate(status="suspended"))
+        with pytest.raises(EventNotAvailable):
+            engine.create_ticket(SITE_TILL, sample_request())
+    finally:
+        feed.close()
 
 
 def test_a_sale_refused_in_a_batch_on_the_engine_debits_nothing(engine):

@@ -7,6 +7,7 @@ from decimal import Decimal
 from urllib.parse import urlparse
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests.browser import chromium, sold_code, wait_for_app, widget
@@ -345,8 +346,16 @@ def test_the_url_follows_the_picker_and_a_link_that_cannot_open_says_so(browser,
     url, _engine = till
     page = open_till(browser, f"{url}/?coupon=999")
     expect(page.get_by_text("The link asked for coupon “999”: no such coupon")).to_be_visible()
-    page.get_by_label("Coupon").click()
-    page.get_by_role("option", name=re.compile(r"^457 ")).click()
+    # Opened again if the list was redrawn under the click (a live refresh did that once in CI, under load): a
+    # cashier whose click missed clicks again.
+    for attempt in range(3):
+        page.get_by_label("Coupon").click()
+        try:
+            page.get_by_role("option", name=re.compile(r"^457 ")).click(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            assert attempt < 2, "the coupon list never held still for a click"
+            page.keyboard.press("Escape")
     page.wait_for_url(re.compile(r"coupon=457"))
 
 

@@ -425,7 +425,7 @@ class TicketEngine:
             raise InvalidToken()
         key = (request.coupon_id, operator.name)
         if key not in coupons:
-            coupons[key] = self.store.load_coupon(conn, request.coupon_id, operator.name, lock=True)
+            coupons[key] = self.store.load_coupon_to_sell(conn, request.coupon_id, operator.name)
         coupon = coupons[key]
         if coupon is None or coupon.status == CouponStatus.DRAFT:
             raise CouponNotFound(f"Coupon {request.coupon_id} not found", coupon_id=request.coupon_id)

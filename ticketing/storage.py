@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import (
@@ -821,6 +822,8 @@ class Store:
         self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
         self._coupons_seen: dict[str, tuple[tuple, Coupon]] = {}
         self._batch_connection: Connection | None = None
+        self._sale_coupons: dict[tuple[str, str], Coupon | None] = {}
+        self._sale_coupons_read_on: tuple[Any, int] | None = None
         self.sales = SaleStatements(self.is_sqlite)
 
     def create_schema(self) -> None:
@@ -960,6 +963,27 @@ class Store:
             row = conn.execute(SELECT_COUPON, owned).first()
             return None if row is None else self._coupon(row, [])
         return self._coupon_from_rows(coupon_id, rows)
+
+    def load_coupon_to_sell(self, conn: Connection, coupon_id: str, operator: str) -> Coupon | None:
+        """`load_coupon(lock=True)` for the group commit's batches, on SQLite without reading the coupon again while
+        nothing else has committed since this connection last read it.
+
+        SQLite's `PRAGMA data_version` changes, for a connection, whenever another connection commits: unchanged,
+        the batch's snapshot holds exactly what the last batch's did, and this connection itself writes only sales
+        (never a coupon or an event). Every odds or status change is another connection's commit, so it is read
+        before the next batch prices anything. PostgreSQL reads the coupon every batch (FOR SHARE)."""
+        if not self.is_sqlite:
+            return self.load_coupon(conn, coupon_id, operator, lock=True)
+        raw = conn.connection.driver_connection
+        version = raw.execute("PRAGMA data_version").fetchone()[0]
+        # The connection itself is kept, not its id: another connection's versions mean nothing here.
+        if self._sale_coupons_read_on != (raw, version):
+            self._sale_coupons.clear()
+            self._sale_coupons_read_on = (raw, version)
+        key = (coupon_id, operator)
+        if key not in self._sale_coupons:
+            self._sale_coupons[key] = self.load_coupon(conn, coupon_id, operator, lock=True)
+        return self._sale_coupons[key]
 
     def coupon_owner(self, conn: Connection, coupon_id: str) -> str | None:
         """The operator whose coupon, or draft, has this id: nobody else may take the id over."""
