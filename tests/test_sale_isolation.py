@@ -9,6 +9,7 @@ from decimal import Decimal as D
 from sqlalchemy import event
 
 import ticketing.engine
+import ticketing.selling.tickets
 from tests.support import SITE_TILL, sample_request
 from ticketing.access import replays
 from ticketing.access.replays import SignedRequest
@@ -70,7 +71,7 @@ def sold_codes(engine) -> set[str]:
 def test_an_internal_error_in_one_sale_fails_it_alone_and_its_batch_commits_once(engine, monkeypatch):
     token = sample_request().token
     before = engine.balance(token)
-    price_ticket = ticketing.engine.price_ticket
+    price_ticket = ticketing.selling.tickets.price_ticket
 
     def price_or_break(stake, *args):
         # After its signature was claimed in the batch: only taking that claim back lets it be sent again.
@@ -78,7 +79,7 @@ def test_an_internal_error_in_one_sale_fails_it_alone_and_its_batch_commits_once
             raise RuntimeError("a bug in one sale")
         return price_ticket(stake, *args)
 
-    monkeypatch.setattr(ticketing.engine, "price_ticket", price_or_break)
+    monkeypatch.setattr(ticketing.selling.tickets, "price_ticket", price_or_break)
     outcomes, write_transactions = sell_a_batch_behind_a_held_commit(engine)
 
     assert [type(o).__name__ for o in outcomes] == ["Ticket"] * 3 + ["RuntimeError"] + ["Ticket"] * 2
@@ -108,6 +109,8 @@ def test_a_ticket_code_already_taken_is_drawn_again_within_its_batch(engine, mon
         return code
 
     first_of_batch: list[str] = []
+    # Drawn by the ticket's builder, drawn again by the engine.
+    monkeypatch.setattr(ticketing.selling.tickets, "new_ticket_code", a_taken_code_then_one_twice)
     monkeypatch.setattr(ticketing.engine, "new_ticket_code", a_taken_code_then_one_twice)
     outcomes, write_transactions = sell_a_batch_behind_a_held_commit(engine)
 

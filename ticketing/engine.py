@@ -7,7 +7,6 @@ in-process as well as over HTTP; `ticketing.access.acting.ActingEngine` binds an
 """
 
 import asyncio
-import hashlib
 import hmac
 import time
 from collections.abc import Callable
@@ -57,17 +56,15 @@ from ticketing.contract.models import (
     TicketCursor,
     TicketQuery,
     TicketRequest,
-    TicketResult,
     TicketStatus,
-    trusted,
 )
-from ticketing.contract.money import from_cents, round_odds, to_cents
+from ticketing.contract.money import from_cents, to_cents
 from ticketing.coupons.check import check_coupon_data
 from ticketing.coupons.models import Draft, DraftSummary, Sandbox, SandboxSale
 from ticketing.coupons.service import CouponDesk
 from ticketing.selling.group_commit import AGAIN, GroupCommitter
-from ticketing.selling.pricing import price_ticket
 from ticketing.selling.rules import validate_ticket
+from ticketing.selling.tickets import priced_ticket, request_fingerprint
 from ticketing.settings import WalletSettings
 from ticketing.settlement.service import AfterSale
 from ticketing.storage import AccountHolder, Operator, Store, tickets
@@ -97,11 +94,6 @@ def lost_a_race(error: DBAPIError) -> bool:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def request_fingerprint(request: TicketRequest) -> str:
-    """Same key + same fingerprint = a retry. JSON layout and field order do not change it."""
-    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -431,34 +423,17 @@ class TicketEngine:
             raise CouponNotFound(f"Coupon {request.coupon_id} not found", coupon_id=request.coupon_id)
         events = validate_ticket(request, coupon, operator.currency, now)
         cap = operator.max_payout if coupon.max_payout is None else min(coupon.max_payout, operator.max_payout)
-        price = price_ticket(request.stake, [e.odds for e in events], operator.tax_profile, cap)
-        # Every field comes from validated models and exact pricing: built without validating it again.
-        ticket = trusted(
-            Ticket,
-            id=ticket_id,
-            code=new_ticket_code(),
+        ticket = priced_ticket(
+            request,
+            events,
+            operator.tax_profile,
+            cap,
+            ticket_id=ticket_id,
             operator=operator.name,
             coupon_id=coupon.id,
-            stake=price.stake,
-            currency=request.currency,
-            net_stake=price.net_stake,
-            excise=price.excise,
-            total_odds=round_odds(price.total_odds),
-            payout=price.payout,
-            tax=price.tax,
-            net_payout=price.net_payout,
-            odds_diff=round_odds(request.odds_diff),
-            status=TicketStatus.NEW,
-            result=TicketResult.PENDING,
-            approved=True,
-            source=request.source,
-            type=request.type,
-            atag=request.atag,
             user_id=account.user_id,
-            events=events,
-            created=now,
-            updated=now,
-            settlement=None,
+            atag=request.atag,
+            now=now,
         )
         return ticket, account
 

@@ -19,7 +19,8 @@ from ticketing.contract import wire
 from ticketing.contract.identifiers import new_ticket_id, token_fingerprint
 from ticketing.contract.models import BETS_BY_LABEL, TicketQuery
 from ticketing.demo.data import seed_demo_data
-from ticketing.engine import Sale, TicketEngine, request_fingerprint
+from ticketing.engine import Sale, TicketEngine
+from ticketing.selling.tickets import request_fingerprint
 from ticketing.settings import DEMO_SITE_SECRET, WalletSettings
 from ticketing.storage import AccountHolder, Store, database_url, tickets
 from ticketing.wallets.outbox import list_messages

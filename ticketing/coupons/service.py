@@ -8,7 +8,6 @@ settlement SQL (`AfterSale(sandbox=True)`), on a copy of the draft that tills ca
 a reset or discarding the draft clears it.
 """
 
-import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -28,7 +27,7 @@ from ticketing.contract.errors import (
     NotAllowed,
     TicketingError,
 )
-from ticketing.contract.identifiers import new_ticket_code, new_ticket_id
+from ticketing.contract.identifiers import new_ticket_id
 from ticketing.contract.models import (
     Coupon,
     CouponEvent,
@@ -37,17 +36,14 @@ from ticketing.contract.models import (
     EventUpdate,
     SettlementSummary,
     Ticket,
-    TicketResult,
-    TicketStatus,
 )
-from ticketing.contract.money import round_odds
 from ticketing.coupons import queries
 from ticketing.coupons.check import check_coupon_data
 from ticketing.coupons.diff import coupon_changes
 from ticketing.coupons.models import Draft, DraftSummary, Sandbox, SandboxSale, SandboxTicket
 from ticketing.coupons.rules import coupon_body, promised_settlement, settlement_agrees, version_of
-from ticketing.selling.pricing import price_ticket
 from ticketing.selling.rules import validate_ticket
+from ticketing.selling.tickets import priced_ticket, request_fingerprint
 from ticketing.settlement.service import AfterSale
 from ticketing.storage import Operator, Store
 from ticketing.wallets.interface import Wallets
@@ -234,34 +230,20 @@ class CouponDesk:
         request = sale.ticket_request(operator.name, coupon.currency, coupon_id)
         on_sale = coupon.model_copy(update={"id": coupon_id, "status": CouponStatus.OPEN})
         events = validate_ticket(request, on_sale, operator.currency, now)
-        price = price_ticket(request.stake, [e.odds for e in events], operator.tax_profile, coupon.max_payout)
-        ticket = Ticket(
-            id=new_ticket_id(now),
-            code=new_ticket_code(),
+        ticket = priced_ticket(
+            request,
+            events,
+            operator.tax_profile,
+            coupon.max_payout,
+            ticket_id=new_ticket_id(now),
             operator=operator.name,
             coupon_id=row.sandbox_id,
-            stake=price.stake,
-            currency=request.currency,
-            net_stake=price.net_stake,
-            excise=price.excise,
-            total_odds=round_odds(price.total_odds),
-            payout=price.payout,
-            tax=price.tax,
-            net_payout=price.net_payout,
-            odds_diff=round_odds(request.odds_diff),
-            status=TicketStatus.NEW,
-            result=TicketResult.PENDING,
-            approved=True,
-            source=request.source,
-            type=request.type,
-            atag=None,
             user_id=SANDBOX_TOKEN,
-            events=events,
-            created=now,
-            updated=now,
+            atag=None,
+            now=now,
             test=True,
         )
-        fingerprint = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+        fingerprint = request_fingerprint(request)
         self.store.insert_ticket(conn, ticket, SANDBOX_TOKEN, None, fingerprint, actor.credential[:64], test=True)
         return ticket.model_copy(update={"coupon_id": coupon_id})
 
