@@ -24,7 +24,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ticketing.access.http import Caller, Scheme, acting
+from ticketing.access.http import Caller, Engine, Scheme, acting
 from ticketing.access.roles import Permission, Role
 from ticketing.contract.errors import TicketingError, ValidationFailed
 from ticketing.contract.models import (
@@ -45,7 +45,7 @@ from ticketing.contract.wire import WireJSONResponse, WireRoute, error_response,
 from ticketing.coupons.routes import coupons_router
 from ticketing.embedded import open_engine, start_simulator
 from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
-from ticketing.selling.http import SALE_PATH, Engine, SaleLane, SaleRoute, sell_ticket
+from ticketing.selling.http import SALE_PATH, SaleLane, SaleRoute, sell_ticket
 from ticketing.settings import Settings
 from ticketing.settlement.routes import after_sale_router
 from ticketing.wallets.routes import wallet_router

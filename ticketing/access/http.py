@@ -9,10 +9,10 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Header, Request
+from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
 from ticketing.access.betstack_signing import verify_signature
@@ -21,9 +21,7 @@ from ticketing.access.replays import SignedRequest
 from ticketing.access.roles import Actor, Permission
 from ticketing.access.signatures import verify_request
 from ticketing.contract.errors import InvalidSignature, OperatorNotFound
-
-if TYPE_CHECKING:
-    from ticketing.engine import TicketEngine
+from ticketing.engine import TicketEngine
 
 OPERATOR_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 READS = {"GET", "HEAD"}
@@ -34,6 +32,15 @@ class Scheme(StrEnum):
     """Betstack's own endpoints: `ticketing.access.betstack_signing`, unchanged for Betstack's clients."""
     REQUEST = "request"
     """Every other endpoint: `ticketing.access.signatures`, over method, path, query and the raw body."""
+
+
+async def engine_of(request: Request) -> TicketEngine:
+    # async: a plain `def` dependency would cost every request a hop through the thread pool.
+    return request.app.state.engine
+
+
+Engine = Annotated[TicketEngine, Depends(engine_of)]
+"""A route's engine, the app's."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,7 @@ class Signed:
         )
 
 
-async def signed_caller(engine: "TicketEngine", permission: Permission | None, scheme: Scheme, sent: Signed) -> Caller:
+async def signed_caller(engine: TicketEngine, permission: Permission | None, scheme: Scheme, sent: Signed) -> Caller:
     """The caller a request's signature proves, whose role may do `permission`, or the refusal (403)."""
     operator_name, key_id, signature = sent.operator_name, sent.key_id, sent.signature
     if not operator_name:

@@ -7,25 +7,19 @@ All are an admin's (publishing coupons) and signed over method, path and body (`
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Response
 
-from ticketing.access.http import Caller, Scheme, acting
+from ticketing.access.http import Caller, Engine, Scheme, acting
 from ticketing.access.roles import Permission
 from ticketing.contract.models import MAX_ID, Coupon, CouponEvent, EventUpdate, ResultEntry, SettlementSummary, Ticket
 from ticketing.contract.wire import WireJSONResponse, WireRoute
 from ticketing.coupons.models import Draft, DraftSummary, Publication, Sandbox, SandboxSale
-from ticketing.engine import TicketEngine
 
 REFERENCE = r"^[A-Za-z0-9_.-]+$"
 CouponId = Annotated[str, Path(max_length=64, pattern=REFERENCE)]
 EventId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-async def engine_of(request: Request) -> TicketEngine:
-    return request.app.state.engine
-
-
-Engine = Annotated[TicketEngine, Depends(engine_of)]
 Publisher = Annotated[Caller, Depends(acting(Permission.PUBLISH_COUPONS, Scheme.REQUEST))]
 
 

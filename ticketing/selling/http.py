@@ -19,7 +19,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ticketing.access.http import Caller, Scheme, Signed, acting, signed_caller
+from ticketing.access.http import Caller, Engine, Scheme, Signed, acting, signed_caller
 from ticketing.access.roles import Permission
 from ticketing.contract.errors import InvalidSignature, TicketingError
 from ticketing.contract.models import TicketRequest
@@ -31,7 +31,6 @@ from ticketing.contract.wire import (
     invalid_request,
     loads_request,
 )
-from ticketing.engine import TicketEngine
 
 SALE_PATH = "/be/tickets"
 IDEMPOTENCY_KEY = r"^[\x20-\x7e]+$"
@@ -40,12 +39,6 @@ IDEMPOTENCY_KEY_LENGTH = 200
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY)
 
 
-async def engine_of(request: Request) -> TicketEngine:
-    # async: a plain `def` dependency would cost every request a hop through the thread pool.
-    return request.app.state.engine
-
-
-Engine = Annotated[TicketEngine, Depends(engine_of)]
 Seller = Annotated[Caller, Depends(acting(Permission.SELL, Scheme.BETSTACK))]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=IDEMPOTENCY_KEY_LENGTH, pattern=IDEMPOTENCY_KEY)

@@ -7,10 +7,10 @@ cancellations and shifts a till's (a shift is the calling till's own).
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict
 
-from ticketing.access.http import Caller, Scheme, acting
+from ticketing.access.http import Caller, Engine, Scheme, acting
 from ticketing.access.roles import Permission
 from ticketing.contract.models import (
     MAX_ID,
@@ -24,7 +24,6 @@ from ticketing.contract.models import (
     Ticket,
 )
 from ticketing.contract.wire import WireJSONResponse, WireRoute
-from ticketing.engine import TicketEngine
 
 REFERENCE = r"^[A-Za-z0-9_.-]+$"
 MAX_SHIFT_ID = 2**31 - 1
@@ -41,15 +40,10 @@ class ResultsPreview(BaseModel):
     results: dict[Annotated[int, Path(ge=1, le=MAX_ID)], EventResult]
 
 
-async def engine_of(request: Request) -> TicketEngine:
-    return request.app.state.engine
-
-
 def guard(permission: Permission):
     return Annotated[Caller, Depends(acting(permission, Scheme.REQUEST))]
 
 
-Engine = Annotated[TicketEngine, Depends(engine_of)]
 ResultEnterer = guard(Permission.ENTER_RESULTS)
 CouponCloser = guard(Permission.PUBLISH_COUPONS)
 CouponReader = guard(Permission.READ_COUPONS)

@@ -6,14 +6,13 @@ reconciliation are an admin's (`Permission.OPERATE_WALLET`); a player's balance 
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ticketing.access.http import Caller, Scheme, acting
+from ticketing.access.http import Caller, Engine, Scheme, acting
 from ticketing.access.roles import Permission
 from ticketing.contract.models import PrintableText
 from ticketing.contract.wire import WireJSONResponse, WireRoute
-from ticketing.engine import TicketEngine
 from ticketing.wallets.outbox import BLOCKING, CANCELLED, DELIVERED, DISCARDED, OutboxMessage
 from ticketing.wallets.reconcile import Reconciliation, WalletPlayer, WalletStatus
 
@@ -46,15 +45,10 @@ class PlayerLookup(BaseModel):
     token: Annotated[PrintableText, Field(min_length=1, max_length=256)]
 
 
-async def engine_of(request: Request) -> TicketEngine:
-    return request.app.state.engine
-
-
 def guard(permission: Permission):
     return Annotated[Caller, Depends(acting(permission, Scheme.REQUEST))]
 
 
-Engine = Annotated[TicketEngine, Depends(engine_of)]
 Operations = guard(Permission.OPERATE_WALLET)
 Seller = guard(Permission.SELL)
 
