@@ -2,8 +2,9 @@ import os
 
 import pytest
 
+from tests.browser import chromium
 from tests.databases import POSTGRES_COMMAND, POSTGRES_ENV, SKIP_REASON, Databases
-from tests.servers import engine_server
+from tests.servers import engine_server, terminal_server
 from tests.support import Api
 from ticketing.demo.data import seed_demo_data
 from ticketing.embedded import open_engine
@@ -108,3 +109,22 @@ def api(api_url):
     client = Api(api_url)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module (Debian's, never a downloaded one)."""
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def terminal(tmp_path_factory):
+    """An embedded-mode terminal for a module's browser tests, odds frozen so that keys and clicks are not raced by
+    the simulator: its URL and an engine on its database."""
+    folder = tmp_path_factory.mktemp("terminal")
+    db = folder / "terminal.sqlite3"
+    with terminal_server(db, folder / "streamlit.log") as (url, _process):
+        engine = open_engine(Settings(database=str(db), simulator=False))
+        yield url, engine
+        engine.close()

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import update
 
-from tests.browser import chromium, open_app, wait_for_app, widget
+from tests.browser import open_app, wait_for_app, widget
 from tests.servers import terminal_server
 from tests.support import SITE_ADMIN, SITE_TILL, sample_request, till_of
 from ticketing.contract.models import EventResult
@@ -17,12 +17,6 @@ from ticketing.storage import coupons
 
 pytestmark = pytest.mark.browser
 TILL = "site"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 def winner_to_pay(engine) -> str:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import ODDS_BY_KEY, chromium, odds_on_screen, open_app, pick_buttons, sold_code, wait_for_app, widget
+from tests.browser import ODDS_BY_KEY, odds_on_screen, open_app, pick_buttons, sold_code, wait_for_app, widget
 from tests.servers import engine_server, terminal_server
 from tests.support import SITE_ADMIN, SITE_TILL, sample_coupon
 from ticketing.client import TicketingClient
@@ -15,23 +15,6 @@ from ticketing.embedded import open_engine
 from ticketing.settings import DEMO_SITE_SECRET, Settings
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def terminal(tmp_path_factory):
-    """An embedded-mode terminal, odds frozen so that clicks are not raced by the simulator."""
-    folder = tmp_path_factory.mktemp("terminal")
-    db = folder / "terminal.sqlite3"
-    with terminal_server(db, folder / "streamlit.log") as (url, _process):
-        engine = open_engine(Settings(database=str(db), simulator=False))
-        yield url, engine
-        engine.close()
 
 
 def click_home_win_everywhere(page, coupon: Coupon) -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import chromium, open_app, sold_code, wait_for_app, widget
+from tests.browser import open_app, sold_code, wait_for_app, widget
 from tests.servers import engine_server, terminal_server
 from ticketing.client import TicketingClient
 from ticketing.contract.models import EventUpdate, TicketQuery
@@ -77,12 +77,6 @@ class SaleHoldingProxy:
         self._server.shutdown()
         self._server.server_close()
         self._forward.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,10 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from tests.browser import chromium, sold_code, wait_for_app, widget
+from tests.browser import sold_code, wait_for_app, widget
 from tests.servers import terminal_server
 from tests.support import SITE_ADMIN, SITE_FEED, SITE_TILL, sample_coupon, sample_request
 from ticketing.contract.models import EventUpdate, TicketQuery
-from ticketing.embedded import open_engine
-from ticketing.settings import Settings
 
 pytestmark = pytest.mark.browser
 
@@ -24,20 +22,9 @@ SMALL_PC = {"width": 1024, "height": 768}
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def till(tmp_path_factory):
-    """An embedded-mode terminal, odds frozen so that keys and clicks are not raced by the simulator."""
-    folder = tmp_path_factory.mktemp("till")
-    db = folder / "till.sqlite3"
-    with terminal_server(db, folder / "streamlit.log") as (url, _process):
-        engine = open_engine(Settings(database=str(db), simulator=False))
-        yield url, engine
-        engine.close()
+def till(terminal):
+    """The module's terminal, as the till it is here."""
+    return terminal
 
 
 def open_till(browser, url: str, viewport: dict = SHOP_PC):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser import chromium, wait_for_app, widget
+from tests.browser import wait_for_app, widget
 from tests.coupons.support import all_tickets
 from tests.servers import terminal_server
 from tests.support import SITE_TILL, sample_file
@@ -21,12 +21,6 @@ from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, Settings
 
 pytestmark = pytest.mark.browser
 VIEWPORT = {"width": 1366, "height": 768}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 def screenshot(page: Page, folder: Path, name: str, show: Locator | None = None) -> None:
