@@ -33,6 +33,8 @@ from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
 
+from sqlalchemy import create_engine, update
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -40,8 +42,10 @@ from tests.databases import POSTGRES_ENV, Databases  # noqa: E402
 from tests.servers import engine_server, free_port, running  # noqa: E402
 from tests.support import SAMPLE_REQUEST_TEXT  # noqa: E402
 from ticketing.access.betstack_signing import sign  # noqa: E402
+from ticketing.contract.identifiers import token_fingerprint  # noqa: E402
 from ticketing.demo.data import SAMPLE_TOKEN  # noqa: E402
 from ticketing.settings import DEMO_SITE_SECRET  # noqa: E402
+from ticketing.storage import accounts, database_url  # noqa: E402
 
 SALES_PER_SECOND = 8000
 """Distinct signed sales made for each second of a run: more than even the bare app answers on the README's machine
@@ -50,6 +54,9 @@ SALES_PER_SECOND = 8000
 STAKE_FIELD = '"stake": 25,'
 PAM_TOKEN, PAM_SECRET = "bench-pam-player-token", "bench-wallet-secret"
 PAM_BALANCE = "1000000000.00"
+BENCH_BALANCE_CENTS = 10**15
+"""The shop account's balance before each phase: the demo's 10 million run out after some 70,000 sales, and a
+refused sale would be an error, not a sale."""
 
 WRK_SCRIPT = """
 -- Every request is a sale of its own (its own stake, so its own signature): an engine that refuses replays would
@@ -144,6 +151,19 @@ def wrk(url: str, connections: int, seconds: int, folder: Path, request_text: st
     return parse_wrk(out)
 
 
+def top_up_shop(database: str) -> None:
+    engine = create_engine(database_url(database))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                update(accounts)
+                .where(accounts.c.token_sha256 == token_fingerprint(SAMPLE_TOKEN))
+                .values(balance_cents=BENCH_BALANCE_CENTS)
+            )
+    finally:
+        engine.dispose()
+
+
 def uvicorn_command(app: str, port: int, workers: int = 1) -> list[str]:
     """The command `tests.servers.engine_server` starts the real engine with, for any app: the same workers, and
     uvicorn's defaults for the rest as there (uvloop, httptools, an access log line a request)."""
@@ -222,6 +242,7 @@ def main() -> None:
                 pids[name] = servers.enter_context(running(command, health, {}, folder / f"{port}.log")).pid
                 urls[name] = f"http://127.0.0.1:{port}"
             targets = [(SQLITE, str(folder / "bench.sqlite3"), 1)]
+            databases: dict[str, str] = {}
             if postgres is not None:
                 targets += [
                     (f"(b) POST /be/tickets, PostgreSQL, {n} worker{'s' * (n > 1)}", postgres.make("bench"), n)
@@ -231,6 +252,7 @@ def main() -> None:
                 log = folder / f"engine-{len(urls)}.log"
                 urls[name], process = servers.enter_context(engine_server(database, log, workers=workers))
                 pids[name] = process.pid
+                databases[name] = database
             requests = dict.fromkeys(urls, SAMPLE_REQUEST_TEXT)
             if args.pam:
                 urls[PAM], pids[PAM] = pam_server(servers, folder)
@@ -241,6 +263,8 @@ def main() -> None:
             for count in connections:
                 for _round in range(args.rounds):
                     for name, url in urls.items():
+                        if name in databases:
+                            top_up_shop(databases[name])
                         before = cpu_seconds(pids[name])
                         result = wrk(f"{url}/be/tickets", count, args.seconds, folder, requests[name])
                         result["cpu_us"] = (cpu_seconds(pids[name]) - before) / max(result["requests"], 1) * 1e6
