@@ -8,7 +8,7 @@ commits. On PostgreSQL the coupon's event rows are locked FOR SHARE for the same
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -70,6 +70,7 @@ from ticketing.contract.models import (
 )
 from ticketing.contract.money import from_cents, to_cents
 from ticketing.selling.pricing import TaxProfile
+from ticketing.writer_lock import SQLiteWriterLock
 
 metadata = MetaData()
 
@@ -817,14 +818,20 @@ class Store:
         self.url = url
         self.engine = _make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
-        # SQLite has one writer at a time; queueing this process's writers on a lock is fair and immediate, where
-        # SQLite's own busy handler would poll with growing sleeps (seconds of tail latency under load).
-        self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
+        # SQLite has one writer at a time; queueing for it (`writer_lock.py`) is fair and immediate, where SQLite's
+        # own busy handler would poll with growing sleeps (seconds of tail latency under load).
+        self._write_lock = self._writer_lock()
         self._coupons_seen: dict[str, tuple[tuple, Coupon]] = {}
         self._batch_connection: Connection | None = None
         self._sale_coupons: dict[tuple[str, str], Coupon | None] = {}
         self._sale_coupons_read_on: tuple[Any, int] | None = None
         self.sales = SaleStatements(self.is_sqlite)
+
+    def _writer_lock(self) -> AbstractContextManager:
+        if not self.is_sqlite:
+            return nullcontext()
+        path = make_url(self.url).database
+        return SQLiteWriterLock(path) if path and path != ":memory:" else threading.Lock()
 
     def create_schema(self) -> None:
         with self.setup_lock():
