@@ -35,6 +35,7 @@ SERVER = "tests/test_server_limits.py"
 PAGES = "tests/test_ticket_pages.py"
 PAM_SALES = "tests/wallets/test_pam_sales.py"
 PAM_SETTLE = "tests/wallets/test_pam_settlement.py"
+SALE_PROCESS = "tests/test_sale_process.py"
 
 BREAKAGES = [
     Breakage(
@@ -178,16 +179,11 @@ BREAKAGES = [
         id="answered-before-the-commit",
         guarantee="group commit: nobody is answered before the durable commit",
         file="ticketing/selling/group_commit.py",
-        old="                outcomes = self._run_batch(conn, [job for job, _future in batch])\n"
-        "        except Exception:\n"
-        "            self._write_each_alone(batch)\n"
-        "            return\n"
+        old="        outcomes = self._committed([job for job, _future in batch])\n"
         "        again = self._answer(batch, outcomes)\n",
-        new="                outcomes = self._run_batch(conn, [job for job, _future in batch])\n"
-        "                again = self._answer(batch, outcomes)\n"
-        "        except Exception:\n"
-        "            self._write_each_alone(batch)\n"
-        "            return\n",
+        new="        with self._transaction() as conn:\n"
+        "            outcomes = self._run_batch(conn, [job for job, _future in batch])\n"
+        "            again = self._answer(batch, outcomes)\n",
         tests=(
             f"{DURABLE}::test_no_sale_is_answered_before_the_commit_of_its_batch",
             f"{DURABLE}::test_sigkill_while_commits_are_held_loses_no_answered_ticket",
@@ -209,10 +205,8 @@ BREAKAGES = [
         id="failed-batch-not-rerun",
         guarantee="group commit: a failing sale is rerun alone and fails alone",
         file="ticketing/selling/group_commit.py",
-        old="        except Exception:\n            self._write_each_alone(batch)\n",
-        new="        except Exception as error:\n"
-        "            for _job, future in batch:\n"
-        "                future.set_exception(error)\n",
+        old="        except Exception:\n            return [AGAIN] * len(jobs)\n",
+        new="        except Exception as error:\n            return [error] * len(jobs)\n",
         tests=(
             f"{GROUP}::test_a_batch_whose_commit_fails_is_written_again_sale_by_sale",
             f"{ISOLATION}::test_when_the_batch_transaction_itself_fails_every_sale_is_run_again_alone",
@@ -279,9 +273,9 @@ BREAKAGES = [
         id="operator-header-not-matched-to-body",
         guarantee="cross-operator requests are refused (403)",
         file="ticketing/selling/http.py",
-        old="    if body.operator != caller.actor.operator:\n"
+        old="    if sale.operator != caller.actor.operator:\n"
         '        raise InvalidSignature("The request\'s operator does not match the operator-name header")\n',
-        new="",
+        new="    return None\n",
         tests=(f"{PROOF}::test_forged_and_replayed_requests_are_refused_and_write_nothing",),
     ),
     Breakage(
@@ -694,5 +688,32 @@ BREAKAGES = [
             f"{PAM_SETTLE}::test_a_correction_rolls_back_then_sends_the_new_outcome_and_each_round_is_applied",
             "tests/wallets/test_chaos.py",
         ),
+    ),
+    Breakage(
+        id="sale-process-answers-out-of-order",
+        guarantee="sale writer process: each sale gets its own answer",
+        file="ticketing/selling/sale_process.py",
+        old="            future = self._waiting.popleft()\n            if not future.done():  # else its client",
+        new="            future = self._waiting.pop()\n            if not future.done():  # else its client",
+        tests=(f"{SALE_PROCESS}::test_concurrent_sales_each_get_their_own_ticket",),
+    ),
+    Breakage(
+        id="sale-process-trusts-the-http-process",
+        guarantee="least privilege: the engine checks who sells, in the sale writer process too",
+        file="ticketing/selling/sale_process.py",
+        old="            actor = Actor(operator=order.operator, role=Role(order.role), key_id=order.key_id)\n",
+        new="            actor = Actor(operator=request.operator, role=Role.TILL, key_id=order.key_id)\n",
+        tests=(f"{SALE_PROCESS}::test_the_child_checks_who_sells_itself",),
+    ),
+    Breakage(
+        id="dead-sale-process-leaves-sales-waiting",
+        guarantee="sale writer process: a sale it never answered is told so (503), and sells once when sent again",
+        file="ticketing/selling/sale_process.py",
+        old="        while self._waiting:\n            future = self._waiting.popleft()\n",
+        new="        while False:\n            future = self._waiting.popleft()\n",
+        tests=(
+            f"{SALE_PROCESS}::test_a_sale_the_dead_child_never_wrote_is_answered_503_and_sells_once_when_sent_again",
+        ),
+        timeout=120,
     ),
 ]

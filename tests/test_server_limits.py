@@ -17,6 +17,7 @@ from tests.servers import engine_server, free_port
 from tests.support import SAMPLE_REQUEST_TEXT
 from ticketing.access.betstack_signing import signed_headers
 from ticketing.api import create_app
+from ticketing.engine import TicketEngine
 from ticketing.serve import uvicorn_options
 from ticketing.settings import DEMO_SITE_SECRET, Settings
 
@@ -138,9 +139,11 @@ def test_connections_beyond_the_limit_are_503_until_one_ends(shop_server):
 
 
 @contextmanager
-def server_in_this_process(tmp_path) -> Iterator[tuple[int, object]]:
-    """The app under `ticketing.serve`'s settings in a thread, so a test can break the engine inside it."""
-    app = create_app(Settings(database=str(tmp_path / "broken.sqlite3"), simulator=False))
+def server_in_this_process(tmp_path, sale_writer: str = "thread") -> Iterator[tuple[int, object]]:
+    """The app under `ticketing.serve`'s settings in a thread, so a test can break the engine inside it (a sale
+    writer process is forked from this one when the app starts: it has whatever was broken by then)."""
+    settings = Settings(database=str(tmp_path / "broken.sqlite3"), simulator=False, sale_writer=sale_writer)
+    app = create_app(settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **uvicorn_options()))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -156,14 +159,19 @@ def server_in_this_process(tmp_path) -> Iterator[tuple[int, object]]:
         thread.join(10)
 
 
-@pytest.mark.parametrize("route", ["GET /be/tickets/{id}", "POST /be/tickets"])
-def test_after_a_500_the_answer_says_connection_close_and_the_connection_ends(tmp_path, route):
-    """Whether FastAPI's routing serves the request or `SaleLane` does, before it."""
-    with server_in_this_process(tmp_path) as (port, app):
+@pytest.mark.parametrize(
+    "route", ["GET /be/tickets/{id}", "POST /be/tickets", "POST /be/tickets in the sale writer process"]
+)
+def test_after_a_500_the_answer_says_connection_close_and_the_connection_ends(tmp_path, route, monkeypatch):
+    """Whether FastAPI's routing serves the request or `SaleLane` does, before it, or the sale writer process."""
 
-        def broken(*_args, **_kwargs):
-            raise RuntimeError(f"a bug behind {route}")
+    def broken(*_args, **_kwargs):
+        raise RuntimeError(f"a bug behind {route}")
 
+    in_child = route.endswith("process")
+    if in_child:
+        monkeypatch.setattr(TicketEngine, "_sell_batch", broken)
+    with server_in_this_process(tmp_path, "process" if in_child else "thread") as (port, app):
         if route.startswith("GET"):
             app.state.engine.get_ticket = broken
             body = b""

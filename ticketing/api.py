@@ -46,6 +46,7 @@ from ticketing.coupons.routes import coupons_router
 from ticketing.embedded import open_engine, start_simulator
 from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
 from ticketing.selling.http import SALE_PATH, SaleLane, SaleRoute, sell_ticket
+from ticketing.selling.sale_process import SaleProcess
 from ticketing.settings import Settings
 from ticketing.settlement.routes import after_sale_router
 from ticketing.wallets.routes import wallet_router
@@ -105,7 +106,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         config = settings or Settings.from_env()
-        engine = open_engine(config)
+        # Forked first: the child must not inherit the engine's connections and threads.
+        app.state.sale_process = await SaleProcess.start(config) if config.sale_writer == "process" else None
+        try:
+            engine = open_engine(config)
+        except BaseException:
+            if app.state.sale_process is not None:
+                await app.state.sale_process.stop()
+            raise
         app.state.engine = engine
         app.state.listing = ThreadPoolExecutor(LISTING_THREADS, "ticket-listing", initializer=lowest_cpu_priority)
         simulator = start_simulator(engine, config)
@@ -113,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.listing.shutdown()
         if simulator is not None:
             simulator.stop()
+        if app.state.sale_process is not None:
+            await app.state.sale_process.stop()
         engine.close()
 
     app = FastAPI(

@@ -196,8 +196,8 @@ class TicketEngine:
         """The sale queued for the writer thread: a future of its `Ticket`, resolved once it is durable.
 
         `signed` is the request's verified signature when it came over HTTP: a replay of it is the same sale."""
-        sale = self._sale(actor, request, idempotency_key, signed)
-        if self.get_operator(request.operator).wallet == PAM:
+        sale = self.new_sale(actor, request, idempotency_key, signed)
+        if self.sells_through_wallet(request.operator):
             return self._wallet_sales.submit(self._sell_through_wallet, sale)
         return self._sales.submit(sale)
 
@@ -210,18 +210,29 @@ class TicketEngine:
     ) -> Ticket:
         """`submit_ticket` for a coroutine: the sale waits for its group commit without a thread of its own, and
         the sales of a batch are answered by one wake-up of the event loop."""
-        sale = self._sale(actor, request, idempotency_key, signed)
-        if self.get_operator(request.operator).wallet == PAM:
+        sale = self.new_sale(actor, request, idempotency_key, signed)
+        if self.sells_through_wallet(request.operator):
             return await asyncio.wrap_future(self._wallet_sales.submit(self._sell_through_wallet, sale))
         return await self._sales.submit_async(sale)
 
-    def _sale(
+    def new_sale(
         self, actor: Actor, request: TicketRequest, idempotency_key: str | None, signed: SignedRequest | None
     ) -> Sale:
+        """A sale `actor` may make, for `write_sales` or the writer thread; refused (403) otherwise."""
         actor.require(Permission.SELL)
         if request.operator != actor.operator:
             raise NotAllowed(f"A credential of {actor.operator} cannot sell for {request.operator}")
         return Sale(request, idempotency_key, request_fingerprint(request), signed, actor.till)
+
+    def sells_through_wallet(self, operator: str) -> bool:
+        """Whether the operator's sales wait for its PAM wallet's answer (`sell` does that on a thread of its own)."""
+        return self.get_operator(operator).wallet == PAM
+
+    def write_sales(self, sales: list[Sale]) -> list[tuple[Ticket | Exception, bool]]:
+        """Writes the sales now, in this thread, as one group commit (`GroupCommitter.write_now`): each one's ticket
+        or error, and whether it is an error. Only for sales of operators whose money is held here: a PAM wallet's
+        sale must go through `sell`."""
+        return self._sales.write_now(sales)
 
     def start_outbox(self) -> None:
         """At start: the sales a crash left waiting for their wallet's answer are discarded (the wallet may have

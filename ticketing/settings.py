@@ -2,7 +2,7 @@
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -48,6 +48,9 @@ class Settings(BaseModel):
     """The demo operator's PAM wallet; unset: its players' money is in the engine's accounts."""
     site_wallet_secret: str | None = Field(default=None, repr=False)
     wallet: WalletSettings = WalletSettings()
+    sale_writer: Literal["process", "thread"] = "process" if hasattr(os, "fork") else "thread"
+    """Who writes the HTTP API's sales: a process of its own (`selling/sale_process.py`), or a thread of the HTTP
+    process (the only way where there is no `fork`)."""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -65,6 +68,7 @@ class Settings(BaseModel):
             max_payout=env.get("TICKETING_MAX_PAYOUT") or DEFAULT_MAX_PAYOUT,
             site_wallet_url=env.get("TICKETING_SITE_WALLET_URL") or None,
             site_wallet_secret=env.get("TICKETING_SITE_WALLET_SECRET") or None,
+            sale_writer=env.get("TICKETING_SALE_WRITER") or cls.model_fields["sale_writer"].default,
             wallet=WalletSettings(
                 **{
                     field: env[f"TICKETING_WALLET_{field.upper()}"]

@@ -113,13 +113,32 @@ class GroupCommitter(Generic[Job]):
             if stop:
                 return
 
-    def _write_batch(self, batch: list[tuple[Job, Waiter]]) -> None:
+    def write_now(self, jobs: list[Job]) -> list[tuple[Any, bool]]:
+        """Writes `jobs` in the calling thread as the writer thread writes a batch, those it cannot decide again
+        alone: each job's outcome and whether it is an exception. For a process that does nothing but write sales
+        (`selling/sale_process.py`); it never starts the writer thread."""
+        outcomes = self._committed(jobs)
+        return [
+            self._alone(job) if outcome is AGAIN else (outcome, isinstance(outcome, TicketingError))
+            for job, outcome in zip(jobs, outcomes, strict=True)
+        ]
+
+    def _committed(self, jobs: list[Job]) -> list:
+        """Each job's outcome in one committed transaction; all `AGAIN` if the transaction itself failed."""
         try:
             with self._transaction() as conn:
-                outcomes = self._run_batch(conn, [job for job, _future in batch])
+                return self._run_batch(conn, jobs)
         except Exception:
-            self._write_each_alone(batch)
-            return
+            return [AGAIN] * len(jobs)
+
+    def _alone(self, job: Job) -> tuple[Any, bool]:
+        try:
+            return self._run_alone(job), False
+        except Exception as error:
+            return error, True
+
+    def _write_batch(self, batch: list[tuple[Job, Waiter]]) -> None:
+        outcomes = self._committed([job for job, _future in batch])
         again = self._answer(batch, outcomes)
         self._write_each_alone(again)
 
@@ -139,10 +158,7 @@ class GroupCommitter(Generic[Job]):
     def _write_each_alone(self, batch: list[tuple[Job, Waiter]]) -> None:
         for job, future in batch:
             answers = _Answers()
-            try:
-                answers.add(future, self._run_alone(job), failed=False)
-            except Exception as error:
-                answers.add(future, error, failed=True)
+            answers.add(future, *self._alone(job))
             answers.send()
 
 

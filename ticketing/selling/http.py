@@ -31,6 +31,7 @@ from ticketing.contract.wire import (
     invalid_request,
     loads_request,
 )
+from ticketing.selling.sale_process import DELEGATED, SaleProcess
 
 SALE_PATH = "/be/tickets"
 IDEMPOTENCY_KEY = r"^[\x20-\x7e]+$"
@@ -46,11 +47,15 @@ IdempotencyKey = Annotated[
 
 
 async def sell_ticket(body: TicketRequest, caller: Seller, engine: Engine, idempotency_key: IdempotencyKey = None):
-    if body.operator != caller.actor.operator:
-        raise InvalidSignature("The request's operator does not match the operator-name header")
+    check_operator(body, caller)
     # The sale waits for its group commit on the engine's writer thread, not on a thread of the pool.
     ticket = await engine.sell(caller.actor, body, idempotency_key=idempotency_key, signed=caller.signed)
     return WireJSONResponse(ticket)
+
+
+def check_operator(sale: TicketRequest, caller: Caller) -> None:
+    if sale.operator != caller.actor.operator:
+        raise InvalidSignature("The request's operator does not match the operator-name header")
 
 
 async def serve_sale(request: Request) -> Response:
@@ -58,6 +63,12 @@ async def serve_sale(request: Request) -> Response:
     engine = request.app.state.engine
     caller = await signed_caller(engine, Permission.SELL, Scheme.BETSTACK, Signed.of(request, body))
     sale, idempotency_key = read_sale(request.headers, body)
+    writer: SaleProcess | None = request.app.state.sale_process
+    if writer is not None and writer.alive:
+        check_operator(sale, caller)
+        answer = await writer.sell(caller, idempotency_key, body)
+        if answer.status != DELEGATED:
+            return answer.response()
     return await sell_ticket(sale, caller, engine, idempotency_key)
 
 

@@ -1,0 +1,151 @@
+"""The sale writer process (`ticketing/selling/sale_process.py`): answers matched to their sales, the caller checked
+again in the child, a child that dies costs no sale twice, and the child ends with its server."""
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal as D
+
+import pytest
+
+from tests.servers import engine_server
+from tests.support import SAMPLE_REQUEST_TEXT, Api, sample_body, seed_shop, stored_tickets
+from ticketing.access.roles import Role
+from ticketing.embedded import open_engine
+from ticketing.selling.sale_process import DELEGATED, SaleOrder, decide
+from ticketing.settings import Settings
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(line) for line in out.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A child that ended but was not reaped yet is a zombie: ended all the same.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rpartition(")")[2].split()[0] != "Z"
+
+
+def wait_until(condition, what: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for: {what}"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def server(tmp_path):
+    db = tmp_path / "engine.sqlite3"
+    seed_shop(db)
+    with engine_server(db, tmp_path / "uvicorn.log") as (url, process):
+        (child,) = children(process.pid)
+        yield url, process, child, db
+
+
+def test_concurrent_sales_each_get_their_own_ticket(server):
+    """The child answers in the order it was sent; a mix-up would give a sale another sale's ticket."""
+    url, _process, _child, db = server
+    stakes = [D(25) + D(n) / 100 for n in range(60)]
+
+    def sell(stake: D) -> tuple[D, dict]:
+        with Api(url) as api:
+            response = api.post_ticket(sample_body(stake=str(stake)))
+        assert response.status_code == 200, response.text
+        return stake, response.json()
+
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(sell, stakes))
+    assert all(D(str(ticket["stake"])) == stake for stake, ticket in answers)
+    stored = {t.id: t.stake for t in stored_tickets(db)[0]}
+    assert all(stored[ticket["id"]] == stake for stake, ticket in answers)
+
+
+def test_a_sale_the_dead_child_never_wrote_is_answered_503_and_sells_once_when_sent_again(server):
+    url, process, child, db = server
+    os.kill(child, signal.SIGSTOP)  # the child takes nothing from its socket any more
+    answer: dict = {}
+    with Api(url) as api:
+        body = SAMPLE_REQUEST_TEXT.replace('"stake": 25,', '"stake": 31.07,')
+        headers = api.signed("POST", "/be/tickets", body.encode())
+        sending = threading.Thread(
+            target=lambda: answer.update(response=api.http.post("/be/tickets", content=body, headers=headers))
+        )
+        sending.start()
+        time.sleep(0.5)
+        os.kill(child, signal.SIGKILL)
+        sending.join(10)
+        first = answer["response"]
+        assert (first.status_code, first.json()["code"]) == (503, 98), first.text
+        assert "send the same signed request again" in first.json()["message"].lower()
+        again = api.http.post("/be/tickets", content=body, headers=headers)
+        assert again.status_code == 200, again.text
+        replay = api.http.post("/be/tickets", content=body, headers=headers)
+        assert replay.json()["id"] == again.json()["id"], "a replay is answered from the first ticket"
+    assert [t.stake for t in stored_tickets(db)[0]].count(D("31.07")) == 1
+    assert process.poll() is None, "the HTTP process serves on"
+
+
+def test_after_the_child_dies_the_http_process_writes_the_sales(server):
+    url, _process, child, db = server
+    os.kill(child, signal.SIGKILL)
+    with Api(url) as api:
+        statuses = [api.post_ticket(sample_body(stake=f"{40 + n}")).status_code for n in range(3)]
+    # The first sale may reach the socket before its end is seen closed: that one is 503 and was not sold.
+    assert statuses[1:] == [200, 200] and statuses[0] in (200, 503)
+    sold = sorted(t.stake for t in stored_tickets(db)[0])
+    assert sold == [D(40 + n) for n in range(3) if statuses[n] == 200]
+
+
+def test_the_child_ends_with_its_server(tmp_path):
+    db = tmp_path / "engine.sqlite3"
+    with engine_server(db, tmp_path / "uvicorn.log") as (url, process):
+        (child,) = children(process.pid)
+        with Api(url) as api:
+            assert api.post_ticket(sample_body()).status_code == 200
+        process.send_signal(signal.SIGINT)  # Ctrl+C: uvicorn shuts the app down, which stops the child
+        process.wait(20)
+        wait_until(lambda: not alive(child), "the sale writer process to end")
+
+
+def test_the_child_checks_who_sells_itself(tmp_path):
+    """The HTTP process checked the signature and the role; the child's engine checks them again."""
+    engine = open_engine(Settings(database=str(tmp_path / "engine.sqlite3"), simulator=False))
+    try:
+        body = SAMPLE_REQUEST_TEXT.encode()
+        order = dict(operator="site", key_id=None, signature="ab" * 32, expires=2**40, idempotency_key=None, body=body)
+        feed, till = decide(engine, [SaleOrder(role=Role.FEED.value, **order), SaleOrder(role="till", **order)])
+        assert (feed.status, json.loads(feed.body)["code"]) == (403, 122)
+        assert till.status == 200 and json.loads(till.body)["stake"] == 25
+        other = SaleOrder(role="till", **(order | {"operator": "rival", "signature": "cd" * 32}))
+        (refused,) = decide(engine, [other])
+        assert refused.status == 403
+        assert len(stored_tickets(tmp_path / "engine.sqlite3")[0]) == 1
+    finally:
+        engine.close()
+
+
+def test_a_wallet_operators_sale_is_handed_back_to_the_http_process(tmp_path):
+    engine = open_engine(
+        Settings(
+            database=str(tmp_path / "engine.sqlite3"),
+            simulator=False,
+            site_wallet_url="http://127.0.0.1:9/pam",
+            site_wallet_secret="secret",
+        )
+    )
+    try:
+        order = SaleOrder("site", "till", None, "ab" * 32, 2**40, None, SAMPLE_REQUEST_TEXT.encode())
+        (answer,) = decide(engine, [order])
+        assert answer.status == DELEGATED
+        assert stored_tickets(tmp_path / "engine.sqlite3")[0] == []
+    finally:
+        engine.close()

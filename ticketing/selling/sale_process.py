@@ -1,0 +1,250 @@
+"""Sales written by a process of their own, beside the HTTP process (`TICKETING_SALE_WRITER=process`, the default).
+
+In one process, a sale's two halves share one interpreter lock: the event loop's (the request read, the signature,
+the answer sent: about what the bare endpoint costs) and the writer thread's (checking, pricing, the batch's
+statements and its commit). Under load the loop holds the lock most of the time and the writer waits for it
+between statements, so the writer's batches, which set the rate, take twice as long as they work (README
+"Performance"). Here the writer is a child process, on the other core: the HTTP process checks who is asking and
+what they sent exactly as before, then hands the sale's checked caller and its bytes over a socket; the child
+decides it with the engine's own code (`TicketEngine.new_sale`, which checks the caller again, and `write_sales`:
+the same group commit, refusals and retries as the writer thread) and sends back the encoded answer once its batch
+is durable. Nothing is answered before the commit, as before.
+
+The child is forked when the app starts, before the engine opens a connection or a thread, so it runs the app's
+own code and settings (and any instrumentation of them: the durability tests hold its commits as they hold the
+HTTP process's). It reads every sale waiting on its socket, writes them as one batch and answers them in order. A
+PAM wallet's sale is sent back undecided (`DELEGATED`): it waits for its wallet on the HTTP process's threads, as
+before. Should the child die, the sales it had not answered get 503 (98): each may have been sold, and the same
+signed request sent again answers its ticket if so; the HTTP process then writes sales itself, in its writer
+thread.
+"""
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import struct
+from collections import deque
+from typing import NoReturn
+
+import msgspec
+from starlette.responses import Response
+
+from ticketing.access.http import Caller
+from ticketing.access.replays import SignedRequest
+from ticketing.access.roles import Actor, Role
+from ticketing.contract.errors import EngineUnavailable, TicketingError
+from ticketing.contract.models import TicketRequest
+from ticketing.contract.wire import dumps, loads_request
+from ticketing.selling.group_commit import MAX_BATCH
+
+logger = logging.getLogger(__name__)
+
+LENGTH = struct.Struct(">I")
+"""Each message on the socket: its length (4 bytes, big-endian), then the message in MessagePack."""
+RECEIVE_BYTES = 1 << 20
+DELEGATED = 0
+"""The answer's status for a sale the HTTP process must make itself (a PAM wallet's)."""
+FAILED = 500
+STOP_SECONDS = 10
+
+
+class SaleOrder(msgspec.Struct, array_like=True):
+    """A sale as the HTTP process hands it over: its checked caller, its idempotency key and its body as sent."""
+
+    operator: str
+    role: str
+    key_id: str | None
+    signature: str
+    expires: int
+    idempotency_key: str | None
+    body: bytes
+
+
+class SaleAnswer(msgspec.Struct, array_like=True):
+    """The HTTP answer to a sale: status and JSON body (`DELEGATED`: none yet; `FAILED`: a bug, in the child's log)."""
+
+    status: int
+    body: bytes = b""
+
+    def response(self) -> Response:
+        if self.status == FAILED:
+            # The app's server-error handling answers it, as any bug behind a route (500, Connection: close).
+            raise RuntimeError("The sale writer process failed on this sale: its log says why")
+        return Response(self.body, self.status, media_type="application/json")
+
+
+class _Messages:
+    """Messages of one type out of a byte stream that may cut them anywhere."""
+
+    def __init__(self, kind: type):
+        self._decoder = msgspec.msgpack.Decoder(kind)
+        self._pending = b""
+
+    def feed(self, data: bytes) -> list:
+        pending = self._pending + data if self._pending else data
+        messages = []
+        start = 0
+        while len(pending) - start >= LENGTH.size:
+            (size,) = LENGTH.unpack_from(pending, start)
+            end = start + LENGTH.size + size
+            if end > len(pending):
+                break
+            messages.append(self._decoder.decode(pending[start + LENGTH.size : end]))
+            start = end
+        self._pending = pending[start:]
+        return messages
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+
+
+def _message(value: msgspec.Struct) -> bytes:
+    encoded = _ENCODER.encode(value)
+    return LENGTH.pack(len(encoded)) + encoded
+
+
+# ---- the HTTP process's end -------------------------------------------------------------------------------------
+
+
+class SaleProcess(asyncio.Protocol):
+    """The child that writes sales, as the HTTP process's event loop sees it: sales sent in order, answered in
+    order."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.alive = True
+        self._waiting: deque[asyncio.Future] = deque()
+        self._answers = _Messages(SaleAnswer)
+        self._transport: asyncio.Transport | None = None
+
+    @classmethod
+    async def start(cls, settings) -> "SaleProcess":
+        """Forks the child; call it before this process opens the engine (no connection or thread to inherit)."""
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            _child(theirs, settings)
+        theirs.close()
+        _transport, process = await asyncio.get_running_loop().create_unix_connection(lambda: cls(pid), sock=ours)
+        return process
+
+    def sell(self, caller: Caller, idempotency_key: str | None, body: bytes) -> asyncio.Future:
+        """The sale's `SaleAnswer`, once the child has written it (or refused it, or `DELEGATED` it)."""
+        future = asyncio.get_running_loop().create_future()
+        actor, signed = caller.actor, caller.signed
+        order = SaleOrder(
+            actor.operator, actor.role.value, actor.key_id, signed.signature, signed.expires, idempotency_key, body
+        )
+        self._waiting.append(future)
+        self._transport.write(_message(order))
+        return future
+
+    async def stop(self) -> None:
+        """Lets the child finish what it was sent, then waits for it to end (killed if it does not)."""
+        if self._transport is not None:
+            self._transport.close()
+        try:
+            await asyncio.wait_for(asyncio.to_thread(os.waitpid, self.pid, 0), STOP_SECONDS)
+        except TimeoutError:
+            os.kill(self.pid, signal.SIGKILL)
+            await asyncio.to_thread(os.waitpid, self.pid, 0)
+        except ChildProcessError:
+            pass  # already reaped
+
+    def connection_made(self, transport) -> None:
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        for answer in self._answers.feed(data):
+            future = self._waiting.popleft()
+            if not future.done():  # else its client went away: the sale stands, the answer goes nowhere
+                future.set_result(answer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.alive and self._waiting:
+            logger.error("The sale writer process stopped with %d sales unanswered", len(self._waiting))
+        self.alive = False
+        while self._waiting:
+            future = self._waiting.popleft()
+            if not future.done():
+                future.set_exception(
+                    EngineUnavailable(
+                        "The sale's writer stopped before answering: it may have been sold. Send the same signed"
+                        " request again: a sale that was made answers its ticket"
+                    )
+                )
+
+
+# ---- the child ----------------------------------------------------------------------------------------------------
+
+
+def _child(sock: socket.socket, settings) -> NoReturn:
+    status = 1
+    try:
+        # The HTTP process's signal handling is not ours: Ctrl+C stops the HTTP process, which closes the socket,
+        # and the child ends after the batch in hand; a SIGTERM to the group ends it at once, as it does the HTTP
+        # process (nothing unanswered is lost: what was not committed was not answered).
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        write_sales_forever(sock, _engine(settings))
+        status = 0
+    except BaseException:
+        logger.exception("The sale writer process failed")
+    finally:
+        os._exit(status)
+
+
+def _engine(settings):
+    from ticketing.engine import TicketEngine
+    from ticketing.storage import Store, database_url
+
+    return TicketEngine(Store(database_url(settings.database)), wallet_settings=settings.wallet)
+
+
+def write_sales_forever(sock: socket.socket, engine) -> None:
+    """Every sale waiting on the socket written as one batch and answered in order, until the other end closes."""
+    orders = _Messages(SaleOrder)
+    while data := sock.recv(RECEIVE_BYTES):
+        waiting = orders.feed(data)
+        for start in range(0, len(waiting), MAX_BATCH):
+            answers = decide(engine, waiting[start : start + MAX_BATCH])
+            sock.sendall(b"".join(_message(answer) for answer in answers))
+
+
+def decide(engine, orders: list[SaleOrder]) -> list[SaleAnswer]:
+    """Each order's answer, its sales written in one group commit (`TicketEngine.write_sales`)."""
+    answers: list[SaleAnswer | None] = [None] * len(orders)
+    sales, places = [], []
+    for i, order in enumerate(orders):
+        try:
+            request = TicketRequest.model_validate(loads_request(order.body))
+            if engine.sells_through_wallet(request.operator):
+                answers[i] = SaleAnswer(DELEGATED)
+                continue
+            actor = Actor(operator=order.operator, role=Role(order.role), key_id=order.key_id)
+            signed = SignedRequest(order.signature, order.expires)
+            sales.append(engine.new_sale(actor, request, order.idempotency_key, signed))
+            places.append(i)
+        except Exception as error:
+            answers[i] = _answer(error, failed=True)
+    if sales:
+        try:
+            outcomes = engine.write_sales(sales)
+        except Exception as error:  # a bug in the batch's own handling: each sale fails, the writer goes on
+            outcomes = [(error, True)] * len(sales)
+        for i, (outcome, failed) in zip(places, outcomes, strict=True):
+            answers[i] = _answer(outcome, failed)
+    return answers
+
+
+def _answer(outcome, failed: bool) -> SaleAnswer:
+    if not failed:
+        return SaleAnswer(200, dumps(outcome))
+    if isinstance(outcome, TicketingError):
+        return SaleAnswer(outcome.http_status, dumps(outcome.body()))
+    logger.error("A sale failed in the sale writer process", exc_info=outcome)
+    return SaleAnswer(FAILED)
