@@ -7,6 +7,9 @@ limit, hands it every sale before FastAPI's exception middleware, exit stack, ro
 sale is the one request a till makes by the thousand: profiled under load, FastAPI's generic solving of a signed
 caller, its headers and body took a quarter of the event loop's time, and the layers between the middleware and the
 route another fifth (README "Performance"). Any other exception still reaches the app's 500 handler, outside.
+
+Once read and checked, the sale is written by the app's sale writer process when it has one (`sale_process.py`),
+and by the engine's writer thread otherwise: a wallet operator's sale, or every sale once that process has died.
 """
 
 import re
