@@ -49,6 +49,7 @@ def server(tmp_path):
     with engine_server(db, tmp_path / "uvicorn.log") as (url, process):
         (child,) = children(process.pid)
         yield url, process, child, db
+    assert "Traceback" not in (tmp_path / "uvicorn.log").read_text()
 
 
 def test_concurrent_sales_each_get_their_own_ticket(server):
@@ -94,7 +95,7 @@ def test_a_sale_the_dead_child_never_wrote_is_answered_503_and_sells_once_when_s
     assert process.poll() is None, "the HTTP process serves on"
 
 
-def test_after_the_child_dies_the_http_process_writes_the_sales(server):
+def test_after_the_child_dies_the_http_process_writes_the_sales(server, tmp_path):
     url, _process, child, db = server
     os.kill(child, signal.SIGKILL)
     with Api(url) as api:
@@ -103,6 +104,7 @@ def test_after_the_child_dies_the_http_process_writes_the_sales(server):
     assert statuses[1:] == [200, 200] and statuses[0] in (200, 503)
     sold = sorted(t.stake for t in stored_tickets(db)[0])
     assert sold == [D(40 + n) for n in range(3) if statuses[n] == 200]
+    assert "this process writes the sales from now on" in (tmp_path / "uvicorn.log").read_text()
 
 
 def test_the_child_ends_with_its_server(tmp_path):

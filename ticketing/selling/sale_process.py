@@ -144,6 +144,7 @@ class SaleProcess(asyncio.Protocol):
 
     async def stop(self) -> None:
         """Lets the child finish what it was sent, then waits for it to end (killed if it does not)."""
+        self.alive = False
         if self._transport is not None:
             self._transport.close()
         try:
@@ -164,8 +165,11 @@ class SaleProcess(asyncio.Protocol):
                 future.set_result(answer)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.alive and self._waiting:
-            logger.error("The sale writer process stopped with %d sales unanswered", len(self._waiting))
+        if self.alive:
+            logger.error(
+                "The sale writer process stopped (%d sales unanswered): this process writes the sales from now on",
+                len(self._waiting),
+            )
         self.alive = False
         while self._waiting:
             future = self._waiting.popleft()
