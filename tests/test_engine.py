@@ -1,11 +1,11 @@
 """The in-process engine on SQLite: one transaction per sale, idempotency, debits, lookups."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
 
-from tests.support import SITE_FEED, SITE_TILL, sample_request
+from tests.support import SITE_FEED, SITE_TILL, FixedClock, sample_request
 from ticketing.access.acting import ActingEngine
 from ticketing.access.roles import Actor, Role
 from ticketing.contract.errors import (
@@ -155,3 +155,17 @@ def test_a_sale_at_odds_near_900_on_every_event_is_capped_and_stored(engine):
     assert ticket.payout == D("10000000.00") and ticket.tax == D("1999990.00")
     assert str(ticket.total_odds) == "255548424892096335477728165363142250703.33"
     assert engine.get_ticket(SITE_TILL, ticket.code) == ticket
+
+
+def test_each_ticket_is_stored_with_its_own_sale_time(engine):
+    """The batch writer makes a time's stored form once for all the tickets that share it: a ticket sold later must
+    not be stored with an earlier sale's time."""
+    start = datetime.now(UTC).replace(microsecond=0)
+    times = [start, start, start + timedelta(seconds=1, microseconds=5), start]
+    sold = []
+    for moment in times:
+        engine.clock = FixedClock(moment)
+        sold.append(engine.create_ticket(SITE_TILL, sample_request(stake=str(25 + len(sold)))))
+    stored = [engine.get_ticket(SITE_TILL, ticket.id) for ticket in sold]
+    assert [t.created for t in stored] == times
+    assert [t.created for t in sold] == times

@@ -381,6 +381,7 @@ class SaleStatements:
 
     def __init__(self, is_sqlite: bool):
         self.is_sqlite = is_sqlite
+        self._last_moment: tuple[datetime | None, Any] = (None, None)
         mark = "?" if is_sqlite else "%s"
         self._mark = mark
         self.insert_tickets = f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES "
@@ -402,8 +403,14 @@ class SaleStatements:
 
     def moment(self, value: datetime):
         """A datetime as SQLAlchemy's `DateTime` stores it: SQLite's text form, PostgreSQL's timestamp."""
+        last_value, last_moment = self._last_moment
+        if value == last_value:
+            # A batch's tickets share one creation time: its form is made once, not two or three times a ticket.
+            return last_moment
         naive = _naive_utc(value)
-        return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.is_sqlite else naive
+        stored = naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.is_sqlite else naive
+        self._last_moment = (value, stored)
+        return stored
 
     def _marks(self, count: int, width: int = 1) -> str:
         row = self._mark if width == 1 else f"({', '.join([self._mark] * width)})"
