@@ -299,6 +299,18 @@ def test_identical_signed_sales_racing_in_two_engine_processes_sell_once(engine)
     assert len(tickets_of(engine)) == 1
 
 
+def test_identical_signed_sales_in_one_batch_sell_once(engine):
+    """What the race above makes likely, made certain: the same signed sale three times in one batch (as the sale
+    writer process writes what it was sent together) is one ticket, answered to all three."""
+    before = engine.balance(SAMPLE_TOKEN)
+    sales = [engine.new_sale(SITE_TILL, sample_request(), None, signed("d2")) for _ in range(3)]
+    outcomes = engine.write_sales(sales)
+    assert [failed for _ticket, failed in outcomes] == [False] * 3, outcomes
+    assert len({ticket.id for ticket, _failed in outcomes}) == 1
+    assert engine.balance(SAMPLE_TOKEN) == before - D("25.00")
+    assert len(tickets_of(engine)) == 1
+
+
 def test_a_replayed_management_request_is_refused(engine):
     engine.claim_request(SITE_FEED, signed("e1"))
     with pytest.raises(ReplayedRequest):
