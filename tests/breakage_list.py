@@ -717,4 +717,20 @@ BREAKAGES = [
         ),
         timeout=120,
     ),
+    Breakage(
+        id="sale-process-writes-for-a-dead-server",
+        guarantee="sale writer process: what its dead HTTP process left in the socket is not sold",
+        file="ticketing/selling/sale_process.py",
+        old="    while (data := sock.recv(RECEIVE_BYTES)) and os.getppid() == parent:\n",
+        new="    while data := sock.recv(RECEIVE_BYTES):\n",
+        tests=(f"{SALE_PROCESS}::test_sales_left_by_a_dead_server_are_not_made",),
+    ),
+    Breakage(
+        id="sale-process-ends-first-on-sigterm",
+        guarantee="sale writer process: a SIGTERM to the group stops the server gracefully, the child last",
+        file="ticketing/selling/sale_process.py",
+        old="        signal.signal(signal.SIGTERM, signal.SIG_IGN)\n",
+        new="        signal.signal(signal.SIGTERM, signal.SIG_DFL)\n",
+        tests=(f"{SALE_PROCESS}::test_the_child_ends_with_its_server",),
+    ),
 ]

@@ -1,6 +1,7 @@
 """The sale writer process (`ticketing/selling/sale_process.py`): answers matched to their sales, the caller checked
 again in the child, a child that dies costs no sale twice, and the child ends with its server."""
 
+import contextlib
 import json
 import os
 import signal
@@ -10,13 +11,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal as D
 
+import httpx
 import pytest
 
 from tests.servers import engine_server
 from tests.support import SAMPLE_REQUEST_TEXT, Api, sample_body, seed_shop, stored_tickets
 from ticketing.access.roles import Role
 from ticketing.embedded import open_engine
-from ticketing.selling.sale_process import DELEGATED, SaleOrder, decide
+from ticketing.selling.sale_process import DELEGATED, SaleOrder, decide, writes_sales_in_a_process
 from ticketing.settings import Settings
 
 
@@ -33,6 +35,12 @@ def alive(pid: int) -> bool:
     # A child that ended but was not reaped yet is a zombie: ended all the same.
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().rpartition(")")[2].split()[0] != "Z"
+
+
+def queued_for(pid: int) -> bool:
+    """Whether bytes wait in a receive queue of one of `pid`'s Unix sockets (`ss`, iproute2)."""
+    out = subprocess.run(["ss", "-xpH"], capture_output=True, text=True, check=True).stdout
+    return any(f"pid={pid}," in line and int(line.split()[2]) > 0 for line in out.splitlines())
 
 
 def wait_until(condition, what: str, seconds: float = 20) -> None:
@@ -65,6 +73,7 @@ def test_concurrent_sales_each_get_their_own_ticket(server):
 
     with ThreadPoolExecutor(12) as pool:
         answers = list(pool.map(sell, stakes))
+    assert alive(_child), "the sales were written by the child, not by the HTTP process after it"
     assert all(D(str(ticket["stake"])) == stake for stake, ticket in answers)
     stored = {t.id: t.stake for t in stored_tickets(db)[0]}
     assert all(stored[ticket["id"]] == stake for stake, ticket in answers)
@@ -81,7 +90,7 @@ def test_a_sale_the_dead_child_never_wrote_is_answered_503_and_sells_once_when_s
             target=lambda: answer.update(response=api.http.post("/be/tickets", content=body, headers=headers))
         )
         sending.start()
-        time.sleep(0.5)
+        wait_until(lambda: queued_for(child), "the sale sent to the stopped child")
         os.kill(child, signal.SIGKILL)
         sending.join(10)
         first = answer["response"]
@@ -107,15 +116,22 @@ def test_after_the_child_dies_the_http_process_writes_the_sales(server, tmp_path
     assert "this process writes the sales from now on" in (tmp_path / "uvicorn.log").read_text()
 
 
-def test_the_child_ends_with_its_server(tmp_path):
+@pytest.mark.parametrize("stop", ["Ctrl+C to the server", "SIGTERM to the group"])
+def test_the_child_ends_with_its_server(tmp_path, stop):
+    """Either way the server stops gracefully and then stops its child, which never ends first."""
     db = tmp_path / "engine.sqlite3"
-    with engine_server(db, tmp_path / "uvicorn.log") as (url, process):
+    log = tmp_path / "uvicorn.log"
+    with engine_server(db, log) as (url, process):
         (child,) = children(process.pid)
         with Api(url) as api:
             assert api.post_ticket(sample_body()).status_code == 200
-        process.send_signal(signal.SIGINT)  # Ctrl+C: uvicorn shuts the app down, which stops the child
+        if stop == "Ctrl+C to the server":
+            process.send_signal(signal.SIGINT)
+        else:
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(20)
         wait_until(lambda: not alive(child), "the sale writer process to end")
+    assert "writes the sales from now on" not in log.read_text()
 
 
 def test_the_child_checks_who_sells_itself(tmp_path):
@@ -151,3 +167,28 @@ def test_a_wallet_operators_sale_is_handed_back_to_the_http_process(tmp_path):
         assert stored_tickets(tmp_path / "engine.sqlite3")[0] == []
     finally:
         engine.close()
+
+
+def test_sales_left_by_a_dead_server_are_not_made(server):
+    """Their clients saw the connection drop and may sell again: the child writes nothing its parent cannot answer."""
+    url, process, child, db = server
+    os.kill(child, signal.SIGSTOP)
+
+    def send() -> None:
+        with Api(url) as api, contextlib.suppress(httpx.TransportError):
+            api.post_ticket(sample_body(stake="33.33"))
+
+    sending = threading.Thread(target=send, daemon=True)
+    sending.start()
+    wait_until(lambda: queued_for(child), "the sale sent to the stopped child")
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+    os.kill(child, signal.SIGCONT)
+    wait_until(lambda: not alive(child), "the orphaned sale writer process to end")
+    assert D("33.33") not in [t.stake for t in stored_tickets(db)[0]]
+
+
+def test_a_database_in_memory_keeps_its_sales_in_the_one_process():
+    assert writes_sales_in_a_process(Settings(database="/tmp/shop.sqlite3"))
+    assert not writes_sales_in_a_process(Settings(database="sqlite://"))
+    assert not writes_sales_in_a_process(Settings(database="/tmp/shop.sqlite3", sale_writer="thread"))

@@ -46,7 +46,7 @@ from ticketing.coupons.routes import coupons_router
 from ticketing.embedded import open_engine, start_simulator
 from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
 from ticketing.selling.http import SALE_PATH, SaleLane, SaleRoute, sell_ticket
-from ticketing.selling.sale_process import SaleProcess
+from ticketing.selling.sale_process import SaleProcess, writes_sales_in_a_process
 from ticketing.settings import Settings
 from ticketing.settlement.routes import after_sale_router
 from ticketing.wallets.routes import wallet_router
@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         config = settings or Settings.from_env()
         # Forked first: the child must not inherit the engine's connections and threads.
-        app.state.sale_process = await SaleProcess.start(config) if config.sale_writer == "process" else None
+        app.state.sale_process = await SaleProcess.start(config) if writes_sales_in_a_process(config) else None
         try:
             engine = open_engine(config)
         except BaseException:

@@ -29,6 +29,7 @@ from collections import deque
 from typing import NoReturn
 
 import msgspec
+from sqlalchemy.engine import make_url
 from starlette.responses import Response
 
 from ticketing.access.http import Caller
@@ -105,6 +106,15 @@ def _message(value: msgspec.Struct) -> bytes:
     return LENGTH.pack(len(encoded)) + encoded
 
 
+def writes_sales_in_a_process(settings) -> bool:
+    """As configured, but for an SQLite database in memory: a child would have its own, empty one."""
+    from ticketing.storage import database_url
+
+    url = make_url(database_url(settings.database))
+    in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    return settings.sale_writer == "process" and not in_memory
+
+
 # ---- the HTTP process's end -------------------------------------------------------------------------------------
 
 
@@ -138,8 +148,9 @@ class SaleProcess(asyncio.Protocol):
         order = SaleOrder(
             actor.operator, actor.role.value, actor.key_id, signed.signature, signed.expires, idempotency_key, body
         )
+        message = _message(order)  # before the future is queued: a sale that could not be sent takes no answer
         self._waiting.append(future)
-        self._transport.write(_message(order))
+        self._transport.write(message)
         return future
 
     async def stop(self) -> None:
@@ -147,13 +158,14 @@ class SaleProcess(asyncio.Protocol):
         self.alive = False
         if self._transport is not None:
             self._transport.close()
+        ended = asyncio.ensure_future(asyncio.to_thread(os.waitpid, self.pid, 0))
         try:
-            await asyncio.wait_for(asyncio.to_thread(os.waitpid, self.pid, 0), STOP_SECONDS)
+            await asyncio.wait_for(asyncio.shield(ended), STOP_SECONDS)
         except TimeoutError:
             os.kill(self.pid, signal.SIGKILL)
-            await asyncio.to_thread(os.waitpid, self.pid, 0)
+            await ended
         except ChildProcessError:
-            pass  # already reaped
+            pass  # reaped already
 
     def connection_made(self, transport) -> None:
         self._transport = transport
@@ -187,14 +199,15 @@ class SaleProcess(asyncio.Protocol):
 
 def _child(sock: socket.socket, settings) -> NoReturn:
     status = 1
+    parent = os.getppid()
     try:
-        # The HTTP process's signal handling is not ours: Ctrl+C stops the HTTP process, which closes the socket,
-        # and the child ends after the batch in hand; a SIGTERM to the group ends it at once, as it does the HTTP
-        # process (nothing unanswered is lost: what was not committed was not answered).
+        # The HTTP process's signal handling is not ours. Ctrl+C or a SIGTERM to the whole group (systemd, a process
+        # supervisor) stops the HTTP process gracefully: it answers what is in flight, then closes the socket, and
+        # the child ends after the batch in hand. So the child waits for that, or for `stop`'s SIGKILL after 10 s.
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        write_sales_forever(sock, _engine(settings))
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        write_sales_forever(sock, _engine(settings), parent)
         status = 0
     except BaseException:
         logger.exception("The sale writer process failed")
@@ -209,10 +222,11 @@ def _engine(settings):
     return TicketEngine(Store(database_url(settings.database)), wallet_settings=settings.wallet)
 
 
-def write_sales_forever(sock: socket.socket, engine) -> None:
-    """Every sale waiting on the socket written as one batch and answered in order, until the other end closes."""
+def write_sales_forever(sock: socket.socket, engine, parent: int) -> None:
+    """Every sale waiting on the socket written as one batch and answered in order, until the other end closes or
+    the HTTP process (`parent`) is gone: the sales it left in the socket have nobody to answer, and are not made."""
     orders = _Messages(SaleOrder)
-    while data := sock.recv(RECEIVE_BYTES):
+    while (data := sock.recv(RECEIVE_BYTES)) and os.getppid() == parent:
         waiting = orders.feed(data)
         for start in range(0, len(waiting), MAX_BATCH):
             answers = decide(engine, waiting[start : start + MAX_BATCH])
