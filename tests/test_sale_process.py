@@ -62,7 +62,7 @@ def server(tmp_path):
 
 def test_concurrent_sales_each_get_their_own_ticket(server):
     """The child answers in the order it was sent; a mix-up would give a sale another sale's ticket."""
-    url, _process, _child, db = server
+    url, _process, child, db = server
     stakes = [D(25) + D(n) / 100 for n in range(60)]
 
     def sell(stake: D) -> tuple[D, dict]:
@@ -73,7 +73,7 @@ def test_concurrent_sales_each_get_their_own_ticket(server):
 
     with ThreadPoolExecutor(12) as pool:
         answers = list(pool.map(sell, stakes))
-    assert alive(_child), "the sales were written by the child, not by the HTTP process after it"
+    assert alive(child), "the sales were written by the child, not by the HTTP process after it"
     assert all(D(str(ticket["stake"])) == stake for stake, ticket in answers)
     stored = {t.id: t.stake for t in stored_tickets(db)[0]}
     assert all(stored[ticket["id"]] == stake for stake, ticket in answers)

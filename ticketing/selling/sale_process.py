@@ -38,7 +38,10 @@ from ticketing.access.roles import Actor, Role
 from ticketing.contract.errors import EngineUnavailable, TicketingError
 from ticketing.contract.models import TicketRequest
 from ticketing.contract.wire import dumps, loads_request
+from ticketing.engine import TicketEngine
 from ticketing.selling.group_commit import MAX_BATCH
+from ticketing.settings import Settings
+from ticketing.storage import Store, database_url
 
 logger = logging.getLogger(__name__)
 
@@ -106,10 +109,8 @@ def _message(value: msgspec.Struct) -> bytes:
     return LENGTH.pack(len(encoded)) + encoded
 
 
-def writes_sales_in_a_process(settings) -> bool:
+def writes_sales_in_a_process(settings: Settings) -> bool:
     """As configured, but for an SQLite database in memory: a child would have its own, empty one."""
-    from ticketing.storage import database_url
-
     url = make_url(database_url(settings.database))
     in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
     return settings.sale_writer == "process" and not in_memory
@@ -130,7 +131,7 @@ class SaleProcess(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
 
     @classmethod
-    async def start(cls, settings) -> "SaleProcess":
+    async def start(cls, settings: Settings) -> "SaleProcess":
         """Forks the child; call it before this process opens the engine (no connection or thread to inherit)."""
         ours, theirs = socket.socketpair()
         pid = os.fork()
@@ -197,7 +198,7 @@ class SaleProcess(asyncio.Protocol):
 # ---- the child ----------------------------------------------------------------------------------------------------
 
 
-def _child(sock: socket.socket, settings) -> NoReturn:
+def _child(sock: socket.socket, settings: Settings) -> NoReturn:
     status = 1
     parent = os.getppid()
     try:
@@ -215,14 +216,11 @@ def _child(sock: socket.socket, settings) -> NoReturn:
         os._exit(status)
 
 
-def _engine(settings):
-    from ticketing.engine import TicketEngine
-    from ticketing.storage import Store, database_url
-
+def _engine(settings: Settings) -> TicketEngine:
     return TicketEngine(Store(database_url(settings.database)), wallet_settings=settings.wallet)
 
 
-def write_sales_forever(sock: socket.socket, engine, parent: int) -> None:
+def write_sales_forever(sock: socket.socket, engine: TicketEngine, parent: int) -> None:
     """Every sale waiting on the socket written as one batch and answered in order, until the other end closes or
     the HTTP process (`parent`) is gone: the sales it left in the socket have nobody to answer, and are not made."""
     orders = _Messages(SaleOrder)
@@ -233,7 +231,7 @@ def write_sales_forever(sock: socket.socket, engine, parent: int) -> None:
             sock.sendall(b"".join(_message(answer) for answer in answers))
 
 
-def decide(engine, orders: list[SaleOrder]) -> list[SaleAnswer]:
+def decide(engine: TicketEngine, orders: list[SaleOrder]) -> list[SaleAnswer]:
     """Each order's answer, its sales written in one group commit (`TicketEngine.write_sales`)."""
     answers: list[SaleAnswer | None] = [None] * len(orders)
     sales, places = [], []
