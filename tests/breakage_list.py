@@ -110,7 +110,8 @@ BREAKAGES = [
         id="idempotency-lookup-removed",
         guarantee="a retry or race with the same key sells once, debits once",
         file="ticketing/engine.py",
-        old="            found = used.get(sales[i].key)\n",
+        old="            found = reads.used_keys.get(sale.key)"
+        " if outcomes[i] is None and sale.idempotency_key else None\n",
         new="            found = None\n",
         tests=(
             f"{ENGINE}::test_idempotent_repeat_returns_the_first_ticket_without_a_second_debit",
@@ -122,7 +123,7 @@ BREAKAGES = [
         id="idempotency-key-reused-for-another-request",
         guarantee="a retry with the same key sells once (same key, other request: 400/112)",
         file="ticketing/engine.py",
-        old="                if earlier_fingerprint != sales[i].fingerprint:\n",
+        old="                if earlier_fingerprint != sale.fingerprint:\n",
         new="                if earlier_fingerprint is None:\n",
         tests=(f"{ENGINE}::test_idempotent_repeat_returns_the_first_ticket_without_a_second_debit",),
     ),
@@ -159,9 +160,8 @@ BREAKAGES = [
         id="coupon-read-without-for-share",
         guarantee="the odds check and the write are one transaction",
         file="ticketing/storage.py",
-        old="        query = SELECT_COUPON_WITH_EVENTS_FOR_SHARE if lock and not self.is_sqlite"
-        " else SELECT_COUPON_WITH_EVENTS\n",
-        new="        query = SELECT_COUPON_WITH_EVENTS\n",
+        old="str(SELECT_COUPON_WITH_EVENTS_FOR_SHARE.compile(dialect=PG_DIALECT))\n",
+        new="str(SELECT_COUPON_WITH_EVENTS.compile(dialect=PG_DIALECT))\n",
         tests=(f"{DURABLE}::test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit",),
         needs_postgres=True,
     ),
@@ -169,10 +169,36 @@ BREAKAGES = [
         id="odds-read-before-the-write-transaction",
         guarantee="the odds check and the write are one transaction",
         file="ticketing/engine.py",
-        old="            coupons[key] = self.store.load_coupon_to_sell(conn, request.coupon_id, operator.name)\n",
-        new="            with self.store.read() as early:\n"
-        "                coupons[key] = self.store.load_coupon_to_sell(early, request.coupon_id, operator.name)\n",
+        old="        reads = self._read_ahead(conn, sales, deciding, ticket_ids, codes)\n"
+        "        self._answers_given_before(conn, sales, reads, outcomes)\n"
+        "        wanted = {(sales[i].request.coupon_id, sales[i].request.operator)"
+        " for i in deciding if outcomes[i] is None}\n"
+        "        coupons = {key: self.store.load_coupon_to_sell(conn, *key, reads.coupon_rows.get(key, []))"
+        " for key in wanted}\n",
+        new="        with self.store.read() as early:\n"
+        "            coupons = {(s.request.coupon_id, s.request.operator):"
+        " self.store.load_coupon_to_sell(early, s.request.coupon_id, s.request.operator, []) for s in sales}\n"
+        "        reads = self._read_ahead(conn, sales, deciding, ticket_ids, codes)\n"
+        "        self._answers_given_before(conn, sales, reads, outcomes)\n",
         tests=(f"{DURABLE}::test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit",),
+        needs_postgres=True,
+    ),
+    Breakage(
+        id="batch-reads-sent-without-begin",
+        guarantee="the odds check and the write are one transaction",
+        file="ticketing/storage.py",
+        old='                raw.execute("BEGIN")\n',
+        new="                pass\n",
+        tests=(f"{GROUP}::test_a_batch_that_fails_after_its_writes_leaves_none_of_them",),
+        needs_postgres=True,
+    ),
+    Breakage(
+        id="batch-statement-sent-without-begin",
+        guarantee="the odds check and the write are one transaction",
+        file="ticketing/storage.py",
+        old='                    event.listen(self._batch_connection, "before_cursor_execute", _begin_before_the_statement)\n',
+        new="                    pass\n",
+        tests=(f"{GROUP}::test_everything_a_batch_writes_is_one_transaction",),
         needs_postgres=True,
     ),
     Breakage(
@@ -229,10 +255,10 @@ BREAKAGES = [
         file="ticketing/engine.py",
         old="        if not sold:\n"
         "            return\n"
-        "        self._draw_free_codes(conn, [ticket for _i, ticket, _a in sold])\n"
+        "        self._draw_free_codes(conn, [ticket for _i, ticket, _a in sold], reads.taken_codes)\n"
         "        tickets, events, cash = [], [], []\n"
         "        for i, ticket, account in sold:\n",
-        new="        self._draw_free_codes(conn, [ticket for _i, ticket, _a in built])\n"
+        new="        self._draw_free_codes(conn, [ticket for _i, ticket, _a in built], reads.taken_codes)\n"
         "        tickets, events, cash = [], [], []\n"
         "        for i, ticket, account in built:\n",
         tests=(

@@ -134,7 +134,7 @@ def test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit(en
     the feed is given a second to commit. It must still be waiting when the sale commits (SQLite's writer lock;
     PostgreSQL's FOR SHARE on the event rows), however the sale's reading and writing are arranged."""
     statements = engine.store.sales
-    real_load_coupon, real_write = engine.store.load_coupon, statements.write
+    real_load_coupon, real_write = engine.store.load_coupon_to_sell, statements.write
     feed_committed = threading.Event()
     seen: dict = {}
 
@@ -142,23 +142,25 @@ def test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit(en
         engine.update_event(SITE_FEED, "455", 390811, EventUpdate(odds={101: D("9.99")}))
         feed_committed.set()
 
-    def read_the_odds_then_start_the_feed(conn, coupon_id, operator, lock=False):
-        coupon = real_load_coupon(conn, coupon_id, operator, lock=lock)
+    def read_the_odds_then_start_the_feed(conn, coupon_id, operator, rows):
+        coupon = real_load_coupon(conn, coupon_id, operator, rows)
         if "feed" not in seen:
             seen["feed"] = threading.Thread(target=feed)
             seen["feed"].start()
+            # Time for the feed to reach the event rows: a sale that read the odds before it locked them must lose.
+            feed_committed.wait(0.5)
         return coupon
 
     def give_the_feed_a_second_then_write(conn, *batch):
         seen.setdefault("feed committed before the sale's write", feed_committed.wait(1.0))
         return real_write(conn, *batch)
 
-    engine.store.load_coupon = read_the_odds_then_start_the_feed
+    engine.store.load_coupon_to_sell = read_the_odds_then_start_the_feed
     statements.write = give_the_feed_a_second_then_write
     try:
         ticket = engine.create_ticket(SITE_TILL, sample_request())
     finally:
-        engine.store.load_coupon, statements.write = real_load_coupon, real_write
+        engine.store.load_coupon_to_sell, statements.write = real_load_coupon, real_write
     seen["feed"].join(10)
     assert seen["feed committed before the sale's write"] is False
     assert feed_committed.is_set(), "the feed went through once the sale had committed"

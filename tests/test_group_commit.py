@@ -8,19 +8,20 @@ from contextlib import contextmanager
 from decimal import Decimal as D
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select, update
 
 from tests.support import SITE_FEED, SITE_TILL, sample_request
+from ticketing.access.replays import SignedRequest
 from ticketing.contract.errors import (
     EventNotAvailable,
     InsufficientBalance,
     StakeOutOfLimits,
     TicketingError,
 )
-from ticketing.contract.models import EventUpdate
+from ticketing.contract.models import EventUpdate, TicketQuery
 from ticketing.engine import TicketEngine
 from ticketing.selling.group_commit import AGAIN, GroupCommitter
-from ticketing.storage import Store
+from ticketing.storage import Store, accounts, request_signatures
 
 
 class Ledger:
@@ -192,6 +193,49 @@ def test_the_writers_connection_lost_between_batches_loses_no_sale(engine):
     assert all(engine.get_ticket(SITE_TILL, t.id).code == t.code for t in sold)
     assert engine.balance(sample_request().token) == before - 3 * D("25.00")
     assert not held.invalidated, "the kept connection connected again"
+
+
+class Abandoned(Exception):
+    pass
+
+
+def test_everything_a_batch_writes_is_one_transaction(engine):
+    """The batch writer's connection sends its BEGIN with its first statement (on PostgreSQL it is in autocommit
+    mode, `Store.batch_write`): a statement through SQLAlchemy, then the sale's pipelined reads and its writes, all
+    go when the batch fails."""
+    engine.create_ticket(SITE_TILL, sample_request())  # the writer's connection made, and its first prune done
+    before = engine.balance(sample_request().token)
+    statements, engine_store = engine.store.sales, engine.store
+    with pytest.raises(Abandoned), engine_store.batch_write() as conn:
+        conn.execute(update(accounts).values(balance_cents=accounts.c.balance_cents + 100))
+        reads = statements.read_ahead(
+            conn, keys=[], claims=[("site", "f" * 64, 2**40, "T1")], coupons=[], tokens=[], codes=["ABCDEFGHJKLM"]
+        )
+        assert reads.new_claims == {("site", "f" * 64)}
+        raise Abandoned
+    with engine_store.read() as conn:
+        assert conn.execute(select(request_signatures).where(request_signatures.c.signature == "f" * 64)).all() == []
+    assert engine.balance(sample_request().token) == before
+
+
+def test_a_batch_that_fails_after_its_writes_leaves_none_of_them(engine, monkeypatch):
+    """Sales whose batch fails at its last statement are written again alone (here failing again): no ticket, no
+    debit, no claim stays of either attempt."""
+    engine.create_ticket(SITE_TILL, sample_request())
+    before, real_write = engine.balance(sample_request().token), engine.store.sales.write
+
+    def write_then_fail(conn, *batch):
+        real_write(conn, *batch)
+        raise RuntimeError("the batch fails after its writes")
+
+    monkeypatch.setattr(engine.store.sales, "write", write_then_fail)
+    with pytest.raises(RuntimeError, match="after its writes"):
+        engine.create_ticket(SITE_TILL, sample_request(), signed=SignedRequest(signature="e" * 64, expires=2**40))
+    monkeypatch.undo()
+    assert engine.balance(sample_request().token) == before
+    assert len(engine.list_tickets(SITE_TILL, TicketQuery())) == 1
+    with engine.store.read() as conn:
+        assert conn.execute(select(request_signatures).where(request_signatures.c.signature == "e" * 64)).all() == []
 
 
 def test_odds_moved_by_another_process_are_the_next_batchs_odds(engine):

@@ -67,7 +67,7 @@ from ticketing.selling.rules import validate_ticket
 from ticketing.selling.tickets import priced_ticket, request_fingerprint
 from ticketing.settings import WalletSettings
 from ticketing.settlement.service import AfterSale
-from ticketing.storage import AccountHolder, Operator, Store, tickets
+from ticketing.storage import AccountHolder, BatchReads, Operator, Store, tickets
 from ticketing.wallets import outbox, reconcile
 from ticketing.wallets.interface import INTERNAL, PAM, Stakes, Wallets
 from ticketing.wallets.internal import InternalWallet
@@ -341,8 +341,9 @@ class TicketEngine:
 
     def _sell_batch(self, conn: Connection, sales: list[Sale], alone: bool = False) -> list:
         """Each sale's outcome (its `Ticket`, its refusal, or `AGAIN`), every sale written in the same handful of
-        statements: the earlier answers (idempotency keys, claims of signatures) read and claimed for all at once,
-        then each sale checked and priced in Python against the coupon read once for the batch, then each stake
+        statements: everything the batch needs read at once (`SaleStatements.read_ahead`: earlier answers under the
+        same idempotency keys, the claims of the signatures, the coupons, the balances, whether the codes drawn are
+        free), then each sale checked and priced in Python against the coupon read for the batch, then each stake
         checked against its account's balance in order, then one write of the whole batch.
 
         Every refusal is decided before the batch's writes, so a refused sale writes nothing but the claim of its
@@ -358,15 +359,21 @@ class TicketEngine:
             if seen.intersection(sale.marks):
                 outcomes[i] = AGAIN
             seen.update(sale.marks)
-        self._answers_given_before(conn, sales, ticket_ids, outcomes)
-        coupons: dict[tuple[str, str], Coupon | None] = {}
+        deciding = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        if not deciding:
+            return outcomes
+        codes = {i: new_ticket_code() for i in deciding}
+        reads = self._read_ahead(conn, sales, deciding, ticket_ids, codes)
+        self._answers_given_before(conn, sales, reads, outcomes)
+        wanted = {(sales[i].request.coupon_id, sales[i].request.operator) for i in deciding if outcomes[i] is None}
+        coupons = {key: self.store.load_coupon_to_sell(conn, *key, reads.coupon_rows.get(key, [])) for key in wanted}
         built: list[tuple[int, Ticket, AccountHolder]] = []
         failed: list[int] = []
-        for i, sale in enumerate(sales):
+        for i in deciding:
             if outcomes[i] is not None:
                 continue
             try:
-                built.append((i, *self._build_ticket(conn, sale, ticket_ids[i], now, coupons)))
+                built.append((i, *self._build_ticket(conn, sales[i], ticket_ids[i], codes[i], now, coupons)))
             except TicketingError as refused:
                 outcomes[i] = refused
             except Exception:
@@ -380,45 +387,61 @@ class TicketEngine:
             for i in failed:
                 outcomes[i] = AGAIN
         if built:
-            self._debit_and_write(conn, sales, built, outcomes)
+            self._debit_and_write(conn, sales, built, outcomes, reads)
         return outcomes
 
-    def _answers_given_before(self, conn: Connection, sales: list[Sale], ticket_ids: list[str], outcomes: list) -> None:
+    def _read_ahead(
+        self, conn: Connection, sales: list[Sale], deciding: list[int], ticket_ids: list[str], codes: dict[int, str]
+    ) -> BatchReads:
+        """What the sales being decided read, in one go: their idempotency keys, a claim of each signature for the
+        ticket it is about to create, their coupons, the balances of the accounts they would be paid from, and the
+        codes drawn for them. Read for every sale before any is decided, so some of it may go unused (the balance
+        of a sale that turns out to be a replay)."""
+        return self.store.sales.read_ahead(
+            conn,
+            keys=[sales[i].key for i in deciding if sales[i].idempotency_key],
+            claims=[(*sales[i].claim, sales[i].signed.expires, ticket_ids[i]) for i in deciding if sales[i].signed],
+            coupons=[(sales[i].request.coupon_id, sales[i].request.operator) for i in deciding],
+            tokens=[
+                sales[i].holder.token_sha256 if sales[i].holder else token_fingerprint(sales[i].request.token)
+                for i in deciding
+                if sales[i].wallet == INTERNAL
+            ],
+            codes=list(codes.values()),
+        )
+
+    def _answers_given_before(self, conn: Connection, sales: list[Sale], reads: BatchReads, outcomes: list) -> None:
         """Sets the outcome of each sale that was answered before: a retry (its idempotency key used by the same
-        request: that ticket; by another: refused) and a replay (its signature claimed: the first sending's
-        ticket, or refused if it did not sell). Claims the signature of every other signed sale for the ticket it
-        is about to create."""
-        statements = self.store.sales
-        keyed = [i for i, sale in enumerate(sales) if outcomes[i] is None and sale.idempotency_key]
-        used = statements.tickets_by_idempotency_key(conn, [sales[i].key for i in keyed]) if keyed else {}
+        request: that ticket; by another: refused) and a replay (its signature claimed before: the first sending's
+        ticket, or refused if it did not sell). A retry's new claim is pointed at the ticket it answers."""
         earlier: dict[int, Ticket] = {}
-        for i in keyed:
-            found = used.get(sales[i].key)
+        for i, sale in enumerate(sales):
+            found = reads.used_keys.get(sale.key) if outcomes[i] is None and sale.idempotency_key else None
             if found is not None:
                 earlier_id, earlier_fingerprint = found
-                if earlier_fingerprint != sales[i].fingerprint:
+                if earlier_fingerprint != sale.fingerprint:
                     outcomes[i] = IdempotencyKeyReused()
                 else:
                     earlier[i] = self.store.find_ticket(conn, earlier_id)
-        signed = [i for i, sale in enumerate(sales) if outcomes[i] is None and sale.signed is not None]
-        if signed:
-            claims = [
-                (*sales[i].claim, sales[i].signed.expires, earlier[i].id if i in earlier else ticket_ids[i])
-                for i in signed
-            ]
-            new = statements.claim_signatures(conn, claims)
-            for i in signed:
-                if sales[i].claim in new:
-                    continue
-                claimed = replays.claimed_ticket(conn, sales[i].request.operator, sales[i].signed)
-                first = None if claimed is None else self.store.find_ticket(conn, claimed)
-                outcomes[i] = first or ReplayedRequest("This signed sale was sent before and refused: sign it afresh")
+        repointed = []
+        for i, sale in enumerate(sales):
+            if outcomes[i] is not None or sale.signed is None:
+                continue
+            if sale.claim in reads.new_claims:
+                if i in earlier:
+                    repointed.append((earlier[i].id, *sale.claim))
+                continue
+            claimed = replays.claimed_ticket(conn, sale.request.operator, sale.signed)
+            first = None if claimed is None else self.store.find_ticket(conn, claimed)
+            outcomes[i] = first or ReplayedRequest("This signed sale was sent before and refused: sign it afresh")
+        if repointed:
+            self.store.sales.point_claims(conn, repointed)
         for i, ticket in earlier.items():
             if outcomes[i] is None:
                 outcomes[i] = ticket
 
     def _build_ticket(
-        self, conn: Connection, sale: Sale, ticket_id: str, now: datetime, coupons: dict
+        self, conn: Connection, sale: Sale, ticket_id: str, code: str, now: datetime, coupons: dict
     ) -> tuple[Ticket, AccountHolder]:
         """The sale checked and priced against the coupon as this transaction reads it; a refusal raises."""
         request = sale.request
@@ -426,10 +449,7 @@ class TicketEngine:
         account = sale.holder or self._account_holder(conn, token_fingerprint(request.token))
         if account is None or account.operator != operator.name:
             raise InvalidToken()
-        key = (request.coupon_id, operator.name)
-        if key not in coupons:
-            coupons[key] = self.store.load_coupon_to_sell(conn, request.coupon_id, operator.name)
-        coupon = coupons[key]
+        coupon = coupons[(request.coupon_id, request.operator)]
         if coupon is None or coupon.status == CouponStatus.DRAFT:
             raise CouponNotFound(f"Coupon {request.coupon_id} not found", coupon_id=request.coupon_id)
         events = validate_ticket(request, coupon, operator.currency, now)
@@ -440,6 +460,7 @@ class TicketEngine:
             operator.tax_profile,
             cap,
             ticket_id=ticket_id,
+            code=code,
             operator=operator.name,
             coupon_id=coupon.id,
             user_id=account.user_id,
@@ -449,14 +470,18 @@ class TicketEngine:
         return ticket, account
 
     def _debit_and_write(
-        self, conn: Connection, sales: list[Sale], built: list[tuple[int, Ticket, AccountHolder]], outcomes: list
+        self,
+        conn: Connection,
+        sales: list[Sale],
+        built: list[tuple[int, Ticket, AccountHolder]],
+        outcomes: list,
+        reads: BatchReads,
     ) -> None:
         """Each stake taken in order by its sale's wallet (`Stakes`: the internal wallet checks it against its
         account's balance as this transaction reads it; a PAM wallet's is taken by `ticket_create` after the commit),
         then the batch's writes. A ticket code already taken is drawn again (1 in 148 million a ticket stored)."""
         statements = self.store.sales
-        internal = {account.token_sha256 for i, _t, account in built if sales[i].wallet == INTERNAL}
-        stakes = Stakes(statements.balances(conn, list(internal)) if internal else {})
+        stakes = Stakes(reads.balances)
         sold: list[tuple[int, Ticket, AccountHolder]] = []
         for i, ticket, account in built:
             try:
@@ -467,7 +492,7 @@ class TicketEngine:
             sold.append((i, ticket, account))
         if not sold:
             return
-        self._draw_free_codes(conn, [ticket for _i, ticket, _a in sold])
+        self._draw_free_codes(conn, [ticket for _i, ticket, _a in sold], reads.taken_codes)
         tickets, events, cash = [], [], []
         for i, ticket, account in sold:
             sale = sales[i]
@@ -485,9 +510,9 @@ class TicketEngine:
         for i, ticket, _account in sold:
             outcomes[i] = ticket
 
-    def _draw_free_codes(self, conn: Connection, tickets: list[Ticket]) -> None:
+    def _draw_free_codes(self, conn: Connection, tickets: list[Ticket], taken: set[str]) -> None:
+        """Draws again each code in `taken` (read with the batch) or drawn twice, until none is taken."""
         while True:
-            taken = self.store.sales.taken_codes(conn, [ticket.code for ticket in tickets])
             drawn: set[str] = set()
             clashes = False
             for ticket in tickets:
@@ -497,6 +522,7 @@ class TicketEngine:
                 drawn.add(ticket.code)
             if not clashes:
                 return
+            taken = self.store.sales.taken_codes(conn, [ticket.code for ticket in tickets])
 
     # ---- after the sale (ticketing/settlement) --------------------------------------------------------------------
 

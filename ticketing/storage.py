@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from psycopg.pq import TransactionStatus
 from pydantic import BaseModel, Field
 from sqlalchemy import (
     BigInteger,
@@ -43,6 +44,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.schema import CreateColumn
 
@@ -369,6 +371,21 @@ INSERT_TICKET = insert(tickets)
 INSERT_TICKET_EVENTS = insert(ticket_events)
 
 
+@dataclass(frozen=True)
+class BatchReads:
+    """What a batch of sales read before deciding any of them (`SaleStatements.read_ahead`)."""
+
+    used_keys: dict[tuple[str, str], tuple[str, str]]
+    """{(operator, idempotency key): (ticket id, request fingerprint)} of the keys already used."""
+    new_claims: set[tuple[str, str]]
+    """The (operator, signature) pairs this batch claimed; any other was claimed before: a replay."""
+    coupon_rows: dict[tuple[str, str], list[tuple]]
+    """PostgreSQL: {(coupon id, operator): its rows with its events, locked FOR SHARE}."""
+    balances: dict[str, int]
+    taken_codes: set[str]
+
+
+PG_DIALECT = postgresql_psycopg.dialect()
 MAX_PARAMETERS = 30_000
 """Parameters in one statement, below PostgreSQL's 65,535 and SQLite's 32,766 (its lowest limit, before 3.32)."""
 
@@ -400,6 +417,7 @@ class SaleStatements:
             " AND shifts.closed_at IS NULL"
         )
         self._lock_rows = "" if is_sqlite else " FOR UPDATE"
+        self.select_coupon = "" if is_sqlite else str(SELECT_COUPON_WITH_EVENTS_FOR_SHARE.compile(dialect=PG_DIALECT))
 
     def moment(self, value: datetime):
         """A datetime as SQLAlchemy's `DateTime` stores it: SQLite's text form, PostgreSQL's timestamp."""
@@ -418,36 +436,82 @@ class SaleStatements:
 
     @staticmethod
     def _cursor(conn: Connection):
-        return conn.connection.driver_connection.cursor()
+        return _in_transaction(conn.connection.driver_connection).cursor()
 
-    def tickets_by_idempotency_key(self, conn: Connection, keys: list[tuple[str, str]]) -> dict:
-        """{(operator, key): (ticket id, request fingerprint)} of the keys already used."""
+    def read_ahead(
+        self,
+        conn: Connection,
+        keys: list[tuple[str, str]],
+        claims: list[tuple[str, str, int, str]],
+        coupons: list[tuple[str, str]],
+        tokens: list[str],
+        codes: list[str],
+    ) -> "BatchReads":
+        """Everything a batch reads before it decides a sale, on PostgreSQL in one pipeline: the batch waits for the
+        server once for all of it, where each of these statements was a round trip of its own (README
+        "Performance"). Locks are taken in the one order every batch takes them: claims, the coupons' events
+        (FOR SHARE), the balances (FOR UPDATE).
+
+        - `keys` (operator, idempotency key): the tickets already sold under them;
+        - `claims` (operator, signature, expires, ticket id): claimed in one statement, without `RETURNING`
+          (SQLite's driver would step, and let go of the interpreter, once a row); the count of rows inserted says
+          whether every claim was new, as it is but for a replay, and only then are they read back;
+        - `coupons` (id, operator): their rows with their events, on PostgreSQL only (SQLite reads each through the
+          store's cache, `Store.load_coupon_to_sell`);
+        - `tokens`: the balances of these accounts;
+        - `codes`: which of these ticket codes are taken."""
+        raw = conn.connection.driver_connection
+        claims = sorted(claims)  # one order for every process, so that two batches never wait on each other
+        coupons = [] if self.is_sqlite else sorted(set(coupons))
+        with nullcontext() if self.is_sqlite else raw.pipeline():
+            if not self.is_sqlite and _begins_by_itself(raw):
+                raw.execute("BEGIN")
+            used = self._keys_used(raw, keys) if keys else None
+            claimed = self._claim(raw, claims) if claims else None
+            coupon_rows = {
+                key: self._query(raw, self.select_coupon, {"coupon_id": key[0], "operator": key[1]}) for key in coupons
+            }
+            balances = self._balances(raw, sorted(set(tokens))) if tokens else None
+            taken = self._query(raw, f"SELECT code FROM tickets WHERE code IN ({self._marks(len(codes))})", codes)
+        return BatchReads(
+            used_keys={} if used is None else {(row[0], row[1]): (row[2], row[3]) for row in used.fetchall()},
+            new_claims=set() if claimed is None else self._new_claims(raw, claims, claimed.rowcount),
+            coupon_rows={key: cursor.fetchall() for key, cursor in coupon_rows.items()},
+            balances={} if balances is None else dict(balances.fetchall()),
+            taken_codes={row[0] for row in taken.fetchall()},
+        )
+
+    @staticmethod
+    def _query(raw, statement: str, parameters):
+        cursor = raw.cursor()
+        cursor.execute(statement, parameters)
+        return cursor
+
+    def _keys_used(self, raw, keys: list[tuple[str, str]]):
         where = " OR ".join([f"(operator = {self._mark} AND idempotency_key = {self._mark})"] * len(keys))
-        cursor = self._cursor(conn)
-        cursor.execute(
+        return self._query(
+            raw,
             f"SELECT operator, idempotency_key, id, request_sha256 FROM tickets WHERE {where}",
             [part for key in keys for part in key],
         )
-        return {(row[0], row[1]): (row[2], row[3]) for row in cursor.fetchall()}
 
-    def claim_signatures(self, conn: Connection, claims: list[tuple[str, str, int, str]]) -> set:
-        """Claims (operator, signature, expires, ticket id) in one statement; the (operator, signature) pairs that
-        were new. A conflict is a replay, not an error: it must not abort the batch.
-
-        Not `RETURNING`: SQLite's driver would step (and let go of the interpreter) once for each row returned. The
-        count of rows inserted says whether every claim was new, as it is but for a replay; only then are the claims
-        read back, a new one being the one that names its own ticket."""
-        claims = sorted(claims)  # one order for every process, so that two batches never wait on each other
-        cursor = self._cursor(conn)
-        cursor.execute(
+    def _claim(self, raw, claims: list[tuple[str, str, int, str]]):
+        """A conflict is a replay, not an error: it must not abort the batch."""
+        return self._query(
+            raw,
             "INSERT INTO request_signatures (operator, signature, expires, ticket_id)"
             f" VALUES {self._marks(len(claims), 4)} ON CONFLICT DO NOTHING",
             [part for claim in claims for part in claim],
         )
-        if cursor.rowcount == len(claims):
+
+    def _new_claims(self, raw, claims: list[tuple[str, str, int, str]], inserted: int) -> set[tuple[str, str]]:
+        """The (operator, signature) pairs this batch claimed: all when every row was inserted, else those whose
+        claim names its own ticket."""
+        if inserted == len(claims):
             return {(operator, signature) for operator, signature, _expires, _ticket in claims}
         where = " OR ".join([f"(operator = {self._mark} AND signature = {self._mark})"] * len(claims))
-        cursor.execute(
+        cursor = self._query(
+            raw,
             f"SELECT operator, signature, ticket_id FROM request_signatures WHERE {where}",
             [part for claim in claims for part in claim[:2]],
         )
@@ -458,22 +522,30 @@ class SaleStatements:
             if claimed_for.get((operator, signature)) == ticket
         }
 
+    def point_claims(self, conn: Connection, claims: list[tuple[str, str, str]]) -> None:
+        """(ticket id, operator, signature): claims made for a sale that turned out to be a retry name the ticket
+        its idempotency key sold, so that a replay of it answers that ticket."""
+        cursor = self._cursor(conn)
+        cursor.executemany(
+            f"UPDATE request_signatures SET ticket_id = {self._mark} WHERE operator = {self._mark}"
+            f" AND signature = {self._mark}",
+            claims,
+        )
+
     def forget_claims(self, conn: Connection, claims: list[tuple[str, str]]) -> None:
         cursor = self._cursor(conn)
         cursor.executemany(
             f"DELETE FROM request_signatures WHERE operator = {self._mark} AND signature = {self._mark}", claims
         )
 
-    def balances(self, conn: Connection, tokens: list[str]) -> dict[str, int]:
+    def _balances(self, raw, tokens: list[str]):
         """The accounts' balances in cents, locked until the commit on PostgreSQL (SQLite's writer lock is held)."""
-        tokens = sorted(tokens)
-        cursor = self._cursor(conn)
-        cursor.execute(
+        return self._query(
+            raw,
             f"SELECT token_sha256, balance_cents FROM accounts WHERE token_sha256 IN ({self._marks(len(tokens))})"
             f" ORDER BY token_sha256{self._lock_rows}",
             tokens,
         )
-        return dict(cursor.fetchall())
 
     def taken_codes(self, conn: Connection, codes: list[str]) -> set[str]:
         cursor = self._cursor(conn)
@@ -488,7 +560,7 @@ class SaleStatements:
         Rows go in multi-row statements, not `executemany`: SQLite's driver lets go of the interpreter around every
         row it steps and must win it back from the event loop after each, which under load made a batch's writes
         wait several times longer than they worked."""
-        raw = conn.connection.driver_connection
+        raw = _in_transaction(conn.connection.driver_connection)
         debit_rows = [(cents, token, cents) for token, cents in debits.items()]
         with nullcontext() if self.is_sqlite else raw.pipeline():
             cursor = raw.cursor()
@@ -720,6 +792,7 @@ PAGE_JSON = {
 
 ODDS_COLUMNS = {BET_HOME: "odds_home", BET_DRAW: "odds_draw", BET_AWAY: "odds_away"}
 EVENT_COLUMN_INDEX = {name: i for i, name in enumerate(coupon_events.c.keys())}
+COUPON_COLUMN_INDEX = {name: i for i, name in enumerate(coupons.c.keys())}
 ODDS_INDEXES = [(bet, EVENT_COLUMN_INDEX[column]) for bet, column in ODDS_COLUMNS.items()]
 BASIS_POINTS = Decimal(10000)
 
@@ -799,6 +872,22 @@ def give_unowned_coupons_to_the_only_operator(conn: Connection) -> None:
     names = conn.execute(select(operators.c.name).limit(2)).scalars().all()
     if len(names) == 1:
         conn.execute(update(coupons).where(coupons.c.operator.is_(None)).values(operator=names[0]))
+
+
+def _begins_by_itself(raw) -> bool:
+    """Whether this driver connection is the batch writer's on PostgreSQL (`Store.batch_write`), outside a
+    transaction: its statements would each commit alone until it is sent a BEGIN."""
+    return getattr(raw, "autocommit", False) is True and raw.info.transaction_status == TransactionStatus.IDLE
+
+
+def _in_transaction(raw):
+    if _begins_by_itself(raw):
+        raw.execute("BEGIN")
+    return raw
+
+
+def _begin_before_the_statement(conn, _cursor, _statement, _parameters, _context, _executemany) -> None:
+    _in_transaction(conn.connection.driver_connection)
 
 
 def _make_engine(url: str) -> Engine:
@@ -888,12 +977,24 @@ class Store:
         """`write()` for the group commit's one writer thread, on a connection it keeps between batches: a batch
         does not take a connection from the pool and give it back (nor, on PostgreSQL, ping the server first). A
         batch that finds the connection lost fails (its sales are then written alone); SQLAlchemy has invalidated
-        the connection, and it connects again for the next batch."""
+        the connection, and it connects again for the next batch.
+
+        On PostgreSQL the driver's connection is in autocommit mode and the transaction's BEGIN is sent with its
+        first statement: psycopg sends its own BEGIN and waits for its answer before anything else, even in a
+        pipeline, which made it a round trip of every batch of its own. A batch's first statement, whoever sends it,
+        sends the BEGIN first: the sale's reads put it at the head of their pipeline (`SaleStatements.read_ahead`),
+        and any other statement on this connection sends it before itself (`_begin_before_the_statement`). The
+        commit and the rollback are psycopg's, sent when a transaction is open, autocommit or not."""
         with self._write_lock:
             if self._batch_connection is None:
                 self._batch_connection = self.engine.connect()
                 self._batch_connection.execution_options(write=True)
+                if not self.is_sqlite:
+                    event.listen(self._batch_connection, "before_cursor_execute", _begin_before_the_statement)
             with self._batch_connection.begin():
+                raw = self._batch_connection.connection.driver_connection
+                if not self.is_sqlite and not raw.autocommit:
+                    raw.autocommit = True
                 yield self._batch_connection
 
     # ---- operators and accounts ---------------------------------------------------------------------------
@@ -981,16 +1082,18 @@ class Store:
             return None if row is None else self._coupon(row, [])
         return self._coupon_from_rows(coupon_id, rows)
 
-    def load_coupon_to_sell(self, conn: Connection, coupon_id: str, operator: str) -> Coupon | None:
-        """`load_coupon(lock=True)` for the group commit's batches, on SQLite without reading the coupon again while
-        nothing else has committed since this connection last read it.
+    def load_coupon_to_sell(self, conn: Connection, coupon_id: str, operator: str, rows: list[tuple]) -> Coupon | None:
+        """`load_coupon(lock=True)` for a batch of sales. On PostgreSQL from `rows`, the coupon's rows with its events
+        as the batch read them in its pipeline (`SaleStatements.read_ahead`), locked FOR SHARE.
 
-        SQLite's `PRAGMA data_version` changes, for a connection, whenever another connection commits: unchanged,
-        the batch's snapshot holds exactly what the last batch's did, and this connection itself writes only sales
+        On SQLite without reading the coupon again while nothing else has committed since this connection last read
+        it: `PRAGMA data_version` changes, for a connection, whenever another connection commits; unchanged, the
+        batch's snapshot holds exactly what the last batch's did, and this connection itself writes only sales
         (never a coupon or an event). Every odds or status change is another connection's commit, so it is read
-        before the next batch prices anything. PostgreSQL reads the coupon every batch (FOR SHARE)."""
+        before the next batch prices anything."""
         if not self.is_sqlite:
-            return self.load_coupon(conn, coupon_id, operator, lock=True)
+            # No rows: no such coupon, or one without events, read as `load_coupon` reads it.
+            return self._coupon_from_rows(coupon_id, rows) if rows else self.load_coupon(conn, coupon_id, operator)
         raw = conn.connection.driver_connection
         version = raw.execute("PRAGMA data_version").fetchone()[0]
         # The connection itself is kept, not its id: another connection's versions mean nothing here.
@@ -1133,33 +1236,34 @@ class Store:
     @staticmethod
     def _coupon(row, event_rows) -> Coupon:
         # Rows come from our own validated writes: model_construct skips re-validating them on every odds refresh.
-        column = EVENT_COLUMN_INDEX
         events = [
             CouponEvent.model_construct(
-                id=e[column["event_id"]],
-                home=e[column["home"]],
-                away=e[column["away"]],
-                competition=e[column["competition"]],
-                kickoff=_aware(e[column["kickoff"]]),
-                status=EventStatus(e[column["status"]]),
+                id=e[EVENT_COLUMN_INDEX["event_id"]],
+                home=e[EVENT_COLUMN_INDEX["home"]],
+                away=e[EVENT_COLUMN_INDEX["away"]],
+                competition=e[EVENT_COLUMN_INDEX["competition"]],
+                kickoff=_aware(e[EVENT_COLUMN_INDEX["kickoff"]]),
+                status=EventStatus(e[EVENT_COLUMN_INDEX["status"]]),
                 odds={bet: _odds_dec(e[i]) for bet, i in ODDS_INDEXES if e[i] is not None},
             )
             for e in event_rows
         ]
+        column = COUPON_COLUMN_INDEX
+        max_payout, fixed_stake = row[column["max_payout_cents"]], row[column["fixed_stake_cents"]]
         rules = StakeRules.model_construct(
-            min_stake=from_cents(row.min_stake_cents),
-            max_stake=from_cents(row.max_stake_cents),
-            fixed_stake=None if row.fixed_stake_cents is None else from_cents(row.fixed_stake_cents),
+            min_stake=from_cents(row[column["min_stake_cents"]]),
+            max_stake=from_cents(row[column["max_stake_cents"]]),
+            fixed_stake=None if fixed_stake is None else from_cents(fixed_stake),
         )
         return Coupon.model_construct(
-            id=row.id,
-            name=row.name,
-            currency=row.currency,
-            status=CouponStatus(row.status),
-            closes_at=_aware(row.closes_at),
+            id=row[column["id"]],
+            name=row[column["name"]],
+            currency=row[column["currency"]],
+            status=CouponStatus(row[column["status"]]),
+            closes_at=_aware(row[column["closes_at"]]),
             stake_rules=rules,
-            max_payout=None if row.max_payout_cents is None else from_cents(row.max_payout_cents),
-            max_void_events=row.max_void_events,
+            max_payout=None if max_payout is None else from_cents(max_payout),
+            max_void_events=row[column["max_void_events"]],
             bonus_prizes={},
             events=events,
         )

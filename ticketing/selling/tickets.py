@@ -23,6 +23,7 @@ def priced_ticket(
     cap: Decimal | None,
     *,
     ticket_id: str,
+    code: str | None = None,
     operator: str,
     coupon_id: str,
     user_id: str,
@@ -31,12 +32,12 @@ def priced_ticket(
     test: bool = False,
 ) -> Ticket:
     """A new ticket of `events` (as `validate_ticket` checked them) at `request`'s stake, priced by `price_ticket`
-    under `cap`."""
+    under `cap`; its `code` drawn here unless the caller drew it (a batch checks its codes with its other reads)."""
     price = price_ticket(request.stake, [e.odds for e in events], tax_profile, cap)
     return trusted(
         Ticket,
         id=ticket_id,
-        code=new_ticket_code(),
+        code=code or new_ticket_code(),
         operator=operator,
         coupon_id=coupon_id,
         stake=price.stake,
