@@ -196,7 +196,8 @@ BREAKAGES = [
         id="batch-statement-sent-without-begin",
         guarantee="the odds check and the write are one transaction",
         file="ticketing/storage.py",
-        old='                    event.listen(self._batch_connection, "before_cursor_execute", _begin_before_the_statement)\n',
+        old="                    event.listen(self._batch_connection,"
+        ' "before_cursor_execute", _begin_before_the_statement)\n',
         new="                    pass\n",
         tests=(f"{GROUP}::test_everything_a_batch_writes_is_one_transaction",),
         needs_postgres=True,
@@ -248,6 +249,14 @@ BREAKAGES = [
             f"{ENGINE}::test_insufficient_balance",
             f"{GROUP}::test_a_sale_refused_in_a_batch_on_the_engine_debits_nothing",
         ),
+    ),
+    Breakage(
+        id="debit-statement-without-its-guard",
+        guarantee="a refused sale writes nothing (insufficient balance)",
+        file="ticketing/storage.py",
+        old='            f" WHERE token_sha256 = {mark} AND balance_cents >= {mark}"\n',
+        new='            f" WHERE token_sha256 = {mark} AND 0 * {mark} = 0"\n',
+        tests=(f"{GROUP}::test_a_debit_beyond_the_balance_is_refused_by_the_database_too",),
     ),
     Breakage(
         id="ticket-written-before-the-balance-refusal",

@@ -2,11 +2,13 @@
 a refused sale does not disturb its batch; a failing one is run again alone once the rest of its batch commits."""
 
 import asyncio
+import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal as D
 
+import psycopg
 import pytest
 from sqlalchemy import event, select, update
 
@@ -219,23 +221,40 @@ def test_everything_a_batch_writes_is_one_transaction(engine):
 
 
 def test_a_batch_that_fails_after_its_writes_leaves_none_of_them(engine, monkeypatch):
-    """Sales whose batch fails at its last statement are written again alone (here failing again): no ticket, no
-    debit, no claim stays of either attempt."""
+    """Sales whose batch fails at its last statement before the commit are written again alone (here failing
+    again): no ticket, no debit, no claim stays of either attempt."""
     engine.create_ticket(SITE_TILL, sample_request())
-    before, real_write = engine.balance(sample_request().token), engine.store.sales.write
-
-    def write_then_fail(conn, *batch):
-        real_write(conn, *batch)
-        raise RuntimeError("the batch fails after its writes")
-
-    monkeypatch.setattr(engine.store.sales, "write", write_then_fail)
-    with pytest.raises(RuntimeError, match="after its writes"):
+    before, mark = engine.balance(sample_request().token), "?" if engine.store.is_sqlite else "%s"
+    # The batch's last statement before its commit, the debit, fails: the claim, the tickets and picks before it go.
+    monkeypatch.setattr(engine.store.sales, "debit", f"UPDATE no_such_table SET a = {mark}, b = {mark}, c = {mark}")
+    with pytest.raises(Exception, match="no_such_table|no such table"):
         engine.create_ticket(SITE_TILL, sample_request(), signed=SignedRequest(signature="e" * 64, expires=2**40))
     monkeypatch.undo()
     assert engine.balance(sample_request().token) == before
     assert len(engine.list_tickets(SITE_TILL, TicketQuery())) == 1
     with engine.store.read() as conn:
         assert conn.execute(select(request_signatures).where(request_signatures.c.signature == "e" * 64)).all() == []
+
+
+def test_a_debit_beyond_the_balance_is_refused_by_the_database_too(engine, monkeypatch):
+    """The debit's own guard, the balance check's second line: should the batch's read of a balance be wrong (here it
+    is inflated), the write refuses and the batch commits nothing, on PostgreSQL with its COMMIT already sent in the
+    same pipeline."""
+    token = sample_request().token
+    with engine.store.write() as conn:
+        conn.execute(update(accounts).values(balance_cents=10_000))
+    before, real_read_ahead = engine.balance(token), engine.store.sales.read_ahead
+
+    def inflated_balances(conn, **wanted):
+        reads = real_read_ahead(conn, **wanted)
+        return dataclasses.replace(reads, balances={t: cents + 10**12 for t, cents in reads.balances.items()})
+
+    monkeypatch.setattr(engine.store.sales, "read_ahead", inflated_balances)
+    with pytest.raises(RuntimeError) if engine.store.is_sqlite else pytest.raises(psycopg.errors.DivisionByZero):
+        engine.create_ticket(SITE_TILL, sample_request(stake="200.00"))
+    monkeypatch.undo()
+    assert engine.balance(token) == before
+    assert engine.list_tickets(SITE_TILL, TicketQuery()) == []
 
 
 def test_odds_moved_by_another_process_are_the_next_batchs_odds(engine):

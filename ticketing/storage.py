@@ -405,10 +405,13 @@ class SaleStatements:
         self.insert_ticket_events = "INSERT INTO ticket_events (ticket_id, position, event_id, bet, odds) VALUES "
         # The guard is the balance check's second line: the balances were read (FOR UPDATE on PostgreSQL) in this
         # transaction and each sale checked against them in order, so it never refuses unless that read was wrong.
-        self.debit = (
+        debit = (
             f"UPDATE accounts SET balance_cents = balance_cents - {mark}"
             f" WHERE token_sha256 = {mark} AND balance_cents >= {mark}"
         )
+        # PostgreSQL: a refusal is an error (division by zero), which aborts the transaction before the COMMIT sent
+        # in the same pipeline (`write`); SQLite's row count is read before its commit.
+        self.debit = debit if is_sqlite else f"WITH debited AS ({debit} RETURNING 1) SELECT 1 / count(*) FROM debited"
         # (ticket id, cents, at, operator, till) rows: each stake goes to its till's open shift, if it has one.
         self.record_stakes = (
             "INSERT INTO cash_operations (shift_id, kind, ticket_id, amount_cents, at)"
@@ -553,9 +556,12 @@ class SaleStatements:
         return {row[0] for row in cursor.fetchall()}
 
     def write(self, conn: Connection, debits: dict[str, int], tickets: list, events: list, stakes: list) -> None:
-        """The batch's writes: one debit per internal account (its sales' total: a PAM wallet's sale has none),
-        the tickets, their picks, and the stakes of shop tickets in their till's open shift. Raises if a debit
-        finds the balance short.
+        """The batch's writes, then its commit: one debit per internal account (its sales' total: a PAM wallet's
+        sale has none), the tickets, their picks, and the stakes of shop tickets in their till's open shift. Raises,
+        having committed nothing, if a debit finds the balance short. Nothing may follow it in its transaction.
+
+        On PostgreSQL the COMMIT goes in the writes' pipeline: the batch waits for the server once for its writes
+        and its durable commit (the commit's own round trip was a tenth of the writer's time at 8 connections).
 
         Rows go in multi-row statements, not `executemany`: SQLite's driver lets go of the interpreter around every
         row it steps and must win it back from the event loop after each, which under load made a batch's writes
@@ -571,8 +577,9 @@ class SaleStatements:
             debit = raw.cursor()
             if debit_rows:
                 debit.executemany(self.debit, debit_rows)
-        if debit_rows and debit.rowcount != len(debit_rows):
-            raise RuntimeError("a debit found a balance short of what was checked in its transaction")
+            if self.is_sqlite and debit_rows and debit.rowcount != len(debit_rows):
+                raise RuntimeError("a debit found a balance short of what was checked in its transaction")
+            raw.commit()
 
     def _insert(self, cursor, statement: str, rows: list[tuple]) -> None:
         """`statement` with its `{rows}` filled by as many rows as fit in one statement's parameters."""
