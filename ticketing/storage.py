@@ -475,7 +475,7 @@ class SaleStatements:
                 key: self._query(raw, self.select_coupon, {"coupon_id": key[0], "operator": key[1]}) for key in coupons
             }
             balances = self._balances(raw, sorted(set(tokens))) if tokens else None
-            taken = self._query(raw, f"SELECT code FROM tickets WHERE code IN ({self._marks(len(codes))})", codes)
+            taken = self._taken_codes(raw, codes)
         return BatchReads(
             used_keys={} if used is None else {(row[0], row[1]): (row[2], row[3]) for row in used.fetchall()},
             new_claims=set() if claimed is None else self._new_claims(raw, claims, claimed.rowcount),
@@ -484,10 +484,16 @@ class SaleStatements:
             taken_codes={row[0] for row in taken.fetchall()},
         )
 
-    @staticmethod
-    def _query(raw, statement: str, parameters):
+    def _query(self, raw, statement: str, parameters, lookup: bool = False):
+        """`lookup`: a search of a table that grows with every sale, planned on PostgreSQL for each execution.
+        psycopg prepares a statement at its fifth execution, and PostgreSQL may keep the generic plan it then makes
+        for a table still small until the table is next analyzed: a sequential scan of every ticket (seen on a
+        fresh database: 1-2 ms a batch after 3,000 tickets, and growing with the table)."""
         cursor = raw.cursor()
-        cursor.execute(statement, parameters)
+        if lookup and not self.is_sqlite:
+            cursor.execute(statement, parameters, prepare=False)
+        else:
+            cursor.execute(statement, parameters)
         return cursor
 
     def _keys_used(self, raw, keys: list[tuple[str, str]]):
@@ -496,6 +502,7 @@ class SaleStatements:
             raw,
             f"SELECT operator, idempotency_key, id, request_sha256 FROM tickets WHERE {where}",
             [part for key in keys for part in key],
+            lookup=True,
         )
 
     def _claim(self, raw, claims: list[tuple[str, str, int, str]]):
@@ -517,6 +524,7 @@ class SaleStatements:
             raw,
             f"SELECT operator, signature, ticket_id FROM request_signatures WHERE {where}",
             [part for claim in claims for part in claim[:2]],
+            lookup=True,
         )
         claimed_for = {(row[0], row[1]): row[2] for row in cursor.fetchall()}
         return {
@@ -551,9 +559,11 @@ class SaleStatements:
         )
 
     def taken_codes(self, conn: Connection, codes: list[str]) -> set[str]:
-        cursor = self._cursor(conn)
-        cursor.execute(f"SELECT code FROM tickets WHERE code IN ({self._marks(len(codes))})", codes)
-        return {row[0] for row in cursor.fetchall()}
+        raw = _in_transaction(conn.connection.driver_connection)
+        return {row[0] for row in self._taken_codes(raw, codes).fetchall()}
+
+    def _taken_codes(self, raw, codes: list[str]):
+        return self._query(raw, f"SELECT code FROM tickets WHERE code IN ({self._marks(len(codes))})", codes, True)
 
     def write(self, conn: Connection, debits: dict[str, int], tickets: list, events: list, stakes: list) -> None:
         """The batch's writes, then its commit: one debit per internal account (its sales' total: a PAM wallet's
