@@ -257,6 +257,22 @@ def test_a_debit_beyond_the_balance_is_refused_by_the_database_too(engine, monke
     assert engine.list_tickets(SITE_TILL, TicketQuery()) == []
 
 
+def test_the_batchs_searches_of_growing_tables_are_never_prepared_on_postgresql(engine):
+    """A statement psycopg prepares may keep, until the next ANALYZE, a plan PostgreSQL made while the table was
+    small: a sequential scan of every ticket. The batch's searches of tickets and claims are planned every time."""
+    if engine.store.is_sqlite:
+        pytest.skip("PostgreSQL's plan cache")
+    for n in range(8):
+        engine.create_ticket(SITE_TILL, sample_request(), idempotency_key=f"k{n}")
+        engine.create_ticket(SITE_TILL, sample_request(), idempotency_key=f"k{n}")  # a retry: its key is found
+    raw = engine.store._batch_connection.connection.driver_connection
+    prepared = [row[0] for row in raw.execute("SELECT statement FROM pg_prepared_statements").fetchall()]
+    raw.rollback()
+    assert any("INSERT INTO tickets" in statement for statement in prepared), "psycopg prepared nothing: proves nothing"
+    searches = ("SELECT code FROM tickets", "SELECT operator, idempotency_key", "SELECT operator, signature")
+    assert [s for s in prepared if s.startswith(searches)] == []
+
+
 def test_odds_moved_by_another_process_are_the_next_batchs_odds(engine):
     """The writer reads a coupon again only when another connection has committed since its last batch (SQLite's
     `data_version`): a feed in another process, its own engine on the same database, moves the odds and suspends an
