@@ -169,7 +169,7 @@ BREAKAGES = [
         id="odds-read-before-the-write-transaction",
         guarantee="the odds check and the write are one transaction",
         file="ticketing/engine.py",
-        old="        reads = self._read_ahead(conn, sales, deciding, ticket_ids, codes)\n"
+        old="        reads = self._read_ahead(conn, sales, deciding, ticket_ids, codes, alone)\n"
         "        self._answers_given_before(conn, sales, reads, outcomes)\n"
         "        wanted = {(sales[i].request.coupon_id, sales[i].request.operator)"
         " for i in deciding if outcomes[i] is None}\n"
@@ -178,7 +178,7 @@ BREAKAGES = [
         new="        with self.store.read() as early:\n"
         "            coupons = {(s.request.coupon_id, s.request.operator):"
         " self.store.load_coupon_to_sell(early, s.request.coupon_id, s.request.operator, []) for s in sales}\n"
-        "        reads = self._read_ahead(conn, sales, deciding, ticket_ids, codes)\n"
+        "        reads = self._read_ahead(conn, sales, deciding, ticket_ids, codes, alone)\n"
         "        self._answers_given_before(conn, sales, reads, outcomes)\n",
         tests=(f"{DURABLE}::test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit",),
         needs_postgres=True,
@@ -266,6 +266,14 @@ BREAKAGES = [
         old='            f" WHERE token_sha256 = {mark} AND balance_cents >= {mark}"\n',
         new='            f" WHERE token_sha256 = {mark} AND 0 * {mark} = 0"\n',
         tests=(f"{GROUP}::test_a_debit_beyond_the_balance_is_refused_by_the_database_too",),
+    ),
+    Breakage(
+        id="sale-alone-decided-on-an-unlocked-balance",
+        guarantee="a refused sale writes nothing (insufficient balance)",
+        file="ticketing/engine.py",
+        old="            lock_balances=alone,\n",
+        new="            lock_balances=False,\n",
+        tests=(f"{GROUP}::test_a_batch_overtaken_by_another_debit_is_decided_alone_on_the_locked_balance",),
     ),
     Breakage(
         id="ticket-written-before-the-balance-refusal",

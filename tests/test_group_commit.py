@@ -273,6 +273,32 @@ def test_the_batchs_searches_of_growing_tables_are_never_prepared_on_postgresql(
     assert [s for s in prepared if s.startswith(searches)] == []
 
 
+def test_a_batch_overtaken_by_another_debit_is_decided_alone_on_the_locked_balance(engine, monkeypatch):
+    """A batch reads balances unlocked (two workers' writers would otherwise take turns on a shop's account). Should
+    another writer's debit come between that read and the batch's own (here: the batch's read is inflated), the
+    debit's guard fails the batch, and its sale is decided alone on the balance read locked: refused in words."""
+    token = sample_request().token
+    with engine.store.write() as conn:
+        conn.execute(update(accounts).values(balance_cents=10_000))
+    real_read_ahead, locked = engine.store.sales.read_ahead, []
+
+    def stale_for_batches(conn, **wanted):
+        reads = real_read_ahead(conn, **wanted)
+        locked.append(wanted["lock_balances"])
+        if wanted["lock_balances"]:
+            return reads
+        return dataclasses.replace(reads, balances={t: cents + 10**12 for t, cents in reads.balances.items()})
+
+    monkeypatch.setattr(engine.store.sales, "read_ahead", stale_for_batches)
+    with pytest.raises(InsufficientBalance):
+        engine.create_ticket(SITE_TILL, sample_request(stake="200.00"))
+    assert locked == [False, True], "read unlocked in its batch, then locked alone"
+    assert engine.create_ticket(SITE_TILL, sample_request(stake="60.00")).stake == D("60.00")
+    monkeypatch.undo()
+    assert engine.balance(token) == D("40.00")
+    assert len(engine.list_tickets(SITE_TILL, TicketQuery())) == 1
+
+
 def test_odds_moved_by_another_process_are_the_next_batchs_odds(engine):
     """The writer reads a coupon again only when another connection has committed since its last batch (SQLite's
     `data_version`): a feed in another process, its own engine on the same database, moves the odds and suspends an

@@ -363,7 +363,7 @@ class TicketEngine:
         if not deciding:
             return outcomes
         codes = {i: new_ticket_code() for i in deciding}
-        reads = self._read_ahead(conn, sales, deciding, ticket_ids, codes)
+        reads = self._read_ahead(conn, sales, deciding, ticket_ids, codes, alone)
         self._answers_given_before(conn, sales, reads, outcomes)
         wanted = {(sales[i].request.coupon_id, sales[i].request.operator) for i in deciding if outcomes[i] is None}
         coupons = {key: self.store.load_coupon_to_sell(conn, *key, reads.coupon_rows.get(key, [])) for key in wanted}
@@ -391,12 +391,19 @@ class TicketEngine:
         return outcomes
 
     def _read_ahead(
-        self, conn: Connection, sales: list[Sale], deciding: list[int], ticket_ids: list[str], codes: dict[int, str]
+        self,
+        conn: Connection,
+        sales: list[Sale],
+        deciding: list[int],
+        ticket_ids: list[str],
+        codes: dict[int, str],
+        alone: bool,
     ) -> BatchReads:
         """What the sales being decided read, in one go: their idempotency keys, a claim of each signature for the
         ticket it is about to create, their coupons, the balances of the accounts they would be paid from, and the
         codes drawn for them. Read for every sale before any is decided, so some of it may go unused (the balance
-        of a sale that turns out to be a replay)."""
+        of a sale that turns out to be a replay). A batch reads the balances unlocked, a sale alone locks them
+        (`SaleStatements.read_ahead`)."""
         return self.store.sales.read_ahead(
             conn,
             keys=[sales[i].key for i in deciding if sales[i].idempotency_key],
@@ -408,6 +415,7 @@ class TicketEngine:
                 if sales[i].wallet == INTERNAL
             ],
             codes=list(codes.values()),
+            lock_balances=alone,
         )
 
     def _answers_given_before(self, conn: Connection, sales: list[Sale], reads: BatchReads, outcomes: list) -> None:

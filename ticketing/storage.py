@@ -405,8 +405,10 @@ class SaleStatements:
         self._mark = mark
         self.insert_tickets = f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES "
         self.insert_ticket_events = "INSERT INTO ticket_events (ticket_id, position, event_id, bet, odds) VALUES "
-        # The guard is the balance check's second line: the balances were read (FOR UPDATE on PostgreSQL) in this
-        # transaction and each sale checked against them in order, so it never refuses unless that read was wrong.
+        # The guard is the balance check's second line: each sale was checked in order against the balances as this
+        # transaction read them; a sale alone read them locked (FOR UPDATE on PostgreSQL; SQLite's writer lock), so
+        # the guard never refuses it; a batch read them unlocked, and it refuses when another writer's debit came
+        # in between (the batch then fails and its sales are run again alone).
         debit = (
             f"UPDATE accounts SET balance_cents = balance_cents - {mark}"
             f" WHERE token_sha256 = {mark} AND balance_cents >= {mark}"
@@ -460,11 +462,12 @@ class SaleStatements:
         coupons: list[tuple[str, str]],
         tokens: list[str],
         codes: list[str],
+        lock_balances: bool = True,
     ) -> "BatchReads":
         """Everything a batch reads before it decides a sale, on PostgreSQL in one pipeline: the batch waits for the
         server once for all of it, where each of these statements was a round trip of its own (README
         "Performance"). Locks are taken in the one order every batch takes them: claims, the coupons' events
-        (FOR SHARE), the balances (FOR UPDATE).
+        (FOR SHARE), the balances (FOR UPDATE, when locked).
 
         - `keys` (operator, idempotency key): the tickets already sold under them;
         - `claims` (operator, signature, expires, ticket id): claimed in one statement, without `RETURNING`
@@ -472,7 +475,10 @@ class SaleStatements:
           whether every claim was new, as it is but for a replay, and only then are they read back;
         - `coupons` (id, operator): their rows with their events, on PostgreSQL only (SQLite reads each through the
           store's cache, `Store.load_coupon_to_sell`);
-        - `tokens`: the balances of these accounts;
+        - `tokens`: the balances of these accounts, locked until the commit (FOR UPDATE) if `lock_balances`: a batch
+          reads them unlocked, so that two writers (two workers' sale processes) do not take turns for a whole batch
+          on a shop's account; its debit's own guard then refuses what an earlier read allowed (`write`), and the
+          batch's sales are run again alone, on locked balances;
         - `codes`: which of these ticket codes are taken."""
         raw = conn.connection.driver_connection
         claims = sorted(claims)  # one order for every process, so that two batches never wait on each other
@@ -483,7 +489,7 @@ class SaleStatements:
             used = self._keys_used(raw, keys) if keys else None
             claimed = self._claim(raw, claims) if claims else None
             coupon_rows = {key: self._query(raw, self.select_coupon, key) for key in coupons}
-            balances = self._balances(raw, sorted(set(tokens))) if tokens else None
+            balances = self._balances(raw, sorted(set(tokens)), lock_balances) if tokens else None
             taken = self._taken_codes(raw, codes)
         return BatchReads(
             used_keys={} if used is None else {(row[0], row[1]): (row[2], row[3]) for row in used.fetchall()},
@@ -561,12 +567,13 @@ class SaleStatements:
             claims,
         )
 
-    def _balances(self, raw, tokens: list[str]):
-        """The accounts' balances in cents, locked until the commit on PostgreSQL (SQLite's writer lock is held)."""
+    def _balances(self, raw, tokens: list[str], lock: bool):
+        """The accounts' balances in cents, on PostgreSQL locked until the commit if `lock` (on SQLite the writer
+        lock is held whatever)."""
         return self._query(
             raw,
             f"SELECT token_sha256, balance_cents FROM accounts WHERE token_sha256 IN ({self._marks(len(tokens))})"
-            f" ORDER BY token_sha256{self._lock_rows}",
+            f" ORDER BY token_sha256{self._lock_rows if lock else ''}",
             tokens,
         )
 
