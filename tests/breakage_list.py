@@ -173,11 +173,11 @@ BREAKAGES = [
         "        self._answers_given_before(conn, sales, reads, outcomes)\n"
         "        wanted = {(sales[i].request.coupon_id, sales[i].request.operator)"
         " for i in deciding if outcomes[i] is None}\n"
-        "        coupons = {key: self.store.load_coupon_to_sell(conn, *key, reads.coupon_rows.get(key, []))"
+        "        coupons = {key: self.store.load_coupon_to_sell(conn, *key, reads.coupon_rows.get(key, ()))"
         " for key in wanted}\n",
         new="        with self.store.read() as early:\n"
         "            coupons = {(s.request.coupon_id, s.request.operator):"
-        " self.store.load_coupon_to_sell(early, s.request.coupon_id, s.request.operator, []) for s in sales}\n"
+        " self.store.load_coupon_to_sell(early, s.request.coupon_id, s.request.operator, ()) for s in sales}\n"
         "        reads = self._read_ahead(conn, sales, deciding, ticket_ids, codes, alone)\n"
         "        self._answers_given_before(conn, sales, reads, outcomes)\n",
         tests=(f"{DURABLE}::test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit",),
@@ -210,6 +210,32 @@ BREAKAGES = [
         new="        if False:\n",
         tests=(f"{GROUP}::test_the_batchs_searches_of_growing_tables_are_never_prepared_on_postgresql",),
         needs_postgres=True,
+    ),
+    Breakage(
+        id="debits-in-the-batchs-order",
+        guarantee="two workers' sales never deadlock on their accounts",
+        file="ticketing/storage.py",
+        old="        debit_rows = [(cents, token, cents) for token, cents in sorted(debits.items())]\n",
+        new="        debit_rows = [(cents, token, cents) for token, cents in debits.items()]\n",
+        tests=(f"{GROUP}::test_two_writers_debiting_two_shops_in_opposite_orders_do_not_deadlock",),
+        needs_postgres=True,
+    ),
+    Breakage(
+        id="coupon-read-again-unlocked",
+        guarantee="the odds check and the write are one transaction",
+        file="ticketing/storage.py",
+        old="                else self.load_coupon(conn, coupon_id, operator, lock=True)\n",
+        new="                else self.load_coupon(conn, coupon_id, operator)\n",
+        tests=(f"{DURABLE}::test_the_same_when_the_coupon_is_read_again_outside_the_batchs_pipeline",),
+        needs_postgres=True,
+    ),
+    Breakage(
+        id="sale-alone-not-retried-on-a-drivers-race-error",
+        guarantee="a race with the same key sells once (no 500)",
+        file="ticketing/engine.py",
+        old="            except RACE_ERRORS as error:\n",
+        new="            except DBAPIError as error:\n",
+        tests=(f"{GROUP}::test_a_sale_alone_that_loses_a_race_with_the_drivers_own_error_is_written_again",),
     ),
     Breakage(
         id="answered-before-the-commit",

@@ -133,6 +133,20 @@ def test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit(en
     """Right after the sale has read the odds, a feed starts moving them; when the sale comes to its first write,
     the feed is given a second to commit. It must still be waiting when the sale commits (SQLite's writer lock;
     PostgreSQL's FOR SHARE on the event rows), however the sale's reading and writing are arranged."""
+    a_feed_races_a_sale(engine)
+
+
+def test_the_same_when_the_coupon_is_read_again_outside_the_batchs_pipeline(engine, monkeypatch):
+    """On PostgreSQL a coupon the pipeline's statement did not find (published again meanwhile, say) is read again
+    on its own: locked as well."""
+    real_read_ahead = engine.store.sales.read_ahead
+    monkeypatch.setattr(
+        engine.store.sales, "read_ahead", lambda conn, **wanted: real_read_ahead(conn, **(wanted | {"coupons": []}))
+    )
+    a_feed_races_a_sale(engine)
+
+
+def a_feed_races_a_sale(engine) -> None:
     statements = engine.store.sales
     real_load_coupon, real_write = engine.store.load_coupon_to_sell, statements.write
     feed_committed = threading.Event()

@@ -3,7 +3,9 @@ a refused sale does not disturb its batch; a failing one is run again alone once
 
 import asyncio
 import dataclasses
+import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal as D
@@ -23,7 +25,7 @@ from ticketing.contract.errors import (
 from ticketing.contract.models import EventUpdate, TicketQuery
 from ticketing.engine import TicketEngine
 from ticketing.selling.group_commit import AGAIN, GroupCommitter
-from ticketing.storage import Store, accounts, request_signatures
+from ticketing.storage import Account, Store, accounts, request_signatures
 
 
 class Ledger:
@@ -265,6 +267,9 @@ def test_the_batchs_searches_of_growing_tables_are_never_prepared_on_postgresql(
     for n in range(8):
         engine.create_ticket(SITE_TILL, sample_request(), idempotency_key=f"k{n}")
         engine.create_ticket(SITE_TILL, sample_request(), idempotency_key=f"k{n}")  # a retry: its key is found
+        replayed = SignedRequest(signature=f"{n:0>64}", expires=2**40)
+        first = engine.create_ticket(SITE_TILL, sample_request(), signed=replayed)
+        assert engine.create_ticket(SITE_TILL, sample_request(), signed=replayed).id == first.id  # claims read back
     raw = engine.store._batch_connection.connection.driver_connection
     prepared = [row[0] for row in raw.execute("SELECT statement FROM pg_prepared_statements").fetchall()]
     raw.rollback()
@@ -297,6 +302,66 @@ def test_a_batch_overtaken_by_another_debit_is_decided_alone_on_the_locked_balan
     monkeypatch.undo()
     assert engine.balance(token) == D("40.00")
     assert len(engine.list_tickets(SITE_TILL, TicketQuery())) == 1
+
+
+def test_two_writers_debiting_two_shops_in_opposite_orders_do_not_deadlock(engine):
+    """A batch's debits are its first locks on its accounts (balances are read unlocked): every writer takes them in
+    one order. Here a third transaction holds shop A while writer 1 (A then B) and writer 2 (B then A) start; in the
+    order each was given, writer 2 would hold B and wait for A while writer 1 holds A and waits for B."""
+    if engine.store.is_sqlite:
+        pytest.skip("SQLite has one writer at a time")
+    tokens = ["a" * 64, "b" * 64]
+    with engine.store.write() as conn:
+        for token in tokens:
+            engine.store.add_account(conn, Account(token_sha256=token, operator="site", user_id=token, balance=D(100)))
+    stores, failures = [Store(engine.store.url) for _ in range(2)], []
+
+    def debit(store: Store, order: list[str]) -> None:
+        try:
+            with store.batch_write() as conn:
+                store.sales.write(conn, {token: 100 for token in order}, [], [], [])
+        except Exception as error:
+            failures.append(error)
+
+    try:
+        with engine.store.write() as holder:
+            holder.execute(select(accounts).where(accounts.c.token_sha256 == tokens[0]).with_for_update())
+            writers = [
+                threading.Thread(target=debit, args=(store, order))
+                for store, order in zip(stores, [tokens, tokens[::-1]], strict=True)
+            ]
+            for writer in writers:
+                writer.start()
+            time.sleep(0.5)  # both writers reach their debits and wait
+        for writer in writers:
+            writer.join(10)
+    finally:
+        for store in stores:
+            store.dispose()
+    assert failures == []
+    with engine.store.read() as conn:
+        assert [engine.store.load_account(conn, token).balance for token in tokens] == [D("98.00")] * 2
+
+
+def test_a_sale_alone_that_loses_a_race_with_the_drivers_own_error_is_written_again(engine, monkeypatch):
+    """The sale's statements go to the driver, not through SQLAlchemy: a unique value taken meanwhile (a ticket code
+    another worker drew at the same moment) raises the driver's own error, and the sale alone is written again."""
+    if engine.store.is_sqlite:
+        lost = sqlite3.IntegrityError("UNIQUE constraint failed: tickets.code")
+    else:
+        lost = psycopg.errors.UniqueViolation('duplicate key value violates unique constraint "tickets_code_key"')
+    real_write, raised = engine.store.sales.write, []
+
+    def lose_twice(conn, *batch):
+        if len(raised) < 2:
+            raised.append(lost)
+            raise lost
+        return real_write(conn, *batch)
+
+    monkeypatch.setattr(engine.store.sales, "write", lose_twice)
+    ticket = engine.create_ticket(SITE_TILL, sample_request())
+    assert len(raised) == 2, "lost in its batch, then in its first try alone"
+    assert engine.get_ticket(SITE_TILL, ticket.id).code == ticket.code
 
 
 def test_odds_moved_by_another_process_are_the_next_batchs_odds(engine):

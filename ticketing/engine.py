@@ -8,6 +8,7 @@ in-process as well as over HTTP; `ticketing.access.acting.ActingEngine` binds an
 
 import asyncio
 import hmac
+import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
 
+import psycopg
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -80,7 +82,10 @@ Clock = Callable[[], datetime]
 WRITE_ATTEMPTS = 5
 """A write that loses a race is run again from the start: a uniqueness race (ticket code, idempotency key), or on
 PostgreSQL a deadlock or serialization failure."""
-RETRYABLE_SQLSTATES = {"40001", "40P01"}
+RETRYABLE_SQLSTATES = {"40001", "40P01", "23505"}
+"""Serialization failure, deadlock, and a unique value taken meanwhile (a ticket code, an idempotency key)."""
+RACE_ERRORS = (DBAPIError, sqlite3.Error, psycopg.Error)
+"""What a lost race raises: through SQLAlchemy, its wrapper; through the sale's raw statements, the driver's own."""
 OPERATOR_CACHE_SECONDS = 10.0
 """Every request reads its operator (signature secret, currency, taxes): operators change only when an engine
 starts and seeds, so a read serves for this long instead of costing a query per request. Unknown names are
@@ -88,8 +93,13 @@ never cached."""
 MAX_ACCOUNT_HOLDERS_CACHED = 100_000
 
 
-def lost_a_race(error: DBAPIError) -> bool:
-    return isinstance(error, IntegrityError) or getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+def lost_a_race(error: Exception) -> bool:
+    driver_error = getattr(error, "orig", error)
+    return (
+        isinstance(error, IntegrityError)
+        or isinstance(driver_error, sqlite3.IntegrityError)
+        or getattr(driver_error, "sqlstate", None) in RETRYABLE_SQLSTATES
+    )
 
 
 def utc_now() -> datetime:
@@ -334,7 +344,7 @@ class TicketEngine:
                 if isinstance(outcome, TicketingError):
                     raise outcome
                 return outcome
-            except DBAPIError as error:
+            except RACE_ERRORS as error:
                 if attempt == WRITE_ATTEMPTS - 1 or not lost_a_race(error):
                     raise
         raise AssertionError("unreachable")
@@ -366,7 +376,7 @@ class TicketEngine:
         reads = self._read_ahead(conn, sales, deciding, ticket_ids, codes, alone)
         self._answers_given_before(conn, sales, reads, outcomes)
         wanted = {(sales[i].request.coupon_id, sales[i].request.operator) for i in deciding if outcomes[i] is None}
-        coupons = {key: self.store.load_coupon_to_sell(conn, *key, reads.coupon_rows.get(key, [])) for key in wanted}
+        coupons = {key: self.store.load_coupon_to_sell(conn, *key, reads.coupon_rows.get(key, ())) for key in wanted}
         built: list[tuple[int, Ticket, AccountHolder]] = []
         failed: list[int] = []
         for i in deciding:

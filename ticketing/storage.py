@@ -381,7 +381,7 @@ class BatchReads:
     """{(operator, idempotency key): (ticket id, request fingerprint)} of the keys already used."""
     new_claims: set[tuple[str, str]]
     """The (operator, signature) pairs this batch claimed; any other was claimed before: a replay."""
-    coupon_rows: dict[tuple[str, str], list[tuple]]
+    coupon_rows: dict[tuple[str, str], tuple[tuple, ...]]
     """PostgreSQL: {(coupon id, operator): its rows with its events, locked FOR SHARE}."""
     balances: dict[str, int]
     taken_codes: set[str]
@@ -494,7 +494,7 @@ class SaleStatements:
         return BatchReads(
             used_keys={} if used is None else {(row[0], row[1]): (row[2], row[3]) for row in used.fetchall()},
             new_claims=set() if claimed is None else self._new_claims(raw, claims, claimed.rowcount),
-            coupon_rows={key: cursor.fetchall() for key, cursor in coupon_rows.items()},
+            coupon_rows={key: tuple(cursor.fetchall()) for key, cursor in coupon_rows.items()},
             balances={} if balances is None else dict(balances.fetchall()),
             taken_codes={row[0] for row in taken.fetchall()},
         )
@@ -596,7 +596,9 @@ class SaleStatements:
         row it steps and must win it back from the event loop after each, which under load made a batch's writes
         wait several times longer than they worked."""
         raw = _in_transaction(conn.connection.driver_connection)
-        debit_rows = [(cents, token, cents) for token, cents in debits.items()]
+        # In one order for every writer: the debits are the batch's first locks on its accounts (read unlocked), and
+        # two workers' batches debiting two shops in opposite orders would deadlock.
+        debit_rows = [(cents, token, cents) for token, cents in sorted(debits.items())]
         with nullcontext() if self.is_sqlite else raw.pipeline():
             cursor = self._cursor_of(raw)
             self._insert(cursor, self.insert_tickets + "{rows}", tickets)
@@ -911,7 +913,7 @@ def give_unowned_coupons_to_the_only_operator(conn: Connection) -> None:
         conn.execute(update(coupons).where(coupons.c.operator.is_(None)).values(operator=names[0]))
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)
 def _numbered(statement: str) -> str:
     """A statement's `%s` marks as PostgreSQL's own, `$1`, `$2`...: the sale's statements hold no other `%`."""
     parts = statement.split("%s")
@@ -1126,7 +1128,7 @@ class Store:
             return None if row is None else self._coupon(row, [])
         return self._coupon_from_rows(coupon_id, rows)
 
-    def load_coupon_to_sell(self, conn: Connection, coupon_id: str, operator: str, rows: list[tuple]) -> Coupon | None:
+    def load_coupon_to_sell(self, conn: Connection, coupon_id: str, operator: str, rows: tuple) -> Coupon | None:
         """`load_coupon(lock=True)` for a batch of sales. On PostgreSQL from `rows`, the coupon's rows with its events
         as the batch read them in its pipeline (`SaleStatements.read_ahead`), locked FOR SHARE.
 
@@ -1136,8 +1138,13 @@ class Store:
         (never a coupon or an event). Every odds or status change is another connection's commit, so it is read
         before the next batch prices anything."""
         if not self.is_sqlite:
-            # No rows: no such coupon, or one without events, read as `load_coupon` reads it.
-            return self._coupon_from_rows(coupon_id, rows) if rows else self.load_coupon(conn, coupon_id, operator)
+            # No rows: no such coupon, one without events, or one published again since the pipeline's statement
+            # began (its rows deleted and inserted anew): read as `load_coupon` reads it, locked as well.
+            return (
+                self._coupon_from_rows(coupon_id, rows)
+                if rows
+                else self.load_coupon(conn, coupon_id, operator, lock=True)
+            )
         raw = conn.connection.driver_connection
         version = raw.execute("PRAGMA data_version").fetchone()[0]
         # The connection itself is kept, not its id: another connection's versions mean nothing here.
