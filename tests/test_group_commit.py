@@ -12,7 +12,7 @@ from decimal import Decimal as D
 
 import psycopg
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select, text, update
 
 from tests.support import SITE_FEED, SITE_TILL, sample_request
 from ticketing.access.replays import SignedRequest
@@ -306,8 +306,9 @@ def test_a_batch_overtaken_by_another_debit_is_decided_alone_on_the_locked_balan
 
 def test_two_writers_debiting_two_shops_in_opposite_orders_do_not_deadlock(engine):
     """A batch's debits are its first locks on its accounts (balances are read unlocked): every writer takes them in
-    one order. Here a third transaction holds shop A while writer 1 (A then B) and writer 2 (B then A) start; in the
-    order each was given, writer 2 would hold B and wait for A while writer 1 holds A and waits for B."""
+    one order. Here a third transaction holds shop A; writer 1 (A then B) queues for A, then writer 2 (B then A)
+    starts. In the order each was given, writer 2 would hold B and queue for A behind writer 1, which, given A, would
+    wait for B: a deadlock."""
     if engine.store.is_sqlite:
         pytest.skip("SQLite has one writer at a time")
     tokens = ["a" * 64, "b" * 64]
@@ -330,9 +331,9 @@ def test_two_writers_debiting_two_shops_in_opposite_orders_do_not_deadlock(engin
                 threading.Thread(target=debit, args=(store, order))
                 for store, order in zip(stores, [tokens, tokens[::-1]], strict=True)
             ]
-            for writer in writers:
+            for waiting, writer in enumerate(writers, 1):
                 writer.start()
-            time.sleep(0.5)  # both writers reach their debits and wait
+                wait_until_waiting_for_locks(engine.store, waiting)  # writer 1 first in A's queue, then writer 2
         for writer in writers:
             writer.join(10)
     finally:
@@ -362,6 +363,23 @@ def test_a_sale_alone_that_loses_a_race_with_the_drivers_own_error_is_written_ag
     ticket = engine.create_ticket(SITE_TILL, sample_request())
     assert len(raised) == 2, "lost in its batch, then in its first try alone"
     assert engine.get_ticket(SITE_TILL, ticket.id).code == ticket.code
+
+
+def wait_until_waiting_for_locks(store: Store, backends: int) -> None:
+    deadline = time.monotonic() + 10
+    with store.engine.connect() as watcher:
+        while time.monotonic() < deadline:
+            waiting = watcher.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            ).scalar()
+            watcher.rollback()
+            if waiting >= backends:
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"{backends} backends never waited for a lock")
 
 
 def test_odds_moved_by_another_process_are_the_next_batchs_odds(engine):
