@@ -443,7 +443,7 @@ class SaleStatements:
         return ", ".join([row] * count)
 
     def _cursor(self, conn: Connection):
-        return self._cursor_of(_in_transaction(conn.connection.driver_connection))
+        return self._cursor_of(_driver_in_transaction(conn))
 
     def _cursor_of(self, raw):
         """On PostgreSQL a raw cursor, which sends the statement as it is, its marks numbered (`_numbered`):
@@ -484,8 +484,7 @@ class SaleStatements:
         claims = sorted(claims)  # one order for every process, so that two batches never wait on each other
         coupons = [] if self.is_sqlite else sorted(set(coupons))
         with nullcontext() if self.is_sqlite else raw.pipeline():
-            if not self.is_sqlite and _begins_by_itself(raw):
-                raw.execute("BEGIN")
+            _in_transaction(raw)  # in the pipeline: the BEGIN goes with the reads, not in a round trip of its own
             used = self._keys_used(raw, keys) if keys else None
             claimed = self._claim(raw, claims) if claims else None
             coupon_rows = {key: self._query(raw, self.select_coupon, key) for key in coupons}
@@ -578,8 +577,7 @@ class SaleStatements:
         )
 
     def taken_codes(self, conn: Connection, codes: list[str]) -> set[str]:
-        raw = _in_transaction(conn.connection.driver_connection)
-        return {row[0] for row in self._taken_codes(raw, codes).fetchall()}
+        return {row[0] for row in self._taken_codes(_driver_in_transaction(conn), codes).fetchall()}
 
     def _taken_codes(self, raw, codes: list[str]):
         return self._query(raw, f"SELECT code FROM tickets WHERE code IN ({self._marks(len(codes))})", codes, True)
@@ -595,7 +593,7 @@ class SaleStatements:
         Rows go in multi-row statements, not `executemany`: SQLite's driver lets go of the interpreter around every
         row it steps and must win it back from the event loop after each, which under load made a batch's writes
         wait several times longer than they worked."""
-        raw = _in_transaction(conn.connection.driver_connection)
+        raw = _driver_in_transaction(conn)
         # In one order for every writer: the debits are the batch's first locks on its accounts (read unlocked), and
         # two workers' batches debiting two shops in opposite orders would deadlock.
         debit_rows = [(cents, token, cents) for token, cents in sorted(debits.items())]
@@ -932,8 +930,13 @@ def _in_transaction(raw):
     return raw
 
 
+def _driver_in_transaction(conn: Connection):
+    """The driver's connection under `conn`, its transaction begun (`_in_transaction`)."""
+    return _in_transaction(conn.connection.driver_connection)
+
+
 def _begin_before_the_statement(conn, _cursor, _statement, _parameters, _context, _executemany) -> None:
-    _in_transaction(conn.connection.driver_connection)
+    _driver_in_transaction(conn)
 
 
 def _make_engine(url: str) -> Engine:
