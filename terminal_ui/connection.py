@@ -129,10 +129,31 @@ class Connection:
         return value
 
 
-def _secrets_table() -> dict:
-    if not st.secrets.load_if_toml_exists():
-        return {}
-    return dict(st.secrets.get("ticketing", {}))
+SECRETS_LOOKED_FOR_EVERY_SECONDS = 1.0
+
+
+@dataclass
+class SecretsTable:
+    """The `[ticketing]` table of the secrets file, asked for on every run of every page.
+
+    While there is no secrets file Streamlit looks for it again on every call (file system checks and an exception
+    it formats: ~0.15 ms of each run); a missing file is looked for again after a second instead. Remembered for one
+    `st.secrets` object: AppTest gives each run its own, with its secrets already in it."""
+
+    missing_in: object = None
+    missing_until: float = 0.0
+
+    def read(self, now: float) -> dict:
+        secrets = st.secrets
+        if secrets is self.missing_in and now < self.missing_until:
+            return {}
+        if not secrets.load_if_toml_exists():
+            self.missing_in, self.missing_until = secrets, now + SECRETS_LOOKED_FOR_EVERY_SECONDS
+            return {}
+        return dict(secrets.get("ticketing", {}))
+
+
+_secrets_table = SecretsTable()
 
 
 _connections: dict[str, Connection] = {}
@@ -161,7 +182,7 @@ def connection() -> Connection:
 
     Every run of every page asks, so the settings are built and compared only when their sources change: a
     changed `TICKETING_*` variable or secrets table still gives the connection of the new settings."""
-    table = _secrets_table()
+    table = _secrets_table.read(time.monotonic())
     source = (tuple((name, value) for name, value in os.environ.items() if name.startswith("TICKETING_")), repr(table))
     made = _by_source.get(source)
     if made is not None:

@@ -8,10 +8,12 @@ from decimal import Decimal as D
 import pytest
 import streamlit as st
 from sqlalchemy import update
+from streamlit import config
+from streamlit.runtime.secrets import Secrets
 from streamlit.testing.v1 import AppTest
 
 from terminal_ui import sell
-from terminal_ui.connection import Connection, connection
+from terminal_ui.connection import Connection, SecretsTable, connection
 from tests.support import APP, SITE_ADMIN, SITE_FEED, SITE_TILL, sample_coupon
 from ticketing.contract.errors import EngineUnavailable
 from ticketing.contract.identifiers import token_fingerprint
@@ -355,6 +357,22 @@ def test_a_changed_setting_gives_the_connection_of_the_new_settings(shop, monkey
     assert connection() is changed
     monkeypatch.delenv("TICKETING_SHOP_NAME")
     assert connection() is first
+
+
+def test_a_secrets_file_written_while_the_terminal_runs_is_read_within_a_second(tmp_path, monkeypatch):
+    """No secrets file is remembered for a second (Streamlit would look for it on every run), not for good."""
+    path = tmp_path / "secrets.toml"
+    real_get_option = config.get_option
+    monkeypatch.setattr(
+        config, "get_option", lambda name: [str(path)] if name == "secrets.files" else real_get_option(name)
+    )
+    monkeypatch.setattr(st, "secrets", Secrets())
+    table = SecretsTable()
+    assert table.read(now=100.0) == {}
+    path.write_text('[ticketing]\nshop_name = "Corner shop"\n')
+    assert table.read(now=100.5) == {}
+    assert table.read(now=101.0) == {"shop_name": "Corner shop"}
+    assert table.read(now=101.1) == {"shop_name": "Corner shop"}
 
 
 def test_clear_caches_keeps_one_engine_one_simulator_and_the_slip(shop, monkeypatch):
