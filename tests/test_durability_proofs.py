@@ -139,15 +139,15 @@ def test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit(en
 def test_the_same_when_the_coupon_is_read_again_outside_the_batchs_pipeline(engine, monkeypatch):
     """On PostgreSQL a coupon the pipeline's statement did not find (published again meanwhile, say) is read again
     on its own: locked as well."""
-    real_read_ahead = engine.store.sales.read_ahead
+    real_read_ahead = engine.sales.read_ahead
     monkeypatch.setattr(
-        engine.store.sales, "read_ahead", lambda conn, **wanted: real_read_ahead(conn, **(wanted | {"coupons": []}))
+        engine.sales, "read_ahead", lambda conn, **wanted: real_read_ahead(conn, **(wanted | {"coupons": []}))
     )
     a_feed_races_a_sale(engine)
 
 
 def a_feed_races_a_sale(engine) -> None:
-    statements = engine.store.sales
+    statements = engine.sales
     real_load_coupon, real_write = engine.store.load_coupon_to_sell, statements.write
     feed_committed = threading.Event()
     seen: dict = {}

@@ -25,6 +25,7 @@ from ticketing.contract.errors import (
 from ticketing.contract.models import EventUpdate, TicketQuery
 from ticketing.engine import TicketEngine
 from ticketing.selling.group_commit import AGAIN, GroupCommitter
+from ticketing.selling.queries import SaleStatements
 from ticketing.storage import Account, Store, accounts, request_signatures
 
 
@@ -171,7 +172,7 @@ def test_concurrent_sales_on_the_engine_take_fewer_commits_than_tickets(engine):
 def test_a_batch_with_more_rows_than_one_statement_takes_writes_them_all(engine, monkeypatch):
     """The batch's rows go in as many statements as their parameters need (`MAX_PARAMETERS`, lowered here so that a
     batch of 7-event tickets needs several for its tickets, picks and stakes alike)."""
-    monkeypatch.setattr("ticketing.storage.MAX_PARAMETERS", 60)
+    monkeypatch.setattr("ticketing.selling.queries.MAX_PARAMETERS", 60)
     commits = []
     event.listen(engine.store.engine, "commit", lambda _conn: commits.append(1))
     with ThreadPoolExecutor(8) as pool:
@@ -209,7 +210,7 @@ def test_everything_a_batch_writes_is_one_transaction(engine):
     go when the batch fails."""
     engine.create_ticket(SITE_TILL, sample_request())  # the writer's connection made, and its first prune done
     before = engine.balance(sample_request().token)
-    statements, engine_store = engine.store.sales, engine.store
+    statements, engine_store = engine.sales, engine.store
     with pytest.raises(Abandoned), engine_store.batch_write() as conn:
         conn.execute(update(accounts).values(balance_cents=accounts.c.balance_cents + 100))
         reads = statements.read_ahead(
@@ -228,7 +229,7 @@ def test_a_batch_that_fails_after_its_writes_leaves_none_of_them(engine, monkeyp
     engine.create_ticket(SITE_TILL, sample_request())
     before, mark = engine.balance(sample_request().token), "?" if engine.store.is_sqlite else "%s"
     # The batch's last statement before its commit, the debit, fails: the claim, the tickets and picks before it go.
-    monkeypatch.setattr(engine.store.sales, "debit", f"UPDATE no_such_table SET a = {mark}, b = {mark}, c = {mark}")
+    monkeypatch.setattr(engine.sales, "debit", f"UPDATE no_such_table SET a = {mark}, b = {mark}, c = {mark}")
     with pytest.raises(Exception, match="no_such_table|no such table"):
         engine.create_ticket(SITE_TILL, sample_request(), signed=SignedRequest(signature="e" * 64, expires=2**40))
     monkeypatch.undo()
@@ -245,13 +246,13 @@ def test_a_debit_beyond_the_balance_is_refused_by_the_database_too(engine, monke
     token = sample_request().token
     with engine.store.write() as conn:
         conn.execute(update(accounts).values(balance_cents=10_000))
-    before, real_read_ahead = engine.balance(token), engine.store.sales.read_ahead
+    before, real_read_ahead = engine.balance(token), engine.sales.read_ahead
 
     def inflated_balances(conn, **wanted):
         reads = real_read_ahead(conn, **wanted)
         return dataclasses.replace(reads, balances={t: cents + 10**12 for t, cents in reads.balances.items()})
 
-    monkeypatch.setattr(engine.store.sales, "read_ahead", inflated_balances)
+    monkeypatch.setattr(engine.sales, "read_ahead", inflated_balances)
     with pytest.raises(RuntimeError) if engine.store.is_sqlite else pytest.raises(psycopg.errors.DivisionByZero):
         engine.create_ticket(SITE_TILL, sample_request(stake="200.00"))
     monkeypatch.undo()
@@ -285,7 +286,7 @@ def test_a_batch_overtaken_by_another_debit_is_decided_alone_on_the_locked_balan
     token = sample_request().token
     with engine.store.write() as conn:
         conn.execute(update(accounts).values(balance_cents=10_000))
-    real_read_ahead, locked = engine.store.sales.read_ahead, []
+    real_read_ahead, locked = engine.sales.read_ahead, []
 
     def stale_for_batches(conn, **wanted):
         reads = real_read_ahead(conn, **wanted)
@@ -294,7 +295,7 @@ def test_a_batch_overtaken_by_another_debit_is_decided_alone_on_the_locked_balan
             return reads
         return dataclasses.replace(reads, balances={t: cents + 10**12 for t, cents in reads.balances.items()})
 
-    monkeypatch.setattr(engine.store.sales, "read_ahead", stale_for_batches)
+    monkeypatch.setattr(engine.sales, "read_ahead", stale_for_batches)
     with pytest.raises(InsufficientBalance):
         engine.create_ticket(SITE_TILL, sample_request(stake="200.00"))
     assert locked == [False, True], "read unlocked in its batch, then locked alone"
@@ -320,7 +321,7 @@ def test_two_writers_debiting_two_shops_in_opposite_orders_do_not_deadlock(engin
     def debit(store: Store, order: list[str]) -> None:
         try:
             with store.batch_write() as conn:
-                store.sales.write(conn, {token: 100 for token in order}, [], [], [])
+                SaleStatements(store.is_sqlite).write(conn, {token: 100 for token in order}, [], [], [])
         except Exception as error:
             failures.append(error)
 
@@ -351,7 +352,7 @@ def test_a_sale_alone_that_loses_a_race_with_the_drivers_own_error_is_written_ag
         lost = sqlite3.IntegrityError("UNIQUE constraint failed: tickets.code")
     else:
         lost = psycopg.errors.UniqueViolation('duplicate key value violates unique constraint "tickets_code_key"')
-    real_write, raised = engine.store.sales.write, []
+    real_write, raised = engine.sales.write, []
 
     def lose_twice(conn, *batch):
         if len(raised) < 2:
@@ -359,7 +360,7 @@ def test_a_sale_alone_that_loses_a_race_with_the_drivers_own_error_is_written_ag
             raise lost
         return real_write(conn, *batch)
 
-    monkeypatch.setattr(engine.store.sales, "write", lose_twice)
+    monkeypatch.setattr(engine.sales, "write", lose_twice)
     ticket = engine.create_ticket(SITE_TILL, sample_request())
     assert len(raised) == 2, "lost in its batch, then in its first try alone"
     assert engine.get_ticket(SITE_TILL, ticket.id).code == ticket.code

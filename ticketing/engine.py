@@ -65,11 +65,12 @@ from ticketing.coupons.check import check_coupon_data
 from ticketing.coupons.models import Draft, DraftSummary, Sandbox, SandboxSale
 from ticketing.coupons.service import CouponDesk
 from ticketing.selling.group_commit import AGAIN, GroupCommitter
+from ticketing.selling.queries import BatchReads, SaleStatements
 from ticketing.selling.rules import validate_ticket
 from ticketing.selling.tickets import priced_ticket, request_fingerprint
 from ticketing.settings import WalletSettings
 from ticketing.settlement.service import AfterSale
-from ticketing.storage import AccountHolder, BatchReads, Operator, Store, tickets
+from ticketing.storage import AccountHolder, Operator, Store, tickets
 from ticketing.wallets import outbox, reconcile
 from ticketing.wallets.interface import INTERNAL, PAM, Stakes, Wallets
 from ticketing.wallets.internal import InternalWallet
@@ -137,6 +138,7 @@ class Sale:
 class TicketEngine:
     def __init__(self, store: Store, clock: Clock = utc_now, wallet_settings: WalletSettings | None = None):
         self.store = store
+        self.sales = SaleStatements(store.is_sqlite)
         self.clock = clock
         self._operators: dict[str, tuple[Operator, float]] = {}
         self._account_holders: dict[str, AccountHolder] = {}
@@ -393,7 +395,7 @@ class TicketEngine:
         if failed:
             signed = [(sales[i].request.operator, sales[i].signed.signature) for i in failed if sales[i].signed]
             if signed:
-                self.store.sales.forget_claims(conn, signed)
+                self.sales.forget_claims(conn, signed)
             for i in failed:
                 outcomes[i] = AGAIN
         if built:
@@ -414,7 +416,7 @@ class TicketEngine:
         codes drawn for them. Read for every sale before any is decided, so some of it may go unused (the balance
         of a sale that turns out to be a replay). A batch reads the balances unlocked, a sale alone locks them
         (`SaleStatements.read_ahead`)."""
-        return self.store.sales.read_ahead(
+        return self.sales.read_ahead(
             conn,
             keys=[sales[i].key for i in deciding if sales[i].idempotency_key],
             claims=[(*sales[i].claim, sales[i].signed.expires, ticket_ids[i]) for i in deciding if sales[i].signed],
@@ -453,7 +455,7 @@ class TicketEngine:
             first = None if claimed is None else self.store.find_ticket(conn, claimed)
             outcomes[i] = first or ReplayedRequest("This signed sale was sent before and refused: sign it afresh")
         if repointed:
-            self.store.sales.point_claims(conn, repointed)
+            self.sales.point_claims(conn, repointed)
         for i, ticket in earlier.items():
             if outcomes[i] is None:
                 outcomes[i] = ticket
@@ -498,7 +500,7 @@ class TicketEngine:
         """Each stake taken in order by its sale's wallet (`Stakes`: the internal wallet checks it against its
         account's balance as this transaction reads it; a PAM wallet's is taken by `ticket_create` after the commit),
         then the batch's writes. A ticket code already taken is drawn again (1 in 148 million a ticket stored)."""
-        statements = self.store.sales
+        statements = self.sales
         stakes = Stakes(reads.balances)
         sold: list[tuple[int, Ticket, AccountHolder]] = []
         for i, ticket, account in built:
@@ -540,7 +542,7 @@ class TicketEngine:
                 drawn.add(ticket.code)
             if not clashes:
                 return
-            taken = self.store.sales.taken_codes(conn, [ticket.code for ticket in tickets])
+            taken = self.sales.taken_codes(conn, [ticket.code for ticket in tickets])
 
     # ---- after the sale (ticketing/settlement) --------------------------------------------------------------------
 

@@ -260,7 +260,7 @@ def test_a_replay_of_a_refused_sale_is_refused_even_when_it_would_sell_now(engin
 
 def test_a_refused_sale_keeps_its_claim_when_it_is_rerun_alone(engine, monkeypatch):
     """A batch that loses a race is rerun sale by sale: a sale refused then still leaves its claim behind."""
-    real_read_ahead, calls = engine.store.sales.read_ahead, []
+    real_read_ahead, calls = engine.sales.read_ahead, []
 
     def claim_after_losing_a_race(conn, **reads):
         calls.append(reads)
@@ -268,7 +268,7 @@ def test_a_refused_sale_keeps_its_claim_when_it_is_rerun_alone(engine, monkeypat
             raise IntegrityError("INSERT INTO request_signatures", {}, Exception("lost a race"))
         return real_read_ahead(conn, **reads)
 
-    monkeypatch.setattr(engine.store.sales, "read_ahead", claim_after_losing_a_race)
+    monkeypatch.setattr(engine.sales, "read_ahead", claim_after_losing_a_race)
     engine.update_event(SITE_FEED, "455", 390815, EventUpdate(status=EventStatus.SUSPENDED))
     with pytest.raises(Exception, match="390815 is not available"):
         engine.create_ticket(SITE_TILL, sample_request(), signed=signed("r1"))

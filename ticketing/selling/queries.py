@@ -1,0 +1,322 @@
+"""The statements of a batch of sales, on the DB-API cursor: what a batch reads before deciding its sales
+(`SaleStatements.read_ahead`) and what it writes, with its commit (`SaleStatements.write`).
+
+The tables and the store's shared helpers are `ticketing.storage`'s; the engine's writer thread calls these
+(`TicketEngine._sell_batch`, `ticketing.selling.group_commit`)."""
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import RawCursor
+from sqlalchemy import Connection
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
+
+from ticketing.contract.models import Ticket
+from ticketing.contract.money import to_cents
+from ticketing.storage import (
+    SELECT_COUPON_WITH_EVENTS_FOR_SHARE,
+    TICKET_COLUMNS,
+    _driver_in_transaction,
+    _in_transaction,
+    _naive_utc,
+    _numbered,
+    _odds_int,
+)
+
+
+@dataclass(frozen=True)
+class BatchReads:
+    """What a batch of sales read before deciding any of them (`SaleStatements.read_ahead`)."""
+
+    used_keys: dict[tuple[str, str], tuple[str, str]]
+    """{(operator, idempotency key): (ticket id, request fingerprint)} of the keys already used."""
+    new_claims: set[tuple[str, str]]
+    """The (operator, signature) pairs this batch claimed; any other was claimed before: a replay."""
+    coupon_rows: dict[tuple[str, str], tuple[tuple, ...]]
+    """PostgreSQL: {(coupon id, operator): its rows with its events, locked FOR SHARE}."""
+    balances: dict[str, int]
+    taken_codes: set[str]
+
+
+PG_DIALECT = postgresql_psycopg.dialect()
+MAX_PARAMETERS = 30_000
+"""Parameters in one statement, below PostgreSQL's 65,535 and SQLite's 32,766 (its lowest limit, before 3.32)."""
+
+
+class SaleStatements:
+    """A batch of sales in a handful of statements on the DB-API cursor, whatever the batch's size: SQLAlchemy's
+    execution layer cost ~40 µs of Python a statement, and a sale took four or more of them (README
+    "Performance"). The statements are plain SQL that SQLite and PostgreSQL both take; on PostgreSQL the writes go
+    in one pipeline (psycopg 3), so a batch waits for the server once for all of them."""
+
+    def __init__(self, is_sqlite: bool):
+        self.is_sqlite = is_sqlite
+        self._last_moment: tuple[datetime | None, Any] = (None, None)
+        mark = "?" if is_sqlite else "%s"
+        self._mark = mark
+        self.insert_tickets = f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES "
+        self.insert_ticket_events = "INSERT INTO ticket_events (ticket_id, position, event_id, bet, odds) VALUES "
+        # The guard is the balance check's second line: each sale was checked in order against the balances as this
+        # transaction read them; a sale alone read them locked (FOR UPDATE on PostgreSQL; SQLite's writer lock), so
+        # the guard never refuses it; a batch read them unlocked, and it refuses when another writer's debit came
+        # in between (the batch then fails and its sales are run again alone).
+        debit = (
+            f"UPDATE accounts SET balance_cents = balance_cents - {mark}"
+            f" WHERE token_sha256 = {mark} AND balance_cents >= {mark}"
+        )
+        # PostgreSQL: a refusal is an error (division by zero), which aborts the transaction before the COMMIT sent
+        # in the same pipeline (`write`); SQLite's row count is read before its commit.
+        self.debit = debit if is_sqlite else f"WITH debited AS ({debit} RETURNING 1) SELECT 1 / count(*) FROM debited"
+        # (ticket id, cents, at, operator, till) rows: each stake goes to its till's open shift, if it has one.
+        self.record_stakes = (
+            "INSERT INTO cash_operations (shift_id, kind, ticket_id, amount_cents, at)"
+            " SELECT shifts.id, 'stake', stake.column1, stake.column2, stake.column3 FROM (VALUES {rows}) AS stake"
+            " JOIN shifts ON shifts.operator = stake.column4 AND shifts.till = stake.column5"
+            " AND shifts.closed_at IS NULL"
+        )
+        self._lock_rows = "" if is_sqlite else " FOR UPDATE"
+        select_coupon = "" if is_sqlite else str(SELECT_COUPON_WITH_EVENTS_FOR_SHARE.compile(dialect=PG_DIALECT))
+        self.select_coupon = select_coupon.replace("%(coupon_id)s", "%s").replace("%(operator)s", "%s")
+
+    def moment(self, value: datetime):
+        """A datetime as SQLAlchemy's `DateTime` stores it: SQLite's text form, PostgreSQL's timestamp."""
+        last_value, last_moment = self._last_moment
+        if value == last_value:
+            # A batch's tickets share one creation time: its form is made once, not two or three times a ticket.
+            return last_moment
+        naive = _naive_utc(value)
+        stored = naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.is_sqlite else naive
+        self._last_moment = (value, stored)
+        return stored
+
+    def _marks(self, count: int, width: int = 1) -> str:
+        row = self._mark if width == 1 else f"({', '.join([self._mark] * width)})"
+        return ", ".join([row] * count)
+
+    def _cursor(self, conn: Connection):
+        return self._cursor_of(_driver_in_transaction(conn))
+
+    def _cursor_of(self, raw):
+        """On PostgreSQL a raw cursor, which sends the statement as it is, its marks numbered (`_numbered`):
+        psycopg parses a statement's `%s` marks in Python at every execution once it has over 50 parameters, as a
+        batch's multi-row inserts have (a tenth of the writer's time)."""
+        return raw.cursor() if self.is_sqlite else RawCursor(raw)
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.is_sqlite else _numbered(statement)
+
+    def read_ahead(
+        self,
+        conn: Connection,
+        keys: list[tuple[str, str]],
+        claims: list[tuple[str, str, int, str]],
+        coupons: list[tuple[str, str]],
+        tokens: list[str],
+        codes: list[str],
+        lock_balances: bool = True,
+    ) -> "BatchReads":
+        """Everything a batch reads before it decides a sale, on PostgreSQL in one pipeline: the batch waits for the
+        server once for all of it, where each of these statements was a round trip of its own (README
+        "Performance"). Locks are taken in the one order every batch takes them: claims, the coupons' events
+        (FOR SHARE), the balances (FOR UPDATE, when locked).
+
+        - `keys` (operator, idempotency key): the tickets already sold under them;
+        - `claims` (operator, signature, expires, ticket id): claimed in one statement, without `RETURNING`
+          (SQLite's driver would step, and let go of the interpreter, once a row); the count of rows inserted says
+          whether every claim was new, as it is but for a replay, and only then are they read back;
+        - `coupons` (id, operator): their rows with their events, on PostgreSQL only (SQLite reads each through the
+          store's cache, `Store.load_coupon_to_sell`);
+        - `tokens`: the balances of these accounts, locked until the commit (FOR UPDATE) if `lock_balances`: a batch
+          reads them unlocked, so that two writers (two workers' sale processes) do not take turns for a whole batch
+          on a shop's account; its debit's own guard then refuses what an earlier read allowed (`write`), and the
+          batch's sales are run again alone, on locked balances;
+        - `codes`: which of these ticket codes are taken."""
+        raw = conn.connection.driver_connection
+        claims = sorted(claims)  # one order for every process, so that two batches never wait on each other
+        coupons = [] if self.is_sqlite else sorted(set(coupons))
+        with nullcontext() if self.is_sqlite else raw.pipeline():
+            _in_transaction(raw)  # in the pipeline: the BEGIN goes with the reads, not in a round trip of its own
+            used = self._keys_used(raw, keys) if keys else None
+            claimed = self._claim(raw, claims) if claims else None
+            coupon_rows = {key: self._query(raw, self.select_coupon, key) for key in coupons}
+            balances = self._balances(raw, sorted(set(tokens)), lock_balances) if tokens else None
+            taken = self._taken_codes(raw, codes)
+        return BatchReads(
+            used_keys={} if used is None else {(row[0], row[1]): (row[2], row[3]) for row in used.fetchall()},
+            new_claims=set() if claimed is None else self._new_claims(raw, claims, claimed.rowcount),
+            coupon_rows={key: tuple(cursor.fetchall()) for key, cursor in coupon_rows.items()},
+            balances={} if balances is None else dict(balances.fetchall()),
+            taken_codes={row[0] for row in taken.fetchall()},
+        )
+
+    def _query(self, raw, statement: str, parameters, lookup: bool = False):
+        """`lookup`: a search of a table that grows with every sale, planned on PostgreSQL for each execution.
+        psycopg prepares a statement at its fifth execution, and PostgreSQL may keep the generic plan it then makes
+        for a table still small until the table is next analyzed: a sequential scan of every ticket (seen on a
+        fresh database: 1-2 ms a batch after 3,000 tickets, and growing with the table)."""
+        cursor = self._cursor_of(raw)
+        if lookup and not self.is_sqlite:
+            cursor.execute(self._sql(statement), parameters, prepare=False)
+        else:
+            cursor.execute(self._sql(statement), parameters)
+        return cursor
+
+    def _keys_used(self, raw, keys: list[tuple[str, str]]):
+        where = " OR ".join([f"(operator = {self._mark} AND idempotency_key = {self._mark})"] * len(keys))
+        return self._query(
+            raw,
+            f"SELECT operator, idempotency_key, id, request_sha256 FROM tickets WHERE {where}",
+            [part for key in keys for part in key],
+            lookup=True,
+        )
+
+    def _claim(self, raw, claims: list[tuple[str, str, int, str]]):
+        """A conflict is a replay, not an error: it must not abort the batch."""
+        return self._query(
+            raw,
+            "INSERT INTO request_signatures (operator, signature, expires, ticket_id)"
+            f" VALUES {self._marks(len(claims), 4)} ON CONFLICT DO NOTHING",
+            [part for claim in claims for part in claim],
+        )
+
+    def _new_claims(self, raw, claims: list[tuple[str, str, int, str]], inserted: int) -> set[tuple[str, str]]:
+        """The (operator, signature) pairs this batch claimed: all when every row was inserted, else those whose
+        claim names its own ticket."""
+        if inserted == len(claims):
+            return {(operator, signature) for operator, signature, _expires, _ticket in claims}
+        where = " OR ".join([f"(operator = {self._mark} AND signature = {self._mark})"] * len(claims))
+        cursor = self._query(
+            raw,
+            f"SELECT operator, signature, ticket_id FROM request_signatures WHERE {where}",
+            [part for claim in claims for part in claim[:2]],
+            lookup=True,
+        )
+        claimed_for = {(row[0], row[1]): row[2] for row in cursor.fetchall()}
+        return {
+            (operator, signature)
+            for operator, signature, _e, ticket in claims
+            if claimed_for.get((operator, signature)) == ticket
+        }
+
+    def point_claims(self, conn: Connection, claims: list[tuple[str, str, str]]) -> None:
+        """(ticket id, operator, signature): claims made for a sale that turned out to be a retry name the ticket
+        its idempotency key sold, so that a replay of it answers that ticket."""
+        cursor = self._cursor(conn)
+        cursor.executemany(
+            self._sql(
+                f"UPDATE request_signatures SET ticket_id = {self._mark} WHERE operator = {self._mark}"
+                f" AND signature = {self._mark}"
+            ),
+            claims,
+        )
+
+    def forget_claims(self, conn: Connection, claims: list[tuple[str, str]]) -> None:
+        cursor = self._cursor(conn)
+        cursor.executemany(
+            self._sql(f"DELETE FROM request_signatures WHERE operator = {self._mark} AND signature = {self._mark}"),
+            claims,
+        )
+
+    def _balances(self, raw, tokens: list[str], lock: bool):
+        """The accounts' balances in cents, on PostgreSQL locked until the commit if `lock` (on SQLite the writer
+        lock is held whatever)."""
+        return self._query(
+            raw,
+            f"SELECT token_sha256, balance_cents FROM accounts WHERE token_sha256 IN ({self._marks(len(tokens))})"
+            f" ORDER BY token_sha256{self._lock_rows if lock else ''}",
+            tokens,
+        )
+
+    def taken_codes(self, conn: Connection, codes: list[str]) -> set[str]:
+        return {row[0] for row in self._taken_codes(_driver_in_transaction(conn), codes).fetchall()}
+
+    def _taken_codes(self, raw, codes: list[str]):
+        return self._query(raw, f"SELECT code FROM tickets WHERE code IN ({self._marks(len(codes))})", codes, True)
+
+    def write(self, conn: Connection, debits: dict[str, int], tickets: list, events: list, stakes: list) -> None:
+        """The batch's writes, then its commit: one debit per internal account (its sales' total: a PAM wallet's
+        sale has none), the tickets, their picks, and the stakes of shop tickets in their till's open shift. Raises,
+        having committed nothing, if a debit finds the balance short. Nothing may follow it in its transaction.
+
+        On PostgreSQL the COMMIT goes in the writes' pipeline: the batch waits for the server once for its writes
+        and its durable commit (the commit's own round trip was a tenth of the writer's time at 8 connections).
+
+        Rows go in multi-row statements, not `executemany`: SQLite's driver lets go of the interpreter around every
+        row it steps and must win it back from the event loop after each, which under load made a batch's writes
+        wait several times longer than they worked."""
+        raw = _driver_in_transaction(conn)
+        # In one order for every writer: the debits are the batch's first locks on its accounts (read unlocked), and
+        # two workers' batches debiting two shops in opposite orders would deadlock.
+        debit_rows = [(cents, token, cents) for token, cents in sorted(debits.items())]
+        with nullcontext() if self.is_sqlite else raw.pipeline():
+            cursor = self._cursor_of(raw)
+            self._insert(cursor, self.insert_tickets + "{rows}", tickets)
+            self._insert(cursor, self.insert_ticket_events + "{rows}", events)
+            if stakes:
+                self._insert(cursor, self.record_stakes, stakes)
+            debit = self._cursor_of(raw)
+            if debit_rows:
+                debit.executemany(self._sql(self.debit), debit_rows)
+            if self.is_sqlite and debit_rows and debit.rowcount != len(debit_rows):
+                raise RuntimeError("a debit found a balance short of what was checked in its transaction")
+            raw.commit()
+
+    def _insert(self, cursor, statement: str, rows: list[tuple]) -> None:
+        """`statement` with its `{rows}` filled by as many rows as fit in one statement's parameters."""
+        if not rows:
+            return
+        width = len(rows[0])
+        per_statement = MAX_PARAMETERS // width
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            cursor.execute(
+                self._sql(statement.format(rows=self._marks(len(chunk), width))),
+                [value for row in chunk for value in row],
+            )
+
+    def ticket_row(
+        self,
+        ticket: Ticket,
+        token_sha256: str,
+        idempotency_key: str | None,
+        request_sha256: str,
+        sold_by: str | None,
+        wallet: str = "internal",
+    ) -> tuple:
+        """A ticket as `insert_tickets` takes it, in `TICKET_COLUMNS` order."""
+        created = self.moment(ticket.created)
+        return (
+            ticket.id,
+            ticket.code,
+            ticket.operator,
+            ticket.user_id,
+            token_sha256,
+            ticket.coupon_id,
+            ticket.currency,
+            to_cents(ticket.stake),
+            to_cents(ticket.net_stake),
+            to_cents(ticket.excise),
+            str(ticket.total_odds),
+            to_cents(ticket.payout),
+            to_cents(ticket.tax),
+            to_cents(ticket.net_payout),
+            _odds_int(ticket.odds_diff),
+            ticket.status.value,
+            ticket.result.value,
+            ticket.approved,
+            ticket.source.value,
+            ticket.type.value,
+            ticket.atag,
+            idempotency_key,
+            request_sha256,
+            created,
+            created if ticket.updated == ticket.created else self.moment(ticket.updated),
+            sold_by,
+            wallet,
+        )
+
+    @staticmethod
+    def ticket_event_rows(ticket: Ticket) -> list[tuple]:
+        return [(ticket.id, i, e.id, e.bet, _odds_int(e.odds)) for i, e in enumerate(ticket.events)]
