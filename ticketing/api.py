@@ -49,6 +49,7 @@ from ticketing.selling.http import SALE_PATH, SaleLane, SaleRoute, sell_ticket
 from ticketing.selling.sale_process import SaleProcess, writes_sales_in_a_process
 from ticketing.settings import Settings
 from ticketing.settlement.routes import after_sale_router
+from ticketing.shifts.routes import shifts_router
 from ticketing.wallets.routes import wallet_router
 
 log = logging.getLogger("ticketing.api")
@@ -278,6 +279,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return WireJSONResponse(engine.update_event(caller.actor, coupon_id, event_id, change))
 
     app.include_router(after_sale_router(errors))
+    app.include_router(shifts_router(errors))
     app.include_router(wallet_router(errors))
 
     return app

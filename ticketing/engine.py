@@ -70,6 +70,7 @@ from ticketing.selling.rules import validate_ticket
 from ticketing.selling.tickets import priced_ticket, request_fingerprint
 from ticketing.settings import WalletSettings
 from ticketing.settlement.service import AfterSale
+from ticketing.shifts.service import TillShifts
 from ticketing.storage import AccountHolder, Operator, Store, tickets
 from ticketing.wallets import outbox, reconcile
 from ticketing.wallets.interface import INTERNAL, PAM, Stakes, Wallets
@@ -152,6 +153,7 @@ class TicketEngine:
         self._wallet_sales = ThreadPoolExecutor(64, thread_name_prefix="wallet-sales")
         # Through `self.clock` at each call, so that a test (or a demo) that moves the engine's clock moves both.
         self.after_sale = AfterSale(store, lambda: self.clock(), self.get_operator, self.wallets)
+        self.shifts = TillShifts(store, lambda: self.clock())
         self.coupons = CouponDesk(store, lambda: self.clock(), self.get_operator)
         self._pruner = replays.Pruner()
 
@@ -577,23 +579,23 @@ class TicketEngine:
 
     def open_shift(self, actor: Actor, float_amount: Decimal) -> Shift:
         actor.require(Permission.RUN_SHIFT)
-        return self.after_sale.open_shift(actor.operator, actor.till, float_amount)
+        return self.shifts.open_shift(actor.operator, actor.till, float_amount)
 
     def close_shift(self, actor: Actor, counted: Decimal) -> Shift:
         actor.require(Permission.RUN_SHIFT)
-        return self.after_sale.close_shift(actor.operator, actor.till, counted)
+        return self.shifts.close_shift(actor.operator, actor.till, counted)
 
     def current_shift(self, actor: Actor) -> Shift | None:
         actor.require(Permission.RUN_SHIFT)
-        return self.after_sale.current_shift(actor.operator, actor.till)
+        return self.shifts.current_shift(actor.operator, actor.till)
 
     def shift(self, actor: Actor, shift_id: int) -> Shift:
         actor.require(Permission.READ_SHIFTS)
-        return self.after_sale.shift(actor.operator, shift_id)
+        return self.shifts.shift(actor.operator, shift_id)
 
     def list_shifts(self, actor: Actor, till: str | None = None, limit: int = 50) -> list[Shift]:
         actor.require(Permission.READ_SHIFTS)
-        return self.after_sale.list_shifts(actor.operator, till, limit)
+        return self.shifts.list_shifts(actor.operator, till, limit)
 
     # ---- the operator's wallet (ticketing/wallets) ---------------------------------------------------------------
 

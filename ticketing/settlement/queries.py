@@ -15,17 +15,15 @@ half-up to the cent: `(taxable_cents * rate_bp + 5000) / 10000` in integer arith
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, DateTime, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, DateTime, and_, bindparam, insert, select, text, update
 
 from ticketing.contract.models import BETS_BY_LABEL, EventResult, TicketEvent, TicketStatus
 from ticketing.contract.money import from_cents, to_cents
 from ticketing.storage import (
     accounts,
-    cash_operations,
     coupon_rounds,
     event_results,
     payouts,
-    shifts,
     ticket_events,
     ticket_settlements,
     tickets,
@@ -274,30 +272,6 @@ def roll_back_settlement(conn: Connection, coupon_id: str, now: datetime) -> Non
 
 def flag_paid_before_correction(conn: Connection, coupon_id: str) -> None:
     conn.execute(FLAG_PAID_BEFORE_CORRECTION, {"coupon_id": coupon_id})
-
-
-# ---- shifts and cash -----------------------------------------------------------------------------------------------
-
-
-def open_shift_of(conn: Connection, operator: str, till: str):
-    query = select(shifts).where(shifts.c.operator == operator, shifts.c.till == till, shifts.c.closed_at.is_(None))
-    return conn.execute(query).first()
-
-
-def record_cash(conn: Connection, shift_id: int, kind: str, ticket_id: str | None, cents: int, at: datetime) -> None:
-    conn.execute(
-        insert(cash_operations).values(shift_id=shift_id, kind=kind, ticket_id=ticket_id, amount_cents=cents, at=at)
-    )
-
-
-def cash_totals(conn: Connection, shift_id: int) -> dict[str, tuple[int, int]]:
-    """Per kind of cash operation: how many and the signed sum in cents."""
-    query = (
-        select(cash_operations.c.kind, func.count(), func.coalesce(func.sum(cash_operations.c.amount_cents), 0))
-        .where(cash_operations.c.shift_id == shift_id)
-        .group_by(cash_operations.c.kind)
-    )
-    return {kind: (count, int(total)) for kind, count, total in conn.execute(query)}
 
 
 def payout_of(conn: Connection, ticket_id: str):

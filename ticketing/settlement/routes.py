@@ -2,12 +2,12 @@
 
 None of them is Betstack's, so every one is signed over method, path and body (`ticketing.access.signatures`), and
 each is guarded by the permission it needs: results and a coupon's cancellation are an admin's, payouts,
-cancellations and shifts a till's (a shift is the calling till's own).
+and cancellations a till's.
 """
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict
 
 from ticketing.access.http import Caller, Engine, Scheme, acting
@@ -18,16 +18,11 @@ from ticketing.contract.models import (
     PayoutSlip,
     ResultEntry,
     SettlementSummary,
-    Shift,
-    ShiftClosing,
-    ShiftOpening,
     Ticket,
 )
 from ticketing.contract.wire import WireJSONResponse, WireRoute
 
 REFERENCE = r"^[A-Za-z0-9_.-]+$"
-MAX_SHIFT_ID = 2**31 - 1
-"""Shift ids are the database's INTEGER: a larger one cannot exist (and PostgreSQL would refuse to compare it)."""
 CouponId = Annotated[str, Path(max_length=64, pattern=REFERENCE)]
 TicketRef = Annotated[str, Path(max_length=64)]
 
@@ -49,8 +44,6 @@ CouponCloser = guard(Permission.PUBLISH_COUPONS)
 CouponReader = guard(Permission.READ_COUPONS)
 Cashier = guard(Permission.PAY_OUT)
 Canceller = guard(Permission.CANCEL_TICKETS)
-ShiftRunner = guard(Permission.RUN_SHIFT)
-ShiftReader = guard(Permission.READ_SHIFTS)
 
 
 def after_sale_router(errors: dict) -> APIRouter:
@@ -92,32 +85,5 @@ def after_sale_router(errors: dict) -> APIRouter:
     def cancel_ticket(identifier: TicketRef, caller: Canceller, engine: Engine):
         """The till that sold a ticket takes it back within the operator's cancel window."""
         return WireJSONResponse(engine.cancel_ticket(caller.actor, identifier))
-
-    @router.post("/shifts", response_model=Shift, tags=["shifts"])
-    def open_shift(opening: ShiftOpening, caller: ShiftRunner, engine: Engine):
-        return WireJSONResponse(engine.open_shift(caller.actor, opening.float))
-
-    @router.get("/shifts/current", response_model=Shift | None, tags=["shifts"])
-    def current_shift(caller: ShiftRunner, engine: Engine):
-        """The calling till's open shift with its running cash position, or null."""
-        return WireJSONResponse(engine.current_shift(caller.actor))
-
-    @router.post("/shifts/current/close", response_model=Shift, tags=["shifts"])
-    def close_shift(closing: ShiftClosing, caller: ShiftRunner, engine: Engine):
-        """Close the calling till's shift with the cash counted: expected, counted and the difference."""
-        return WireJSONResponse(engine.close_shift(caller.actor, closing.counted))
-
-    @router.get("/shifts", response_model=list[Shift], tags=["shifts"])
-    def list_shifts(
-        caller: ShiftReader,
-        engine: Engine,
-        till: Annotated[str | None, Query(max_length=64, pattern=REFERENCE)] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    ):
-        return WireJSONResponse(engine.list_shifts(caller.actor, till, limit))
-
-    @router.get("/shifts/{shift_id}", response_model=Shift, tags=["shifts"])
-    def shift(shift_id: Annotated[int, Path(ge=1, le=MAX_SHIFT_ID)], caller: ShiftReader, engine: Engine):
-        return WireJSONResponse(engine.shift(caller.actor, shift_id))
 
     return router

@@ -1,5 +1,6 @@
-"""The ticket's life after the sale, as transactions: results, settlement, corrections, cancellation, payouts at the
-counter and the till's shifts. Each public method is one durable transaction (or none, when it refuses).
+"""The ticket's life after the sale, as transactions: results, settlement, corrections, cancellation and payouts at
+the counter (recorded in the till's shift, `ticketing/shifts`). Each public method is one durable transaction (or
+none, when it refuses).
 
 Settlement runs by itself in the transaction that enters a coupon's last missing result (or cancels the coupon),
 so a coupon is never left half settled: a crash rolls the whole pass back, and `settle_pending` (run at every
@@ -17,22 +18,17 @@ from ticketing.contract.errors import (
     CancelNotAllowed,
     CouponFinal,
     CouponMissing,
-    NoOpenShift,
     ResultsNotAllowed,
-    ShiftAlreadyOpen,
-    ShiftNotFound,
     TicketAlreadyPaid,
     TicketNotPayable,
 )
 from ticketing.contract.models import (
-    CashOperation,
     Coupon,
     CouponStatus,
     EventResult,
     PayoutRecord,
     PayoutSlip,
     SettlementSummary,
-    Shift,
     Ticket,
     TicketResult,
     TicketStatus,
@@ -40,15 +36,14 @@ from ticketing.contract.models import (
 from ticketing.contract.money import from_cents, to_cents
 from ticketing.settlement import queries
 from ticketing.settlement.rules import settle_ticket
+from ticketing.shifts.queries import record_cash, required_open_shift
 from ticketing.storage import (
     Operator,
     Store,
     accounts,
-    cash_operations,
     coupon_rounds,
     coupons,
     payouts,
-    shifts,
     ticket_settlements,
     tickets,
 )
@@ -314,7 +309,7 @@ class AfterSale:
             with self.store.write() as conn:
                 if queries.payout_of(conn, ticket.id) is not None:
                     raise self._already_paid(conn, ticket)
-                shift = self._open_shift(conn, ticket.operator, till)
+                shift = required_open_shift(conn, ticket.operator, till)
                 conn.execute(
                     payouts.insert().values(
                         ticket_id=ticket.id,
@@ -326,7 +321,7 @@ class AfterSale:
                         shift_id=shift.id,
                     )
                 )
-                queries.record_cash(conn, shift.id, kind, ticket.id, -to_cents(amount), now)
+                record_cash(conn, shift.id, kind, ticket.id, -to_cents(amount), now)
         except IntegrityError:
             with self.store.read() as conn:
                 raise self._already_paid(conn, ticket) from None
@@ -417,8 +412,8 @@ class AfterSale:
                 reason = f"cancelled by till {till}"
                 self.wallets[current.wallet].refunded(conn, ticket, current.token_sha256, reason, stamp, operator)
             else:
-                shift = self._open_shift(conn, ticket.operator, till)
-                queries.record_cash(conn, shift.id, "refund", ticket.id, -stake, stamp)
+                shift = required_open_shift(conn, ticket.operator, till)
+                record_cash(conn, shift.id, "refund", ticket.id, -stake, stamp)
             conn.execute(
                 ticket_settlements.insert().values(
                     ticket_id=ticket.id,
@@ -453,102 +448,3 @@ class AfterSale:
                 f"Ticket {ticket.code} could be cancelled until {until:%H:%M} UTC ({operator.cancel_window_minutes}"
                 " minutes after the sale)"
             )
-
-    # ---- shifts --------------------------------------------------------------------------------------------------
-
-    def open_shift(self, operator: str, till: str, float_amount: Decimal) -> Shift:
-        try:
-            with self.store.write() as conn:
-                if queries.open_shift_of(conn, operator, till) is not None:
-                    raise ShiftAlreadyOpen(f"Till {till} already has an open shift: close it first")
-                shift_id = conn.execute(
-                    shifts.insert().values(
-                        operator=operator, till=till, opened_at=naive(self.clock()), float_cents=to_cents(float_amount)
-                    )
-                ).inserted_primary_key[0]
-        except IntegrityError:
-            raise ShiftAlreadyOpen(f"Till {till} already has an open shift: close it first") from None
-        return self.shift(operator, shift_id)
-
-    def close_shift(self, operator: str, till: str, counted: Decimal) -> Shift:
-        with self.store.write() as conn:
-            shift = self._open_shift(conn, operator, till)
-            expected = shift.float_cents + sum(total for _count, total in queries.cash_totals(conn, shift.id).values())
-            conn.execute(
-                update(shifts)
-                .where(shifts.c.id == shift.id)
-                .values(
-                    closed_at=naive(self.clock()),
-                    expected_cents=expected,
-                    counted_cents=to_cents(counted),
-                    difference_cents=to_cents(counted) - expected,
-                )
-            )
-        return self.shift(operator, shift.id)
-
-    def current_shift(self, operator: str, till: str) -> Shift | None:
-        with self.store.read() as conn:
-            row = queries.open_shift_of(conn, operator, till)
-            return None if row is None else self._shift(conn, row)
-
-    def shift(self, operator: str, shift_id: int) -> Shift:
-        with self.store.read() as conn:
-            row = conn.execute(select(shifts).where(shifts.c.id == shift_id, shifts.c.operator == operator)).first()
-            if row is None:
-                raise ShiftNotFound(f"Shift {shift_id} not found")
-            return self._shift(conn, row)
-
-    def list_shifts(self, operator: str, till: str | None = None, limit: int = 50) -> list[Shift]:
-        with self.store.read() as conn:
-            query = select(shifts).where(shifts.c.operator == operator)
-            if till is not None:
-                query = query.where(shifts.c.till == till)
-            rows = conn.execute(query.order_by(shifts.c.id.desc()).limit(limit)).all()
-            return [self._shift(conn, row, with_operations=False) for row in rows]
-
-    def _open_shift(self, conn: Connection, operator: str, till: str):
-        shift = queries.open_shift_of(conn, operator, till)
-        if shift is None:
-            raise NoOpenShift(f"Till {till} has no open shift: open one with the cash float first")
-        return shift
-
-    def _shift(self, conn: Connection, row, with_operations: bool = True) -> Shift:
-        totals = queries.cash_totals(conn, row.id)
-
-        def total(kind: str) -> tuple[int, Decimal]:
-            count, cents = totals.get(kind, (0, 0))
-            return count, from_cents(abs(cents))
-
-        stakes_count, stakes = total("stake")
-        payouts_count, paid = total("payout")
-        refunds_count, refunded = total("refund")
-        expected = (
-            from_cents(row.expected_cents)
-            if row.expected_cents is not None
-            else from_cents(row.float_cents + sum(cents for _count, cents in totals.values()))
-        )
-        operations = []
-        if with_operations:
-            query = select(cash_operations).where(cash_operations.c.shift_id == row.id).order_by(cash_operations.c.id)
-            operations = [
-                CashOperation(kind=op.kind, ticket_id=op.ticket_id, amount=from_cents(op.amount_cents), at=op.at)
-                for op in conn.execute(query)
-            ]
-        return Shift(
-            id=row.id,
-            operator=row.operator,
-            till=row.till,
-            opened_at=row.opened_at,
-            closed_at=row.closed_at,
-            float=from_cents(row.float_cents),
-            stakes=stakes,
-            stakes_count=stakes_count,
-            payouts=paid,
-            payouts_count=payouts_count,
-            refunds=refunded,
-            refunds_count=refunds_count,
-            expected=expected,
-            counted=None if row.counted_cents is None else from_cents(row.counted_cents),
-            difference=None if row.difference_cents is None else from_cents(row.difference_cents),
-            operations=operations,
-        )

@@ -1,0 +1,39 @@
+"""A till's shift and its cash operations, in SQL: the open shift of a till, a cash operation recorded in it, and
+its totals per kind. The sale records its stakes in the same table in its own batch statement
+(`ticketing/selling/queries.py`, `record_stakes`)."""
+
+from datetime import datetime
+
+from sqlalchemy import Connection, func, insert, select
+
+from ticketing.contract.errors import NoOpenShift
+from ticketing.storage import cash_operations, shifts
+
+
+def open_shift_of(conn: Connection, operator: str, till: str):
+    query = select(shifts).where(shifts.c.operator == operator, shifts.c.till == till, shifts.c.closed_at.is_(None))
+    return conn.execute(query).first()
+
+
+def required_open_shift(conn: Connection, operator: str, till: str):
+    """The till's open shift: money handed over the counter always goes into one."""
+    shift = open_shift_of(conn, operator, till)
+    if shift is None:
+        raise NoOpenShift(f"Till {till} has no open shift: open one with the cash float first")
+    return shift
+
+
+def record_cash(conn: Connection, shift_id: int, kind: str, ticket_id: str | None, cents: int, at: datetime) -> None:
+    conn.execute(
+        insert(cash_operations).values(shift_id=shift_id, kind=kind, ticket_id=ticket_id, amount_cents=cents, at=at)
+    )
+
+
+def cash_totals(conn: Connection, shift_id: int) -> dict[str, tuple[int, int]]:
+    """Per kind of cash operation: how many and the signed sum in cents."""
+    query = (
+        select(cash_operations.c.kind, func.count(), func.coalesce(func.sum(cash_operations.c.amount_cents), 0))
+        .where(cash_operations.c.shift_id == shift_id)
+        .group_by(cash_operations.c.kind)
+    )
+    return {kind: (count, int(total)) for kind, count, total in conn.execute(query)}

@@ -1,0 +1,52 @@
+"""The HTTP endpoints of a till's shift, as one router that `ticketing.api` includes: open it with the float, its
+running cash position, close it with the cash counted, and the shifts' list. Signed over method, path and body
+(`ticketing.access.signatures`); running a shift is the calling till's own, reading them a till's or an admin's."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from ticketing.access.http import Caller, Engine, Scheme, acting
+from ticketing.access.roles import Permission
+from ticketing.contract.models import Shift, ShiftClosing, ShiftOpening
+from ticketing.contract.wire import WireJSONResponse, WireRoute
+
+REFERENCE = r"^[A-Za-z0-9_.-]+$"
+MAX_SHIFT_ID = 2**31 - 1
+"""Shift ids are the database's INTEGER: a larger one cannot exist (and PostgreSQL would refuse to compare it)."""
+
+ShiftRunner = Annotated[Caller, Depends(acting(Permission.RUN_SHIFT, Scheme.REQUEST))]
+ShiftReader = Annotated[Caller, Depends(acting(Permission.READ_SHIFTS, Scheme.REQUEST))]
+
+
+def shifts_router(errors: dict) -> APIRouter:
+    router = APIRouter(prefix="/be", responses=errors, route_class=WireRoute)
+
+    @router.post("/shifts", response_model=Shift, tags=["shifts"])
+    def open_shift(opening: ShiftOpening, caller: ShiftRunner, engine: Engine):
+        return WireJSONResponse(engine.open_shift(caller.actor, opening.float))
+
+    @router.get("/shifts/current", response_model=Shift | None, tags=["shifts"])
+    def current_shift(caller: ShiftRunner, engine: Engine):
+        """The calling till's open shift with its running cash position, or null."""
+        return WireJSONResponse(engine.current_shift(caller.actor))
+
+    @router.post("/shifts/current/close", response_model=Shift, tags=["shifts"])
+    def close_shift(closing: ShiftClosing, caller: ShiftRunner, engine: Engine):
+        """Close the calling till's shift with the cash counted: expected, counted and the difference."""
+        return WireJSONResponse(engine.close_shift(caller.actor, closing.counted))
+
+    @router.get("/shifts", response_model=list[Shift], tags=["shifts"])
+    def list_shifts(
+        caller: ShiftReader,
+        engine: Engine,
+        till: Annotated[str | None, Query(max_length=64, pattern=REFERENCE)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ):
+        return WireJSONResponse(engine.list_shifts(caller.actor, till, limit))
+
+    @router.get("/shifts/{shift_id}", response_model=Shift, tags=["shifts"])
+    def shift(shift_id: Annotated[int, Path(ge=1, le=MAX_SHIFT_ID)], caller: ShiftReader, engine: Engine):
+        return WireJSONResponse(engine.shift(caller.actor, shift_id))
+
+    return router

@@ -1,0 +1,116 @@
+"""A till's shift: opened with its cash float, every stake, payout and refund of the till recorded in it, closed
+with the cash counted (expected, counted, the difference). Each public method is one durable transaction (or none,
+when it refuses); a shift is the calling till's own, found by operator and till."""
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ticketing.contract.errors import ShiftAlreadyOpen, ShiftNotFound
+from ticketing.contract.models import CashOperation, Shift
+from ticketing.contract.money import from_cents, to_cents
+from ticketing.shifts.queries import cash_totals, open_shift_of, required_open_shift
+from ticketing.storage import Store, _naive_utc, cash_operations, shifts
+
+
+class TillShifts:
+    def __init__(self, store: Store, clock: Callable[[], datetime]):
+        self.store = store
+        self.clock = clock
+
+    def open_shift(self, operator: str, till: str, float_amount: Decimal) -> Shift:
+        try:
+            with self.store.write() as conn:
+                if open_shift_of(conn, operator, till) is not None:
+                    raise ShiftAlreadyOpen(f"Till {till} already has an open shift: close it first")
+                shift_id = conn.execute(
+                    shifts.insert().values(
+                        operator=operator,
+                        till=till,
+                        opened_at=_naive_utc(self.clock()),
+                        float_cents=to_cents(float_amount),
+                    )
+                ).inserted_primary_key[0]
+        except IntegrityError:
+            raise ShiftAlreadyOpen(f"Till {till} already has an open shift: close it first") from None
+        return self.shift(operator, shift_id)
+
+    def close_shift(self, operator: str, till: str, counted: Decimal) -> Shift:
+        with self.store.write() as conn:
+            shift = required_open_shift(conn, operator, till)
+            expected = shift.float_cents + sum(total for _count, total in cash_totals(conn, shift.id).values())
+            conn.execute(
+                update(shifts)
+                .where(shifts.c.id == shift.id)
+                .values(
+                    closed_at=_naive_utc(self.clock()),
+                    expected_cents=expected,
+                    counted_cents=to_cents(counted),
+                    difference_cents=to_cents(counted) - expected,
+                )
+            )
+        return self.shift(operator, shift.id)
+
+    def current_shift(self, operator: str, till: str) -> Shift | None:
+        with self.store.read() as conn:
+            row = open_shift_of(conn, operator, till)
+            return None if row is None else self._shift(conn, row)
+
+    def shift(self, operator: str, shift_id: int) -> Shift:
+        with self.store.read() as conn:
+            row = conn.execute(select(shifts).where(shifts.c.id == shift_id, shifts.c.operator == operator)).first()
+            if row is None:
+                raise ShiftNotFound(f"Shift {shift_id} not found")
+            return self._shift(conn, row)
+
+    def list_shifts(self, operator: str, till: str | None = None, limit: int = 50) -> list[Shift]:
+        with self.store.read() as conn:
+            query = select(shifts).where(shifts.c.operator == operator)
+            if till is not None:
+                query = query.where(shifts.c.till == till)
+            rows = conn.execute(query.order_by(shifts.c.id.desc()).limit(limit)).all()
+            return [self._shift(conn, row, with_operations=False) for row in rows]
+
+    def _shift(self, conn: Connection, row, with_operations: bool = True) -> Shift:
+        totals = cash_totals(conn, row.id)
+
+        def total(kind: str) -> tuple[int, Decimal]:
+            count, cents = totals.get(kind, (0, 0))
+            return count, from_cents(abs(cents))
+
+        stakes_count, stakes = total("stake")
+        payouts_count, paid = total("payout")
+        refunds_count, refunded = total("refund")
+        expected = (
+            from_cents(row.expected_cents)
+            if row.expected_cents is not None
+            else from_cents(row.float_cents + sum(cents for _count, cents in totals.values()))
+        )
+        operations = []
+        if with_operations:
+            query = select(cash_operations).where(cash_operations.c.shift_id == row.id).order_by(cash_operations.c.id)
+            operations = [
+                CashOperation(kind=op.kind, ticket_id=op.ticket_id, amount=from_cents(op.amount_cents), at=op.at)
+                for op in conn.execute(query)
+            ]
+        return Shift(
+            id=row.id,
+            operator=row.operator,
+            till=row.till,
+            opened_at=row.opened_at,
+            closed_at=row.closed_at,
+            float=from_cents(row.float_cents),
+            stakes=stakes,
+            stakes_count=stakes_count,
+            payouts=paid,
+            payouts_count=payouts_count,
+            refunds=refunded,
+            refunds_count=refunds_count,
+            expected=expected,
+            counted=None if row.counted_cents is None else from_cents(row.counted_cents),
+            difference=None if row.difference_cents is None else from_cents(row.difference_cents),
+            operations=operations,
+        )
