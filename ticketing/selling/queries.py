@@ -69,12 +69,14 @@ class SaleStatements:
         # PostgreSQL: a refusal is an error (division by zero), which aborts the transaction before the COMMIT sent
         # in the same pipeline (`write`); SQLite's row count is read before its commit.
         self.debit = debit if is_sqlite else f"WITH debited AS ({debit} RETURNING 1) SELECT 1 / count(*) FROM debited"
-        # (ticket id, cents, at, operator, till) rows: each stake goes to its till's open shift, if it has one.
+        # (ticket id, cents, at, operator, till) rows: each stake goes to its till's open shift, if it has one. On
+        # PostgreSQL the shift is held (FOR SHARE) until the batch commits: its closing waits and counts the stake,
+        # and a batch that comes after the closing finds the shift closed.
         self.record_stakes = (
             "INSERT INTO cash_operations (shift_id, kind, ticket_id, amount_cents, at)"
             " SELECT shifts.id, 'stake', stake.column1, stake.column2, stake.column3 FROM (VALUES {rows}) AS stake"
             " JOIN shifts ON shifts.operator = stake.column4 AND shifts.till = stake.column5"
-            " AND shifts.closed_at IS NULL"
+            " AND shifts.closed_at IS NULL" + ("" if is_sqlite else " FOR SHARE OF shifts")
         )
         self._lock_rows = "" if is_sqlite else " FOR UPDATE"
         select_coupon = "" if is_sqlite else str(SELECT_COUPON_WITH_EVENTS_FOR_SHARE.compile(dialect=PG_DIALECT))

@@ -210,10 +210,12 @@ def settle_coupon(
     return settled
 
 
-def void_winners(conn: Connection, coupon_id: str, now: datetime) -> dict[str, tuple[Decimal, list[TicketEvent], str]]:
-    """Full winners settled now that carry a void event: stake, picks and account kind of each."""
+def void_winners(
+    conn: Connection, coupon_id: str, now: datetime
+) -> dict[str, tuple[Decimal, Decimal, list[TicketEvent], str]]:
+    """Full winners settled now that carry a void event: stake, payout sold, picks and account kind of each."""
     rows = conn.execute(
-        select(tickets.c.id, tickets.c.stake_cents, tickets.c.wallet, accounts.c.kind)
+        select(tickets.c.id, tickets.c.stake_cents, tickets.c.payout_cents, tickets.c.wallet, accounts.c.kind)
         .join(ticket_settlements, ticket_settlements.c.ticket_id == tickets.c.id)
         .outerjoin(accounts, accounts.c.token_sha256 == tickets.c.token_sha256)
         .where(
@@ -225,7 +227,13 @@ def void_winners(conn: Connection, coupon_id: str, now: datetime) -> dict[str, t
         )
     ).all()
     winners = {
-        row.id: (from_cents(row.stake_cents), [], row.kind if row.wallet == "internal" else "player") for row in rows
+        row.id: (
+            from_cents(row.stake_cents),
+            from_cents(row.payout_cents),
+            [],
+            row.kind if row.wallet == "internal" else "player",
+        )
+        for row in rows
     }
     if winners:
         picks = conn.execute(
@@ -234,7 +242,7 @@ def void_winners(conn: Connection, coupon_id: str, now: datetime) -> dict[str, t
             .order_by(ticket_events.c.ticket_id, ticket_events.c.position)
         )
         for pick in picks:
-            winners[pick.ticket_id][1].append(
+            winners[pick.ticket_id][2].append(
                 TicketEvent(id=pick.event_id, bet=pick.bet, odds=(Decimal(pick.odds) / 100).quantize(Decimal("0.01")))
             )
     return winners

@@ -85,6 +85,7 @@ class AfterSale:
         own after the result is durable (a crash in between is finished by `settle_pending` at the next start); a
         changed result of a settled coupon re-settles it in the same transaction (rollback, then a new outcome)."""
         with self.store.write() as conn:
+            self._one_writer_per_coupon(conn, coupon_id)
             coupon = self._resultable_coupon(conn, coupon_id, operator)
             if coupon.event(event_id) is None:
                 raise CouponMissing(f"Event {event_id} not found in coupon {coupon_id}", coupon_id=coupon_id)
@@ -99,6 +100,7 @@ class AfterSale:
                 self._settle_if_complete(conn, coupon, operator, now, correction=True)
                 return self._summary(conn, coupon_id, operator)
         with self.store.write() as conn:
+            self._one_writer_per_coupon(conn, coupon_id)
             self._settle_if_complete(conn, coupon, operator, naive(self.clock()), correction=False)
             return self._summary(conn, coupon_id, operator)
 
@@ -106,6 +108,7 @@ class AfterSale:
         """What the settlement would be with these results (on top of those entered): run, shown, rolled back."""
         try:
             with self.store.write() as conn:
+                self._one_writer_per_coupon(conn, coupon_id)
                 coupon = self._resultable_coupon(conn, coupon_id, operator)
                 now = naive(self.clock())
                 settled = queries.round_of(conn, coupon_id) is not None
@@ -122,6 +125,7 @@ class AfterSale:
     def cancel_coupon(self, operator: str, coupon_id: str) -> SettlementSummary:
         """An admin calls the round off: every unsettled ticket void, stakes refunded (credited or owed in cash)."""
         with self.store.write() as conn:
+            self._one_writer_per_coupon(conn, coupon_id)
             coupon = self._coupon(conn, coupon_id, operator)
             if queries.round_of(conn, coupon_id) is not None:
                 raise ResultsNotAllowed(f"Coupon {coupon_id} is already {self._status(conn, coupon, operator).value}")
@@ -153,6 +157,7 @@ class AfterSale:
         settled = []
         for coupon_id, operator in rows:
             with self.store.write() as conn:
+                self._one_writer_per_coupon(conn, coupon_id)
                 coupon = self._coupon(conn, coupon_id, operator)
                 if self._settle_if_complete(conn, coupon, operator, naive(self.clock()), correction=False):
                     settled.append(coupon_id)
@@ -164,6 +169,8 @@ class AfterSale:
         results = queries.results_of(conn, coupon.id)
         if any(event.id not in results for event in coupon.events):
             return False
+        if not correction and queries.round_of(conn, coupon.id) is not None:
+            return False  # the last two results entered at once: the other's transaction settled it
         self.wallets.settling(conn, coupon.id, now, self.operator(operator))
         queries.settle_coupon(conn, coupon.id, results, coupon.max_void_events, now, cancelled=False)
         self._reprice_void_winners(conn, coupon, results, now)
@@ -173,6 +180,13 @@ class AfterSale:
         if correction:
             queries.flag_paid_before_correction(conn, coupon.id)
         return True
+
+    @staticmethod
+    def _one_writer_per_coupon(conn: Connection, coupon_id: str) -> None:
+        """Results, corrections, settlement and cancellation of one coupon, one transaction at a time. SQLite's writer
+        lock already does it; on PostgreSQL two corrections at once each took back the winnings they had read before
+        the other committed (twice in all), and the last two results entered at once both settled (a 500)."""
+        conn.execute(select(coupons.c.id).where(coupons.c.id == coupon_id).with_for_update())
 
     def _set_status(self, conn: Connection, coupon_id: str, status: CouponStatus) -> None:
         """A sandbox's round is told by its `coupon_rounds` row: its coupon stays a draft, out of every real list."""
@@ -185,15 +199,18 @@ class AfterSale:
         queries.roll_back_settlement(conn, coupon_id, now)
 
     def _reprice_void_winners(self, conn: Connection, coupon: Coupon, results: dict, now: datetime) -> None:
-        """A full winner with void legs is paid at odds 1.00 for them: priced again by the engine's own rules."""
+        """A full winner with void legs is paid at odds 1.00 for them: priced again by the engine's own rules, capped
+        at the payout it was sold with. A leg at 1.00 can only lower the total odds, and the sale's cap (the coupon's
+        and the operator's, whichever was lower then) is in that payout: a cap lowered since, or the coupon's alone,
+        must not pay a winner more than its receipt."""
         winners = queries.void_winners(conn, coupon.id, now)
         if not winners:
             return
         bonus = self.store.load_bonus_prizes(conn, coupon.id)
-        for ticket_id, (stake, picks, kind) in winners.items():
+        for ticket_id, (stake, sold_payout, picks, kind) in winners.items():
             operator = self.operator(conn.execute(select(tickets.c.operator).where(tickets.c.id == ticket_id)).scalar())
             outcome = settle_ticket(
-                stake, picks, results, operator.tax_profile, coupon.max_payout, coupon.max_void_events, bonus
+                stake, picks, results, operator.tax_profile, sold_payout, coupon.max_void_events, bonus
             )
             credited = outcome.owed if kind == "player" else Decimal(0)
             queries.reprice(conn, ticket_id, outcome.payout, outcome.tax, outcome.net_payout, credited)
@@ -301,12 +318,17 @@ class AfterSale:
         """Pay a won or void shop ticket in cash, once: the payouts table's primary key refuses any second payout,
         from any till or process, even when two arrive at the same moment."""
         self._payable(ticket)
-        settlement = ticket.settlement
-        kind = "refund" if settlement.result == TicketResult.VOID else "payout"
-        amount = settlement.refund if kind == "refund" else settlement.net_payout
         now = naive(self.clock())
         try:
             with self.store.write() as conn:
+                # Read again, locked, in the transaction that pays: a correction committed since the caller read the
+                # ticket is paid as corrected (or refused); one that comes after waits and flags this payout.
+                conn.execute(select(tickets.c.id).where(tickets.c.id == ticket.id).with_for_update())
+                ticket = self.store.find_ticket(conn, ticket.id)
+                self._payable(ticket)
+                settlement = ticket.settlement
+                kind = "refund" if settlement.result == TicketResult.VOID else "payout"
+                amount = settlement.refund if kind == "refund" else settlement.net_payout
                 if queries.payout_of(conn, ticket.id) is not None:
                     raise self._already_paid(conn, ticket)
                 shift = required_open_shift(conn, ticket.operator, till)

@@ -10,14 +10,16 @@ from ticketing.contract.errors import NoOpenShift
 from ticketing.storage import cash_operations, shifts
 
 
-def open_shift_of(conn: Connection, operator: str, till: str):
+def open_shift_of(conn: Connection, operator: str, till: str, lock: bool = False):
+    """`lock`: until the commit (PostgreSQL; SQLite's writer lock holds it anyway), so that a shift's closing and a
+    cash operation in it take turns: a payout made while the shift closed landed in it after its cash was counted."""
     query = select(shifts).where(shifts.c.operator == operator, shifts.c.till == till, shifts.c.closed_at.is_(None))
-    return conn.execute(query).first()
+    return conn.execute(query.with_for_update() if lock else query).first()
 
 
 def required_open_shift(conn: Connection, operator: str, till: str):
-    """The till's open shift: money handed over the counter always goes into one."""
-    shift = open_shift_of(conn, operator, till)
+    """The till's open shift, locked: money handed over the counter always goes into one."""
+    shift = open_shift_of(conn, operator, till, lock=True)
     if shift is None:
         raise NoOpenShift(f"Till {till} has no open shift: open one with the cash float first")
     return shift

@@ -1,0 +1,189 @@
+"""After-sale money paths when two things happen at once (found by a review, each reproduced before its fix): a
+correction and a payout, two corrections, the last two results, a payout and the shift's closing; and a void leg
+that must never pay a winner more than its receipt."""
+
+import concurrent.futures
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from tests.support import SITE_ADMIN, SITE_TILL, till_of
+from tests.test_settlement import TILL, A, H, X, after_deadline, enter, sell
+from ticketing.contract.errors import NoOpenShift, TicketNotPayable
+from ticketing.contract.models import TicketResult
+from ticketing.demo.data import PLAYER_TOKEN, seed_demo_data
+from ticketing.settings import DEMO_SITE_SECRET
+from ticketing.settlement import queries
+from ticketing.settlement.service import AfterSale
+from ticketing.shifts import service as shift_service
+
+
+@pytest.fixture
+def shift(engine):
+    return engine.open_shift(till_of(TILL), D("1000.00"))
+
+
+def postgresql_only(backend: str) -> None:
+    if backend == "sqlite":
+        pytest.skip("SQLite's writer lock runs the two one after the other")
+
+
+def test_a_void_leg_never_pays_a_capped_winner_more_than_its_receipt(engine, shift):
+    """Sold capped at the operator's 1,000.00 on a coupon whose own cap is far higher: with one leg void (odds 1.00)
+    it was settled at 14,787.55 and paid 11,850.04 in cash."""
+    seed_demo_data(engine, DEMO_SITE_SECRET, max_payout=D("1000.00"))
+    ticket = sell(engine, "1111111", stake="100")
+    assert ticket.payout == D("1000.00")
+    after_deadline(engine)
+    enter(engine, "V111111")
+    settled = engine.get_ticket(SITE_TILL, ticket.code).settlement
+    assert settled.result == TicketResult.WON and settled.payout == ticket.payout
+    assert engine.pay_out(till_of(TILL), ticket.code).amount == ticket.net_payout
+
+
+def test_a_correction_committed_after_the_ticket_was_read_is_paid_as_corrected(engine, shift):
+    """The payout read the ticket (won), then another process corrected the result (now lost) before the payout's
+    transaction: the loser was paid in cash and nobody was told."""
+    ticket = sell(engine, "1111111")
+    after_deadline(engine)
+    enter(engine, "1111111")
+    first_event = engine.get_coupon(SITE_TILL, "455").events[0].id
+    real_get_ticket = engine.get_ticket
+
+    def read_then_an_admin_corrects(actor, reference):
+        found = real_get_ticket(actor, reference)
+        engine.get_ticket = real_get_ticket
+        engine.enter_result(SITE_ADMIN, "455", first_event, A)
+        return found
+
+    engine.get_ticket = read_then_an_admin_corrects
+    with pytest.raises(TicketNotPayable):
+        engine.pay_out(till_of(TILL), ticket.code)
+    assert engine.get_ticket(SITE_TILL, ticket.code).result == TicketResult.LOST
+    assert engine.current_shift(till_of(TILL)).payouts_count == 0
+
+
+def test_two_corrections_at_once_take_a_players_winnings_back_once(engine, backend, monkeypatch):
+    """Admin 2's correction waited for admin 1's on the player's account, then took back the credit it had read
+    before admin 1 committed: taken back twice, the balance 678.93 below zero."""
+    postgresql_only(backend)
+    start = engine.balance(PLAYER_TOKEN)
+    ticket = sell(engine, "1111111", token=PLAYER_TOKEN, stake="30")
+    after_deadline(engine)
+    enter(engine, "1111111")
+    assert engine.balance(PLAYER_TOKEN) == start - D("30.00") + ticket.net_payout
+    events = [e.id for e in engine.get_coupon(SITE_TILL, "455").events]
+    release, admin_1 = threading.Event(), threading.local()
+    real_flag = queries.flag_paid_before_correction
+
+    def hold_admin_1_before_its_commit(conn, coupon_id):
+        real_flag(conn, coupon_id)
+        if getattr(admin_1, "holding", False):
+            release.wait(10)
+
+    monkeypatch.setattr(queries, "flag_paid_before_correction", hold_admin_1_before_its_commit)
+
+    def correct_as_admin_1():
+        admin_1.holding = True
+        return engine.enter_result(SITE_ADMIN, "455", events[0], A)
+
+    with ThreadPoolExecutor(2) as pool:
+        one = pool.submit(correct_as_admin_1)
+        time.sleep(0.5)
+        two = pool.submit(engine.enter_result, SITE_ADMIN, "455", events[1], X)
+        time.sleep(1.0)
+        release.set()
+        one.result(), two.result()
+    assert engine.get_ticket(SITE_TILL, ticket.code).result == TicketResult.LOST
+    assert engine.balance(PLAYER_TOKEN) == start - D("30.00")
+
+
+def test_the_last_two_results_entered_at_once_settle_the_coupon_once(engine, backend, monkeypatch):
+    """Both results committed, then both settlement transactions began: the second one's settlement rows collided
+    with the first's (a 500)."""
+    postgresql_only(backend)
+    ticket = sell(engine, "1111111")
+    after_deadline(engine)
+    deadline_passed = engine.clock()
+    engine.clock = lambda: deadline_passed + timedelta(seconds=time.monotonic())  # each transaction its own time
+    events = [e.id for e in engine.get_coupon(SITE_TILL, "455").events]
+    for event in events[:5]:
+        engine.enter_result(SITE_ADMIN, "455", event, H)
+    both_results_saved = threading.Barrier(2, timeout=10)
+    transactions = threading.local()
+    real_lock = AfterSale._one_writer_per_coupon
+
+    def second_transactions_begin_together(conn, coupon_id):
+        transactions.count = getattr(transactions, "count", 0) + 1
+        if transactions.count == 2:  # each admin's settlement transaction, once both results are committed
+            both_results_saved.wait()
+        real_lock(conn, coupon_id)
+
+    monkeypatch.setattr(AfterSale, "_one_writer_per_coupon", staticmethod(second_transactions_begin_together))
+    with ThreadPoolExecutor(2) as pool:
+        summaries = [
+            f.result() for f in [pool.submit(engine.enter_result, SITE_ADMIN, "455", e, H) for e in events[5:]]
+        ]
+    assert [s.status.value for s in summaries] == ["resulted", "resulted"]
+    settled = engine.get_ticket(SITE_TILL, ticket.code).settlement
+    assert settled.result == TicketResult.WON
+    with engine.store.read() as conn:
+        round_ = queries.round_of(conn, "455")
+    # The second transaction found the coupon settled and left it: the round is the one its tickets were settled in
+    # (its time starts the correction window).
+    assert (round_.settled_at, round_.corrections) == (settled.settled_at.replace(tzinfo=None), 0)
+
+
+def close_while(engine, monkeypatch, counted: str, meanwhile):
+    """The till's shift closed with `counted`, pausing 1 s after its cash is summed, while `meanwhile()` runs in
+    another thread (another terminal of the till): the closed shift as stored, and `meanwhile`'s future."""
+    summed, closing = threading.Event(), threading.local()
+    real_totals = shift_service.cash_totals
+
+    def sum_then_pause(conn, shift_id):
+        totals = real_totals(conn, shift_id)
+        if getattr(closing, "on", False):
+            summed.set()
+            time.sleep(1.0)
+        return totals
+
+    monkeypatch.setattr(shift_service, "cash_totals", sum_then_pause)
+
+    def close():
+        closing.on = True
+        return engine.close_shift(till_of(TILL), D(counted))
+
+    with ThreadPoolExecutor(2) as pool:
+        closed = pool.submit(close)
+        assert summed.wait(10)
+        other = pool.submit(meanwhile)
+        closed = closed.result()
+        concurrent.futures.wait([other])
+    closed = engine.shift(till_of(TILL), closed.id)
+    assert closed.expected == closed.float + sum(op.amount for op in closed.operations)
+    return closed, other
+
+
+def test_a_payout_while_the_shift_closes_never_lands_outside_its_counted_cash(engine, backend, shift, monkeypatch):
+    """The closing summed the shift's cash, then a payout at another terminal went into the same shift before the
+    closing committed: in its operations, not in what the till was expected to hold."""
+    postgresql_only(backend)
+    ticket = sell(engine, "1111111")
+    after_deadline(engine)
+    enter(engine, "1111111")
+    # Counted: the float and the ticket's stake.
+    closed, payout = close_while(engine, monkeypatch, "1025.00", lambda: engine.pay_out(till_of(TILL), ticket.code))
+    with pytest.raises(NoOpenShift):
+        payout.result()
+    assert closed.difference == D("0.00") and closed.payouts_count == 0
+
+
+def test_a_sale_while_the_shift_closes_never_lands_outside_its_counted_cash(engine, backend, shift, monkeypatch):
+    """The same with a sale of the till: its stake went into the shift between the closing's count and its commit."""
+    postgresql_only(backend)
+    closed, sale = close_while(engine, monkeypatch, "1000.00", lambda: sell(engine, "1111111"))
+    assert closed.stakes_count == 0 and sale.result().stake == D("25.00")
