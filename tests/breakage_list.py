@@ -869,4 +869,20 @@ BREAKAGES = [
         tests=(f"{RACES}::test_a_sale_while_the_shift_closes_never_lands_outside_its_counted_cash",),
         needs_postgres=True,
     ),
+    Breakage(
+        id="republish-over-a-round",
+        guarantee="every cent accounted for: a cancelled or resulted coupon is never reopened for sale",
+        file="ticketing/engine.py",
+        old="""            refused = self.coupons.replace_refusal(conn, coupon.id, "published again")\n""",
+        new="            refused = None\n",
+        tests=("tests/test_publish_and_shift.py::test_a_cancelled_or_resulted_coupon_is_never_published_again",),
+    ),
+    Breakage(
+        id="lone-surrogates-read-as-text",
+        guarantee="no input gives a 500: half a UTF-16 pair escaped in a string is 422",
+        file="ticketing/contract/wire.py",
+        old="""        if "\\\\u" in text and _has_a_lone_surrogate(document):\n""",
+        new="        if False:\n",
+        tests=(f"{HOSTILE}::test_a_lone_surrogate_in_any_string_is_422_not_a_500",),
+    ),
 ]

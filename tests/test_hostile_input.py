@@ -194,6 +194,29 @@ def has_problem(response: httpx.Response, field: str, text: str) -> bool:
     return any(p["field"] == field and text in p["message"] for p in problems_of(response))
 
 
+def lone_surrogate_bodies() -> list[tuple[bool, str, bytes]]:
+    """Otherwise valid bodies with half a UTF-16 pair escaped (`\\ud800`) in one string: each was a 500."""
+    sale = json.dumps(sample_body())
+    coupon = json.dumps(coupon_body("SURROGATE-1"))
+    return [
+        (False, "/be/tickets", sale.replace('"sGhx12', '"sGhx12\\ud800', 1).encode()),
+        (False, "/be/tickets", sale.replace('"afiliate-1"', '"\\udc00"').encode()),
+        (False, "/be/wallet/player", b'{"token": "a\\ud800"}'),
+        (True, "/be/coupons", coupon.replace('"name": "', '"name": "Sat\\ud800', 1).encode()),
+        (True, "/be/coupons/drafts", coupon.replace('"name": "', '"name": "Sat\\ud800', 1).encode()),
+    ]
+
+
+@pytest.mark.parametrize("admin, path, body", lone_surrogate_bodies())
+def test_a_lone_surrogate_in_any_string_is_422_not_a_500(api, admin, path, body):
+    before = tickets_sold(api)
+    assert b"\\ud" in body  # the replacement took place
+    response = (as_admin(api) if admin else api).request("POST", path, body)
+    assert (response.status_code, response.json()["code"]) == (422, 90), f"{path}: {response.text}"
+    assert "lone surrogate" in response.json()["message"]
+    assert tickets_sold(api) == before
+
+
 @pytest.mark.parametrize("character", CONTROL_CHARACTERS)
 def test_control_characters_in_coupon_names_are_the_coupon_checks_error(api, character):
     coupon = coupon_body(name=f"Jackpot{character}")

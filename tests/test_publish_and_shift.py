@@ -13,8 +13,8 @@ import pytest
 
 from tests.support import SITE_ADMIN, SITE_TILL, FixedClock, sample_coupon, sample_request
 from ticketing.client import TicketingClient
-from ticketing.contract.errors import CouponInUse, CouponRejected
-from ticketing.contract.models import TicketQuery
+from ticketing.contract.errors import CouponInUse, CouponNotOpen, CouponRejected
+from ticketing.contract.models import CouponStatus, EventResult, TicketQuery
 from ticketing.demo.data import PLAYER_TOKEN
 from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, DEMO_SITE_SECRET
 from ticketing.shifts.report import (
@@ -60,6 +60,27 @@ def test_republish_before_any_sale_replaces_the_coupon(engine):
     raw["events"][0]["odds"]["101"] = D("2.15")
     assert engine.publish_coupon(SITE_ADMIN, raw).events[0].odds[101] == D("2.15")
     assert engine.get_coupon(SITE_TILL, "JP-2099-20").events[0].odds[101] == D("2.15")
+
+
+def test_a_cancelled_or_resulted_coupon_is_never_published_again(engine):
+    """Reopened over its cancellation it took stakes nobody could settle or refund; over its results, bets on known
+    outcomes. Both are refused as for a draft (151), tickets or not."""
+    engine.clock = FixedClock(NOW)
+    raw = sample_coupon("good_coupon.json", NOW)
+    cancelled = engine.publish_coupon(SITE_ADMIN, raw)
+    engine.cancel_coupon(SITE_ADMIN, cancelled.id)
+    with pytest.raises(CouponNotOpen):
+        engine.publish_coupon(SITE_ADMIN, raw)
+    assert engine.settlement(SITE_ADMIN, cancelled.id).status == CouponStatus.CANCELLED
+
+    raw["id"] = "JP-2099-21"
+    resulted = engine.publish_coupon(SITE_ADMIN, raw)
+    engine.clock = FixedClock(resulted.closes_at)
+    engine.enter_result(SITE_ADMIN, resulted.id, resulted.events[0].id, EventResult.HOME)
+    engine.clock = FixedClock(NOW)
+    with pytest.raises(CouponNotOpen):
+        engine.publish_coupon(SITE_ADMIN, raw)
+    assert engine.settlement(SITE_ADMIN, resulted.id).results_known == 1
 
 
 def sell_some(engine) -> list:

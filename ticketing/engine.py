@@ -26,7 +26,6 @@ from ticketing.access.credentials import load_credential
 from ticketing.access.replays import SignedRequest
 from ticketing.access.roles import Actor, Permission, Role
 from ticketing.contract.errors import (
-    CouponInUse,
     CouponMissing,
     CouponNotFound,
     CouponRejected,
@@ -762,7 +761,8 @@ class TicketEngine:
 
     def publish_coupon(self, actor: Actor, raw: dict) -> Coupon:
         """Run the QA check on a coupon (engine JSON format) and store it, owned by the actor's operator, if it has
-        no error. Republishing replaces a coupon only while no ticket has been sold on it, and only its owner may."""
+        no error. Republishing replaces a coupon only while it has no ticket (115) and no result or round (151),
+        and only its owner may."""
         actor.require(Permission.PUBLISH_COUPONS)
         publisher = self.get_operator(actor.operator)
         report = check_coupon_data(
@@ -775,8 +775,11 @@ class TicketEngine:
         with self.store.write() as conn:
             if self.store.coupon_owner(conn, coupon.id) not in (None, actor.operator):
                 raise NotAllowed(f"Coupon id {coupon.id} is another operator's: publish under another id")
-            if self.store.has_tickets(conn, coupon.id):
-                raise CouponInUse(f"Coupon {coupon.id} already has tickets: publish it under a new id")
+            # The draft's rules: a coupon sold on, resulted or cancelled keeps its round (a coupon reopened over its
+            # results sold bets on known outcomes, over its cancellation stakes nobody could settle or refund).
+            refused = self.coupons.replace_refusal(conn, coupon.id, "published again")
+            if refused is not None:
+                raise refused
             self.store.save_coupon(conn, coupon, actor.operator)
         return coupon
 

@@ -76,6 +76,26 @@ def _no_constant(name: str) -> Any:
     raise InvalidJSON(f"{name} is not a JSON number")
 
 
+def _has_a_lone_surrogate(document: Any) -> bool:
+    """Whether a string of `document` (a key or a value) holds half a UTF-16 pair, which JSON's `\\ud800` escapes can
+    write and UTF-8 cannot: such a string failed later wherever it was encoded (a 500). Only looked for when the body
+    has a `\\u` escape: UTF-8 bytes cannot carry one."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
 def loads_request(data: bytes) -> Any:
     """A request body, strictly: UTF-8, one document, each key once per object, numbers as `Decimal` (never NaN or
     Infinity). Anything else raises `InvalidJSON` saying why: the API answers it as a 422 like any bad field."""
@@ -84,7 +104,10 @@ def loads_request(data: bytes) -> Any:
     except UnicodeDecodeError as error:
         raise InvalidJSON("not UTF-8", error.start) from None
     try:
-        return simplejson.loads(text, use_decimal=True, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        document = simplejson.loads(text, use_decimal=True, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        if "\\u" in text and _has_a_lone_surrogate(document):
+            raise InvalidJSON("a \\u escape of half a UTF-16 pair (a lone surrogate): not text")
+        return document
     except InvalidJSON:
         raise
     except simplejson.JSONDecodeError as error:

@@ -93,7 +93,7 @@ class CouponDesk:
             refusal = None
             if live is not None:
                 live = live.model_copy(update={"bonus_prizes": self.store.load_bonus_prizes(conn, coupon_id)})
-                refused = self._replace_refusal(conn, coupon_id, "replaced by this draft")
+                refused = self.replace_refusal(conn, coupon_id, "replaced by this draft")
                 refusal = None if refused is None else refused.message
         found = self.operator(operator)
         raw = wire.loads(row.body)
@@ -302,7 +302,7 @@ class CouponDesk:
         copy = coupon.model_copy(update={"id": sandbox_id, "status": CouponStatus.DRAFT})
         self.store.save_coupon(conn, copy, operator)
 
-    def _replace_refusal(self, conn: Connection, coupon_id: str, action: str) -> TicketingError | None:
+    def replace_refusal(self, conn: Connection, coupon_id: str, action: str) -> TicketingError | None:
         """Why the coupon on sale under this id cannot be `action` now, or None (also when there is none)."""
         if self.store.has_tickets(conn, coupon_id):
             return CouponInUse(f"Coupon {coupon_id} already has tickets: it cannot be {action}; use a new id")
@@ -312,6 +312,6 @@ class CouponDesk:
 
     def _replaceable(self, conn: Connection, coupon_id: str, action: str) -> None:
         queries.lock_events(conn, coupon_id)
-        refusal = self._replace_refusal(conn, coupon_id, action)
+        refusal = self.replace_refusal(conn, coupon_id, action)
         if refusal is not None:
             raise refusal
