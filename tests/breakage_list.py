@@ -885,4 +885,20 @@ BREAKAGES = [
         new="        if False:\n",
         tests=(f"{HOSTILE}::test_a_lone_surrogate_in_any_string_is_422_not_a_500",),
     ),
+    Breakage(
+        id="number-keys-read-loosely",
+        guarantee="no input moves money: two keys naming one bet are refused, not the last one kept",
+        file="ticketing/contract/models.py",
+        old="            if isinstance(key, str) and not WHOLE_NUMBER.fullmatch(key):\n",
+        new="            if False:\n",
+        tests=(f"{HOSTILE}::test_two_keys_naming_one_bet_are_refused_not_the_last_one_kept",),
+    ),
+    Breakage(
+        id="bonus-tiers-read-loosely",
+        guarantee="coupon QA: two bonus tiers naming one number of correct picks are an error",
+        file="ticketing/coupons/check.py",
+        old="        if not WHOLE_NUMBER.fullmatch(str(key)):\n",
+        new="        if not str(key).isdigit():\n",
+        tests=(f"{HOSTILE}::test_two_bonus_tiers_naming_one_number_of_correct_picks_are_the_coupon_checks_error",),
+    ),
 ]

@@ -19,7 +19,13 @@ from tests.support import SAMPLE_REQUEST_TEXT, SITE_TILL, Api, sample_body, samp
 from ticketing.access.betstack_signing import sign
 from ticketing.contract.models import DEFAULT_MAX_PAYOUT, MAX_PICKS
 from ticketing.coupons.check import check_coupon_data
-from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, DEMO_SITE_SECRET
+from ticketing.settings import (
+    DEMO_ADMIN_KEY_ID,
+    DEMO_ADMIN_SECRET,
+    DEMO_FEED_KEY_ID,
+    DEMO_FEED_SECRET,
+    DEMO_SITE_SECRET,
+)
 
 
 def signed_sample(timestamp: str | None = None) -> dict:
@@ -215,6 +221,26 @@ def test_a_lone_surrogate_in_any_string_is_422_not_a_500(api, admin, path, body)
     assert (response.status_code, response.json()["code"]) == (422, 90), f"{path}: {response.text}"
     assert "lone surrogate" in response.json()["message"]
     assert tickets_sold(api) == before
+
+
+@pytest.mark.parametrize("twin", [" 101", "+101", "0101", "101 "])
+def test_two_keys_naming_one_bet_are_refused_not_the_last_one_kept(api, twin):
+    """`{"101": 2.50, " 101": 9.99}` set the odds to 9.99: keys are read as numbers only when written plainly."""
+    feed = api.as_credential(DEMO_FEED_KEY_ID, DEMO_FEED_SECRET)
+    event = api.request("GET", "/be/coupons/455").json()["events"][0]
+    body = '{"odds": {"101": 2.50, "' + twin + '": 9.99}}'
+    response = feed.request("PUT", f"/be/coupons/455/events/{event['id']}", body)
+    assert (response.status_code, response.json()["code"]) == (422, 90), response.text
+    assert api.request("GET", "/be/coupons/455").json()["events"][0]["odds"] == event["odds"]
+    preview = json.dumps({"results": {str(event["id"]): "1", f" {event['id']}": "2"}})
+    response = as_admin(api).request("POST", "/be/coupons/455/results/preview", preview)
+    assert (response.status_code, response.json()["code"]) == (422, 90), response.text
+
+
+def test_two_bonus_tiers_naming_one_number_of_correct_picks_are_the_coupon_checks_error(api):
+    response = publish(api, coupon_body("TIERS-1", bonus_prizes={"2": 500, "02": 90000}))
+    assert (response.status_code, response.json()["code"]) == (400, 114), response.text
+    assert has_problem(response, "bonus_prizes.02", "written plainly")
 
 
 @pytest.mark.parametrize("character", CONTROL_CHARACTERS)

@@ -101,6 +101,21 @@ MAX_ID = 2**53 - 1
 """Event and bet ids: whole numbers a database BIGINT and a JavaScript client both hold exactly."""
 EventId = Annotated[int, Field(ge=1, le=MAX_ID)]
 BetId = Annotated[int, Field(ge=1, le=MAX_ID)]
+WHOLE_NUMBER = re.compile(r"0|[1-9][0-9]*")
+
+
+def _keys_written_plainly(value: Any) -> Any:
+    """A JSON object keyed by whole numbers (odds by bet id, prizes by correct picks, results by event id): each key
+    written plainly. pydantic would read `" 101"`, `"+101"` and `"0101"` as 101 too, and the last of two keys naming
+    one bet silently won (`{"101": 2.50, " 101": 9.99}` set 9.99) where a duplicate key is refused."""
+    if isinstance(value, dict):
+        for key in value:
+            if isinstance(key, str) and not WHOLE_NUMBER.fullmatch(key):
+                raise ValueError(f'key {key!r} is not a whole number written plainly, like "101"')
+    return value
+
+
+KeysWrittenPlainly = BeforeValidator(_keys_written_plainly)
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 """C0 and C1 controls (TAB, CR, LF among them), DEL, and Unicode's line and paragraph separators."""
 
@@ -244,7 +259,9 @@ class CouponEvent(BaseModel):
     competition: Annotated[PrintableText, Field(min_length=1, max_length=120)]
     kickoff: UtcDatetime
     status: EventStatus = EventStatus.AVAILABLE
-    odds: dict[BetId, Odds] = Field(description='Bet id -> odds: {"101": 2.10, "102": 3.25, "103": 3.40}')
+    odds: Annotated[dict[BetId, Odds], KeysWrittenPlainly] = Field(
+        description='Bet id -> odds: {"101": 2.10, "102": 3.25, "103": 3.40}'
+    )
 
     @property
     def fixture(self) -> str:
@@ -262,7 +279,7 @@ class Coupon(BaseModel):
         default=None, description="Required when publishing (the coupon check); the operator's cap applies too"
     )
     max_void_events: int = Field(default=3, ge=0, le=MAX_PICKS, description="More void events void the round")
-    bonus_prizes: dict[int, Money] = Field(
+    bonus_prizes: Annotated[dict[int, Money], KeysWrittenPlainly] = Field(
         default_factory=dict, description='Fixed prizes by number of correct picks below all: {"16": 150000.00}'
     )
     events: Annotated[list[CouponEvent], Field(max_length=MAX_PICKS)]
@@ -280,7 +297,7 @@ class EventUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: EventStatus | None = None
-    odds: dict[BetId, Odds] | None = None
+    odds: Annotated[dict[BetId, Odds] | None, KeysWrittenPlainly] = None
 
     @model_validator(mode="after")
     def _known_bets(self) -> "EventUpdate":

@@ -35,6 +35,7 @@ from ticketing.contract.models import (
     MAX_ODDS,
     MAX_PICKS,
     PICK_LABELS,
+    WHOLE_NUMBER,
     Coupon,
     control_character_problem,
 )
@@ -340,11 +341,10 @@ def _check_settlement_rules(raw: dict, events: int, max_payout: Decimal | None, 
         return
     tiers: dict[int, Decimal] = {}
     for key in prizes:
-        try:
-            correct = int(str(key).strip())
-        except ValueError:
-            out.error(here, f"bonus_prizes.{key}", "not a number of correct picks")
+        if not WHOLE_NUMBER.fullmatch(str(key)):
+            out.error(here, f"bonus_prizes.{key}", 'not a number of correct picks written plainly, like "12"')
             continue
+        correct = int(key)
         if not 1 <= correct < events:
             out.error(here, f"bonus_prizes.{key}", f"a tier must be 1 to {events - 1} correct picks (all {events} win)")
             continue

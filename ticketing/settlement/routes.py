@@ -15,6 +15,7 @@ from ticketing.access.roles import Permission
 from ticketing.contract.models import (
     MAX_ID,
     EventResult,
+    KeysWrittenPlainly,
     PayoutSlip,
     ResultEntry,
     SettlementSummary,
@@ -32,7 +33,7 @@ class ResultsPreview(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    results: dict[Annotated[int, Path(ge=1, le=MAX_ID)], EventResult]
+    results: Annotated[dict[Annotated[int, Path(ge=1, le=MAX_ID)], EventResult], KeysWrittenPlainly]
 
 
 def guard(permission: Permission):
