@@ -243,6 +243,25 @@ def test_two_bonus_tiers_naming_one_number_of_correct_picks_are_the_coupon_check
     assert has_problem(response, "bonus_prizes.02", "written plainly")
 
 
+def test_true_or_a_string_as_a_bet_id_is_422_not_bet_1(api):
+    """`true` was read as bet 1: 400 "Bet 1 is not offered" for a body that is malformed."""
+    for first in (True, "101"):
+        body = sample_body()
+        body["bets"][0] = first
+        response = signed_post(api, json.dumps(body).encode())
+        assert (response.status_code, response.json()["code"]) == (422, 90), response.text
+
+
+@pytest.mark.parametrize("status", ["draft", "closed", "resulted", "final", "cancelled", "OPEN"])
+def test_a_coupon_is_only_published_open(api, status):
+    """Stored with its file's status, "draft" made a coupon nobody could see or withdraw, "final" one listed as
+    closed before its deadline."""
+    response = publish(api, coupon_body("STATUS-1", status=status))
+    assert (response.status_code, response.json()["code"]) == (400, 114), response.text
+    assert has_problem(response, "status", "published")
+    assert api.request("GET", "/be/coupons/STATUS-1").status_code == 404
+
+
 @pytest.mark.parametrize("character", CONTROL_CHARACTERS)
 def test_control_characters_in_coupon_names_are_the_coupon_checks_error(api, character):
     coupon = coupon_body(name=f"Jackpot{character}")

@@ -313,3 +313,15 @@ def test_body_over_64_kib_is_refused_without_a_content_length(api):
 
     response = api.http.post("/be/tickets", content=chunks(), headers={"content-type": "application/json"})
     assert response.status_code == 413 and response.json()["code"] == 91
+
+
+def test_a_chunked_sale_over_64_kib_leaves_no_traceback_in_the_log(tmp_path):
+    """The 413 was right, but the sale's lane then logged the client's disconnect as an unexpected error with its
+    traceback: any client could fill the error log."""
+    log = tmp_path / "uvicorn.log"
+    with engine_server(tmp_path / "shop.sqlite3", log) as (url, _process), Api(url) as api:
+        chunks = (b" " * 1024 for _ in range(100))
+        response = api.http.post("/be/tickets", content=chunks, headers={"content-type": "application/json"})
+        assert response.status_code == 413 and response.json()["code"] == 91
+        assert api.http.get("/health").status_code == 200
+    assert "Traceback" not in log.read_text() and "unexpected error" not in log.read_text()

@@ -431,3 +431,12 @@ def test_each_after_sale_action_is_refused_to_the_roles_it_is_not_for(engine):
     assert engine.list_shifts(SITE_ADMIN) == []
     with pytest.raises(CouponMissing):
         engine.enter_result(Actor("rival", Role.ADMIN, "rival-admin"), "455", event, H)
+
+
+def test_a_previewed_result_of_an_event_not_on_the_coupon_is_refused_as_when_entered(engine):
+    """It was dropped, and the preview shown as if the admin had typed nothing wrong."""
+    after_deadline(engine)
+    with pytest.raises(CouponMissing):
+        engine.preview_results(SITE_ADMIN, "455", {999: H})
+    with pytest.raises(CouponMissing):
+        engine.enter_result(SITE_ADMIN, "455", 999, H)

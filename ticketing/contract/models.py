@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     WithJsonSchema,
     model_validator,
 )
@@ -101,6 +102,9 @@ MAX_ID = 2**53 - 1
 """Event and bet ids: whole numbers a database BIGINT and a JavaScript client both hold exactly."""
 EventId = Annotated[int, Field(ge=1, le=MAX_ID)]
 BetId = Annotated[int, Field(ge=1, le=MAX_ID)]
+SentId = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
+"""An event or bet id in a sale's body: a JSON integer, not `true` (read as bet 1: a 400 "bet 1 is not offered" for
+what is a malformed body) nor a string."""
 WHOLE_NUMBER = re.compile(r"0|[1-9][0-9]*")
 
 
@@ -337,8 +341,8 @@ class PickedEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: EventId
-    bet: BetId
+    id: SentId
+    bet: SentId
     odds: Odds
 
 
@@ -357,7 +361,7 @@ class TicketRequest(BaseModel):
     token: Annotated[PrintableText, Field(min_length=1, max_length=256)]
     odds_diff: OddsTolerance = Decimal("0")
     coupon_id: CouponId
-    bets: list[BetId] | None = Field(default=None, min_length=1, max_length=MAX_PICKS)
+    bets: list[SentId] | None = Field(default=None, min_length=1, max_length=MAX_PICKS)
     events: list[PickedEvent] | None = Field(default=None, min_length=1, max_length=MAX_PICKS)
 
     @model_validator(mode="before")

@@ -37,6 +37,7 @@ from ticketing.contract.models import (
     PICK_LABELS,
     WHOLE_NUMBER,
     Coupon,
+    CouponStatus,
     control_character_problem,
 )
 from ticketing.contract.money import CENT
@@ -282,6 +283,10 @@ def check_coupon_data(
     elif accepted and currency not in accepted:
         out.error(here, "currency", f"{currency} is not accepted by the operator ({', '.join(sorted(accepted))})")
 
+    # Publishing puts a coupon on sale: a coupon file saying "draft", "resulted" or "final" would have been stored so
+    # (a draft nobody could see or withdraw, a final coupon listed as closed before its deadline).
+    if raw.get("status", CouponStatus.OPEN.value) != CouponStatus.OPEN.value:
+        out.error(here, "status", f'{raw.get("status")!r}: a coupon is published "open" (or without a status)')
     try:
         closes_at = _datetime(raw.get("closes_at"), zone)
     except ValueError as problem:

@@ -19,6 +19,7 @@ from fastapi import Depends, Header, Request
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -96,6 +97,8 @@ class SaleLane:
             response = await serve_sale(Request(scope, receive))
         except TicketingError as error:
             response = error_response(error)
+        except ClientDisconnect:
+            return  # gone before its body was read whole, or answered already (a body over the limit: 413)
         await response(scope, receive, send)
 
 

@@ -115,8 +115,9 @@ class AfterSale:
                 if settled:
                     self._roll_back(conn, coupon_id, operator, now)
                 for event_id, result in results.items():
-                    if coupon.event(event_id) is not None:
-                        queries.save_result(conn, coupon_id, event_id, result, now, "preview")
+                    if coupon.event(event_id) is None:  # as when it is entered: a mistyped id is said, not dropped
+                        raise CouponMissing(f"Event {event_id} not found in coupon {coupon_id}", coupon_id=coupon_id)
+                    queries.save_result(conn, coupon_id, event_id, result, now, "preview")
                 self._settle_if_complete(conn, coupon, operator, now, correction=settled)
                 raise PreviewOnly(self._summary(conn, coupon_id, operator))
         except PreviewOnly as preview:
