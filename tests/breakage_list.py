@@ -933,4 +933,12 @@ BREAKAGES = [
         new="SentId = Annotated[int, Field(ge=1, le=MAX_ID)]\n",
         tests=(f"{HOSTILE}::test_true_or_a_string_as_a_bet_id_is_422_not_bet_1",),
     ),
+    Breakage(
+        id="follow-up-kept-after-the-correction-is-undone",
+        guarantee="a correction's follow-up lists the tickets whose cash paid no longer matches, and only them",
+        file="ticketing/settlement/queries.py",
+        old="                         THEN 'paid before correction' END\n",
+        new="                         THEN 'paid before correction' ELSE follow_up END\n",
+        tests=(f"{RACES}::test_a_correction_undone_clears_the_follow_up_of_a_ticket_paid_before_it",),
+    ),
 ]

@@ -187,3 +187,17 @@ def test_a_sale_while_the_shift_closes_never_lands_outside_its_counted_cash(engi
     postgresql_only(backend)
     closed, sale = close_while(engine, monkeypatch, "1000.00", lambda: sell(engine, "1111111"))
     assert closed.stakes_count == 0 and sale.result().stake == D("25.00")
+
+
+def test_a_correction_undone_clears_the_follow_up_of_a_ticket_paid_before_it(engine, shift):
+    """Paid, corrected to lost (follow up), corrected back: the cash paid is right again, nothing to follow up."""
+    ticket = sell(engine, "1111111")
+    after_deadline(engine)
+    enter(engine, "1111111")
+    engine.pay_out(till_of(TILL), ticket.code)
+    first_event = engine.get_coupon(SITE_TILL, "455").events[0].id
+    engine.enter_result(SITE_ADMIN, "455", first_event, A)
+    assert engine.get_ticket(SITE_TILL, ticket.code).settlement.paid.follow_up == "paid before correction"
+    summary = engine.enter_result(SITE_ADMIN, "455", first_event, H)
+    assert engine.get_ticket(SITE_TILL, ticket.code).settlement.paid.follow_up is None
+    assert summary.paid_before_correction == []

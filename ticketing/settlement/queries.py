@@ -146,16 +146,19 @@ FORGET_SETTLEMENTS = text("""
 """)
 
 # After a correction: a ticket paid in cash whose settled amount is no longer what was paid is for follow-up.
+# Set where the cash paid no longer matches the outcome, cleared where it matches again (a correction undone).
 FLAG_PAID_BEFORE_CORRECTION = text("""
-    UPDATE payouts SET follow_up = 'paid before correction'
-     WHERE ticket_id IN (SELECT p.ticket_id
-                           FROM payouts p
-                           JOIN tickets t ON t.id = p.ticket_id
-                           LEFT JOIN ticket_settlements s ON s.ticket_id = p.ticket_id
-                          WHERE t.coupon_id = :coupon_id AND t.status = 'resulted'
-                            AND (s.ticket_id IS NULL
-                                 OR p.amount_cents <> CASE WHEN s.result = 'void' THEN s.refund_cents
-                                                           ELSE s.net_payout_cents END))
+    UPDATE payouts SET follow_up = CASE WHEN ticket_id IN (
+                           SELECT p.ticket_id
+                             FROM payouts p
+                             JOIN tickets t ON t.id = p.ticket_id
+                             LEFT JOIN ticket_settlements s ON s.ticket_id = p.ticket_id
+                            WHERE t.coupon_id = :coupon_id AND t.status = 'resulted'
+                              AND (s.ticket_id IS NULL
+                                   OR p.amount_cents <> CASE WHEN s.result = 'void' THEN s.refund_cents
+                                                             ELSE s.net_payout_cents END))
+                         THEN 'paid before correction' END
+     WHERE ticket_id IN (SELECT t.id FROM tickets t WHERE t.coupon_id = :coupon_id AND t.status = 'resulted')
 """)
 
 
