@@ -72,6 +72,11 @@ def run(store: Store, args: argparse.Namespace) -> int:
             if store.load_operator(conn, args.operator) is None:
                 print(f"operator {args.operator!r} was not found", file=sys.stderr)
                 return 1
+            if key_id == args.operator:
+                # The operator's Betstack key is the till named after the operator: a key id of that name would be
+                # the same till (its shift, and the right to cancel what that key sold).
+                print(f"key id {key_id!r} is the operator's own till (its Betstack key): pick another", file=sys.stderr)
+                return 2
             if load_credential(conn, key_id) is not None:
                 print(f"key id {key_id!r} is taken (revoked key ids are never issued again)", file=sys.stderr)
                 return 1

@@ -325,6 +325,9 @@ def test_a_credential_made_by_the_command_works_for_its_role_until_revoked(shop,
     assert admin_command(db, *create).returncode == 1
     assert admin_command(db, "create", "--operator", "ghost", "--role", "feed").returncode == 1
     assert admin_command(db, "create", "--operator", "site", "--role", "boss").returncode == 2
+    # The operator's own name is its Betstack key's till: a till of that name would share its shift and cancels.
+    named_as_the_operator = admin_command(db, "create", "--operator", "site", "--role", "till", "--key-id", "site")
+    assert named_as_the_operator.returncode == 2 and "operator's own till" in named_as_the_operator.stderr
     assert admin_command(db, "revoke", "site-feed-cli").returncode == 0
     refused = cli_feed.request("PUT", EVENT, '{"status":"available"}')
     assert (refused.status_code, refused.json()["code"]) == (403, 121)
