@@ -103,7 +103,7 @@ def ticket_details(ticket: Ticket) -> None:
         settings = conn.settings
         show_receipt(
             receipt_html(
-                ticket,
+                cancelled or ticket,
                 coupon,
                 settings.timezone,
                 settings.shop_name,

@@ -13,7 +13,7 @@ import segno
 import streamlit as st
 
 from terminal_ui.barcode import code128_svg
-from ticketing.contract.models import Coupon, Ticket
+from ticketing.contract.models import Coupon, Ticket, TicketStatus
 from ticketing.contract.money import format_money
 
 QR_SYMBOL_MM = 26
@@ -73,6 +73,7 @@ _receipt_component = st.components.v2.component(
 
 
 TEST_MARK = "TEST – NOT VALID"
+CANCELLED_MARK = "CANCELLED – NOT VALID"
 
 
 def qr_svg(code: str) -> str:
@@ -97,7 +98,8 @@ def receipt_html(
 ) -> str:
     """The receipt's markup; with `printable`, a Print button above it (hidden on paper). With `cancellable_until`
     (while the till may still take the ticket back), that time in the terminal's zone. A coupon sandbox's test ticket
-    says `TEST – NOT VALID` in large letters above its code and again under its totals."""
+    says `TEST – NOT VALID` in large letters above its code and again under its totals, a cancelled ticket
+    `CANCELLED – NOT VALID`."""
     zone = ZoneInfo(timezone)
     sold_at: datetime = ticket.created.astimezone(zone)
     events = {e.id: e for e in coupon.events} if coupon else {}
@@ -132,7 +134,9 @@ def receipt_html(
         if printable
         else ""
     )
-    not_valid = f"<div class='test'>{TEST_MARK}</div>" if ticket.test else ""
+    # A ticket taken back (its stake refunded) is not a ticket: a reprint of it must never pass for a live one.
+    mark = TEST_MARK if ticket.test else CANCELLED_MARK if ticket.status == TicketStatus.CANCELLED else None
+    not_valid = f"<div class='test'>{mark}</div>" if mark else ""
     cancel = (
         f"<div class='cancel'>cancellable until {cancellable_until.astimezone(zone):%H:%M}</div>"
         if cancellable_until

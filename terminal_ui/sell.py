@@ -542,7 +542,8 @@ def odds_changed_dialog(conn: Connection, coupon: Coupon, slip: Draft) -> None:
 
 @st.dialog("Reprint last ticket", on_dismiss=close_reprint)
 def reprint_dialog(conn: Connection) -> None:
-    ticket, coupon = conn.sold[0]
+    sold, coupon = conn.sold[0]
+    ticket = conn.service.get_ticket(sold.code)  # as it is now: a ticket cancelled since says so on its copy
     st.info(f"Copy of ticket **{ticket.code}**: it is marked COPY - REPRINT.", icon=":material/content_copy:")
     show_receipt(receipt_of(conn, ticket, coupon, copy=True), key="reprint_receipt")
 
@@ -781,7 +782,8 @@ def receipt_screen(conn: Connection, slip: Draft) -> None:
         recent_tickets(conn)
     with right:
         until = None if cancelled else cancellable_until(calls, ticket, slip.receipt_coupon)
-        show_receipt(receipt_of(conn, ticket, slip.receipt_coupon, cancellable_until=until), key="receipt")
+        shown = cancelled or ticket  # once cancelled, its receipt says so
+        show_receipt(receipt_of(conn, shown, slip.receipt_coupon, cancellable_until=until), key="receipt")
     keyboard()
 
 

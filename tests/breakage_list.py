@@ -941,4 +941,24 @@ BREAKAGES = [
         new="                         THEN 'paid before correction' ELSE follow_up END\n",
         tests=(f"{RACES}::test_a_correction_undone_clears_the_follow_up_of_a_ticket_paid_before_it",),
     ),
+    Breakage(
+        id="cancelled-receipt-reads-as-live",
+        guarantee="never a wrong ticket: a cancelled ticket's receipt says it is not valid",
+        file="terminal_ui/receipt.py",
+        old="CANCELLED_MARK if ticket.status == TicketStatus.CANCELLED else None",
+        new="None",
+        tests=(
+            "tests/test_receipt.py::test_a_cancelled_tickets_receipt_says_it_is_not_valid_above_its_code_and_under_its_totals",
+        ),
+    ),
+    Breakage(
+        id="receipt-screen-keeps-the-sold-ticket-after-cancel",
+        guarantee="never a wrong ticket: the receipt screen shows the ticket as cancelled once it is",
+        file="terminal_ui/sell.py",
+        old="        shown = cancelled or ticket",
+        new="        shown = ticket",
+        tests=(
+            "tests/test_after_sale_pages.py::test_a_ticket_just_sold_is_cancelled_from_its_receipt_after_a_confirmation",
+        ),
+    ),
 ]

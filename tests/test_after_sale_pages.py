@@ -293,6 +293,7 @@ def test_a_ticket_just_sold_is_cancelled_from_its_receipt_after_a_confirmation(t
     assert till.get_ticket(SITE_TILL, code).status == "cancelled"
     assert any("cancelled: refund KES 25.00 (cash)" in w.value for w in at.warning)
     assert "cancellable until" not in receipt_shown(at)
+    assert "CANCELLED – NOT VALID" in receipt_shown(at), "a refunded ticket's receipt must not pass for a live one"
     assert till.current_shift(till_of(TILL)).refunds == D("25.00")
 
 
@@ -304,6 +305,8 @@ def test_the_desk_cancels_within_the_window_and_not_after_the_deadline(till):
     at.button(key="desk_cancel_ask").click().run()
     at.button(key="desk_cancel_confirm").click().run()
     assert till.get_ticket(SITE_TILL, ticket.code).status == "cancelled"
+    at.button(key="reprint").click().run()
+    assert "CANCELLED – NOT VALID" in receipt_shown(at)
     late = sell(till, "1111111")
     past_deadline(till)
     at.text_input(key="lookup_ref").input(late.code).run()

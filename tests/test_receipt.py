@@ -10,6 +10,7 @@ from terminal_ui.barcode import PATTERNS, QUIET_ZONE, START_B, STOP, code128_mod
 from terminal_ui.receipt import QR_QUIET_MODULES, receipt_html
 from tests.support import SITE_TILL, sample_request
 from ticketing.contract.identifiers import CODE_ALPHABET
+from ticketing.contract.models import TicketStatus
 
 PUBLISHED_BITS = {
     0: "11011001100",
@@ -90,3 +91,14 @@ def test_the_receipt_names_the_shop_the_terms_every_kickoff_and_the_barcode(shop
     for event in coupon.events:
         assert f"{event.kickoff.astimezone(ZoneInfo('Africa/Nairobi')):%a %d %b %H:%M}" in html
     assert f"aria-label='Code 128 barcode of {ticket.code}'" in html
+
+
+def test_a_cancelled_tickets_receipt_says_it_is_not_valid_above_its_code_and_under_its_totals(shop):
+    """A reprint of a refunded ticket read like a live one (the desk's Reprint, the receipt screen after Cancel)."""
+    ticket = a_ticket(shop)
+    coupon = shop.get_coupon(SITE_TILL, "455")
+    assert "NOT VALID" not in receipt_html(ticket, coupon, "Africa/Nairobi")
+    cancelled = ticket.model_copy(update={"status": TicketStatus.CANCELLED})
+    html = receipt_html(cancelled, coupon, "Africa/Nairobi", copy=True)
+    assert html.count("CANCELLED – NOT VALID") == 2
+    assert html.index("CANCELLED – NOT VALID") < html.index(f"<div class='code'>{ticket.code}</div>")
