@@ -47,6 +47,7 @@ const TARGETS = {
   stake: '.st-key-stake input',
   token: '.st-key-player_token input',
   lookup: '.st-key-lookup_ref input',
+  payout: '.st-key-payout_ref input',
 };
 const KEYPAD = { '1': '101', 'x': '102', 'X': '102', '0': '102', '2': '103' };
 const CELL = /^st-key-pick-(\\d+)-(\\d+)$/;
@@ -218,7 +219,7 @@ _keys_component = st.components.v2.component(
 
 
 def request_focus(target: str) -> None:
-    """Put the cursor in `target` (`pick`, `stake`, `token`, `lookup`) once the next run is drawn."""
+    """Put the cursor in `target` (`pick`, `stake`, `token`, `lookup`, `payout`) once the next run is drawn."""
     state = st.session_state
     state.focus_target = target
     state.focus_seq = state.get("focus_seq", 0) + 1

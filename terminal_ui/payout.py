@@ -12,6 +12,8 @@ import streamlit as st
 
 from terminal_ui.after_sale import AfterSaleCalls, after_sale
 from terminal_ui.connection import connection
+from terminal_ui.errors import plain_errors
+from terminal_ui.keys import keyboard, request_focus
 from terminal_ui.printouts import payout_slip_html
 from terminal_ui.text import md_escape
 from ticketing.contract.errors import TicketingError
@@ -77,6 +79,7 @@ def request_pay() -> None:
 
 def next_ticket() -> None:
     state.counter = CounterTicket()
+    request_focus("payout")
 
 
 def perform_pay(calls: AfterSaleCalls) -> None:
@@ -88,6 +91,7 @@ def perform_pay(calls: AfterSaleCalls) -> None:
         counter.pay_error = refused.message
     finally:
         counter.pending = False
+        request_focus("payout")  # the next scan goes to the code field
     try:
         counter.ticket = calls.find_ticket(counter.ticket.code)
     except TicketingError as error:
@@ -157,6 +161,16 @@ def paid_section(counter: CounterTicket, timezone: str) -> None:
 
 
 def payout_page() -> None:
+    """The page, then the keyboard script: the cursor is in the code field on arrival and after each payment, so a
+    scanner's code and Enter land there."""
+    if state.get("focus_target") != "payout":  # a first visit, or back from another page
+        request_focus("payout")
+    with plain_errors("the payout counter"):
+        counter_screen()
+    keyboard()
+
+
+def counter_screen() -> None:
     state.setdefault("counter", CounterTicket())
     conn = connection()
     calls = after_sale(conn)

@@ -489,3 +489,21 @@ def test_an_odds_arrow_on_a_chosen_pick_is_readable(browser, till):
     )
     background, arrow = colours[0], colours[1]
     assert contrast(arrow, background) >= 4.5, colours
+
+
+def test_a_scan_on_the_pay_out_page_lands_in_the_code_field_on_arrival_and_after_each_ticket(browser, till):
+    """The code field never had the cursor: a scanner's code and Enter, typed on arrival, went nowhere."""
+    url, engine = till
+    ticket = engine.create_ticket(SITE_TILL, sample_request(coupon_id="457", stake=99, bets=[101] * 17))
+    page = open_till(browser, url)
+    page.get_by_role("link", name="Pay out").click()
+    wait_for_focus(page, "payout_ref")
+    page.keyboard.type(ticket.code)
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    expect(page.get_by_text("waiting for results", exact=False).first).to_be_visible()
+    wait_for_focus(page, "payout_ref")
+    page.keyboard.type("NOSUCH")
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    expect(page.get_by_text("not found", exact=False).first).to_be_visible()
