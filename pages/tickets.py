@@ -1,6 +1,7 @@
 """The tickets desk: find any ticket by code or id, reprint it, and account for a shift."""
 
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -60,6 +61,36 @@ def coupon_of(ticket: Ticket) -> Coupon | None:
         return None
 
 
+def settled_figures(ticket: Ticket) -> list[tuple[str, Decimal | str]]:
+    """What the ticket is worth now and what became of it: a settled ticket's figures are not those it was sold
+    with (a void leg at odds 1.00, a bonus tier), and whether, when and by which till it was paid."""
+    settled = ticket.settlement
+    if settled is None:
+        return []
+    rows: list[tuple[str, Decimal | str]] = []
+    if settled.result == TicketResult.VOID:
+        rows.append(("Refund (settled)", settled.refund))
+    elif settled.result == TicketResult.WON:
+        rows += [
+            ("Payout (settled)", settled.payout),
+            ("Withholding tax (settled)", settled.tax),
+            ("Net payout (settled)", settled.net_payout),
+        ]
+    if settled.credited:
+        rows.append(("Credited to the player's account", settled.credited))
+    if settled.paid is not None:
+        paid = settled.paid
+        when = f"{paid.paid_at.astimezone(zone):%Y-%m-%d %H:%M}"
+        note = f" · {md_escape(paid.follow_up)}" if paid.follow_up else ""
+        rows.append(
+            (
+                "Paid in cash",
+                f"{format_money(paid.amount, ticket.currency)} at {when} by {md_escape(paid.till)}{note}",
+            )
+        )
+    return rows
+
+
 def ticket_details(ticket: Ticket) -> None:
     coupon = coupon_of(ticket)
     events = {e.id: e for e in coupon.events} if coupon else {}
@@ -82,15 +113,19 @@ def ticket_details(ticket: Ticket) -> None:
     st.dataframe(picks, hide_index=True, width="stretch")
     money = [
         ("Stake", ticket.stake),
-        ("Potential payout", ticket.payout),
-        ("Withholding tax", ticket.tax),
-        ("Net payout", ticket.net_payout),
+        ("Potential payout (as sold)", ticket.payout),
+        ("Withholding tax (as sold)", ticket.tax),
+        ("Net payout (as sold)", ticket.net_payout),
     ]
     if ticket.excise:
         money.insert(1, ("Excise", ticket.excise))
+    money += settled_figures(ticket)
     st.markdown(
         "| | |\n|:--|--:|\n"
-        + "\n".join(f"| {label} | {format_money(value, ticket.currency)} |" for label, value in money)
+        + "\n".join(
+            f"| {label} | {value if isinstance(value, str) else format_money(value, ticket.currency)} |"
+            for label, value in money
+        )
         + f"\n| Total odds | {ticket.total_odds:,.2f} |"
         + f"\n| Created | {ticket.created.astimezone(zone):%Y-%m-%d %H:%M:%S %Z} |"
         + f"\n| Updated | {ticket.updated.astimezone(zone):%Y-%m-%d %H:%M:%S %Z} |"

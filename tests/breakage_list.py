@@ -972,4 +972,14 @@ BREAKAGES = [
         ),
         timeout=120,
     ),
+    Breakage(
+        id="desk-shows-only-the-sold-figures",
+        guarantee="money shown right: the desk shows what a settled ticket is worth and whether it was paid",
+        file="pages/tickets.py",
+        old="    money += settled_figures(ticket)\n",
+        new="",
+        tests=(
+            "tests/test_after_sale_pages.py::test_the_desk_shows_what_a_settled_ticket_is_worth_and_when_it_was_paid",
+        ),
+    ),
 ]

@@ -353,3 +353,21 @@ def test_results_drawn_for_a_demo_round_played_by_hand_are_previewed_before_they
     assert till.get_ticket(SITE_TILL, ticket.code).settlement is None, "nothing entered before Confirm"
     at.button(key="confirm_results").click().run()
     assert till.get_ticket(SITE_TILL, ticket.code).result == TicketResult.WON
+
+
+def test_the_desk_shows_what_a_settled_ticket_is_worth_and_when_it_was_paid(till):
+    """The desk showed only the figures a ticket was sold with: a winner with a void leg, paid 8,103.10, read "Net
+    payout 19,419.42" with nothing to say it was paid."""
+    till.open_shift(till_of(TILL), D("0"))
+    ticket = sell(till, "1111111")
+    past_deadline(till)
+    enter(till, "V111111")
+    slip = till.pay_out(till_of(TILL), ticket.code)
+    settled = till.get_ticket(SITE_TILL, ticket.code).settlement
+    assert settled.net_payout < ticket.net_payout  # the void leg at odds 1.00
+    at = page("pages/tickets.py")
+    at.text_input(key="lookup_ref").input(ticket.code).run()
+    shown = " ".join(m.value for m in at.markdown)
+    assert f"| Net payout (as sold) | KES {ticket.net_payout:,.2f} |" in shown
+    assert f"| Net payout (settled) | KES {settled.net_payout:,.2f} |" in shown
+    assert f"| Paid in cash | KES {slip.amount:,.2f} at " in shown and f"by {TILL}" in shown
