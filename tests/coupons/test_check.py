@@ -78,6 +78,24 @@ def test_valid_samples_pass_and_build_a_coupon(name, events):
     assert all(0 < m < 0.25 for m in margins)
 
 
+def test_a_coupon_of_two_events_without_a_void_threshold_is_publishable():
+    """The threshold's default (3) was checked as if the file had set it: "must be ... from 0 to the 2 events, is 3"."""
+    raw = sample_coupon("good_coupon.json", NOW)
+    raw["events"] = raw["events"][:2]
+    assert "max_void_events" not in raw
+    report = check_coupon_data(raw, [], ["KES"], NOW)
+    assert report.errors == [] and report.publishable
+    raw["max_void_events"] = 3
+    assert found(check_coupon_data(raw, [], ["KES"], NOW), "coupon", "max_void_events", "from 0 to the 2 events")
+
+
+def test_events_that_are_not_a_list_are_said_so_not_missing():
+    raw = sample_coupon("good_coupon.json", NOW)
+    raw["events"] = {"event": raw["events"][0]}
+    report = check_coupon_data(raw, [], ["KES"], NOW)
+    assert [(p.field, p.message) for p in report.errors] == [("events", "must be a list of events, is an object")]
+
+
 def test_not_a_coupon_file():
     report = check_file("x.json", b"[1, 2", ["KES"], NOW)
     assert report.errors[0].where == "file" and "not valid JSON" in report.errors[0].message

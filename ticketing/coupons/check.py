@@ -313,7 +313,11 @@ def check_coupon_data(
         out.error(here, "max_payout", f"max payout {max_payout} is above the operator's cap {operator_max_payout}")
 
     events = raw.get("events")
-    if not isinstance(events, list) or not events:
+    if events is not None and not isinstance(events, list):
+        kind = "an object" if isinstance(events, dict) else "text" if isinstance(events, str) else "a single value"
+        out.error(here, "events", f"must be a list of events, is {kind}")
+        events = []
+    elif not events:
         out.error(here, "events", "the coupon has no events")
         events = []
     elif len(events) > MAX_PICKS:
@@ -337,8 +341,12 @@ def _check_settlement_rules(raw: dict, events: int, max_payout: Decimal | None, 
     """The void threshold and the bonus prizes: a tier is a number of correct picks below all of them, and a tier
     with more correct picks never pays less than one with fewer."""
     here = "coupon"
-    max_void = raw.get("max_void_events", 3)
-    if isinstance(max_void, bool) or not isinstance(max_void, int) or not 0 <= max_void <= max(events, 0):
+    # Checked when the file sets it: the default (3) on a coupon of fewer events voids its round only when every
+    # event is void, as any threshold at or above its events does (`round_is_void`).
+    max_void = raw.get("max_void_events")
+    if "max_void_events" in raw and (
+        isinstance(max_void, bool) or not isinstance(max_void, int) or not 0 <= max_void <= max(events, 0)
+    ):
         out.error(here, "max_void_events", f"must be a whole number from 0 to the {events} events, is {max_void!r}")
     prizes = raw.get("bonus_prizes") or {}
     if not isinstance(prizes, dict):
