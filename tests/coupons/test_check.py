@@ -96,6 +96,19 @@ def test_events_that_are_not_a_list_are_said_so_not_missing():
     assert [(p.field, p.message) for p in report.errors] == [("events", "must be a list of events, is an object")]
 
 
+def test_an_ambiguous_csv_is_refused_not_read_one_way_silently():
+    """A second `# min_stake:` line won without a word; a ninth value on a row was dropped."""
+    good = sample_file("good_coupon.csv", NOW).decode()
+    twice = good.replace("# min_stake: 25\n", "# min_stake: 25\n# min_stake: 50\n", 1)
+    report = check_file("twice.csv", twice.encode(), ["KES"], NOW)
+    assert report.errors[0].where == "file" and "'# min_stake' is given a second time" in report.errors[0].message
+    lines = good.splitlines()
+    row = next(i for i, line in enumerate(lines) if line[:1].isdigit())
+    lines[row] += ",9.99"
+    report = check_file("extra.csv", "\n".join(lines).encode(), ["KES"], NOW)
+    assert f"line {row + 1}: 1 value(s) beyond the 8 columns" in report.errors[0].message
+
+
 def test_not_a_coupon_file():
     report = check_file("x.json", b"[1, 2", ["KES"], NOW)
     assert report.errors[0].where == "file" and "not valid JSON" in report.errors[0].message

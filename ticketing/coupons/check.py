@@ -150,17 +150,27 @@ def read_coupon_file(name: str, content: bytes) -> tuple[dict[str, Any], list[st
 
 def _read_csv(text: str) -> tuple[dict[str, Any], list[str]]:
     header: dict[str, Any] = {}
+    header_lines: dict[str, int] = {}
     body: list[tuple[int, str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.startswith("#"):
             key, _, value = line[1:].partition(":")
-            header[key.strip().lower()] = value.strip() or None
+            key = key.strip().lower()
+            if key in header_lines:  # the last one won, without a word: which one the file means is not ours to pick
+                raise CouponFileError(
+                    f"line {number}: '# {key}' is given a second time (first on line {header_lines[key]})"
+                )
+            header_lines[key] = number
+            header[key] = value.strip() or None
         elif line.strip():
             body.append((number, line))
     rows = list(csv.DictReader(io.StringIO("\n".join(line for _, line in body))))
     missing = [c for c in CSV_COLUMNS if c not in (rows[0].keys() if rows else CSV_COLUMNS)]
     if missing:
         raise CouponFileError(f"CSV columns missing: {', '.join(missing)} (expected {','.join(CSV_COLUMNS)})")
+    for (number, _), row in zip(body[1:], rows, strict=False):
+        if row.get(None):  # values beyond the header's columns were dropped
+            raise CouponFileError(f"line {number}: {len(row[None])} value(s) beyond the {len(row) - 1} columns")
     raw: dict[str, Any] = {k: header.get(k) for k in ("id", "name", "currency", "closes_at", "max_payout")}
     raw["stake_rules"] = {k: header.get(k) for k in ("min_stake", "max_stake", "fixed_stake")}
     raw["events"] = [
