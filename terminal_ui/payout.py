@@ -6,6 +6,7 @@ disabled, "Paying…") and the payout runs in that same script run, so a double 
 """
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -16,7 +17,7 @@ from terminal_ui.errors import plain_errors
 from terminal_ui.keys import keyboard, request_focus
 from terminal_ui.printouts import payout_slip_html
 from terminal_ui.text import md_escape
-from ticketing.contract.errors import TicketingError
+from ticketing.contract.errors import TicketAlreadyPaid, TicketingError
 from ticketing.contract.models import EventResult, PayoutSlip, Ticket
 from ticketing.contract.money import format_money
 from ticketing.settlement.counter import Mark, VerdictKind, pick_marks, verdict
@@ -82,11 +83,20 @@ def next_ticket() -> None:
     request_focus("payout")
 
 
+def already_paid_words(code: str, paid: TicketAlreadyPaid) -> str:
+    """The engine says when in UTC; the verdict above says it in the terminal's time zone: one time, not two."""
+    zone = ZoneInfo(connection().settings.timezone)
+    at = datetime.fromisoformat(paid.details["paid_at"]).replace(tzinfo=UTC).astimezone(zone)
+    return f"Ticket {code} was already paid at {at:%H:%M:%S} ({at:%Z}) by {paid.details['till']}: not paid again."
+
+
 def perform_pay(calls: AfterSaleCalls) -> None:
     """Pay the ticket. No Streamlit call in here, so a rerun cannot cut it between the payout and its record."""
     counter: CounterTicket = state.counter
     try:
         counter.slip = calls.pay_out(counter.ticket.code)
+    except TicketAlreadyPaid as paid:
+        counter.pay_error = already_paid_words(counter.ticket.code, paid)
     except TicketingError as refused:
         counter.pay_error = refused.message
     finally:

@@ -998,4 +998,15 @@ BREAKAGES = [
         new="        if False:\n",
         tests=("tests/coupons/test_check.py::test_an_ambiguous_csv_is_refused_not_read_one_way_silently",),
     ),
+    Breakage(
+        id="already-paid-told-in-utc",
+        guarantee="a cashier's words: a payment refused as already made says when in the terminal's time zone",
+        file="terminal_ui/payout.py",
+        old="    except TicketAlreadyPaid as paid:\n"
+        "        counter.pay_error = already_paid_words(counter.ticket.code, paid)\n",
+        new="",
+        tests=(
+            "tests/test_after_sale_pages.py::test_a_ticket_paid_in_another_tab_meanwhile_is_refused_and_shown_as_already_paid",
+        ),
+    ),
 ]
