@@ -39,7 +39,8 @@ RECEIPT_CSS = """
 .jp-receipt .big { font-size: 13px; font-weight: bold; }
 .jp-receipt .terms { border-top: 1px solid #111; margin-top: 2mm; padding-top: 1mm; font-size: 9px;
   text-align: center; }
-.jp-receipt .meta .row > :last-child { white-space: normal; }
+.jp-receipt .meta .row > :first-child { flex: none; }
+.jp-receipt .meta .row > :last-child { white-space: normal; min-width: 0; overflow-wrap: anywhere; }
 .jp-receipt .test { text-align: center; font-size: 26px; font-weight: bold; color: #b00020; border: 4px solid #b00020;
   margin: 2mm 0; padding: 2mm 1mm; line-height: 1.15; }
 .jp-receipt .cancel { text-align: center; margin: 2mm 0 0; }

@@ -275,6 +275,13 @@ def test_alt_p_prints_only_the_receipt_and_alt_n_then_starts_the_next_ticket(bro
     page.emulate_media(media="print")
     receipt = page.locator(f".jp-receipt[data-ticket-code='{code}']")
     assert receipt.evaluate("r => getComputedStyle(r).visibility") == "visible"
+    # Labels are never cut a letter a line by a long value beside them ("Coupo / n" beside a demo round's name).
+    coupon_value = receipt.locator(".meta .row").nth(2).locator(":scope > :last-child")
+    coupon_value.evaluate("v => { v.textContent = 'DEMO-1126-095533 Demo round 09:55 of the Saturday shop'; }")
+    labels = receipt.locator(".meta .row > :first-child")
+    lines = "ls => ls.map(l => { const r = document.createRange(); r.selectNodeContents(l); return r.getClientRects()"
+    lines += ".length; })"
+    assert labels.evaluate_all(lines) == [1, 1, 1]
     assert widget(page, "new_ticket").evaluate("w => getComputedStyle(w).visibility") == "hidden"
     assert page.locator(".jp-receipt-actions").evaluate("b => getComputedStyle(b).display") == "none"
     page.emulate_media(media="screen")
