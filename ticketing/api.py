@@ -30,6 +30,7 @@ from ticketing.contract.errors import TicketingError, ValidationFailed
 from ticketing.contract.models import (
     MAX_ID,
     MAX_PAGE_SIZE,
+    REFERENCE_PATTERN,
     Coupon,
     CouponEvent,
     EventUpdate,
@@ -53,7 +54,6 @@ from ticketing.shifts.routes import shifts_router
 from ticketing.wallets.routes import wallet_router
 
 log = logging.getLogger("ticketing.api")
-REFERENCE = r"^[A-Za-z0-9_.-]+$"
 NEXT_CURSOR = "X-Next-Cursor"
 NEXT_CURSOR_TEXT = "Sent with a full page when more tickets follow: pass it back as `cursor` for the next (older) page"
 
@@ -207,9 +207,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine: Engine,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 10,
         cursor: Annotated[str | None, Query(max_length=200, description=NEXT_CURSOR_TEXT)] = None,
-        user_id: Annotated[str | None, Query(max_length=64, pattern=REFERENCE)] = None,
+        user_id: Annotated[str | None, Query(max_length=64, pattern=REFERENCE_PATTERN)] = None,
         status: TicketStatus | None = None,
-        coupon_id: Annotated[str | None, Query(max_length=64, pattern=REFERENCE)] = None,
+        coupon_id: Annotated[str | None, Query(max_length=64, pattern=REFERENCE_PATTERN)] = None,
         created_from: UtcDatetime | None = None,
         created_to: UtcDatetime | None = None,
         skip_types: Annotated[list[TicketType], Query()] = [],  # noqa: B006 - FastAPI copies defaults
@@ -253,7 +253,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/be/coupons/{coupon_id}", response_model=Coupon, responses=errors, tags=["coupons"])
     def get_coupon(
-        coupon_id: Annotated[str, Path(max_length=64, pattern=REFERENCE)], caller: CouponReader, engine: Engine
+        coupon_id: Annotated[str, Path(max_length=64, pattern=REFERENCE_PATTERN)], caller: CouponReader, engine: Engine
     ):
         return WireJSONResponse(engine.get_coupon(caller.actor, coupon_id))
 
@@ -270,7 +270,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/be/coupons/{coupon_id}/events/{event_id}", response_model=CouponEvent, responses=errors, tags=["coupons"]
     )
     def update_event(
-        coupon_id: Annotated[str, Path(max_length=64, pattern=REFERENCE)],
+        coupon_id: Annotated[str, Path(max_length=64, pattern=REFERENCE_PATTERN)],
         event_id: Annotated[int, Path(ge=1, le=MAX_ID)],
         change: EventUpdate,
         caller: EventUpdater,

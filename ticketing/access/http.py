@@ -9,7 +9,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Header, Request
@@ -75,6 +75,12 @@ def acting(permission: Permission | None, scheme: Scheme) -> Callable[..., Await
         )
 
     return caller
+
+
+def guard(permission: Permission) -> Any:
+    """A route's caller parameter: signed over method, path and body (`Scheme.REQUEST`), by a role that may
+    `permission`."""
+    return Annotated[Caller, Depends(acting(permission, Scheme.REQUEST))]
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,8 @@ PrintableText = Annotated[
 ]
 """Names, tags and tokens: any text but control characters. A line break or an escape sequence in an atag or a
 team name would forge lines in logs, CSV exports and receipts; PostgreSQL refuses a NUL outright."""
-Reference = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+REFERENCE_PATTERN = r"^[A-Za-z0-9_.-]+$"
+Reference = Annotated[str, Field(min_length=1, max_length=64, pattern=REFERENCE_PATTERN)]
 """Operator names, user ids, coupon ids in URLs: letters, digits, `_`, `.` and `-`."""
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 three-letter code")]
 

@@ -7,20 +7,28 @@ All are an admin's (publishing coupons) and signed over method, path and body (`
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Response
+from fastapi import APIRouter, Body, Path, Response
 
-from ticketing.access.http import Caller, Engine, Scheme, acting
+from ticketing.access.http import Engine, guard
 from ticketing.access.roles import Permission
-from ticketing.contract.models import MAX_ID, Coupon, CouponEvent, EventUpdate, ResultEntry, SettlementSummary, Ticket
+from ticketing.contract.models import (
+    MAX_ID,
+    REFERENCE_PATTERN,
+    Coupon,
+    CouponEvent,
+    EventUpdate,
+    ResultEntry,
+    SettlementSummary,
+    Ticket,
+)
 from ticketing.contract.wire import WireJSONResponse, WireRoute
 from ticketing.coupons.models import Draft, DraftSummary, Publication, Sandbox, SandboxSale
 
-REFERENCE = r"^[A-Za-z0-9_.-]+$"
-CouponId = Annotated[str, Path(max_length=64, pattern=REFERENCE)]
+CouponId = Annotated[str, Path(max_length=64, pattern=REFERENCE_PATTERN)]
 EventId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-Publisher = Annotated[Caller, Depends(acting(Permission.PUBLISH_COUPONS, Scheme.REQUEST))]
+Publisher = guard(Permission.PUBLISH_COUPONS)
 
 
 def coupons_router(errors: dict) -> APIRouter:

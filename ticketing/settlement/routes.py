@@ -7,13 +7,14 @@ and cancellations a till's.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict
 
-from ticketing.access.http import Caller, Engine, Scheme, acting
+from ticketing.access.http import Engine, guard
 from ticketing.access.roles import Permission
 from ticketing.contract.models import (
     MAX_ID,
+    REFERENCE_PATTERN,
     EventResult,
     KeysWrittenPlainly,
     PayoutSlip,
@@ -23,8 +24,7 @@ from ticketing.contract.models import (
 )
 from ticketing.contract.wire import WireJSONResponse, WireRoute
 
-REFERENCE = r"^[A-Za-z0-9_.-]+$"
-CouponId = Annotated[str, Path(max_length=64, pattern=REFERENCE)]
+CouponId = Annotated[str, Path(max_length=64, pattern=REFERENCE_PATTERN)]
 TicketRef = Annotated[str, Path(max_length=64)]
 
 
@@ -34,10 +34,6 @@ class ResultsPreview(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     results: Annotated[dict[Annotated[int, Path(ge=1, le=MAX_ID)], EventResult], KeysWrittenPlainly]
-
-
-def guard(permission: Permission):
-    return Annotated[Caller, Depends(acting(permission, Scheme.REQUEST))]
 
 
 ResultEnterer = guard(Permission.ENTER_RESULTS)

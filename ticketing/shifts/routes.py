@@ -4,19 +4,18 @@ running cash position, close it with the cash counted, and the shifts' list. Sig
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 
-from ticketing.access.http import Caller, Engine, Scheme, acting
+from ticketing.access.http import Engine, guard
 from ticketing.access.roles import Permission
-from ticketing.contract.models import Shift, ShiftClosing, ShiftOpening
+from ticketing.contract.models import REFERENCE_PATTERN, Shift, ShiftClosing, ShiftOpening
 from ticketing.contract.wire import WireJSONResponse, WireRoute
 
-REFERENCE = r"^[A-Za-z0-9_.-]+$"
 MAX_SHIFT_ID = 2**31 - 1
 """Shift ids are the database's INTEGER: a larger one cannot exist (and PostgreSQL would refuse to compare it)."""
 
-ShiftRunner = Annotated[Caller, Depends(acting(Permission.RUN_SHIFT, Scheme.REQUEST))]
-ShiftReader = Annotated[Caller, Depends(acting(Permission.READ_SHIFTS, Scheme.REQUEST))]
+ShiftRunner = guard(Permission.RUN_SHIFT)
+ShiftReader = guard(Permission.READ_SHIFTS)
 
 
 def shifts_router(errors: dict) -> APIRouter:
@@ -40,7 +39,7 @@ def shifts_router(errors: dict) -> APIRouter:
     def list_shifts(
         caller: ShiftReader,
         engine: Engine,
-        till: Annotated[str | None, Query(max_length=64, pattern=REFERENCE)] = None,
+        till: Annotated[str | None, Query(max_length=64, pattern=REFERENCE_PATTERN)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ):
         return WireJSONResponse(engine.list_shifts(caller.actor, till, limit))

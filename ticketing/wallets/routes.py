@@ -6,10 +6,10 @@ reconciliation are an admin's (`Permission.OPERATE_WALLET`); a player's balance 
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ticketing.access.http import Caller, Engine, Scheme, acting
+from ticketing.access.http import Engine, guard
 from ticketing.access.roles import Permission
 from ticketing.contract.models import PrintableText
 from ticketing.contract.wire import WireJSONResponse, WireRoute
@@ -43,10 +43,6 @@ class PlayerLookup(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: Annotated[PrintableText, Field(min_length=1, max_length=256)]
-
-
-def guard(permission: Permission):
-    return Annotated[Caller, Depends(acting(permission, Scheme.REQUEST))]
 
 
 Operations = guard(Permission.OPERATE_WALLET)
