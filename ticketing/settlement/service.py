@@ -318,7 +318,6 @@ class AfterSale:
     def pay_out(self, ticket: Ticket, till: str) -> PayoutSlip:
         """Pay a won or void shop ticket in cash, once: the payouts table's primary key refuses any second payout,
         from any till or process, even when two arrive at the same moment."""
-        self._payable(ticket)
         now = naive(self.clock())
         try:
             with self.store.write() as conn:
