@@ -33,9 +33,15 @@ PAGE_CSS = """
 .st-key-quick_pick [aria-label^="Shortcut"], .st-key-clear [aria-label^="Shortcut"],
 .st-key-show_token [aria-label^="Shortcut"] { display: none; }
 .st-key-slip-summary { position: sticky; top: 3.9rem; align-self: flex-start; }
-.st-key-slip-summary [data-testid="stMarkdownContainer"] table { margin-bottom: 0.3rem; }
-.st-key-slip-summary [data-testid="stMarkdownContainer"] td { padding: 0.15rem 0.5rem; }
-.st-key-slip-summary h4 { padding: 0.2rem 0; }
+.jp-slip { border-collapse: collapse; margin-bottom: 0.5rem; }
+.jp-slip th, .jp-slip td { border: 1px solid rgba(49, 51, 63, 0.1); padding: 0.15rem 0.5rem; }
+.jp-slip th { font-weight: 600; text-align: left; }
+.jp-slip th:last-child, .jp-slip td:last-child { text-align: right; }
+.jp-slip code { font-family: "Source Code Pro", monospace; font-size: 0.8rem; padding: 0.1rem 0.25rem;
+  border-radius: 0.25rem; background: rgba(49, 51, 63, 0.05); }
+.jp-net { font-size: 1.5rem; font-weight: 700; line-height: 1.2; padding: 0.2rem 0 0.4rem; }
+.jp-note { color: rgba(49, 51, 63, 0.6); }
+.jp-problem { color: #ff2b2b; }
 /* ▲/▼ of a chosen pick: white on its green (the theme's green and red would be 1.3-1.5:1 there); the shape says
    which way the odds moved. */
 .st-key-grid-picks button[data-testid="stBaseButton-primary"] span { color: #fff !important; }

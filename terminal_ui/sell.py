@@ -61,6 +61,7 @@ that read instead of asking the engine on every click. A sale is still checked b
 TREND_SECONDS = 5  # how long an odds change stays marked with its arrow
 
 ARROWS = {1: ":green[▲]", -1: ":red[▼]"}
+MONOSPACE_ROWS = {"Slip"}  # the pick string, one character an event, reads best in a fixed width
 
 state = st.session_state
 
@@ -409,7 +410,7 @@ def slip_panel(conn: Connection, coupon: Coupon, slip: Draft, shown_odds: dict, 
     price = summary.price
     lines = [
         ("Picks", f"{summary.picked} of {summary.needed}"),
-        ("Slip", f"`{pick_string(coupon, slip.picks)}`"),
+        ("Slip", pick_string(coupon, slip.picks)),
         ("Total odds", f"{summary.total_odds:,.2f}" if summary.total_odds else "–"),
     ]
     if price is not None and price.excise:
@@ -424,9 +425,9 @@ def slip_panel(conn: Connection, coupon: Coupon, slip: Draft, shown_odds: dict, 
     ]
     notes = []
     if price is not None and price.capped:
-        notes.append(f":gray[Capped at the coupon's maximum payout {format_money(coupon.max_payout, currency)}]")
+        notes.append(("jp-note", f"Capped at the coupon's maximum payout {format_money(coupon.max_payout, currency)}"))
     if problems and not slip.pending:
-        notes += [f":red[⚠ {md_escape(problem)}]" for problem in problems]
+        notes += [("jp-problem", f"⚠ {problem}") for problem in problems]
     left_seconds = (coupon.closes_at - datetime.now(UTC)).total_seconds()
     deadline = (
         f"Closed at {coupon.closes_at.astimezone(zone):%H:%M}"
@@ -434,19 +435,14 @@ def slip_panel(conn: Connection, coupon: Coupon, slip: Draft, shown_odds: dict, 
         else f"Closes in {format_countdown(left_seconds)}"
     )
     notes.append(
-        f":gray[{deadline} · odds of {datetime.now(zone):%H:%M:%S} · "
-        f"tolerance (odds_diff) {conn.settings.odds_diff:.2f}]"
-    )
-    # One Markdown element for the table, the payout and the notes: each element costs a redraw on every pick.
-    with st.container(border=True, key="slip-summary", width=330):
-        st.markdown(
-            "\n".join(
-                f"| {label} | {value} |" if i else f"| {label} | {value} |\n|:--|--:|"
-                for i, (label, value) in enumerate(lines)
-            )
-            + f"\n\n#### Net payout: {format_money(price.net_payout, currency) if price else '–'}\n\n"
-            + "  \n".join(notes)
+        (
+            "jp-note",
+            f"{deadline} · odds of {datetime.now(zone):%H:%M:%S} · tolerance (odds_diff) {conn.settings.odds_diff:.2f}",
         )
+    )
+    net_payout = format_money(price.net_payout, currency) if price else "–"
+    with st.container(border=True, key="slip-summary", width=330):
+        st.html(slip_summary_html(lines, net_payout, notes))
         st.button(
             "Selling…" if slip.pending else "Sell ticket",
             key="sell",
@@ -464,6 +460,25 @@ def slip_panel(conn: Connection, coupon: Coupon, slip: Draft, shown_odds: dict, 
         with st.spinner("Selling…"):
             perform_sale(conn, coupon, slip)
         st.rerun()
+
+
+def slip_summary_html(lines: list[tuple[str, str]], net_payout: str, notes: list[tuple[str, str]]) -> str:
+    """The slip's figures, net payout and notes as one HTML element: each element costs a redraw on every pick, and
+    the browser draws HTML without the Markdown parser it would otherwise run on every pick. Every text is escaped."""
+
+    def text(value: str) -> str:
+        return escape(value, quote=False)
+
+    def cell(label: str, value: str) -> str:
+        return f"<code>{text(value)}</code>" if label in MONOSPACE_ROWS else text(value)
+
+    (head_label, head_value), *rows = lines
+    body = "".join(f"<tr><td>{text(label)}</td><td>{cell(label, value)}</td></tr>" for label, value in rows)
+    return (
+        f"<table class='jp-slip'><thead><tr><th>{text(head_label)}</th><th>{cell(head_label, head_value)}</th></tr>"
+        f"</thead><tbody>{body}</tbody></table><div class='jp-net'>Net payout: {text(net_payout)}</div>"
+        + "".join(f"<div class='{kind}'>{text(note)}</div>" for kind, note in notes)
+    )
 
 
 def closed_notice(conn: Connection, coupon: Coupon, zone: ZoneInfo) -> None:

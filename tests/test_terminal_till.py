@@ -62,8 +62,9 @@ def wait_for_focus(page, key: str) -> None:
     )
 
 
-def slip_text(page) -> str:
-    return widget(page, "slip-summary").inner_text()
+def expect_slip(page, pattern: str) -> None:
+    """The slip summary says `pattern` (a regular expression), once its HTML is drawn."""
+    expect(widget(page, "slip-summary")).to_contain_text(re.compile(pattern))
 
 
 def test_a_mistyped_pick_string_after_a_good_one_sells_nothing(browser, till):
@@ -83,7 +84,7 @@ def test_a_mistyped_pick_string_after_a_good_one_sells_nothing(browser, till):
     wait_for_app(page)
     expect(page.get_by_text("13 picks needed, got 12").first).to_be_visible()
     expect(widget(page, "sell").locator("button")).to_be_disabled()
-    assert re.search(r"Picks\s+0 of 13", slip_text(page))
+    expect_slip(page, r"Picks\s*0 of 13")
     picks.fill("2" * 11)
     picks.press("Control+Enter")  # straight from the field, without Enter
     wait_for_app(page)
@@ -321,12 +322,13 @@ def test_a_reload_and_a_visit_to_the_desk_keep_the_slip(browser, till):
     stake.fill("75.50")
     stake.press("Enter")
     wait_for_app(page)
-    assert re.search(r"Slip\s+222-{10}", slip_text(page))
+    expect_slip(page, r"Slip\s*222-{10}")
 
     page.reload()
     page.wait_for_selector(".st-key-sell", timeout=30_000)
     wait_for_app(page)
-    assert re.search(r"Slip\s+222-{10}", slip_text(page)) and "KES 75.50" in slip_text(page)
+    expect_slip(page, r"Slip\s*222-{10}")
+    expect_slip(page, "KES 75.50")
     expect(page.get_by_label("Stake (KES)")).to_have_value("75.50")
 
     page.get_by_role("link", name="Tickets desk").click()
@@ -335,7 +337,8 @@ def test_a_reload_and_a_visit_to_the_desk_keep_the_slip(browser, till):
     page.get_by_role("link", name="Sell").click()
     page.wait_for_selector(".st-key-sell")
     wait_for_app(page)
-    assert re.search(r"Slip\s+222-{10}", slip_text(page)) and "KES 75.50" in slip_text(page)
+    expect_slip(page, r"Slip\s*222-{10}")
+    expect_slip(page, "KES 75.50")
     assert "coupon=456" in page.url
 
 
@@ -403,13 +406,13 @@ def test_clearing_caches_keeps_the_slip_and_one_simulator_and_shows_no_traceback
         wait_for_app(page)
         expect(page.get_by_test_id("stException")).to_have_count(0)
         expect(page.get_by_text("Something went wrong")).to_have_count(0)
-        assert re.search(r"Picks\s+17 of 17", slip_text(page))
+        expect_slip(page, r"Picks\s*17 of 17")
         page.reload()
         page.wait_for_selector(".st-key-sell", timeout=30_000)
         wait_for_app(page)
         page.get_by_role("button", name="Expand sidebar").click()
         expect(page.get_by_text("Live odds simulator on (1 running in this process)")).to_be_visible()
-        assert re.search(r"Picks\s+17 of 17", slip_text(page))
+        expect_slip(page, r"Picks\s*17 of 17")
 
 
 def test_long_fixtures_never_run_into_the_pick_on_the_receipt(browser, till):
