@@ -1028,4 +1028,27 @@ BREAKAGES = [
         new="        return value\n",
         tests=("tests/test_terminal_page.py::test_the_slip_summary_shows_text_as_text",),
     ),
+    Breakage(
+        id="sales-do-not-hold-the-coupon-row",
+        guarantee="a coupon's cancellation voids every ticket sold on it: it waits for the sales in flight",
+        file="ticketing/storage.py",
+        old="with_for_update(read=True, of=[coupons, coupon_events])",
+        new="with_for_update(read=True, of=coupon_events)",
+        tests=(
+            "tests/test_after_sale_races.py::test_a_sale_in_flight_when_the_coupon_is_cancelled_is_voided_with_the_rest",
+            "tests/test_after_sale_races.py::test_a_sale_that_waited_for_the_coupons_cancellation_is_refused",
+        ),
+        needs_postgres=True,
+    ),
+    Breakage(
+        id="cancel-reads-the-ticket-unlocked",
+        guarantee="a ticket is cancelled once: a second cancel at once is refused (400/133), never a 500",
+        file="ticketing/settlement/service.py",
+        old="                .where(tickets.c.id == ticket.id)\n                .with_for_update()\n",
+        new="                .where(tickets.c.id == ticket.id)\n",
+        tests=(
+            "tests/test_after_sale_races.py::test_two_cancels_of_one_ticket_at_once_refund_it_once_and_refuse_the_other",
+        ),
+        needs_postgres=True,
+    ),
 ]

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support import SITE_ADMIN, SITE_TILL, till_of
 from tests.test_settlement import TILL, A, H, X, after_deadline, enter, sell
-from ticketing.contract.errors import NoOpenShift, TicketNotPayable
+from ticketing.contract.errors import CancelNotAllowed, CouponClosed, NoOpenShift, TicketNotPayable
 from ticketing.contract.models import TicketResult
 from ticketing.demo.data import PLAYER_TOKEN, seed_demo_data
 from ticketing.settings import DEMO_SITE_SECRET
@@ -201,3 +201,69 @@ def test_a_correction_undone_clears_the_follow_up_of_a_ticket_paid_before_it(eng
     summary = engine.enter_result(SITE_ADMIN, "455", first_event, H)
     assert engine.get_ticket(SITE_TILL, ticket.code).settlement.paid.follow_up is None
     assert summary.paid_before_correction == []
+
+
+def test_a_sale_in_flight_when_the_coupon_is_cancelled_is_voided_with_the_rest(engine, backend, monkeypatch):
+    """A sale had read the coupon (open) in its transaction when an admin cancelled the round: the cancellation
+    voided the tickets it could see and committed, then the sale committed its ticket `new` on a cancelled coupon,
+    its stake taken for good (never settled, never refunded: the round cannot be cancelled again)."""
+    postgresql_only(backend)
+    coupon_read, cancelled = threading.Event(), threading.Event()
+    real_build = engine._build_ticket
+
+    def build_then_wait_for_the_cancellation(*args, **kwargs):
+        coupon_read.set()
+        cancelled.wait(2)  # with the fix the cancellation waits for this sale instead: 2 s, then it goes on
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_build_ticket", build_then_wait_for_the_cancellation)
+    with ThreadPoolExecutor(1) as pool:
+        sale = pool.submit(sell, engine, "1111111")
+        assert coupon_read.wait(10)
+        monkeypatch.setattr(engine, "_build_ticket", real_build)
+        summary = engine.cancel_coupon(SITE_ADMIN, "455")
+        cancelled.set()
+        ticket = sale.result()
+    assert summary.status.value == "cancelled"
+    assert engine.get_ticket(SITE_TILL, ticket.code).result == TicketResult.VOID
+
+
+def test_a_sale_that_waited_for_the_coupons_cancellation_is_refused(engine, backend, monkeypatch):
+    """The other order: the cancellation holds the coupon when a sale reads it. The sale waits, then reads the coupon
+    as the cancellation left it (cancelled), not as it was when its statement began (open)."""
+    postgresql_only(backend)
+    locked = threading.Event()
+    real_lock = AfterSale._one_writer_per_coupon
+
+    def lock_then_pause(conn, coupon_id):
+        real_lock(conn, coupon_id)
+        locked.set()
+        time.sleep(1.0)
+
+    monkeypatch.setattr(AfterSale, "_one_writer_per_coupon", staticmethod(lock_then_pause))
+    with ThreadPoolExecutor(1) as pool:
+        cancelled = pool.submit(engine.cancel_coupon, SITE_ADMIN, "455")
+        assert locked.wait(10)
+        with pytest.raises(CouponClosed):
+            sell(engine, "1111111")
+        assert cancelled.result().status.value == "cancelled"
+
+
+def test_two_cancels_of_one_ticket_at_once_refund_it_once_and_refuse_the_other(engine, backend, shift, monkeypatch):
+    """A double click, or two tabs of the till: both read the ticket unsettled, the second one's settlement row
+    collided with the first's (IntegrityError, a 500)."""
+    postgresql_only(backend)
+    ticket = sell(engine, "1111111")
+    real_coupon = AfterSale._coupon
+
+    def read_slowly(self, *args):
+        time.sleep(0.5)  # both cancels past their read of the ticket before either writes
+        return real_coupon(self, *args)
+
+    monkeypatch.setattr(AfterSale, "_coupon", read_slowly)
+    with ThreadPoolExecutor(2) as pool:
+        attempts = [pool.submit(engine.cancel_ticket, till_of(TILL), ticket.code) for _ in range(2)]
+        concurrent.futures.wait(attempts)
+    refused = [a.exception() for a in attempts if a.exception() is not None]
+    assert len(refused) == 1 and isinstance(refused[0], CancelNotAllowed), refused
+    assert engine.current_shift(till_of(TILL)).refunds_count == 1

@@ -3,7 +3,9 @@
 Amounts are stored as integer cents and odds as integer hundredths, so no database ever rounds a float.
 Datetimes are stored as naive UTC. Write transactions on SQLite start with BEGIN IMMEDIATE, so a sale reads
 the odds and writes the ticket under one write lock: the odds it was checked against cannot move before it
-commits. On PostgreSQL the coupon's event rows are locked FOR SHARE for the same reason.
+commits. On PostgreSQL the coupon's event rows are locked FOR SHARE for the same reason, and its own row too: a
+cancellation, a result or a correction of the coupon (FOR UPDATE of that row) waits for the sales in flight and sees
+their tickets, and a sale that waited on it reads the coupon as it left it.
 """
 
 import threading
@@ -365,7 +367,7 @@ SELECT_COUPON_WITH_EVENTS = (
     .where(OWNED_COUPON)
     .order_by(coupon_events.c.position)
 )
-SELECT_COUPON_WITH_EVENTS_FOR_SHARE = SELECT_COUPON_WITH_EVENTS.with_for_update(read=True, of=coupon_events)
+SELECT_COUPON_WITH_EVENTS_FOR_SHARE = SELECT_COUPON_WITH_EVENTS.with_for_update(read=True, of=[coupons, coupon_events])
 COUPON_COLUMNS = len(coupons.c)
 INSERT_TICKET = insert(tickets)
 INSERT_TICKET_EVENTS = insert(ticket_events)

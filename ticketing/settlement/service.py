@@ -412,10 +412,11 @@ class AfterSale:
         now = self.clock()
         self._cancellable(ticket, till, operator, now)
         with self.store.write() as conn:
+            # Locked: a second cancel at once (a double click, two tabs) waits, then finds the ticket cancelled.
             current = conn.execute(
-                select(tickets.c.status, tickets.c.sold_by, tickets.c.token_sha256, tickets.c.wallet).where(
-                    tickets.c.id == ticket.id
-                )
+                select(tickets.c.status, tickets.c.sold_by, tickets.c.token_sha256, tickets.c.wallet)
+                .where(tickets.c.id == ticket.id)
+                .with_for_update()
             ).first()
             if current.status not in queries.UNSETTLED:
                 raise CancelNotAllowed(f"Ticket {ticket.code} is already {current.status}")
