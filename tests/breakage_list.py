@@ -1051,4 +1051,12 @@ BREAKAGES = [
         ),
         needs_postgres=True,
     ),
+    Breakage(
+        id="shift-amounts-unchecked-in-the-engine",
+        guarantee="least privilege in the engine itself: a shift's float is checked there, not only by the HTTP model",
+        file="ticketing/shifts/service.py",
+        old='        float_amount = cash_amount(ShiftOpening, "float", float_amount)\n',
+        new="",
+        tests=("tests/test_settlement.py::test_a_shift_takes_only_cash_amounts_the_api_would_take",),
+    ),
 ]

@@ -27,6 +27,7 @@ from ticketing.contract.errors import (
     ShiftAlreadyOpen,
     TicketAlreadyPaid,
     TicketNotPayable,
+    ValidationFailed,
 )
 from ticketing.contract.models import BETS_BY_LABEL, EventResult, TicketQuery, TicketResult, TicketStatus
 from ticketing.demo.data import PLAYER_TOKEN, SAMPLE_TOKEN
@@ -308,6 +309,21 @@ def test_the_shift_balances_float_stakes_payouts_and_refunds(engine):
     assert (closed.counted, closed.difference) == (expected - D("2.00"), D("-2.00"))
     assert closed.closed_at is not None and engine.current_shift(till_of(TILL)) is None
     assert [op.kind for op in closed.operations] == ["stake", "stake", "stake", "refund", "payout"]
+
+
+@pytest.mark.parametrize("amount", ["-5000", "-0.01", "0.005", "NaN", "Infinity", "1E+309", "1E+20"])
+def test_a_shift_takes_only_cash_amounts_the_api_would_take(engine, amount):
+    """Checked in the engine, not only by the HTTP request's model: a float of -5,000 from a caller in the process
+    opened a shift that could then not be shown (a 500 on every list of the operator's shifts), a counted -0.01
+    closed one, and NaN or 1e309 raised Python's own errors."""
+    with pytest.raises(ValidationFailed):
+        engine.open_shift(till_of(TILL), D(amount))
+    assert engine.current_shift(till_of(TILL)) is None
+    engine.open_shift(till_of(TILL), D("100"))
+    with pytest.raises(ValidationFailed):
+        engine.close_shift(till_of(TILL), D(amount))
+    assert engine.current_shift(till_of(TILL)).float == D("100.00")
+    assert engine.close_shift(till_of(TILL), D("100")).difference == D("0.00")
 
 
 def test_settlement_is_set_based_for_many_tickets(engine):

@@ -6,14 +6,26 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ticketing.contract.errors import ShiftAlreadyOpen, ShiftNotFound
-from ticketing.contract.models import CashOperation, Shift
+from ticketing.contract.models import CashOperation, Shift, ShiftClosing, ShiftOpening
 from ticketing.contract.money import from_cents, to_cents
+from ticketing.contract.wire import field_problem, invalid_request
 from ticketing.shifts.queries import cash_totals, open_shift_of, required_open_shift
 from ticketing.storage import Store, _naive_utc, cash_operations, shifts
+
+
+def cash_amount(model: type[BaseModel], field: str, value: Decimal) -> Decimal:
+    """An amount of cash by the rule the HTTP request's `model` applies (at least 0, exact to the cent, at most 12
+    digits before the point), checked here too for callers in the same process: a float of -5,000 once opened a
+    shift that no list of shifts could then show."""
+    try:
+        return getattr(model.model_validate({field: value}), field)
+    except ValidationError as problem:
+        raise invalid_request([field_problem(error) for error in problem.errors()]) from None
 
 
 class TillShifts:
@@ -22,6 +34,7 @@ class TillShifts:
         self.clock = clock
 
     def open_shift(self, operator: str, till: str, float_amount: Decimal) -> Shift:
+        float_amount = cash_amount(ShiftOpening, "float", float_amount)
         try:
             with self.store.write() as conn:
                 if open_shift_of(conn, operator, till) is not None:
@@ -39,6 +52,7 @@ class TillShifts:
         return self.shift(operator, shift_id)
 
     def close_shift(self, operator: str, till: str, counted: Decimal) -> Shift:
+        counted = cash_amount(ShiftClosing, "counted", counted)
         with self.store.write() as conn:
             shift = required_open_shift(conn, operator, till)
             expected = shift.float_cents + sum(total for _count, total in cash_totals(conn, shift.id).values())
