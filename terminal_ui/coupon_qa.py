@@ -571,7 +571,7 @@ def chosen_draft(service: Service) -> str | None:
         return None
     labels = {d.id: f"{d.id} · {d.name}{' (replaces the coupon on sale)' if d.replaces_live else ''}" for d in drafts}
     return st.selectbox(
-        "…or work on a saved draft", ["", *labels], format_func=lambda i: labels.get(i, ""), key="draft"
+        "…or work on a saved draft", ["", *labels], format_func=lambda i: labels.get(i, ""), key="qa_draft"
     )
 
 

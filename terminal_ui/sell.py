@@ -42,7 +42,7 @@ from ticketing.contract.errors import (
 from ticketing.contract.identifiers import mask_token
 from ticketing.contract.models import BET_IDS, PICK_LABELS, Coupon, CouponStatus, EventStatus, Ticket
 from ticketing.contract.money import format_money
-from ticketing.selling.pricing import price_ticket
+from ticketing.selling.pricing import payout_cap, price_ticket
 from ticketing.selling.slip import (
     PickStringError,
     StakeError,
@@ -212,6 +212,11 @@ def close_reprint() -> None:
 
 
 # ---- the sale itself --------------------------------------------------------------------------------------------
+
+
+def ticket_cap(conn: Connection, coupon: Coupon) -> Decimal:
+    """What the engine will cap this coupon's tickets at: the coupon's cap or the operator's, the lower."""
+    return payout_cap(coupon.max_payout, conn.profile().max_payout)
 
 
 def stake_of(slip: Draft) -> tuple[Decimal | None, str | None]:
@@ -393,7 +398,8 @@ def event_grid(conn: Connection, coupon: Coupon, slip: Draft, trends: dict, zone
 def slip_panel(conn: Connection, coupon: Coupon, slip: Draft, shown_odds: dict, closed: bool, zone: ZoneInfo) -> None:
     currency = coupon.currency
     stake, stake_error = stake_of(slip)
-    summary = summarize_slip(coupon, slip.picks, stake, conn.tax_profile(), stake_error)
+    cap = ticket_cap(conn, coupon)
+    summary = summarize_slip(coupon, slip.picks, stake, conn.tax_profile(), cap, stake_error)
     problems = list(summary.problems)
     if closed:
         problems.insert(0, f"Coupon {coupon.id} is closed: sales are over")
@@ -425,7 +431,7 @@ def slip_panel(conn: Connection, coupon: Coupon, slip: Draft, shown_odds: dict, 
     ]
     notes = []
     if price is not None and price.capped:
-        notes.append(("jp-note", f"Capped at the coupon's maximum payout {format_money(coupon.max_payout, currency)}"))
+        notes.append(("jp-note", f"Capped at the maximum payout {format_money(cap, currency)}"))
     if problems and not slip.pending:
         notes += [("jp-problem", f"⚠ {problem}") for problem in problems]
     left_seconds = (coupon.closes_at - datetime.now(UTC)).total_seconds()
@@ -532,11 +538,9 @@ def odds_changed_dialog(conn: Connection, coupon: Coupon, slip: Draft) -> None:
     table = "| Event | Pick | Old odds | New odds |\n|:--|:-:|--:|--:|\n" + "\n".join(rows)
     money = []
     if stake:
-        profile = conn.tax_profile()
-        old = price_ticket(
-            stake, [slip.seen_odds[e.id][slip.picks[e.id]] for e in coupon.events], profile, coupon.max_payout
-        )
-        new = price_ticket(stake, [accepted[e.id][slip.picks[e.id]] for e in coupon.events], profile, coupon.max_payout)
+        profile, cap = conn.tax_profile(), ticket_cap(conn, coupon)
+        old = price_ticket(stake, [slip.seen_odds[e.id][slip.picks[e.id]] for e in coupon.events], profile, cap)
+        new = price_ticket(stake, [accepted[e.id][slip.picks[e.id]] for e in coupon.events], profile, cap)
         money = [
             "| | Old | New |\n|:--|--:|--:|",
             f"| Potential payout | {format_money(old.payout, coupon.currency)} | "

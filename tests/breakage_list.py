@@ -1059,4 +1059,30 @@ BREAKAGES = [
         new="",
         tests=("tests/test_settlement.py::test_a_shift_takes_only_cash_amounts_the_api_would_take",),
     ),
+    Breakage(
+        id="slip-capped-by-the-coupon-only",
+        guarantee="a payout on screen is that of a ticket the engine would sell: capped as the engine caps it",
+        file="ticketing/selling/slip.py",
+        old="        price = price_ticket(stake, odds, profile, cap)\n",
+        new="        price = price_ticket(stake, odds, profile, coupon.max_payout)\n",
+        tests=("tests/test_terminal_page.py::test_the_slip_is_capped_as_the_engine_caps_the_ticket",),
+    ),
+    Breakage(
+        id="draft-escapes-the-operators-cap",
+        guarantee="a coupon's cap never exceeds its operator's, whichever way it goes on sale",
+        file="ticketing/coupons/service.py",
+        old="        report = check_coupon_data(raw, [], [found.currency], self.clock(), "
+        "operator_max_payout=found.max_payout)\n        if not report.publishable:",
+        new="        report = check_coupon_data(raw, [], [found.currency], self.clock())\n"
+        "        if not report.publishable:",
+        tests=("tests/coupons/test_drafts.py::test_a_draft_is_held_to_the_operators_cap_as_a_direct_publish_is",),
+    ),
+    Breakage(
+        id="qa-draft-list-overwrites-the-slip",
+        guarantee="the slip in progress survives a visit to another page",
+        file="terminal_ui/coupon_qa.py",
+        old='key="qa_draft"',
+        new='key="draft"',
+        tests=("tests/coupons/test_qa_page.py::test_a_saved_draft_is_picked_from_the_list_without_breaking_the_app",),
+    ),
 ]

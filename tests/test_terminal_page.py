@@ -452,3 +452,17 @@ def test_the_slip_summary_shows_text_as_text():
     assert "KES &lt;b&gt;5&lt;/b&gt;" in shown
     assert "<div class='jp-problem'>⚠ Coupon &lt;img src=x onerror=alert(1)&gt; &amp; co is closed</div>" in shown
     assert "<td>Slip</td><td><code>1-</code></td>" in shown
+
+
+def test_the_slip_is_capped_as_the_engine_caps_the_ticket(shop, monkeypatch):
+    """The operator's cap (TICKETING_MAX_PAYOUT, 1,000,000) below the coupon's (10,000,000): the slip promised
+    10,000,000 and the ticket sold paid 1,000,000."""
+    monkeypatch.setenv("TICKETING_MAX_PAYOUT", "1000000")
+    at = start("456")
+    at.text_input(key="pick_string").input("2" * 13).run()
+    at.text_input(key="stake").input("100").run()
+    assert summary_figure(at, "Potential payout") == "KES 1,000,000.00"
+    assert "Capped at the maximum payout KES 1,000,000.00" in page_text(at)
+    at.button(key="sell").click().run()
+    code = re.search(r"Ticket sold: \*\*(\w{6})\*\*", at.success[0].value).group(1)
+    assert shop.get_ticket(SITE_TILL, code).payout == D("1000000.00")

@@ -64,6 +64,7 @@ from ticketing.coupons.check import check_coupon_data
 from ticketing.coupons.models import Draft, DraftSummary, Sandbox, SandboxSale
 from ticketing.coupons.service import CouponDesk
 from ticketing.selling.group_commit import AGAIN, GroupCommitter
+from ticketing.selling.pricing import payout_cap
 from ticketing.selling.queries import BatchReads, SaleStatements
 from ticketing.selling.rules import validate_ticket
 from ticketing.selling.tickets import priced_ticket, request_fingerprint
@@ -474,7 +475,7 @@ class TicketEngine:
         if coupon is None or coupon.status == CouponStatus.DRAFT:
             raise CouponNotFound(f"Coupon {request.coupon_id} not found", coupon_id=request.coupon_id)
         events = validate_ticket(request, coupon, operator.currency, now)
-        cap = operator.max_payout if coupon.max_payout is None else min(coupon.max_payout, operator.max_payout)
+        cap = payout_cap(coupon.max_payout, operator.max_payout)
         ticket = priced_ticket(
             request,
             events,

@@ -80,6 +80,18 @@ def test_a_draft_with_errors_is_refused_and_nothing_is_stored(desk):
     assert desk.list_drafts(SITE_ADMIN) == [] and SMALL not in coupon_rows(desk.store)
 
 
+def test_a_draft_is_held_to_the_operators_cap_as_a_direct_publish_is(desk):
+    """`POST /be/coupons` refused a cap above the operator's (114); saved as a draft and published, the same file
+    went on sale with it, and the tills showed payouts the engine would not pay."""
+    above_the_operators_cap = small_coupon(NOW) | {"max_payout": "500000000"}
+    with pytest.raises(CouponRejected) as direct:
+        desk.publish_coupon(SITE_ADMIN, above_the_operators_cap)
+    with pytest.raises(CouponRejected) as drafted:
+        desk.save_draft(SITE_ADMIN, above_the_operators_cap)
+    assert drafted.value.details["problems"] == direct.value.details["problems"]
+    assert desk.list_drafts(SITE_ADMIN) == [] and SMALL not in coupon_rows(desk.store)
+
+
 def test_publishing_the_reviewed_version_puts_it_on_sale_and_clears_the_draft_and_its_sandbox(desk):
     draft = desk.save_draft(SITE_ADMIN, small_coupon(NOW))
     desk.sell_test_ticket(SITE_ADMIN, SMALL, SandboxSale(stake=D(20), bets=[101] * 4))

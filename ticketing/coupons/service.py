@@ -97,7 +97,7 @@ class CouponDesk:
                 refusal = None if refused is None else refused.message
         found = self.operator(operator)
         raw = wire.loads(row.body)
-        report = check_coupon_data(raw, [], [found.currency], self.clock())
+        report = check_coupon_data(raw, [], [found.currency], self.clock(), operator_max_payout=found.max_payout)
         if report.errors:
             refusal = f"It fails the QA check now: {report.errors[0].message}"
         coupon = Coupon.model_validate(raw).model_copy(update={"status": CouponStatus.DRAFT})
@@ -277,7 +277,9 @@ class CouponDesk:
     # ---- shared ---------------------------------------------------------------------------------------------------
 
     def _checked(self, operator: str, raw: dict) -> Coupon:
-        report = check_coupon_data(raw, [], [self.operator(operator).currency], self.clock())
+        """The checks `POST /be/coupons` makes, for every way onto sale (a draft published, a sandbox)."""
+        found = self.operator(operator)
+        report = check_coupon_data(raw, [], [found.currency], self.clock(), operator_max_payout=found.max_payout)
         if not report.publishable:
             problems = [p.model_dump(mode="json") for p in report.errors]
             raise CouponRejected(f"Coupon has {len(problems)} error(s): {problems[0]['message']}", problems=problems)

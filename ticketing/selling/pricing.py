@@ -48,6 +48,12 @@ EXACT = Context(prec=MAX_PICKS * 8 + 100, rounding=ROUND_HALF_UP)
 with the largest stake and rates: sums and products in it are exact, whatever Decimal's default context says."""
 
 
+def payout_cap(coupon_cap: Decimal | None, operator_cap: Decimal) -> Decimal:
+    """A ticket pays at most the lower of its coupon's cap and its operator's (the operator's alone when the coupon
+    sets none): the engine prices a sale with it, and so must any screen that shows a payout before the sale."""
+    return operator_cap if coupon_cap is None else min(coupon_cap, operator_cap)
+
+
 def price_ticket(
     stake: Decimal, odds: Iterable[Decimal], profile: TaxProfile, max_payout: Decimal | None = None
 ) -> Price:

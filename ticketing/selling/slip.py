@@ -122,10 +122,16 @@ def stake_problem(coupon: Coupon, stake: Decimal | None) -> str | None:
 
 
 def summarize_slip(
-    coupon: Coupon, picks: Picks, stake: Decimal | None, profile: TaxProfile, stake_error: str | None = None
+    coupon: Coupon,
+    picks: Picks,
+    stake: Decimal | None,
+    profile: TaxProfile,
+    cap: Decimal | None,
+    stake_error: str | None = None,
 ) -> SlipSummary:
     """Priced only when every event is picked and the stake is one the engine would take: a payout on screen is
-    always the payout of a ticket that can be sold. `stake_error` is why the typed stake could not be read."""
+    always the payout of a ticket that can be sold, capped as the engine caps it (`payout_cap`). `stake_error` is
+    why the typed stake could not be read."""
     valid = open_picks(coupon, picks)
     problems = [
         f"Event {number}, {event.fixture}, is {event.status.value}: this coupon cannot be sold now"
@@ -141,7 +147,7 @@ def summarize_slip(
     price = None
     if len(valid) == len(coupon.events) and problem is None:
         odds = [coupon.event(event_id).odds[bet] for event_id, bet in valid.items()]
-        price = price_ticket(stake, odds, profile, coupon.max_payout)
+        price = price_ticket(stake, odds, profile, cap)
     total = price.total_odds if price else None
     return SlipSummary(
         picked=len(valid),
