@@ -566,9 +566,9 @@ BREAKAGES = [
     Breakage(
         id="operator-cap-ignored",
         guarantee="no input gives a 500: every payout is capped, within the operator's cap",
-        file="ticketing/engine.py",
-        old="        cap = operator.max_payout if coupon.max_payout is None else",
-        new="        cap = None if coupon.max_payout is None else",
+        file="ticketing/selling/pricing.py",
+        old="    return operator_cap if coupon_cap is None else",
+        new="    return None if coupon_cap is None else",
         tests=(f"{HOSTILE}::test_a_coupon_stored_without_a_cap_sells_capped_at_the_operators",),
     ),
     Breakage(
