@@ -1085,4 +1085,28 @@ BREAKAGES = [
         new='key="draft"',
         tests=("tests/coupons/test_qa_page.py::test_a_saved_draft_is_picked_from_the_list_without_breaking_the_app",),
     ),
+    Breakage(
+        id="csv-read-with-replacement-characters",
+        guarantee="Coupon QA shows every problem of a file: text in another encoding is refused by name",
+        file="ticketing/coupons/check.py",
+        old='        return content.decode("utf-8-sig")\n',
+        new='        return content.decode("utf-8-sig", errors="replace")\n',
+        tests=("tests/coupons/test_check.py::test_a_csv_in_another_encoding_than_utf8_is_refused_by_name",),
+    ),
+    Breakage(
+        id="csv-column-twice-last-wins",
+        guarantee="Coupon QA never reads a file one way silently: a column given twice is refused",
+        file="ticketing/coupons/check.py",
+        old="    repeated = sorted({c for c in columns if columns.count(c) > 1})\n",
+        new="    repeated = []\n",
+        tests=("tests/coupons/test_check.py::test_a_csv_column_given_twice_or_a_misspelt_field_is_refused",),
+    ),
+    Breakage(
+        id="csv-rows-numbered-one-line-each",
+        guarantee="Coupon QA names each problem's row by its line in the file",
+        file="ticketing/coupons/check.py",
+        old="        consumed = reader.line_num\n",
+        new="        consumed += 1\n",
+        tests=("tests/coupons/test_check.py::test_rows_are_named_by_their_file_line_after_a_value_on_two_lines",),
+    ),
 ]

@@ -109,6 +109,47 @@ def test_an_ambiguous_csv_is_refused_not_read_one_way_silently():
     assert f"line {row + 1}: 1 value(s) beyond the 8 columns" in report.errors[0].message
 
 
+def test_a_csv_column_given_twice_or_a_misspelt_field_is_refused():
+    """The last `odds_1` column won without a word (every home price 9.99); `# fixed stake:` (for `fixed_stake`)
+    was dropped, and the coupon published without its fixed stake."""
+    good = sample_file("good_coupon.csv", NOW).decode()
+    columns = "event_id,home,away,competition,kickoff,odds_1,odds_x,odds_2"
+    doubled = good.replace(columns, columns + ",odds_1", 1)
+    lines = doubled.splitlines()
+    column_line = lines.index(columns + ",odds_1") + 1
+    report = check_file("doubled.csv", doubled.encode(), ["KES"], NOW)
+    assert report.errors[0].message == f"line {column_line}: column odds_1 given twice"
+    misspelt = good.replace("# fixed_stake:", "# fixed stake: 100", 1)
+    report = check_file("misspelt.csv", misspelt.encode(), ["KES"], NOW)
+    assert "'# fixed stake' is not a coupon field" in report.errors[0].message and not report.publishable
+
+
+def test_a_csv_in_another_encoding_than_utf8_is_refused_by_name():
+    """Latin-1 "Atlético" passed as "Atl�tico"; UTF-16 was said to miss its columns."""
+    good = sample_file("good_coupon.csv", NOW).decode()
+    latin = good.replace("Arsenal", "Atlético Madrid", 1)
+    line = next(n for n, text in enumerate(latin.splitlines(), start=1) if "Atlético" in text)
+    report = check_file("latin.csv", latin.encode("latin-1"), ["KES"], NOW)
+    assert report.errors[0].message.startswith(f"line {line}: byte 0xE9 is not UTF-8 text")
+    report = check_file("wide.csv", good.encode("utf-16"), ["KES"], NOW)
+    assert report.errors[0].message.startswith("the file is UTF-16 text")
+    assert check_file("bom.csv", good.encode("utf-8-sig"), ["KES"], NOW).publishable
+
+
+def test_rows_are_named_by_their_file_line_after_a_value_on_two_lines():
+    """A quoted competition spanning two lines put every later row's line number one short."""
+    good = sample_file("good_coupon.csv", NOW).decode()
+    lines = good.splitlines()
+    first = next(i for i, line in enumerate(lines) if line[:1].isdigit())
+    lines[first] = lines[first].replace("Premier League", '"Premier\nLeague"', 1)
+    broken = next(i for i in range(first + 1, len(lines)) if lines[i][:1].isdigit())
+    lines[broken] = lines[broken].rsplit(",", 1)[0] + ",0.95"
+    text = "\n".join(lines)
+    report = check_file("multiline.csv", text.encode(), ["KES"], NOW)
+    file_line = next(n for n, line in enumerate(text.splitlines(), start=1) if line.endswith(",0.95"))
+    assert [p.where for p in report.errors] == [f"row {file_line} (event 600202)"]
+
+
 def test_not_a_coupon_file():
     report = check_file("x.json", b"[1, 2", ["KES"], NOW)
     assert report.errors[0].where == "file" and "not valid JSON" in report.errors[0].message

@@ -16,7 +16,6 @@ event_id,home,away,competition,kickoff,odds_1,odds_x,odds_2.
 """
 
 import csv
-import io
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -136,7 +135,7 @@ class CouponFileError(ValueError):
 def read_coupon_file(name: str, content: bytes) -> tuple[dict[str, Any], list[str]]:
     """The raw coupon as a dict, and a location label per event ("row 3", "event #2")."""
     if name.lower().endswith(".csv"):
-        return _read_csv(content.decode("utf-8-sig", errors="replace"))
+        return _read_csv(_utf8_text(content))
     try:
         raw = wire.loads_request(content)
     except wire.InvalidJSON as error:
@@ -148,6 +147,24 @@ def read_coupon_file(name: str, content: bytes) -> tuple[dict[str, Any], list[st
     return raw, [f"event #{i}" for i in range(1, count + 1)]
 
 
+CSV_HEADER_KEYS = ("id", "name", "currency", "closes_at", "max_payout", "min_stake", "max_stake", "fixed_stake")
+
+
+def _utf8_text(content: bytes) -> str:
+    """A CSV file's text, read as UTF-8 (a byte-order mark allowed): another encoding is refused by name, never read
+    with replacement characters (a Latin-1 "Atlético" passed the check as "Atl�tico")."""
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise CouponFileError("the file is UTF-16 text: save it as UTF-8 (CSV UTF-8 in a spreadsheet)")
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = content[: error.start].count(b"\n") + 1
+        raise CouponFileError(
+            f"line {line}: byte 0x{content[error.start]:02X} is not UTF-8 text (Latin-1 or Windows-1252?): save the "
+            "file as UTF-8 (CSV UTF-8 in a spreadsheet)"
+        ) from None
+
+
 def _read_csv(text: str) -> tuple[dict[str, Any], list[str]]:
     header: dict[str, Any] = {}
     header_lines: dict[str, int] = {}
@@ -156,6 +173,8 @@ def _read_csv(text: str) -> tuple[dict[str, Any], list[str]]:
         if line.startswith("#"):
             key, _, value = line[1:].partition(":")
             key = key.strip().lower()
+            if key not in CSV_HEADER_KEYS:  # a misspelt key was dropped, and its value with it
+                raise CouponFileError(f"line {number}: '# {key}' is not a coupon field ({', '.join(CSV_HEADER_KEYS)})")
             if key in header_lines:  # the last one won, without a word: which one the file means is not ours to pick
                 raise CouponFileError(
                     f"line {number}: '# {key}' is given a second time (first on line {header_lines[key]})"
@@ -164,13 +183,7 @@ def _read_csv(text: str) -> tuple[dict[str, Any], list[str]]:
             header[key] = value.strip() or None
         elif line.strip():
             body.append((number, line))
-    rows = list(csv.DictReader(io.StringIO("\n".join(line for _, line in body))))
-    missing = [c for c in CSV_COLUMNS if c not in (rows[0].keys() if rows else CSV_COLUMNS)]
-    if missing:
-        raise CouponFileError(f"CSV columns missing: {', '.join(missing)} (expected {','.join(CSV_COLUMNS)})")
-    for (number, _), row in zip(body[1:], rows, strict=False):
-        if row.get(None):  # values beyond the header's columns were dropped
-            raise CouponFileError(f"line {number}: {len(row[None])} value(s) beyond the {len(row) - 1} columns")
+    rows, places = _csv_rows(body)
     raw: dict[str, Any] = {k: header.get(k) for k in ("id", "name", "currency", "closes_at", "max_payout")}
     raw["stake_rules"] = {k: header.get(k) for k in ("min_stake", "max_stake", "fixed_stake")}
     raw["events"] = [
@@ -184,7 +197,30 @@ def _read_csv(text: str) -> tuple[dict[str, Any], list[str]]:
         }
         for row in rows
     ]
-    return raw, [f"row {number}" for number, _ in body[1:]]
+    return raw, places
+
+
+def _csv_rows(body: list[tuple[int, str]]) -> tuple[list[dict[str, str]], list[str]]:
+    """The rows under the column line, each named by the file line it starts on (a quoted value may span lines)."""
+    reader = csv.reader(line for _, line in body)
+    columns = next(reader, [])
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:  # the last one won, without a word
+        raise CouponFileError(f"line {body[0][0]}: column {', '.join(repeated)} given twice")
+    missing = [c for c in CSV_COLUMNS if c not in columns]
+    if missing:
+        raise CouponFileError(f"CSV columns missing: {', '.join(missing)} (expected {','.join(CSV_COLUMNS)})")
+    rows, places, consumed = [], [], reader.line_num
+    for values in reader:
+        number = body[consumed][0]
+        consumed = reader.line_num
+        if len(values) > len(columns):  # values beyond the header's columns would be dropped
+            raise CouponFileError(
+                f"line {number}: {len(values) - len(columns)} value(s) beyond the {len(columns)} columns"
+            )
+        rows.append(dict(zip(columns, values + [""] * (len(columns) - len(values)), strict=True)))
+        places.append(f"row {number}")
+    return rows, places
 
 
 # ---- checking --------------------------------------------------------------------------------------------------
