@@ -994,7 +994,7 @@ BREAKAGES = [
         id="csv-read-one-way-silently",
         guarantee="coupon QA: every problem of a file, never a reading picked silently",
         file="ticketing/coupons/check.py",
-        old="        if row.get(None):  # values beyond the header's columns were dropped\n",
+        old="        if len(values) > len(columns):  # values beyond the header's columns would be dropped\n",
         new="        if False:\n",
         tests=("tests/coupons/test_check.py::test_an_ambiguous_csv_is_refused_not_read_one_way_silently",),
     ),
@@ -1108,5 +1108,13 @@ BREAKAGES = [
         old="        consumed = reader.line_num\n",
         new="        consumed += 1\n",
         tests=("tests/coupons/test_check.py::test_rows_are_named_by_their_file_line_after_a_value_on_two_lines",),
+    ),
+    Breakage(
+        id="cli-checks-no-operator-cap",
+        guarantee="Coupon QA: the command line checks what the page checks",
+        file="ticketing/coupons/report.py",
+        old="operator_max_payout=args.max_payout, ",
+        new="",
+        tests=("tests/coupons/test_check.py::test_command_line_checks_what_the_qa_page_checks_by_default",),
     ),
 ]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import sample_coupon, sample_file
+from ticketing.contract import wire
 from ticketing.coupons.check import Severity, check_coupon_data, check_file, event_margins
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -29,7 +30,7 @@ def found(report, where: str, field: str, text: str, severity=Severity.ERROR) ->
 @pytest.mark.parametrize(
     "where, field, text, severity",
     [
-        ("coupon", "currency", "'KSH' is not a 3-letter ISO 4217 code", Severity.ERROR),
+        ("coupon", "currency", '"KSH" is not a 3-letter ISO 4217 code', Severity.ERROR),
         ("coupon", "stake_rules", "min_stake 100 is above max_stake 50", Severity.ERROR),
         ("coupon", "fixed_stake", "fixed stake 500 is outside 100 to 50", Severity.ERROR),
         ("coupon", "max_payout", "max payout 10 is below the minimum stake 100", Severity.ERROR),
@@ -56,7 +57,7 @@ def test_broken_csv_sample_names_rows():
     report = report_of("broken_coupon.csv")
     assert found(report, "row 9 (event 600302)", "odds", "no odds for X")
     assert found(report, "row 10 (event 600302)", "kickoff", "not an ISO datetime")
-    assert found(report, "row 11", "id", "not a whole number: 'abc'")
+    assert found(report, "row 11", "id", 'not a whole number: "abc"')
     assert found(report, "row 11", "home/away", "Lyon cannot play itself")
     assert found(report, "row 11", "odds 1", "0.95 is not above 1.00")
     assert found(report, "row 11", "odds 2", "2.2222 has more than 2 decimals")
@@ -155,6 +156,7 @@ def test_not_a_coupon_file():
     assert report.errors[0].where == "file" and "not valid JSON" in report.errors[0].message
     report = check_file("x.csv", b"a,b\n1,2\n", ["KES"], NOW)
     assert "CSV columns missing" in report.errors[0].message
+    assert [p.message for p in check_file("empty.csv", b" \n", ["KES"], NOW).errors] == ["the file is empty"]
 
 
 def run_cli(*names: Path | str) -> subprocess.CompletedProcess:
@@ -211,7 +213,28 @@ def test_command_line_help_is_help_not_a_file_name():
     assert "usage: python -m ticketing.coupons.check" in shown.stdout and "cannot read" not in shown.stdout
 
 
+def test_command_line_checks_what_the_qa_page_checks_by_default(tmp_path):
+    """The page checks the operator's currency and cap; the command line checked neither unless told (a USD coupon
+    with a 500,000,000 cap: 0 errors there, 2 on the page)."""
+    raw = sample_coupon("good_coupon.json", NOW) | {"currency": "USD", "max_payout": "500000000"}
+    path = tmp_path / "usd_bigcap.json"
+    path.write_bytes(wire.dumps(raw))
+    checked = run_cli(path)
+    assert checked.returncode == 1 and "2 error(s)" in checked.stdout, checked.stdout
+    assert "the operator's currency is KES and its cap 100,000,000.00" in checked.stdout
+
+
 def test_command_line_checks_the_operator_currency_as_the_qa_page_does():
     checked = run_cli("--currency", "EUR", "samples/good_coupon.json")
     assert checked.returncode == 1 and "KES is not accepted by the operator (EUR)" in checked.stdout
     assert run_cli("--currency", "kes", "samples/good_coupon.json").returncode == 0
+
+
+def test_a_bad_value_is_quoted_as_the_file_wrote_it():
+    """Messages showed Python's spelling of a value: `Decimal('500101.0')`, `True`."""
+    raw = sample_coupon("good_coupon.json", NOW)
+    raw["events"][0]["id"] = D("500101.0")
+    raw["events"][1]["odds"]["101"] = True
+    report = check_coupon_data(raw, [], ["KES"], NOW)
+    messages = [p.message for p in report.errors]
+    assert "not a whole number: 500101.0" in messages and "not a number: true" in messages, messages

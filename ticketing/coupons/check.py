@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+import msgspec
 from pydantic import BaseModel, ValidationError
 
 from ticketing.contract import wire
@@ -166,6 +167,8 @@ def _utf8_text(content: bytes) -> str:
 
 
 def _read_csv(text: str) -> tuple[dict[str, Any], list[str]]:
+    if not text.strip():  # not eight "missing" columns: nothing is there at all
+        raise CouponFileError("the file is empty")
     header: dict[str, Any] = {}
     header_lines: dict[str, int] = {}
     body: list[tuple[int, str]] = []
@@ -218,7 +221,7 @@ def _csv_rows(body: list[tuple[int, str]]) -> tuple[list[dict[str, str]], list[s
             raise CouponFileError(
                 f"line {number}: {len(values) - len(columns)} value(s) beyond the {len(columns)} columns"
             )
-        rows.append(dict(zip(columns, values + [""] * (len(columns) - len(values)), strict=True)))
+        rows.append({column: values[i] if i < len(values) else "" for i, column in enumerate(columns)})
         places.append(f"row {number}")
     return rows, places
 
@@ -237,6 +240,15 @@ class _Collector:
         self.problems.append(Problem(severity=Severity.WARNING, where=where, field=field, message=message))
 
 
+def _shown(value: Any) -> str:
+    """A value as the file wrote it, not as Python prints it: `500101.0`, `true`, `"abc"` (not `Decimal('500101.0')`,
+    `True`, `'abc'`)."""
+    try:
+        return wire.dumps(value).decode()
+    except (TypeError, ValueError, msgspec.EncodeError):
+        return str(value)
+
+
 def _decimal(value: Any) -> Decimal | None:
     if value is None or isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
         return None
@@ -249,7 +261,7 @@ def _decimal(value: Any) -> Decimal | None:
 
 def _datetime(value: Any, zone: tzinfo) -> datetime:
     """The moment in UTC; a time without an offset is a time in `zone`. A ValueError says what is wrong with it."""
-    unreadable = ValueError(f"missing or not an ISO datetime: {value!r}")
+    unreadable = ValueError(f"missing or not an ISO datetime: {_shown(value)}")
     if not isinstance(value, str) or not value.strip():
         raise unreadable
     try:
@@ -261,7 +273,7 @@ def _datetime(value: Any, zone: tzinfo) -> datetime:
     except OverflowError:
         moment = None
     if moment is None or not EARLIEST <= moment <= LATEST:
-        raise ValueError(f"{value!r} is at the edge of the calendar: it cannot be shown in every time zone")
+        raise ValueError(f"{_shown(value)} is at the edge of the calendar: it cannot be shown in every time zone")
     return moment
 
 
@@ -293,7 +305,7 @@ def _amount(raw: dict, key: str, where: str, out: _Collector, required: bool) ->
         return None
     amount = _decimal(value)
     if amount is None:
-        out.error(where, key, f"not a number: {value!r}")
+        out.error(where, key, f"not a number: {_shown(value)}")
     elif amount <= 0:
         out.error(where, key, f"must be above 0, is {amount}")
     elif amount > MAX_AMOUNT:
@@ -325,14 +337,14 @@ def check_coupon_data(
     if not currency:
         out.error(here, "currency", "missing")
     elif len(currency) != 3 or not currency.isalpha() or not currency.isupper() or currency not in ISO_4217:
-        out.error(here, "currency", f"{currency!r} is not a 3-letter ISO 4217 code")
+        out.error(here, "currency", f"{_shown(currency)} is not a 3-letter ISO 4217 code")
     elif accepted and currency not in accepted:
         out.error(here, "currency", f"{currency} is not accepted by the operator ({', '.join(sorted(accepted))})")
 
     # Publishing puts a coupon on sale: a coupon file saying "draft", "resulted" or "final" would have been stored so
     # (a draft nobody could see or withdraw, a final coupon listed as closed before its deadline).
     if raw.get("status", CouponStatus.OPEN.value) != CouponStatus.OPEN.value:
-        out.error(here, "status", f'{raw.get("status")!r}: a coupon is published "open" (or without a status)')
+        out.error(here, "status", f'{_shown(raw.get("status"))}: a coupon is published "open" (or without a status)')
     try:
         closes_at = _datetime(raw.get("closes_at"), zone)
     except ValueError as problem:
@@ -393,7 +405,9 @@ def _check_settlement_rules(raw: dict, events: int, max_payout: Decimal | None, 
     if "max_void_events" in raw and (
         isinstance(max_void, bool) or not isinstance(max_void, int) or not 0 <= max_void <= max(events, 0)
     ):
-        out.error(here, "max_void_events", f"must be a whole number from 0 to the {events} events, is {max_void!r}")
+        out.error(
+            here, "max_void_events", f"must be a whole number from 0 to the {events} events, is {_shown(max_void)}"
+        )
     prizes = raw.get("bonus_prizes") or {}
     if not isinstance(prizes, dict):
         out.error(here, "bonus_prizes", 'must map a number of correct picks to a prize: {"16": 1000}')
@@ -439,7 +453,7 @@ def _check_events(
             try:
                 parsed_id = int(str(event_id).strip())
             except ValueError:
-                out.error(place, "id", f"not a whole number: {event_id!r}")
+                out.error(place, "id", f"not a whole number: {_shown(event_id)}")
             if parsed_id is not None and not 1 <= parsed_id <= MAX_ID:
                 out.error(place, "id", f"event id {parsed_id} is outside 1 to {MAX_ID}")
                 parsed_id = None
@@ -495,7 +509,7 @@ def _check_odds(odds: Any, place: str, out: _Collector) -> None:
         label = f"odds {PICK_LABELS[bet]}"
         value = _decimal(present[str(bet)])
         if value is None:
-            out.error(place, label, f"not a number: {present[str(bet)]!r}")
+            out.error(place, label, f"not a number: {_shown(present[str(bet)])}")
         elif value <= 1:
             out.error(place, label, f"{value} is not above 1.00")
         elif value > MAX_ODDS:

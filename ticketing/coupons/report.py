@@ -24,7 +24,9 @@ from ticketing.contract import wire
 from ticketing.contract.models import BET_IDS, DEFAULT_TIMEZONE, PICK_LABELS, Coupon, Money
 from ticketing.contract.money import round_odds
 from ticketing.coupons.check import CheckReport, Problem, Severity, check_file, local_time
+from ticketing.demo.data import DEMO_CURRENCY
 from ticketing.selling.pricing import TaxProfile, price_ticket
+from ticketing.settings import Settings
 
 PERCENT = Decimal("0.01")
 
@@ -241,7 +243,16 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="CODE",
-        help="the operator's currency (repeatable): a coupon in another one is an error, as on the QA page",
+        help=f"the operator's currency (repeatable; default {DEMO_CURRENCY}, this install's operator): a coupon in "
+        "another one is an error, as on the QA page",
+    )
+    parser.add_argument(
+        "--max-payout",
+        type=Decimal,
+        default=Settings.from_env().max_payout,
+        metavar="AMOUNT",
+        help="the operator's cap on a ticket's payout (default: TICKETING_MAX_PAYOUT, else %(default)s): a coupon's "
+        "own cap above it is an error, as on the QA page",
     )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON report per file, as a list")
@@ -261,9 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown time zone: {args.timezone}", file=sys.stderr)
         return 2
     now = datetime.now(UTC)
+    currencies = [c.upper() for c in args.currency] or [DEMO_CURRENCY]
     plain = not (args.json or args.markdown)
     if plain:
-        print(f"Times without an offset are read as {zone.key}.")
+        print(
+            f"Times without an offset are read as {zone.key}; the operator's currency is {', '.join(currencies)} "
+            f"and its cap {args.max_payout:,.2f} (--currency, --max-payout)."
+        )
     worst = 0
     reports = []
     for path in args.files:
@@ -276,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             worst, text = 2, f"{path}: {message}"
         else:
-            check = check_file(path, content, [c.upper() for c in args.currency], now, zone=zone)
+            check = check_file(path, content, currencies, now, operator_max_payout=args.max_payout, zone=zone)
             worst, text = max(worst, 1 if check.errors else 0), check.text()
         reports.append(build_report(check, zone, now, TaxProfile()))
         if plain:
