@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
@@ -127,7 +128,8 @@ def current_round(conn: Connection) -> DemoRound | None:
 
 
 def start_round(conn: Connection, calls: AfterSaleCalls, seed: int, minutes: float, automatic: bool) -> DemoRound:
-    raw = demo_round_coupon(utc_now(), seed, closes_in=timedelta(minutes=minutes))
+    zone = ZoneInfo(conn.profile().timezone)
+    raw = demo_round_coupon(utc_now(), seed, closes_in=timedelta(minutes=minutes), zone=zone)
     coupon = calls.publish_coupon(raw)
     round_ = DemoRound(calls, coupon, seed, automatic)
     with _lock:
@@ -155,8 +157,23 @@ def _use_drawn(round_: DemoRound) -> None:
     state.setdefault("results_edits", {})[round_.coupon.id] = dict(round_.drawn)
 
 
+def _settled_words(calls: AfterSaleCalls, coupon: Coupon, at_settlement: SettlementSummary) -> str:
+    """The round as it stands now: a correction on the Results page changes its results and its winners."""
+    try:
+        summary = calls.settlement(coupon.id)
+    except TicketingError:
+        summary = at_settlement
+    drawn = result_string([summary.results.get(event.id) for event in coupon.events])
+    bonus = sum(summary.bonus_winners.values())
+    to_pay = "Pay them on the Pay out page." if summary.winners or bonus else "Nobody to pay."
+    return (
+        f"**{md_escape(coupon.id)}** settled (`{drawn}`): {summary.winners} winner(s), {bonus} bonus winner(s). "
+        + to_pay
+    )
+
+
 @st.fragment(run_every=2)
-def _live_status(conn: Connection) -> None:
+def _live_status(conn: Connection, calls: AfterSaleCalls) -> None:
     round_ = current_round(conn)
     if round_ is None:
         return
@@ -175,11 +192,7 @@ def _live_status(conn: Connection) -> None:
     elif round_.phase == Phase.DRAWN:
         st.markdown(f"**{md_escape(coupon.id)}**: matches played, results drawn `{round_.drawn_string}`")
     elif round_.phase == Phase.SETTLED:
-        summary = round_.summary
-        st.markdown(
-            f"**{md_escape(coupon.id)}** settled (`{round_.drawn_string}`): {summary.winners} winner(s), "
-            f"{sum(summary.bonus_winners.values())} bonus winner(s). Pay them on the Pay out page."
-        )
+        st.markdown(_settled_words(calls, coupon, round_.summary))
     else:
         st.error(f"The demo round stopped: {md_escape(round_.error or 'unknown error')}")
     # A new phase changes the rest of the page (the coupon appears for results, a settlement): rerun it all.
@@ -198,7 +211,7 @@ def demo_round_panel(conn: Connection, calls: AfterSaleCalls) -> None:
     round_ = current_round(conn)
     running = round_ is not None and round_.phase in (Phase.SELLING, Phase.PLAYING)
     with st.expander("Demo round: sell, results, settlement and pay out in five minutes", expanded=round_ is not None):
-        _live_status(conn)
+        _live_status(conn, calls)
         if round_ is not None and round_.phase == Phase.DRAWN:
             st.button(
                 "Use the drawn results",

@@ -1117,4 +1117,24 @@ BREAKAGES = [
         new="",
         tests=("tests/coupons/test_check.py::test_command_line_checks_what_the_qa_page_checks_by_default",),
     ),
+    Breakage(
+        id="demo-panel-tells-the-first-settlement",
+        guarantee="a demo round from sale to payout: the panel tells the round as it stands after a correction",
+        file="terminal_ui/demo_round.py",
+        old="        summary = calls.settlement(coupon.id)\n",
+        new="        summary = at_settlement\n",
+        tests=(
+            "tests/test_counter_and_demo_round.py::test_the_demo_panel_tells_the_round_as_corrected_not_as_first_settled",
+        ),
+    ),
+    Breakage(
+        id="demo-coupon-named-in-utc",
+        guarantee="data that looks real: the demo round is named by its deadline in the operator's zone",
+        file="ticketing/demo/round.py",
+        old="    local = closes_at.astimezone(zone)\n",
+        new="    local = closes_at\n",
+        tests=(
+            "tests/test_counter_and_demo_round.py::test_the_demo_coupon_is_named_by_its_deadline_in_the_operators_zone",
+        ),
+    ),
 ]

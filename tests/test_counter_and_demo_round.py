@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from terminal_ui.after_sale import AfterSaleCalls
-from terminal_ui.demo_round import DemoRound, Phase
+from terminal_ui.demo_round import DemoRound, Phase, _settled_words
 from tests.support import SITE_ADMIN, SITE_TILL, sample_request, till_of
 from ticketing.access.acting import ActingEngine
 from ticketing.contract.models import BETS_BY_LABEL, Coupon, EventResult, TicketQuery
@@ -63,6 +63,13 @@ def test_the_demo_coupon_passes_the_coupon_check_and_closes_when_asked():
     assert demo_round_coupon(NOW, seed=8)["events"] != raw["events"]
 
 
+def test_the_demo_coupon_is_named_by_its_deadline_in_the_operators_zone():
+    """Named "Demo round 09:37" (UTC) on screens that said it closes at 12:37 (Nairobi)."""
+    raw = demo_round_coupon(NOW, seed=7, closes_in=timedelta(minutes=3), zone=ZONE)
+    assert (raw["id"], raw["name"]) == ("DEMO-0501-150300", "Demo round 15:03")
+    assert raw["closes_at"] == "2030-05-01T12:03:00+00:00"
+
+
 def test_results_are_drawn_with_the_odds_chances_and_the_same_seed_draws_the_same():
     raw = demo_round_coupon(NOW, seed=1, events=1)
     raw["events"][0]["odds"] = {"101": "1.25", "102": "5.00", "103": "10.00"}
@@ -102,6 +109,25 @@ def test_a_demo_round_moves_its_odds_until_the_deadline_then_plays_every_match_a
     summary = engine.settlement(SITE_ADMIN, coupon.id)
     assert summary.status == "resulted" and summary.results == draw_results(closed, 3)
     assert engine.get_ticket(SITE_TILL, ticket.code).settlement is not None
+
+
+def test_the_demo_panel_tells_the_round_as_corrected_not_as_first_settled(engine):
+    """After a correction on the Results page made a winner, the panel still said "0 winner(s)" with the first
+    results, and "Pay them" when there was nobody to pay."""
+    round_, coupon = demo_round(engine, automatic=True)
+    engine.open_shift(till_of(TILL), D("0"))
+    engine.create_ticket(till_of(TILL), sample_request(coupon_id=coupon.id, stake="10", bets=[102] * 6))
+    closes_at = coupon.closes_at
+    engine.clock = lambda: closes_at + timedelta(seconds=1)
+    while round_.step() is not None:
+        pass
+    calls = AfterSaleCalls(ActingEngine(engine, till_of(TILL)), TILL, ActingEngine(engine, SITE_ADMIN))
+    assert engine.settlement(SITE_ADMIN, coupon.id).winners == 0  # seed 3 draws no six draws
+    assert _settled_words(calls, coupon, round_.summary).endswith("0 winner(s), 0 bonus winner(s). Nobody to pay.")
+    for event in coupon.events:
+        engine.enter_result(SITE_ADMIN, coupon.id, event.id, X)
+    shown = _settled_words(calls, coupon, round_.summary)
+    assert f"settled (`{'X' * 6}`): 1 winner(s)" in shown and shown.endswith("Pay them on the Pay out page.")
 
 
 def test_a_demo_round_played_by_hand_draws_the_results_and_enters_none(engine):

@@ -7,7 +7,7 @@ plays the same way on the day.
 """
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from ticketing.contract.models import BET_AWAY, BET_DRAW, BET_HOME, Coupon, EventResult
@@ -19,16 +19,20 @@ FIRST_EVENT_ID = 880001
 RESULT_OF_BET = {BET_HOME: EventResult.HOME, BET_DRAW: EventResult.DRAW, BET_AWAY: EventResult.AWAY}
 
 
-def demo_round_coupon(now: datetime, seed: int, events: int = DEMO_EVENTS, closes_in: timedelta = CLOSES_IN) -> dict:
-    """The coupon in the engine's JSON format (what `publish_coupon` takes), closing `closes_in` after `now`.
+def demo_round_coupon(
+    now: datetime, seed: int, events: int = DEMO_EVENTS, closes_in: timedelta = CLOSES_IN, zone: tzinfo = UTC
+) -> dict:
+    """The coupon in the engine's JSON format (what `publish_coupon` takes), closing `closes_in` after `now`; its id
+    and name tell the deadline in `zone` (the operator's), as every screen tells it.
 
     One correct pick short of all pays a bonus prize, so the settlement shows a bonus tier as well as winners."""
     rng = random.Random(seed)
     closes_at = (now + closes_in).replace(microsecond=0)
+    local = closes_at.astimezone(zone)
     fixtures = rng.sample(FIXTURES, events)
     return {
-        "id": f"DEMO-{closes_at:%m%d-%H%M%S}",
-        "name": f"Demo round {closes_at:%H:%M}",
+        "id": f"DEMO-{local:%m%d-%H%M%S}",
+        "name": f"Demo round {local:%H:%M}",
         "currency": DEMO_CURRENCY,
         "closes_at": closes_at.isoformat(),
         "stake_rules": {"min_stake": "10.00", "max_stake": "1000.00"},
