@@ -1137,4 +1137,12 @@ BREAKAGES = [
             "tests/test_counter_and_demo_round.py::test_the_demo_coupon_is_named_by_its_deadline_in_the_operators_zone",
         ),
     ),
+    Breakage(
+        id="messages-carry-control-characters",
+        guarantee="no input anyone sends acts on a log or a screen: what a message quotes is escaped",
+        file="ticketing/contract/errors.py",
+        old="        self.message = visible(message or self.default_message)\n",
+        new="        self.message = message or self.default_message\n",
+        tests=(f"{HOSTILE}::test_a_reference_with_control_characters_is_quoted_escaped_in_the_message",),
+    ),
 ]

@@ -397,3 +397,12 @@ def test_a_coupon_stored_without_a_cap_sells_capped_at_the_operators(engine):
         engine.store.save_coupon(conn, coupon.model_copy(update={"max_payout": None, "events": huge}), "site")
     ticket = engine.create_ticket(SITE_TILL, sample_request(bets=[101] * len(huge), stake="1000"))
     assert ticket.payout == engine.operator_profile(SITE_TILL).max_payout == DEFAULT_MAX_PAYOUT
+
+
+def test_a_reference_with_control_characters_is_quoted_escaped_in_the_message(api):
+    """`POST /be/tickets/%00%E2%80%AE.../payout` answered `Ticket \\u0000\\u202e... not found` with the characters
+    themselves in the message: a NUL for a log, a right-to-left override for a screen."""
+    response = api.request("POST", "/be/tickets/%00%E2%80%AEabc/payout")
+    body = response.json()
+    assert response.status_code in (404, 422), body
+    assert "\x00" not in body["message"] and "\u202e" not in body["message"]

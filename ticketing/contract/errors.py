@@ -4,7 +4,17 @@ The same classes are raised by the in-process engine and re-raised by `ticketing
 error response, so a terminal handles both engines alike. The full table is in the README.
 """
 
+import re
 from typing import Any, ClassVar
+
+_UNSEEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
+"""Control, direction and invisible characters: a message quotes what a client sent (a ticket reference, an id)."""
+
+
+def visible(text: str) -> str:
+    """`text` with each character of `_UNSEEN` written as its escape (`\\u202e`): what a client sent is shown, never
+    handed on to act on a log line or a screen (a right-to-left override turned a 404's message around)."""
+    return _UNSEEN.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 class TicketingError(Exception):
@@ -15,7 +25,7 @@ class TicketingError(Exception):
     default_message: ClassVar[str] = "Internal error"
 
     def __init__(self, message: str | None = None, **details: Any):
-        self.message = message or self.default_message
+        self.message = visible(message or self.default_message)
         self.details = details
         super().__init__(self.message)
 
