@@ -22,7 +22,7 @@ from terminal_ui.receipt import receipt_html, show_receipt
 from terminal_ui.roles import admin_sign_in
 from terminal_ui.text import md_escape
 from ticketing.contract import wire
-from ticketing.contract.errors import CouponMissing, TicketingError
+from ticketing.contract.errors import CouponMissing, OddsChanged, TicketingError
 from ticketing.contract.models import (
     BET_IDS,
     PICK_LABELS,
@@ -89,6 +89,27 @@ def remember_seen_odds(sandbox: Sandbox) -> None:
     state.qa_seen = {"coupon_id": sandbox.coupon.id, "odds": {e.id: dict(e.odds) for e in sandbox.coupon.events}}
 
 
+def odds_changed_words(coupon: Coupon, moved: OddsChanged, seen: dict[int, dict[int, Decimal]]) -> str:
+    """Which picks moved, from what to what; the 'player' has now seen the new odds, so the same picks sold again
+    are sold at them (as a cashier's Accept at the till), without typing the picks anew."""
+    numbers = {event.id: number for number, event in enumerate(coupon.events, start=1)}
+    changes = []
+    for pick in moved.details.get("events", []):
+        seen.setdefault(pick["id"], dict(coupon.event(pick["id"]).odds))[pick["bet"]] = Decimal(
+            str(pick["current_odds"])
+        )
+        changes.append(
+            f"event {numbers.get(pick['id'], pick['id'])} {PICK_LABELS[pick['bet']]} "
+            f"{Decimal(str(pick['odds'])):.2f} → {Decimal(str(pick['current_odds'])):.2f}"
+        )
+    state.qa_seen = {"coupon_id": coupon.id, "odds": seen}
+    return (
+        f"Test sale refused ({moved.code}): the odds moved beyond the tolerance since the picks were typed: "
+        + "; ".join(changes)
+        + ". Sell again to sell at the new odds."
+    )
+
+
 def sell_test_ticket(service: Service, sandbox: Sandbox) -> None:
     coupon = sandbox.coupon
     try:
@@ -102,13 +123,15 @@ def sell_test_ticket(service: Service, sandbox: Sandbox) -> None:
         _outcome(coupon.id, "error", "Stake and odds tolerance are amounts, such as 50 or 0.10")
         return
     seen = state.get("qa_seen") or {}
-    odds = seen["odds"] if seen.get("coupon_id") == coupon.id else {}
+    odds = dict(seen["odds"]) if seen.get("coupon_id") == coupon.id else {}
     events = [
         PickedEvent(id=event.id, bet=picks[event.id], odds=odds.get(event.id, event.odds)[picks[event.id]])
         for event in coupon.events
     ]
     try:
         ticket = service.sell_test_ticket(coupon.id, SandboxSale(stake=stake, odds_diff=odds_diff, events=events))
+    except OddsChanged as moved:
+        _outcome(coupon.id, "error", odds_changed_words(coupon, moved, odds))
     except TicketingError as refused:
         _outcome(coupon.id, "error", f"Test sale refused ({refused.code}): {refused.message}")
     except ValueError as invalid:

@@ -1145,4 +1145,14 @@ BREAKAGES = [
         new="        self.message = message or self.default_message\n",
         tests=(f"{HOSTILE}::test_a_reference_with_control_characters_is_quoted_escaped_in_the_message",),
     ),
+    Breakage(
+        id="sandbox-keeps-the-old-odds-after-a-refusal",
+        guarantee="Coupon QA: try it end to end (a refusal for moved odds names them; selling again sells at them)",
+        file="terminal_ui/coupon_qa.py",
+        old='    state.qa_seen = {"coupon_id": coupon.id, "odds": seen}\n',
+        new="",
+        tests=(
+            "tests/coupons/test_qa_page.py::test_a_test_sale_refused_for_moved_odds_names_them_and_sells_at_them_when_sold_again",
+        ),
+    ),
 ]

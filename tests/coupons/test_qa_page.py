@@ -171,3 +171,19 @@ def test_a_saved_draft_is_picked_from_the_list_without_breaking_the_app(shop):
     # The entry script, which finds the slip on every run in the server, does not run again under AppTest: the
     # slip is checked where it lives.
     assert isinstance(fresh.session_state["draft"], Draft)
+
+
+def test_a_test_sale_refused_for_moved_odds_names_them_and_sells_at_them_when_sold_again(shop):
+    """It said only "Test sale refused (102): Odds changed", and selling again kept being refused until the picks
+    were typed anew."""
+    at = signed_in(qa_page("good_coupon.csv"))
+    click(at, "save_draft")
+    at.text_input(key="qa_picks").input("1111111").run()
+    first = at.selectbox(key="qa_move_event").options[0]
+    at.selectbox(key="qa_move_event").select(first)
+    at.text_input(key="qa_move_odds").input("9.99 - -").run()
+    click(at, "qa_move", "qa_sell")
+    refused = shown(at, "error").replace("\\", "")  # the page escapes Markdown
+    assert "event 1 1 2.05 → 9.99" in refused and "Sell again to sell at the new odds" in refused
+    click(at, "qa_sell")
+    assert "Test ticket" in shown(at) and "sold" in shown(at)
