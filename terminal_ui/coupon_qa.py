@@ -93,6 +93,7 @@ def odds_changed_words(coupon: Coupon, moved: OddsChanged, seen: dict[int, dict[
     """Which picks moved, from what to what; the 'player' has now seen the new odds, so the same picks sold again
     are sold at them (as a cashier's Accept at the till), without typing the picks anew."""
     numbers = {event.id: number for number, event in enumerate(coupon.events, start=1)}
+    seen = {event_id: dict(odds) for event_id, odds in seen.items()}
     changes = []
     for pick in moved.details.get("events", []):
         seen.setdefault(pick["id"], dict(coupon.event(pick["id"]).odds))[pick["bet"]] = Decimal(
