@@ -1155,4 +1155,20 @@ BREAKAGES = [
             "tests/coupons/test_qa_page.py::test_a_test_sale_refused_for_moved_odds_names_them_and_sells_at_them_when_sold_again",
         ),
     ),
+    Breakage(
+        id="model-checked-only-when-nothing-else-is-wrong",
+        guarantee="Coupon QA shows every problem of a file at once",
+        file="ticketing/coupons/check.py",
+        old="    coupon = _model_check(raw, events, event_places, zone, out)\n",
+        new="    coupon = _model_check(raw, events, event_places, zone, out) if not out.problems else None\n",
+        tests=("tests/coupons/test_check.py::test_every_problem_of_a_file_is_listed_at_once_in_plain_words",),
+    ),
+    Breakage(
+        id="misspelt-fields-dropped",
+        guarantee="Coupon QA never reads a file one way silently: a field the coupon does not have is an error",
+        file="ticketing/coupons/check.py",
+        old="        if key not in known:\n",
+        new="        if False:\n",
+        tests=("tests/coupons/test_check.py::test_every_problem_of_a_file_is_listed_at_once_in_plain_words",),
+    ),
 ]

@@ -238,3 +238,20 @@ def test_a_bad_value_is_quoted_as_the_file_wrote_it():
     report = check_coupon_data(raw, [], ["KES"], NOW)
     messages = [p.message for p in report.errors]
     assert "not a whole number: 500101.0" in messages and "not a number: true" in messages, messages
+
+
+def test_every_problem_of_a_file_is_listed_at_once_in_plain_words():
+    """An id with a space and a name that was a list showed only once the odds were fixed, in the validation
+    library's words ("String should match pattern ..."); misspelt fields were dropped without a word."""
+    raw = sample_coupon("good_coupon.json", NOW)
+    raw |= {"id": "JP 2099/20", "name": ["x"], "bonus_prize": {"12": 100}}
+    raw["stake_rules"]["fixed_stak"] = 100
+    raw["events"][0]["odds"]["101"] = "0.95"
+    raw["events"][1]["home"] = 7
+    first, second = raw["events"][0]["id"], raw["events"][1]["id"]
+    shown = {(p.where, p.field, p.message) for p in check_coupon_data(raw, [], ["KES"], NOW).errors}
+    assert ("coupon", "id", '"JP 2099/20": letters, digits, - and _ only') in shown
+    assert ("coupon", "name", "must be text") in shown
+    assert any(where == f"event #1 (event {first})" and "0.95" in message for where, _f, message in shown)
+    assert (f"event #2 (event {second})", "home", "must be text") in shown
+    assert {("coupon", "bonus_prize"), ("coupon", "fixed_stak")} <= {(where, field) for where, field, _m in shown}
