@@ -158,14 +158,13 @@ def _utf8_text(content: bytes) -> str:
     """A CSV file's text, read as UTF-8 (a byte-order mark allowed): another encoding is refused by name, never read
     with replacement characters (a Latin-1 "Atlético" passed the check as "Atl�tico")."""
     if content.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise CouponFileError("the file is UTF-16 text: save it as UTF-8 (CSV UTF-8 in a spreadsheet)")
+        raise CouponFileError("the file is UTF-16 text: save it as UTF-8")
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = content[: error.start].count(b"\n") + 1
         raise CouponFileError(
-            f"line {line}: byte 0x{content[error.start]:02X} is not UTF-8 text (Latin-1 or Windows-1252?): save the "
-            "file as UTF-8 (CSV UTF-8 in a spreadsheet)"
+            f"line {line}: byte 0x{content[error.start]:02X} is not UTF-8 text (Latin-1?): save the file as UTF-8"
         ) from None
 
 
