@@ -163,7 +163,7 @@ BREAKAGES = [
         file="ticketing/selling/queries.py",
         old="str(SELECT_COUPON_WITH_EVENTS_FOR_SHARE.compile(dialect=PG_DIALECT))\n",
         new="str(SELECT_COUPON_WITH_EVENTS_FOR_SHARE.compile(dialect=PG_DIALECT))"
-        ".removesuffix(' FOR SHARE OF coupon_events')\n",
+        ".removesuffix(' FOR SHARE OF coupons, coupon_events')\n",
         tests=(f"{DURABLE}::test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit",),
         needs_postgres=True,
     ),
