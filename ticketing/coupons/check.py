@@ -411,7 +411,7 @@ def _model_check(raw: dict, events: list, places: list[str], zone: tzinfo, out: 
             if _said(where, field) not in said:
                 out.error(where, field, _model_words(error))
         return None
-    return None if out.problems and any(p.severity == Severity.ERROR for p in out.problems) else coupon
+    return None if any(p.severity == Severity.ERROR for p in out.problems) else coupon
 
 
 def _said(where: str, field: str) -> tuple[str, str]:
