@@ -36,6 +36,7 @@ PAGES = "tests/test_ticket_pages.py"
 PAM_SALES = "tests/wallets/test_pam_sales.py"
 PAM_SETTLE = "tests/wallets/test_pam_settlement.py"
 SALE_PROCESS = "tests/test_sale_process.py"
+SHARED_WRITER = "tests/test_shared_sale_writer.py"
 RACES = "tests/test_after_sale_races.py"
 
 BREAKAGES = [
@@ -1170,5 +1171,40 @@ BREAKAGES = [
         old="        if key not in known:\n",
         new="        if False:\n",
         tests=("tests/coupons/test_check.py::test_every_problem_of_a_file_is_listed_at_once_in_plain_words",),
+    ),
+    Breakage(
+        id="workers-ignore-the-shared-sale-writer",
+        guarantee="ticketing.serve: one sale writer for all its workers",
+        file="ticketing/selling/shared_sale_writer.py",
+        old="    shared = os.environ.get(SOCKET_ENV)\n",
+        new="    shared = None\n",
+        tests=(
+            f"{SHARED_WRITER}::test_the_writer_and_its_socket_end_with_the_server",
+            f"{SHARED_WRITER}::test_two_workers_write_their_sales_through_one_writer",
+        ),
+    ),
+    Breakage(
+        id="shared-sale-writer-serves-any-user",
+        guarantee="least privilege: the sale writer's socket answers its own server's user only",
+        file="ticketing/selling/shared_sale_writer.py",
+        old="    if not same_user(connection):\n",
+        new="    if False:\n",
+        tests=(f"{SHARED_WRITER}::test_a_connection_from_another_user_is_closed_unread",),
+    ),
+    Breakage(
+        id="shared-sale-writer-sells-for-a-dead-worker",
+        guarantee="shared sale writer: what a worker that died left unanswered is not sold",
+        file="ticketing/selling/shared_sale_writer.py",
+        old="    gone = {connection for connection, _order in batch if peer_gone(connection)}\n",
+        new="    gone = set()\n",
+        tests=(f"{SHARED_WRITER}::test_the_sales_of_a_worker_that_went_away_are_not_made",),
+    ),
+    Breakage(
+        id="serve-leaves-the-writer-on-sigterm",
+        guarantee="shared sale writer: it ends after its server's workers, and its socket's folder is removed",
+        file="ticketing/serve.py",
+        old="    signal.signal(signal.SIGTERM, _stopped)\n",
+        new="",
+        tests=(f"{SHARED_WRITER}::test_the_writer_and_its_socket_end_with_the_server",),
     ),
 ]

@@ -61,6 +61,11 @@ def stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
         process.wait()
 
 
+def _server_module(app: str, workers: int) -> list[str]:
+    """Several workers run as the README runs them, under `ticketing.serve` with its one sale writer for all."""
+    return ["ticketing.serve", "--app", app] if workers > 1 else ["uvicorn", app]
+
+
 @contextmanager
 def engine_server(
     database: Path | str,
@@ -71,15 +76,16 @@ def engine_server(
     app: str = "ticketing.api:app",
     command: list[str] | None = None,
 ):
-    """`uvicorn ticketing.api:app` on a free port; yields its base URL and process. With several workers the odds
-    simulator runs as its own process (`python -m ticketing.odds.feed`), as the README says to run it. `app` names
-    another module that wraps the same app (a test's fault injection); `command` replaces
-    `python -m uvicorn {app} --host 127.0.0.1` (it is given `--port` and `--workers`)."""
+    """`uvicorn ticketing.api:app` on a free port (`python -m ticketing.serve` with several workers); yields its base
+    URL and process. With several workers the odds simulator runs as its own process (`python -m
+    ticketing.odds.feed`), as the README says to run it. `app` names another module that wraps the same app (a
+    test's fault injection); `command` replaces `python -m uvicorn {app} --host 127.0.0.1` (it is given `--port` and
+    `--workers`)."""
     port = free_port()
     in_process = simulator and workers == 1
     env = {"TICKETING_DB": str(database), "TICKETING_SIMULATOR": "on" if in_process else "off", **(extra_env or {})}
     command = [
-        *(command or [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1"]),
+        *(command or [sys.executable, "-m", *_server_module(app, workers), "--host", "127.0.0.1"]),
         "--port",
         str(port),
         "--workers",

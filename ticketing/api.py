@@ -47,7 +47,7 @@ from ticketing.coupons.routes import coupons_router
 from ticketing.embedded import open_engine, start_simulator
 from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
 from ticketing.selling.http import SALE_PATH, SaleLane, SaleRoute, sell_ticket
-from ticketing.selling.sale_process import SaleProcess, writes_sales_in_a_process
+from ticketing.selling.shared_sale_writer import sale_writer
 from ticketing.settings import Settings
 from ticketing.settlement.routes import after_sale_router
 from ticketing.shifts.routes import shifts_router
@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         config = settings or Settings.from_env()
         # Forked first: the child must not inherit the engine's connections and threads.
-        app.state.sale_process = await SaleProcess.start(config) if writes_sales_in_a_process(config) else None
+        app.state.sale_process = await sale_writer(config)
         try:
             engine = open_engine(config)
         except BaseException:

@@ -13,13 +13,18 @@ ever. This runs the same app under uvicorn with limits (README "Configuration"):
 uvicorn's httptools parser, the fast one used here, has neither the head limit nor the deadline, so
 `ShopHttpProtocol` adds both and the connection limit's answer; all three answer with the `{code, message}` body
 of every other error, and `Connection: close`. What still needs a reverse proxy in front is in the README.
+
+It also starts the server's one sale writer, shared by all its workers (`selling/shared_sale_writer.py`), before
+uvicorn starts them.
 """
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import os
-from typing import Any
+import signal
+from typing import Any, NoReturn
 
 import uvicorn
 from pydantic import BaseModel, Field
@@ -27,6 +32,11 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ticketing.contract import wire
 from ticketing.contract.errors import RequestHeadTooLarge, RequestTooSlow, ServerBusy, TicketingError
+from ticketing.selling.sale_process import writes_sales_in_a_process
+from ticketing.selling.shared_sale_writer import shared_sale_writer
+from ticketing.settings import Settings
+
+APP = "ticketing.api:app"
 
 
 class ServerLimits(BaseModel):
@@ -185,9 +195,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve the shop's network")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="several need PostgreSQL (TICKETING_DB)")
+    parser.add_argument("--app", default=APP, help=f"the ASGI app, module:attribute (default {APP}; benchmarks)")
     args = parser.parse_args(argv)
     limits()  # a bad setting stops the server here, not at its first connection
-    uvicorn.run("ticketing.api:app", host=args.host, port=args.port, workers=args.workers, **uvicorn_options())
+    settings = Settings.from_env()
+    # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again: as exceptions, they let the
+    # shared sale writer be stopped and its socket's folder removed after the workers.
+    signal.signal(signal.SIGTERM, _stopped)
+    writer = shared_sale_writer(settings, args.app) if writes_sales_in_a_process(settings) else contextlib.nullcontext()
+    try:
+        with writer:
+            uvicorn.run(args.app, host=args.host, port=args.port, workers=args.workers, **uvicorn_options())
+    except KeyboardInterrupt:
+        raise SystemExit(128 + signal.SIGINT) from None
+
+
+def _stopped(signum: int, _frame: Any) -> NoReturn:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

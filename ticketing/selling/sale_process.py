@@ -26,6 +26,7 @@ import signal
 import socket
 import struct
 from collections import deque
+from collections.abc import Callable
 from typing import NoReturn
 
 import msgspec
@@ -79,7 +80,7 @@ class SaleAnswer(msgspec.Struct, array_like=True):
         return Response(self.body, self.status, media_type="application/json")
 
 
-class _Messages:
+class Messages:
     """Messages of one type out of a byte stream that may cut them anywhere."""
 
     def __init__(self, kind: type):
@@ -104,7 +105,7 @@ class _Messages:
 _ENCODER = msgspec.msgpack.Encoder()
 
 
-def _message(value: msgspec.Struct) -> bytes:
+def framed(value: msgspec.Struct) -> bytes:
     encoded = _ENCODER.encode(value)
     return LENGTH.pack(len(encoded)) + encoded
 
@@ -123,11 +124,11 @@ class SaleProcess(asyncio.Protocol):
     """The child that writes sales, as the HTTP process's event loop sees it: sales sent in order, answered in
     order."""
 
-    def __init__(self, pid: int):
+    def __init__(self, pid: int | None):
         self.pid = pid
         self.alive = True
         self._waiting: deque[asyncio.Future] = deque()
-        self._answers = _Messages(SaleAnswer)
+        self._answers = Messages(SaleAnswer)
         self._transport: asyncio.Transport | None = None
 
     @classmethod
@@ -142,6 +143,12 @@ class SaleProcess(asyncio.Protocol):
         _transport, process = await asyncio.get_running_loop().create_unix_connection(lambda: cls(pid), sock=ours)
         return process
 
+    @classmethod
+    async def connect(cls, path: str) -> "SaleProcess":
+        """The server's one writer for all its workers (`shared_sale_writer.py`), at `path`."""
+        _transport, process = await asyncio.get_running_loop().create_unix_connection(lambda: cls(None), path=path)
+        return process
+
     def sell(self, caller: Caller, idempotency_key: str | None, body: bytes) -> asyncio.Future:
         """The sale's `SaleAnswer`, once the child has written it (or refused it, or `DELEGATED` it)."""
         future = asyncio.get_running_loop().create_future()
@@ -149,16 +156,19 @@ class SaleProcess(asyncio.Protocol):
         order = SaleOrder(
             actor.operator, actor.role.value, actor.key_id, signed.signature, signed.expires, idempotency_key, body
         )
-        message = _message(order)  # before the future is queued: a sale that could not be sent takes no answer
+        message = framed(order)  # before the future is queued: a sale that could not be sent takes no answer
         self._waiting.append(future)
         self._transport.write(message)
         return future
 
     async def stop(self) -> None:
-        """Lets the child finish what it was sent, then waits for it to end (killed if it does not)."""
+        """Lets the child finish what it was sent, then waits for it to end (killed if it does not). A shared writer
+        is its server's to stop: this worker only closes its connection."""
         self.alive = False
         if self._transport is not None:
             self._transport.close()
+        if self.pid is None:
+            return
         ended = asyncio.ensure_future(asyncio.to_thread(os.waitpid, self.pid, 0))
         try:
             await asyncio.wait_for(asyncio.shield(ended), STOP_SECONDS)
@@ -199,36 +209,41 @@ class SaleProcess(asyncio.Protocol):
 
 
 def _child(sock: socket.socket, settings: Settings) -> NoReturn:
-    status = 1
     parent = os.getppid()
+    run_writer_process(lambda: write_sales_forever(sock, sale_engine(settings), parent), "The sale writer process")
+
+
+def run_writer_process(write: Callable[[], None], name: str) -> NoReturn:
+    """A forked writer's life: `write` until it returns, then the process ends (never back into its parent's code)."""
+    status = 1
     try:
         # The HTTP process's signal handling is not ours. Ctrl+C or a SIGTERM to the whole group (systemd, a process
         # supervisor) stops the HTTP process gracefully: it answers what is in flight, then closes the socket, and
-        # the child ends after the batch in hand. So the child waits for that, or for `stop`'s SIGKILL after 10 s.
+        # the writer ends after the batch in hand. So the writer waits for that, or for the SIGKILL 10 s later.
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        write_sales_forever(sock, _engine(settings), parent)
+        write()
         status = 0
     except BaseException:
-        logger.exception("The sale writer process failed")
+        logger.exception("%s failed", name)
     finally:
         os._exit(status)
 
 
-def _engine(settings: Settings) -> TicketEngine:
+def sale_engine(settings: Settings) -> TicketEngine:
     return TicketEngine(Store(database_url(settings.database)), wallet_settings=settings.wallet)
 
 
 def write_sales_forever(sock: socket.socket, engine: TicketEngine, parent: int) -> None:
     """Every sale waiting on the socket written as one batch and answered in order, until the other end closes or
     the HTTP process (`parent`) is gone: the sales it left in the socket have nobody to answer, and are not made."""
-    orders = _Messages(SaleOrder)
+    orders = Messages(SaleOrder)
     while (data := sock.recv(RECEIVE_BYTES)) and os.getppid() == parent:
         waiting = orders.feed(data)
         for start in range(0, len(waiting), MAX_BATCH):
             answers = decide(engine, waiting[start : start + MAX_BATCH])
-            sock.sendall(b"".join(_message(answer) for answer in answers))
+            sock.sendall(b"".join(framed(answer) for answer in answers))
 
 
 def decide(engine: TicketEngine, orders: list[SaleOrder]) -> list[SaleAnswer]:
