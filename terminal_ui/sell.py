@@ -24,6 +24,7 @@ from terminal_ui.errors import plain_errors
 from terminal_ui.keys import keyboard, request_focus
 from terminal_ui.receipt import receipt_html, show_receipt
 from terminal_ui.text import format_countdown, md_escape
+from ticketing.access.acting import ActingEngine
 from ticketing.contract.errors import (
     BetNotOffered,
     CouponClosed,
@@ -317,10 +318,10 @@ def cashier_words(conn: Connection, coupon: Coupon, slip: Draft, error: Ticketin
 
 def account_balance(conn: Connection, token: str) -> Decimal | None:
     """Known to the embedded engine only: the API does not show balances."""
-    if conn.engine is None:
+    if not isinstance(conn.service, ActingEngine):
         return None
     try:
-        return conn.engine.balance(token)
+        return conn.service.balance(token)
     except TicketingError:
         return None
 

@@ -1207,4 +1207,24 @@ BREAKAGES = [
         new="",
         tests=(f"{SHARED_WRITER}::test_the_writer_and_its_socket_end_with_the_server",),
     ),
+    Breakage(
+        id="balance-of-another-operators-account",
+        guarantee="least privilege: a till sees balances of its own operator's accounts only",
+        file="ticketing/engine.py",
+        old="        if account is None or account.operator != actor.operator:\n",
+        new="        if account is None:\n",
+        tests=(
+            "tests/access/test_engine_access.py::test_a_balance_is_shown_to_a_till_of_the_accounts_own_operator_only",
+        ),
+    ),
+    Breakage(
+        id="balance-for-any-role",
+        guarantee="least privilege: a feed or an admin credential reads no balance",
+        file="ticketing/engine.py",
+        old="        actor.require(Permission.SELL)\n        with self.store.read() as conn:\n",
+        new="        with self.store.read() as conn:\n",
+        tests=(
+            "tests/access/test_engine_access.py::test_a_balance_is_shown_to_a_till_of_the_accounts_own_operator_only",
+        ),
+    ),
 ]

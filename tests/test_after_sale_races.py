@@ -71,11 +71,11 @@ def test_two_corrections_at_once_take_a_players_winnings_back_once(engine, backe
     """Admin 2's correction waited for admin 1's on the player's account, then took back the credit it had read
     before admin 1 committed: taken back twice, the balance 678.93 below zero."""
     postgresql_only(backend)
-    start = engine.balance(PLAYER_TOKEN)
+    start = engine.balance(SITE_TILL, PLAYER_TOKEN)
     ticket = sell(engine, "1111111", token=PLAYER_TOKEN, stake="30")
     after_deadline(engine)
     enter(engine, "1111111")
-    assert engine.balance(PLAYER_TOKEN) == start - D("30.00") + ticket.net_payout
+    assert engine.balance(SITE_TILL, PLAYER_TOKEN) == start - D("30.00") + ticket.net_payout
     events = [e.id for e in engine.get_coupon(SITE_TILL, "455").events]
     release, admin_1 = threading.Event(), threading.local()
     real_flag = queries.flag_paid_before_correction
@@ -99,7 +99,7 @@ def test_two_corrections_at_once_take_a_players_winnings_back_once(engine, backe
         release.set()
         one.result(), two.result()
     assert engine.get_ticket(SITE_TILL, ticket.code).result == TicketResult.LOST
-    assert engine.balance(PLAYER_TOKEN) == start - D("30.00")
+    assert engine.balance(SITE_TILL, PLAYER_TOKEN) == start - D("30.00")
 
 
 def test_the_last_two_results_entered_at_once_settle_the_coupon_once(engine, backend, monkeypatch):

@@ -24,11 +24,11 @@ from ticketing.odds.simulator import MAX_ODDS, MIN_ODDS, OddsSimulator
 
 
 def test_sample_request_sells_and_debits(engine):
-    before = engine.balance(SAMPLE_TOKEN)
+    before = engine.balance(SITE_TILL, SAMPLE_TOKEN)
     ticket = engine.create_ticket(SITE_TILL, sample_request())
     assert ticket.status == "new" and ticket.result == "pending" and ticket.approved
     assert ticket.source == "sms" and ticket.coupon_id == "455" and len(ticket.events) == 7
-    assert engine.balance(SAMPLE_TOKEN) == before - D("25.00")
+    assert engine.balance(SITE_TILL, SAMPLE_TOKEN) == before - D("25.00")
     assert engine.get_ticket(SITE_TILL, ticket.code) == ticket
     assert engine.get_ticket(SITE_TILL, ticket.id) == ticket
     assert engine.get_ticket(SITE_TILL, f" {ticket.code.lower()[:3]} {ticket.code.lower()[3:]} ") == ticket
@@ -42,29 +42,29 @@ def test_stored_ticket_keeps_the_odds_it_was_priced_at(engine):
 
 
 def test_idempotent_repeat_returns_the_first_ticket_without_a_second_debit(engine):
-    before = engine.balance(SAMPLE_TOKEN)
+    before = engine.balance(SITE_TILL, SAMPLE_TOKEN)
     first = engine.create_ticket(SITE_TILL, sample_request(), idempotency_key="draft-1")
     again = engine.create_ticket(SITE_TILL, sample_request(), idempotency_key="draft-1")
     assert again == first
-    assert engine.balance(SAMPLE_TOKEN) == before - D("25.00")
+    assert engine.balance(SITE_TILL, SAMPLE_TOKEN) == before - D("25.00")
     with pytest.raises(IdempotencyKeyReused):
         engine.create_ticket(SITE_TILL, sample_request(stake=30), idempotency_key="draft-1")
     assert len(engine.list_tickets(SITE_TILL, TicketQuery(operator="site", limit=100))) == 1
 
 
 def test_a_refused_sale_writes_nothing(engine):
-    before = engine.balance(SAMPLE_TOKEN)
+    before = engine.balance(SITE_TILL, SAMPLE_TOKEN)
     engine.update_event(SITE_FEED, "455", 390815, EventUpdate(status=EventStatus.SUSPENDED))
     with pytest.raises(Exception, match="Event 390815 is not available"):
         engine.create_ticket(SITE_TILL, sample_request(), idempotency_key="k")
-    assert engine.balance(SAMPLE_TOKEN) == before
+    assert engine.balance(SITE_TILL, SAMPLE_TOKEN) == before
     assert engine.list_tickets(SITE_TILL, TicketQuery(limit=100)) == []
 
 
 def test_insufficient_balance(engine):
     with pytest.raises(InsufficientBalance):
         engine.create_ticket(SITE_TILL, sample_request(token=PLAYER_TOKEN, stake=5000.01, coupon_id=455))
-    assert engine.balance(PLAYER_TOKEN) == D("5000.00")
+    assert engine.balance(SITE_TILL, PLAYER_TOKEN) == D("5000.00")
     assert engine.list_tickets(SITE_TILL, TicketQuery(limit=10)) == [], "a refused sale stores no ticket"
 
 

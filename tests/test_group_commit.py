@@ -166,7 +166,7 @@ def test_concurrent_sales_on_the_engine_take_fewer_commits_than_tickets(engine):
         tickets = list(pool.map(lambda _: engine.create_ticket(SITE_TILL, sample_request()), range(200)))
     assert len({t.code for t in tickets}) == 200
     assert len(commits) < 200
-    assert engine.balance(sample_request().token) == D("10000000.00") - 200 * D("25.00")
+    assert engine.balance(SITE_TILL, sample_request().token) == D("10000000.00") - 200 * D("25.00")
 
 
 def test_a_batch_with_more_rows_than_one_statement_takes_writes_them_all(engine, monkeypatch):
@@ -180,7 +180,7 @@ def test_a_batch_with_more_rows_than_one_statement_takes_writes_them_all(engine,
     assert len(commits) < 60, "the sales were not batched: this test proves nothing"
     stored = [engine.get_ticket(SITE_TILL, t.id) for t in tickets]
     assert [t.events for t in stored] == [t.events for t in tickets] and all(len(t.events) == 7 for t in stored)
-    assert engine.balance(sample_request().token) == D("10000000.00") - 60 * D("25.00")
+    assert engine.balance(SITE_TILL, sample_request().token) == D("10000000.00") - 60 * D("25.00")
 
 
 def test_the_writers_connection_lost_between_batches_loses_no_sale(engine):
@@ -193,10 +193,10 @@ def test_the_writers_connection_lost_between_batches_loses_no_sale(engine):
     backend = held.connection.driver_connection.info.backend_pid
     with engine.store.engine.connect() as admin:
         admin.exec_driver_sql(f"SELECT pg_terminate_backend({backend})")
-    before = engine.balance(sample_request().token)
+    before = engine.balance(SITE_TILL, sample_request().token)
     sold = [engine.create_ticket(SITE_TILL, sample_request()) for _ in range(3)]
     assert all(engine.get_ticket(SITE_TILL, t.id).code == t.code for t in sold)
-    assert engine.balance(sample_request().token) == before - 3 * D("25.00")
+    assert engine.balance(SITE_TILL, sample_request().token) == before - 3 * D("25.00")
     assert not held.invalidated, "the kept connection connected again"
 
 
@@ -209,7 +209,7 @@ def test_everything_a_batch_writes_is_one_transaction(engine):
     mode, `Store.batch_write`): a statement through SQLAlchemy, then the sale's pipelined reads and its writes, all
     go when the batch fails."""
     engine.create_ticket(SITE_TILL, sample_request())  # the writer's connection made, and its first prune done
-    before = engine.balance(sample_request().token)
+    before = engine.balance(SITE_TILL, sample_request().token)
     statements, engine_store = engine.sales, engine.store
     with pytest.raises(Abandoned), engine_store.batch_write() as conn:
         conn.execute(update(accounts).values(balance_cents=accounts.c.balance_cents + 100))
@@ -220,20 +220,20 @@ def test_everything_a_batch_writes_is_one_transaction(engine):
         raise Abandoned
     with engine_store.read() as conn:
         assert conn.execute(select(request_signatures).where(request_signatures.c.signature == "f" * 64)).all() == []
-    assert engine.balance(sample_request().token) == before
+    assert engine.balance(SITE_TILL, sample_request().token) == before
 
 
 def test_a_batch_that_fails_after_its_writes_leaves_none_of_them(engine, monkeypatch):
     """Sales whose batch fails at its last statement before the commit are written again alone (here failing
     again): no ticket, no debit, no claim stays of either attempt."""
     engine.create_ticket(SITE_TILL, sample_request())
-    before, mark = engine.balance(sample_request().token), "?" if engine.store.is_sqlite else "%s"
+    before, mark = engine.balance(SITE_TILL, sample_request().token), "?" if engine.store.is_sqlite else "%s"
     # The batch's last statement before its commit, the debit, fails: the claim, the tickets and picks before it go.
     monkeypatch.setattr(engine.sales, "debit", f"UPDATE no_such_table SET a = {mark}, b = {mark}, c = {mark}")
     with pytest.raises(Exception, match="no_such_table|no such table"):
         engine.create_ticket(SITE_TILL, sample_request(), signed=SignedRequest(signature="e" * 64, expires=2**40))
     monkeypatch.undo()
-    assert engine.balance(sample_request().token) == before
+    assert engine.balance(SITE_TILL, sample_request().token) == before
     assert len(engine.list_tickets(SITE_TILL, TicketQuery())) == 1
     with engine.store.read() as conn:
         assert conn.execute(select(request_signatures).where(request_signatures.c.signature == "e" * 64)).all() == []
@@ -246,7 +246,7 @@ def test_a_debit_beyond_the_balance_is_refused_by_the_database_too(engine, monke
     token = sample_request().token
     with engine.store.write() as conn:
         conn.execute(update(accounts).values(balance_cents=10_000))
-    before, real_read_ahead = engine.balance(token), engine.sales.read_ahead
+    before, real_read_ahead = engine.balance(SITE_TILL, token), engine.sales.read_ahead
 
     def inflated_balances(conn, **wanted):
         reads = real_read_ahead(conn, **wanted)
@@ -256,7 +256,7 @@ def test_a_debit_beyond_the_balance_is_refused_by_the_database_too(engine, monke
     with pytest.raises(RuntimeError) if engine.store.is_sqlite else pytest.raises(psycopg.errors.DivisionByZero):
         engine.create_ticket(SITE_TILL, sample_request(stake="200.00"))
     monkeypatch.undo()
-    assert engine.balance(token) == before
+    assert engine.balance(SITE_TILL, token) == before
     assert engine.list_tickets(SITE_TILL, TicketQuery()) == []
 
 
@@ -301,7 +301,7 @@ def test_a_batch_overtaken_by_another_debit_is_decided_alone_on_the_locked_balan
     assert locked == [False, True], "read unlocked in its batch, then locked alone"
     assert engine.create_ticket(SITE_TILL, sample_request(stake="60.00")).stake == D("60.00")
     monkeypatch.undo()
-    assert engine.balance(token) == D("40.00")
+    assert engine.balance(SITE_TILL, token) == D("40.00")
     assert len(engine.list_tickets(SITE_TILL, TicketQuery())) == 1
 
 
@@ -403,7 +403,7 @@ def test_odds_moved_by_another_process_are_the_next_batchs_odds(engine):
 
 def test_a_sale_refused_in_a_batch_on_the_engine_debits_nothing(engine):
     token = sample_request().token
-    before = engine.balance(token)
+    before = engine.balance(SITE_TILL, token)
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(
             pool.map(
@@ -416,7 +416,7 @@ def test_a_sale_refused_in_a_batch_on_the_engine_debits_nothing(engine):
     sold = [o for o in outcomes if not isinstance(o, Exception)]
     assert len(sold) == 20
     assert all(isinstance(o, (InsufficientBalance, StakeOutOfLimits)) for o in outcomes if o not in sold)
-    assert engine.balance(token) == before - 20 * D("25.00")
+    assert engine.balance(SITE_TILL, token) == before - 20 * D("25.00")
 
 
 def _try(call):

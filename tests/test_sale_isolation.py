@@ -70,7 +70,7 @@ def sold_codes(engine) -> set[str]:
 
 def test_an_internal_error_in_one_sale_fails_it_alone_and_its_batch_commits_once(engine, monkeypatch):
     token = sample_request().token
-    before = engine.balance(token)
+    before = engine.balance(SITE_TILL, token)
     price_ticket = ticketing.selling.tickets.price_ticket
 
     def price_or_break(stake, *args):
@@ -84,14 +84,14 @@ def test_an_internal_error_in_one_sale_fails_it_alone_and_its_batch_commits_once
 
     assert [type(o).__name__ for o in outcomes] == ["Ticket"] * 3 + ["RuntimeError"] + ["Ticket"] * 2
     assert write_transactions == 3, "the first sale, its batch, and the failed sale run again alone"
-    assert engine.balance(token) == before - sum(D(stake) for stake in ["25", "25", "30", "40", "50"])
+    assert engine.balance(SITE_TILL, token) == before - sum(D(stake) for stake in ["25", "25", "30", "40", "50"])
     assert sold_codes(engine) == {o.code for o in outcomes if not isinstance(o, Exception)}
     assert [claimed(engine, stake) for stake in STAKES] == [True, True, False, True, True]
 
 
 def test_a_ticket_code_already_taken_is_drawn_again_within_its_batch(engine, monkeypatch):
     token = sample_request().token
-    before = engine.balance(token)
+    before = engine.balance(SITE_TILL, token)
     taken = engine.create_ticket(SITE_TILL, sample_request()).code
     new_code = ticketing.engine.new_ticket_code
     codes_given = []
@@ -116,7 +116,7 @@ def test_a_ticket_code_already_taken_is_drawn_again_within_its_batch(engine, mon
 
     assert all(not isinstance(o, Exception) for o in outcomes), outcomes
     assert write_transactions == 2, "the first sale and its batch, no sale run again alone"
-    assert engine.balance(token) == before - D("25") - sum(D(stake) for stake in ["25", *STAKES])
+    assert engine.balance(SITE_TILL, token) == before - D("25") - sum(D(stake) for stake in ["25", *STAKES])
     assert sold_codes(engine) == {taken} | {o.code for o in outcomes}
     assert len({o.code for o in outcomes} | {taken}) == len(outcomes) + 1
 

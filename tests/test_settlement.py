@@ -107,30 +107,30 @@ def test_a_void_leg_is_paid_at_odds_one(engine):
 
 def test_more_voids_than_the_threshold_void_the_round_and_refund(engine):
     player = sell(engine, "1111111", token=PLAYER_TOKEN, stake="40")
-    balance = engine.balance(PLAYER_TOKEN)
+    balance = engine.balance(SITE_TILL, PLAYER_TOKEN)
     after_deadline(engine)
     summary = enter(engine, "VVVV111")
     assert summary.voided == 1 and summary.total_refund == D("40.00")
     settled = engine.get_ticket(SITE_TILL, player.code).settlement
     assert (settled.result, settled.refund, settled.credited) == (TicketResult.VOID, D("40.00"), D("40.00"))
-    assert engine.balance(PLAYER_TOKEN) == balance + D("40.00")
+    assert engine.balance(SITE_TILL, PLAYER_TOKEN) == balance + D("40.00")
 
 
 def test_a_players_winnings_are_credited_and_a_correction_takes_them_back_exactly(engine):
-    start = engine.balance(PLAYER_TOKEN)
+    start = engine.balance(SITE_TILL, PLAYER_TOKEN)
     ticket = sell(engine, "1111111", token=PLAYER_TOKEN, stake="30")
     after_deadline(engine)
     enter(engine, "1111111")
-    assert engine.balance(PLAYER_TOKEN) == start - D("30.00") + ticket.net_payout
+    assert engine.balance(SITE_TILL, PLAYER_TOKEN) == start - D("30.00") + ticket.net_payout
 
     first = engine.get_coupon(SITE_TILL, "455").events[0].id
     engine.enter_result(SITE_ADMIN, "455", first, A)  # won -> lost
     assert engine.get_ticket(SITE_TILL, ticket.code).result == TicketResult.LOST
-    assert engine.balance(PLAYER_TOKEN) == start - D("30.00")
+    assert engine.balance(SITE_TILL, PLAYER_TOKEN) == start - D("30.00")
 
     engine.enter_result(SITE_ADMIN, "455", first, H)  # lost -> won again
     assert engine.get_ticket(SITE_TILL, ticket.code).result == TicketResult.WON
-    assert engine.balance(PLAYER_TOKEN) == start - D("30.00") + ticket.net_payout
+    assert engine.balance(SITE_TILL, PLAYER_TOKEN) == start - D("30.00") + ticket.net_payout
 
 
 def test_bonus_tiers_pay_the_highest_tier_only(engine):
@@ -278,10 +278,10 @@ def test_the_cancel_window_closes_a_second_after_its_minutes(engine, shift):
 
 
 def test_a_cancelled_players_ticket_is_credited_back(engine):
-    before = engine.balance(PLAYER_TOKEN)
+    before = engine.balance(SITE_TILL, PLAYER_TOKEN)
     ticket = sell(engine, "1111111", token=PLAYER_TOKEN, stake="60")
     engine.cancel_ticket(till_of(TILL), ticket.code)
-    assert engine.balance(PLAYER_TOKEN) == before
+    assert engine.balance(SITE_TILL, PLAYER_TOKEN) == before
 
 
 # ---- the till's shift ------------------------------------------------------------------------------------------------

@@ -738,10 +738,13 @@ class TicketEngine:
             timezone=operator.timezone,
         )
 
-    def balance(self, token: str) -> Decimal:
+    def balance(self, actor: Actor, token: str) -> Decimal:
+        """The balance of an account of the actor's operator, for a till about to sell on it (the slip says how much
+        a stake is short); another operator's account is unknown to it, as a token that does not exist."""
+        actor.require(Permission.SELL)
         with self.store.read() as conn:
             account = self.store.load_account(conn, token_fingerprint(token))
-        if account is None:
+        if account is None or account.operator != actor.operator:
             raise InvalidToken()
         return account.balance
 

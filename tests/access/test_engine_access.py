@@ -29,6 +29,7 @@ from ticketing.contract.errors import (
     CouponMissing,
     CouponNotFound,
     InvalidSignature,
+    InvalidToken,
     NotAllowed,
     OperatorNotFound,
     ReplayedRequest,
@@ -176,6 +177,20 @@ def test_another_operators_ticket_is_not_found(engine):
     assert engine.list_tickets(RIVAL_TILL, TicketQuery(operator="site")) == []
 
 
+def test_a_balance_is_shown_to_a_till_of_the_accounts_own_operator_only(engine):
+    """The slip says how much a stake is short; another operator's account is unknown, as a token that is not."""
+    add_rival(engine.store)
+    assert engine.balance(SITE_TILL, SAMPLE_TOKEN) == D("10000000")
+    assert engine.balance(RIVAL_TILL, "rival-token") > 0
+    with pytest.raises(InvalidToken):
+        engine.balance(RIVAL_TILL, SAMPLE_TOKEN)
+    with pytest.raises(InvalidToken):
+        engine.balance(SITE_TILL, "rival-token")
+    for actor in (SITE_FEED, SITE_ADMIN):
+        with pytest.raises(NotAllowed):
+            engine.balance(actor, SAMPLE_TOKEN)
+
+
 def test_a_database_from_before_owners_gives_its_coupons_to_its_only_operator(databases):
     url = database_url(databases.make("old"))
     before_owners = MetaData()
@@ -232,11 +247,11 @@ def test_a_database_from_before_owners_gives_its_coupons_to_its_only_operator(da
 
 
 def test_a_replayed_signed_sale_answers_the_first_ticket_without_a_second_debit(engine):
-    before = engine.balance(SAMPLE_TOKEN)
+    before = engine.balance(SITE_TILL, SAMPLE_TOKEN)
     first = engine.create_ticket(SITE_TILL, sample_request(), signed=signed("a1"))
     for key in (None, "another-key"):
         assert engine.create_ticket(SITE_TILL, sample_request(), key, signed=signed("a1")) == first
-    assert engine.balance(SAMPLE_TOKEN) == before - D("25.00")
+    assert engine.balance(SITE_TILL, SAMPLE_TOKEN) == before - D("25.00")
     assert tickets_of(engine) == [first]
 
 
@@ -283,7 +298,7 @@ def test_identical_signed_sales_racing_in_two_engine_processes_sell_once(engine)
     """Two engines on one database stand for two uvicorn workers: the claim is what they share."""
     other = TicketEngine(Store(engine.store.url))
     try:
-        before = engine.balance(SAMPLE_TOKEN)
+        before = engine.balance(SITE_TILL, SAMPLE_TOKEN)
         start = threading.Barrier(8)
 
         def sell(n: int):
@@ -295,19 +310,19 @@ def test_identical_signed_sales_racing_in_two_engine_processes_sell_once(engine)
     finally:
         other.close()
     assert len({ticket.id for ticket in answers}) == 1
-    assert engine.balance(SAMPLE_TOKEN) == before - D("25.00")
+    assert engine.balance(SITE_TILL, SAMPLE_TOKEN) == before - D("25.00")
     assert len(tickets_of(engine)) == 1
 
 
 def test_identical_signed_sales_in_one_batch_sell_once(engine):
     """What the race above makes likely, made certain: the same signed sale three times in one batch (as the sale
     writer process writes what it was sent together) is one ticket, answered to all three."""
-    before = engine.balance(SAMPLE_TOKEN)
+    before = engine.balance(SITE_TILL, SAMPLE_TOKEN)
     sales = [engine.new_sale(SITE_TILL, sample_request(), None, signed("d2")) for _ in range(3)]
     outcomes = engine.write_sales(sales)
     assert [failed for _ticket, failed in outcomes] == [False] * 3, outcomes
     assert len({ticket.id for ticket, _failed in outcomes}) == 1
-    assert engine.balance(SAMPLE_TOKEN) == before - D("25.00")
+    assert engine.balance(SITE_TILL, SAMPLE_TOKEN) == before - D("25.00")
     assert len(tickets_of(engine)) == 1
 
 

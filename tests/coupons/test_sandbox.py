@@ -150,7 +150,7 @@ def test_a_new_upload_starts_a_fresh_sandbox_and_the_same_upload_keeps_it(desk):
 def test_a_test_ticket_never_reaches_lists_shifts_balances_or_real_settlements(desk):
     till = SITE_TILL
     desk.open_shift(till, D("100.00"))
-    shop, player = desk.balance(SAMPLE_TOKEN), desk.balance(PLAYER_TOKEN)
+    shop, player = desk.balance(SITE_TILL, SAMPLE_TOKEN), desk.balance(SITE_TILL, PLAYER_TOKEN)
     real = desk.create_ticket(till, sample_request(stake="30"))
     test = sell_test(desk)
     play(desk, H, H, H, H)
@@ -165,7 +165,9 @@ def test_a_test_ticket_never_reaches_lists_shifts_balances_or_real_settlements(d
     shift = desk.current_shift(till)
     assert (shift.stakes, shift.stakes_count, shift.payouts_count) == (D("30.00"), 1, 0)
     assert [op.ticket_id for op in shift.operations] == [real.id] and cash_operation_count(desk.store) == 1
-    assert desk.balance(SAMPLE_TOKEN) == shop - D("30.00") and desk.balance(PLAYER_TOKEN) == player
+    assert (
+        desk.balance(SITE_TILL, SAMPLE_TOKEN) == shop - D("30.00") and desk.balance(SITE_TILL, PLAYER_TOKEN) == player
+    )
     assert desk.settlement(SITE_ADMIN, "455").tickets == 1
     assert desk.health()["coupons"] == 3
     assert sorted(t.test for t in all_tickets(desk.store)) == [False, True]

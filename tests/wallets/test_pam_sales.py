@@ -164,9 +164,9 @@ def test_a_replayed_signed_sale_that_was_discarded_stays_refused(pam_engine, wal
 
 
 def test_a_shops_own_account_sells_on_it_without_calling_the_wallet(pam_engine):
-    before = pam_engine.balance(SAMPLE_TOKEN)
+    before = pam_engine.balance(SITE_TILL, SAMPLE_TOKEN)
     ticket = sell(pam_engine, SAMPLE_TOKEN)
-    assert ticket.status == "new" and pam_engine.balance(SAMPLE_TOKEN) == before - ticket.stake
+    assert ticket.status == "new" and pam_engine.balance(SITE_TILL, SAMPLE_TOKEN) == before - ticket.stake
     assert pam_engine.recording.sent == []
 
 

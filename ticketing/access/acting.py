@@ -39,6 +39,9 @@ class ActingEngine:
     def get_ticket(self, id_or_code: str) -> Ticket:
         return self.engine.get_ticket(self.actor, id_or_code)
 
+    def balance(self, token: str) -> Decimal:
+        return self.engine.balance(self.actor, token)
+
     def list_tickets(self, query: TicketQuery) -> list[Ticket]:
         return self.engine.list_tickets(self.actor, query)
 
