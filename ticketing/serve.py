@@ -199,19 +199,31 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     limits()  # a bad setting stops the server here, not at its first connection
     settings = Settings.from_env()
-    # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again: as exceptions, they let the
-    # shared sale writer be stopped and its socket's folder removed after the workers.
-    signal.signal(signal.SIGTERM, _stopped)
+    # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again: as an exception here, it lets
+    # the shared sale writer be stopped and its socket's folder removed after the workers.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _stopped)
     writer = shared_sale_writer(settings, args.app) if writes_sales_in_a_process(settings) else contextlib.nullcontext()
     try:
         with writer:
             uvicorn.run(args.app, host=args.host, port=args.port, workers=args.workers, **uvicorn_options())
-    except KeyboardInterrupt:
-        raise SystemExit(128 + signal.SIGINT) from None
+    except StoppedBySignal as stopped:
+        # Ended by the signal, as uvicorn alone ends: a supervisor (systemd) counts that as a clean stop.
+        signal.signal(stopped.signum, signal.SIG_DFL)
+        os.kill(os.getpid(), stopped.signum)
+
+
+class StoppedBySignal(Exception):
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _stopped(signum: int, _frame: Any) -> NoReturn:
-    raise SystemExit(128 + signum)
+    # A second Ctrl+C while the writer finishes is ignored: the first one's stop is under way (10 s at most).
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_IGN)
+    raise StoppedBySignal(signum)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,11 @@ of a worker that died before they were answered are not written: nobody would re
 """
 
 import contextlib
+import hashlib
 import importlib
 import logging
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -27,6 +29,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from typing import NoReturn
+
+import msgspec
 
 from ticketing.selling.group_commit import MAX_BATCH
 from ticketing.selling.sale_process import (
@@ -47,31 +51,46 @@ logger = logging.getLogger(__name__)
 
 SOCKET_ENV = "TICKETING_SALE_WRITER_SOCKET"
 """Where a worker finds its server's sale writer; unset, each worker forks its own (`SaleProcess.start`)."""
+SETTINGS_ENV = "TICKETING_SALE_WRITER_SETTINGS"
+"""A fingerprint of the settings the shared writer writes with: a worker whose app has others does not use it."""
+SEND_SECONDS = 5.0
+"""How long a worker may leave its answers untaken before the writer gives up on it (it then answers its waiting
+sales 503 and writes its sales itself): one worker that stops reading must not stop every worker's sales."""
 _PEER = struct.Struct("3i")  # SO_PEERCRED: pid, uid, gid
 _STOP = object()
 _LISTENER = object()
 
 
 @contextlib.contextmanager
-def shared_sale_writer(settings: Settings, app: str) -> Iterator[str]:
+def shared_sale_writer(settings: Settings, app: str) -> Iterator[str | None]:
     """Forks the writer and names its socket in `SOCKET_ENV` for the workers started inside the block; when the
     block ends (its workers stopped), lets the writer finish what it holds and waits for it. The writer imports
-    `app`'s module (`module:attribute`) first, as each worker does: it runs the app's own code and settings, and
-    any instrumentation of them (the durability tests hold its commits as they hold a worker's)."""
+    `app`'s module (`module:attribute`) first, as each worker does: it runs the app's own code, and any
+    instrumentation of it (the durability tests hold its commits as they hold a worker's). It writes with the
+    settings of the server's environment; a worker whose app has settings of its own (another database, say) forks
+    a writer of its own instead (`SETTINGS_ENV`). Where no socket can be made (a temporary directory whose path
+    is too long for one), each worker forks its own, as under plain uvicorn: the block yields None."""
     folder = tempfile.mkdtemp(prefix="ticketing-sales-")  # mode 0700
     path = os.path.join(folder, "writer.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(128)
+    try:
+        listener.bind(path)
+        listener.listen(128)
+    except OSError as error:
+        listener.close()
+        shutil.rmtree(folder, ignore_errors=True)
+        logger.warning("No socket for a shared sale writer (%s): each worker forks its own", error)
+        yield None
+        return
     stop_reading, stop_writing = os.pipe()
-    pid = os.fork()
+    pid = _fork_blocking_stops()
     if pid == 0:
         os.close(stop_writing)
         _writer(listener, stop_reading, settings, app)
     listener.close()
     os.close(stop_reading)
-    previous = os.environ.get(SOCKET_ENV)
-    os.environ[SOCKET_ENV] = path
+    previous = {name: os.environ.get(name) for name in (SOCKET_ENV, SETTINGS_ENV)}
+    os.environ |= {SOCKET_ENV: path, SETTINGS_ENV: settings_fingerprint(settings)}
     try:
         yield path
     finally:
@@ -81,13 +100,29 @@ def shared_sale_writer(settings: Settings, app: str) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _fork_blocking_stops() -> int:
+    """fork() with SIGINT and SIGTERM held until the child has set its own handling: one arriving meanwhile must
+    not run the server's handler in the child."""
+    stops = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    pid = os.fork()
+    if pid != 0:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+    return pid
+
+
+def settings_fingerprint(settings: Settings) -> str:
+    return hashlib.sha256(settings.model_dump_json().encode()).hexdigest()
+
+
 async def sale_writer(config: Settings) -> SaleProcess | None:
-    """The server's shared writer when `ticketing.serve` started one, else a writer process of this worker's own;
-    none where sales are written in this process (a thread, or an SQLite database in memory)."""
+    """The server's shared writer when `ticketing.serve` started one with this app's settings, else a writer
+    process of this worker's own; none where sales are written in this process (a thread, or an SQLite database
+    in memory)."""
     if not writes_sales_in_a_process(config):
         return None
     shared = os.environ.get(SOCKET_ENV)
-    if not shared:
+    if not shared or os.environ.get(SETTINGS_ENV) != settings_fingerprint(config):
         return await SaleProcess.start(config)
     try:
         return await SaleProcess.connect(shared)
@@ -98,11 +133,12 @@ async def sale_writer(config: Settings) -> SaleProcess | None:
         return None
 
 
-def _restore(previous: str | None) -> None:
-    if previous is None:
-        os.environ.pop(SOCKET_ENV, None)
-    else:
-        os.environ[SOCKET_ENV] = previous
+def _restore(previous: dict[str, str | None]) -> None:
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def _wait_for(pid: int) -> None:
@@ -133,21 +169,28 @@ def same_user(connection: socket.socket) -> bool:
 
 
 def peer_gone(connection: socket.socket) -> bool:
-    """Whether the worker closed its end (it died, or stopped) with nothing more to read."""
-    try:
-        return connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
+    """Whether the worker has closed its end (it died, or stopped), whatever it left unread: asked without waiting
+    (a connection's reads and writes otherwise wait up to `SEND_SECONDS`)."""
+    poll = select.poll()
+    poll.register(connection, select.POLLRDHUP)
+    return any(
+        events & (select.POLLRDHUP | select.POLLHUP | select.POLLERR | select.POLLNVAL) for _fd, events in poll.poll(0)
+    )
 
 
 def serve_sales(listener: socket.socket, stop: int, engine, parent: int) -> None:
     """Until `stop` is closed or the server (`parent`) is gone: every sale waiting from any worker, written in
-    batches (`decide`), each worker answered in the order it sent."""
+    batches (`decide`), each worker answered in the order it sent. A server that was killed cannot remove the
+    socket's folder: the writer does."""
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, _LISTENER)
     selector.register(stop, selectors.EVENT_READ, _STOP)
+    _serve(selector, listener, engine, parent)
+    if os.getppid() != parent:
+        shutil.rmtree(os.path.dirname(listener.getsockname()), ignore_errors=True)
+
+
+def _serve(selector: selectors.BaseSelector, listener: socket.socket, engine, parent: int) -> None:
     while os.getppid() == parent:
         waiting: list[tuple[socket.socket, SaleOrder]] = []
         for key, _events in selector.select(timeout=1):
@@ -155,39 +198,71 @@ def serve_sales(listener: socket.socket, stop: int, engine, parent: int) -> None
                 return
             if key.data is _LISTENER:
                 _accept(listener, selector)
-                continue
-            connection = key.fileobj
-            try:
-                data = connection.recv(RECEIVE_BYTES)
-            except OSError:
-                data = b""
-            if not data:
-                selector.unregister(connection)
-                connection.close()
-                continue
-            waiting += [(connection, order) for order in key.data.feed(data)]
+            else:
+                waiting += _orders_of(key, selector)
+        broken: set[socket.socket] = set()
         for start in range(0, len(waiting), MAX_BATCH):
-            _write_and_answer(engine, waiting[start : start + MAX_BATCH])
+            broken |= _write_and_answer(engine, waiting[start : start + MAX_BATCH], broken)
+        for connection in broken:
+            _drop(selector, connection)
+
+
+def _orders_of(key: selectors.SelectorKey, selector: selectors.BaseSelector) -> list[tuple[socket.socket, SaleOrder]]:
+    """The orders a worker's connection has ready; none, and the connection dropped, when the worker closed it or
+    sent what is not an order (its waiting sales are then answered 503 by the worker itself)."""
+    connection = key.fileobj
+    try:
+        data = connection.recv(RECEIVE_BYTES)
+        orders = key.data.feed(data) if data else None
+    except OSError:
+        orders = None
+    except msgspec.DecodeError as error:
+        logger.error("A worker sent the sale writer what is not a sale order (%s): its connection is closed", error)
+        orders = None
+    if orders is None:
+        _drop(selector, connection)
+        return []
+    return [(connection, order) for order in orders]
+
+
+def _drop(selector: selectors.BaseSelector, connection: socket.socket) -> None:
+    with contextlib.suppress(KeyError, ValueError):
+        selector.unregister(connection)
+    connection.close()
 
 
 def _accept(listener: socket.socket, selector: selectors.BaseSelector) -> None:
-    connection, _address = listener.accept()
+    try:
+        connection, _address = listener.accept()
+    except OSError as error:  # out of descriptors, say: the worker's connect fails, and it writes its own sales
+        logger.error("The sale writer could not take a worker's connection: %s", error)
+        return
     if not same_user(connection):
         logger.warning("A connection to the sale writer from another user was closed unread")
         connection.close()
         return
+    connection.settimeout(SEND_SECONDS)  # reads come only when the selector says data is there
     selector.register(connection, selectors.EVENT_READ, Messages(SaleOrder))
 
 
-def _write_and_answer(engine, batch: list[tuple[socket.socket, SaleOrder]]) -> None:
-    gone = {connection for connection, _order in batch if peer_gone(connection)}
-    batch = [(connection, order) for connection, order in batch if connection not in gone]
+def _write_and_answer(
+    engine, batch: list[tuple[socket.socket, SaleOrder]], broken: set[socket.socket]
+) -> set[socket.socket]:
+    """Decides the batch and answers each worker; the connections that could not take their answers in
+    `SEND_SECONDS` (or went away). A worker gone before its sales were decided (`peer_gone`), or given up on
+    earlier in the round (`broken`), has its sales left unmade: nobody would receive their answers."""
+    batch = [(c, order) for c, order in batch if c not in broken and not peer_gone(c)]
     if not batch:
-        return
+        return set()
     answers = decide(engine, [order for _connection, order in batch])
     replies: dict[socket.socket, list[bytes]] = {}
     for (connection, _order), answer in zip(batch, answers, strict=True):
         replies.setdefault(connection, []).append(framed(answer))
+    failed = set()
     for connection, messages in replies.items():
-        with contextlib.suppress(OSError):  # the worker went away meanwhile: its answers go nowhere
+        try:
             connection.sendall(b"".join(messages))
+        except OSError as error:  # gone, or not taking its answers (`SEND_SECONDS`)
+            logger.error("A worker's connection took no sale answers (%s): it is closed", error)
+            failed.add(connection)
+    return failed
