@@ -3,7 +3,6 @@
 import threading
 
 import streamlit as st
-from streamlit.navigation.page import StreamlitPage
 
 from terminal_ui.connection import connection
 from terminal_ui.drafts import session_draft
@@ -19,7 +18,18 @@ def run_app() -> None:
     # The pages are in the top bar and the sidebar starts closed: a till's screen is for the slip.
     st.set_page_config(page_title="Jackpot terminal", page_icon="⚽", layout="wide", initial_sidebar_state="collapsed")
 
-    navigation = st.navigation(session_pages(), position="top")
+    navigation = st.navigation(
+        [
+            st.Page("pages/terminal.py", title="Sell", icon=":material/point_of_sale:", default=True),
+            st.Page("pages/payout.py", title="Pay out", icon=":material/payments:"),
+            st.Page("pages/tickets.py", title="Tickets desk", icon=":material/receipt_long:"),
+            st.Page("pages/shift.py", title="Shift", icon=":material/account_balance_wallet:"),
+            st.Page("pages/results.py", title="Results", icon=":material/scoreboard:"),
+            st.Page("pages/coupon_qa.py", title="Coupon QA", icon=":material/fact_check:"),
+            st.Page("pages/wallet.py", title="Wallet", icon=":material/account_balance:"),
+        ],
+        position="top",
+    )
 
     follow_deep_link()
     session_draft()
@@ -28,22 +38,6 @@ def run_app() -> None:
 
     navigation.run()
     freeze_loaded_modules()
-
-
-def session_pages() -> list[StreamlitPage]:
-    """The pages, made once per browser session: `st.Page` looks its file up on the disk (a tenth of a pick's full
-    run). Not once per process: `st.navigation` marks the page it chose on the object, for that session's run."""
-    if "pages" not in st.session_state:
-        st.session_state.pages = [
-            st.Page("pages/terminal.py", title="Sell", icon=":material/point_of_sale:", default=True),
-            st.Page("pages/payout.py", title="Pay out", icon=":material/payments:"),
-            st.Page("pages/tickets.py", title="Tickets desk", icon=":material/receipt_long:"),
-            st.Page("pages/shift.py", title="Shift", icon=":material/account_balance_wallet:"),
-            st.Page("pages/results.py", title="Results", icon=":material/scoreboard:"),
-            st.Page("pages/coupon_qa.py", title="Coupon QA", icon=":material/fact_check:"),
-            st.Page("pages/wallet.py", title="Wallet", icon=":material/account_balance:"),
-        ]
-    return st.session_state.pages
 
 
 def sidebar() -> None:
