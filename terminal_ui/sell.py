@@ -785,7 +785,14 @@ def receipt_screen(conn: Connection, slip: Draft) -> None:
     left, right = st.columns([2, 3])
     with left:
         st.markdown(f"# :blue[{ticket.code}]")
-        st.metric("Collect from the customer", format_money(ticket.stake, ticket.currency))
+        player = slip.player_token.strip()
+        if player:  # the stake is already taken from the player's account: no cash changes hands
+            st.metric(
+                f"Taken from the player's account {mask_token(player)}", format_money(ticket.stake, ticket.currency)
+            )
+            st.caption("Nothing to collect: the stake is paid from the account.")
+        else:
+            st.metric("Collect from the customer", format_money(ticket.stake, ticket.currency))
         st.caption(f"Net payout if it wins {format_money(ticket.net_payout, ticket.currency)} · ticket id {ticket.id}")
         st.button(
             "New ticket",

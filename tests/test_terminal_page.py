@@ -16,8 +16,9 @@ from terminal_ui import sell
 from terminal_ui.connection import Connection, SecretsTable, connection
 from tests.support import APP, SITE_ADMIN, SITE_FEED, SITE_TILL, sample_coupon
 from ticketing.contract.errors import EngineUnavailable
-from ticketing.contract.identifiers import token_fingerprint
+from ticketing.contract.identifiers import mask_token, token_fingerprint
 from ticketing.contract.models import EventStatus, EventUpdate, TicketQuery
+from ticketing.demo.data import PLAYER_TOKEN
 from ticketing.engine import TicketEngine
 from ticketing.storage import Account, coupons
 
@@ -297,6 +298,22 @@ def test_an_unknown_player_token_is_named_as_the_field_and_the_slip_kept(shop):
     at.button(key="sell").click().run()
     assert "Player token: no account of this shop has this token (a-to…-has)" in page_text(at)
     assert len(slip(at).picks) == 7
+
+
+def test_a_sale_on_a_players_account_asks_no_cash_of_the_customer(shop):
+    """The stake is taken from the account: a receipt screen saying "Collect from the customer" would have the
+    cashier take it a second time, in cash."""
+    at = pick_all(start(), shop)
+    at.button(key="show_token").click().run()
+    at.text_input(key="player_token").input(PLAYER_TOKEN).run()
+    at.button(key="sell").click().run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert "Collect from the customer" not in metrics
+    assert metrics[f"Taken from the player's account {mask_token(PLAYER_TOKEN)}"] == "KES 25.00"
+    assert "Nothing to collect" in page_text(at)
+    at.button(key="new_ticket").click().run()
+    pick_all(at, shop).button(key="sell").click().run()
+    assert {m.label: m.value for m in at.metric}["Collect from the customer"] == "KES 25.00"
 
 
 def test_a_short_balance_says_whose_account_and_how_much_is_missing(shop):
