@@ -44,7 +44,12 @@ PAGE_CSS = """
 .jp-problem { color: #ff2b2b; }
 /* ▲/▼ of a chosen pick: white on its green (the theme's green and red would be 1.3-1.5:1 there); the shape says
    which way the odds moved. */
-.st-key-grid-picks button[data-testid="stBaseButton-primary"] span { color: #fff !important; }
+.st-key-grid-picks button[data-testid="stBaseButton-primary"]:not(:disabled) span { color: #fff !important; }
+/* A chosen pick that can no longer change (a closed coupon, a suspended event) stays legible and marked: Streamlit
+   draws a disabled button pale, where white text vanished. */
+.st-key-grid-picks button[data-testid="stBaseButton-primary"]:disabled { border: 2px solid #0b7a3e; }
+.st-key-grid-picks button[data-testid="stBaseButton-primary"]:disabled span { color: #0b7a3e !important;
+  font-weight: 600; }
 """
 
 KEYS_JS = """

@@ -759,7 +759,7 @@ def sell_screen(conn: Connection, slip: Draft) -> None:
         st.query_params["coupon"] = coupon.id
     if slip.stake is None or coupon.stake_rules.fixed_stake is not None:
         slip.stake = default_stake(coupon)
-    if state.get("focus_target") not in ("pick", "stake"):  # a first visit, or back from another page
+    if state.get("focus_target") not in ("pick", "stake", "token"):  # a first visit, or back from another page
         request_focus("pick")
     sync_widgets(slip)
     top_bar(conn, coupons, coupon, slip)

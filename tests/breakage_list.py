@@ -1284,4 +1284,20 @@ BREAKAGES = [
         new="        if False:  # the stake is already taken",
         tests=("tests/test_terminal_page.py::test_a_sale_on_a_players_account_asks_no_cash_of_the_customer",),
     ),
+    Breakage(
+        id="player-account-key-loses-the-cursor",
+        guarantee="keyboard first: Alt+K puts the cursor in the player token field",
+        file="terminal_ui/sell.py",
+        old='    if state.get("focus_target") not in ("pick", "stake", "token"):',
+        new='    if state.get("focus_target") not in ("pick", "stake"):',
+        tests=("tests/test_terminal_till.py::test_the_player_account_key_puts_the_cursor_in_the_token_field",),
+    ),
+    Breakage(
+        id="disabled-chosen-pick-blank",
+        guarantee="a chosen pick of a closed coupon or suspended event stays readable",
+        file="terminal_ui/keys.py",
+        old=':disabled span { color: #0b7a3e !important;',
+        new=':disabled span { color: #fff !important;',
+        tests=("tests/test_terminal_till.py::test_a_chosen_pick_that_can_no_longer_change_stays_readable",),
+    ),
 ]

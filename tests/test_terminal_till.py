@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from tests.browser import sold_code, wait_for_app, widget
 from tests.servers import terminal_server
 from tests.support import SITE_ADMIN, SITE_FEED, SITE_TILL, sample_coupon, sample_request
-from ticketing.contract.models import EventUpdate, TicketQuery
+from ticketing.contract.models import EventStatus, EventUpdate, TicketQuery
 
 pytestmark = pytest.mark.browser
 
@@ -499,6 +499,37 @@ def test_an_odds_arrow_on_a_chosen_pick_is_readable(browser, till):
     )
     background, arrow = colours[0], colours[1]
     assert contrast(arrow, background) >= 4.5, colours
+
+
+def test_a_chosen_pick_that_can_no_longer_change_stays_readable(browser, till):
+    """A suspended event (or a closed coupon) disables its buttons: the chosen one was drawn pale with white text,
+    a blank button."""
+    url, engine = till
+    page = open_till(browser, f"{url}/?coupon=455")
+    event = engine.get_coupon(SITE_TILL, "455").events[0]
+    button = widget(page, f"pick-{event.id}-101").locator("button")
+    button.click()
+    expect(button).to_have_attribute("data-testid", "stBaseButton-primary")
+    engine.update_event(SITE_FEED, "455", event.id, EventUpdate(status=EventStatus.SUSPENDED))
+    expect(button).to_be_disabled(timeout=10_000)
+    page.mouse.move(0, 0)
+    colours = button.evaluate(
+        """b => [getComputedStyle(b).backgroundColor, ...[...b.querySelectorAll('*')]
+            .filter(e => e.children.length === 0 && /\d/.test(e.textContent)).map(e => getComputedStyle(e).color)]"""
+    )
+    background = "rgb(255, 255, 255)" if colours[0] in ("transparent", "rgba(0, 0, 0, 0)") else colours[0]
+    assert contrast(colours[1], background) >= 4.5, colours
+
+
+def test_the_player_account_key_puts_the_cursor_in_the_token_field(browser, till):
+    url, _engine = till
+    page = open_till(browser, f"{url}/?coupon=455")
+    wait_for_focus(page, "pick_string")
+    page.keyboard.press("Alt+k")
+    wait_for_focus(page, "player_token")
+    page.keyboard.type("abc")
+    assert widget(page, "player_token").locator("input").input_value() == "abc"
+    assert widget(page, "pick_string").locator("input").input_value() == ""
 
 
 def test_a_scan_on_the_pay_out_page_lands_in_the_code_field_on_arrival_and_after_each_ticket(browser, till):
