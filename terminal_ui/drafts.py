@@ -41,6 +41,8 @@ class Draft:
     pending: bool = False
     sell_by_key: bool = False
     """Ctrl+Enter was pressed: the run decides, once every input of that run is applied."""
+    keyed_fields: dict[str, str | None] = field(default_factory=dict)
+    """What the stake and pick fields showed when Ctrl+Enter was pressed (`terminal_ui/keys.py`)."""
     shown_odds: dict[int, dict[int, Decimal]] = field(default_factory=dict)
     """The odds on screen at the last draw of the grid: what a Ctrl+Enter sale is checked against."""
     seen_odds: dict[int, dict[int, Decimal]] = field(default_factory=dict)

@@ -82,6 +82,11 @@ function events() {
   return ids;
 }
 
+function fieldValue(selector) {
+  const input = document.querySelector(selector);
+  return input ? input.value : null;
+}
+
 function pickButton(event, bet) {
   return document.querySelector(`.st-key-pick-${event}-${bet} button`);
 }
@@ -139,8 +144,11 @@ function onKey(keys, e) {
     e.preventDefault();
     e.stopPropagation();
     if (sell.innerText.includes('Selling')) return;
+    // What the fields show at this key press: the server sells only if its slip says the same (a keystroke it
+    // has not applied yet, on a loaded till, must never leave the slip's older stake to be sold).
+    const shown = { at: Date.now(), stake: fieldValue(TARGETS.stake), pick: fieldValue(TARGETS.pick) };
     if (active && active.tagName === 'INPUT') active.blur();
-    setTimeout(() => keys.trigger('sell_key', Date.now()), 0);
+    setTimeout(() => keys.trigger('sell_key', shown), 0);
     return;
   }
   if (e.altKey && e.code === 'KeyP' && document.querySelector('.jp-receipt')) {

@@ -188,7 +188,21 @@ def request_sale(shown_odds: dict[int, dict[int, Decimal]]) -> None:
 
 
 def sell_key() -> None:
-    draft().sell_by_key = True
+    slip = draft()
+    slip.sell_by_key = True
+    pressed = (state.get("keys") or {}).get("sell_key")
+    slip.keyed_fields = {k: pressed.get(k) for k in ("stake", "pick")} if isinstance(pressed, dict) else {}
+
+
+def fields_not_applied(slip: Draft) -> str | None:
+    """What the screen showed at Ctrl+Enter that the slip does not hold yet: a keystroke still on its way to the
+    server. Sold then, the ticket would carry the slip's older stake or picks."""
+    shown = slip.keyed_fields
+    if shown.get("stake") is not None and shown["stake"].strip() != (slip.stake or "").strip():
+        return f"the stake field shows {shown['stake'].strip() or 'nothing'}, the slip has {slip.stake or 'none'}"
+    if shown.get("pick") is not None and shown["pick"].strip() != slip.pick_string.strip():
+        return "the pick string typed is not on the slip yet"
+    return None
 
 
 def accept_new_odds() -> None:
@@ -406,8 +420,11 @@ def slip_panel(conn: Connection, coupon: Coupon, slip: Draft, shown_odds: dict, 
         problems.insert(0, f"Coupon {coupon.id} is closed: sales are over")
     if slip.sell_by_key:
         slip.sell_by_key = False
+        behind = fields_not_applied(slip)
         if problems:
             slip.missing = "Ctrl+Enter: not sold. " + "; ".join(problems) + "."
+        elif behind:
+            slip.missing = f"Ctrl+Enter: not sold, {behind}. Check the slip and press Ctrl+Enter again."
         else:
             request_sale(slip.shown_odds or shown_odds)
     if slip.pending and problems:

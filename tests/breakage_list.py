@@ -1296,8 +1296,16 @@ BREAKAGES = [
         id="disabled-chosen-pick-blank",
         guarantee="a chosen pick of a closed coupon or suspended event stays readable",
         file="terminal_ui/keys.py",
-        old=':disabled span { color: #0b7a3e !important;',
-        new=':disabled span { color: #fff !important;',
+        old=":disabled span { color: #0b7a3e !important;",
+        new=":disabled span { color: #fff !important;",
         tests=("tests/test_terminal_till.py::test_a_chosen_pick_that_can_no_longer_change_stays_readable",),
+    ),
+    Breakage(
+        id="ctrl-enter-sells-the-slips-older-stake",
+        guarantee="never the wrong ticket: Ctrl+Enter sells only what the fields showed at the key press",
+        file="terminal_ui/sell.py",
+        old="        behind = fields_not_applied(slip)\n",
+        new="        behind = None\n",
+        tests=("tests/test_terminal_till.py::test_ctrl_enter_never_sells_a_stake_the_slip_has_not_taken_yet",),
     ),
 ]

@@ -501,6 +501,28 @@ def test_an_odds_arrow_on_a_chosen_pick_is_readable(browser, till):
     assert contrast(arrow, background) >= 4.5, colours
 
 
+def test_ctrl_enter_never_sells_a_stake_the_slip_has_not_taken_yet(browser, till):
+    """On a loaded till the stake typed just before Ctrl+Enter can reach the server after the key: the ticket must
+    never carry the slip's older stake. The key sends what the fields show; a slip that differs is not sold."""
+    url, engine = till
+    page = open_till(browser, f"{url}/?coupon=456")
+    wait_for_focus(page, "pick_string")
+    page.keyboard.type("1X21X21X21X21")
+    page.keyboard.press("Enter")
+    wait_for_focus(page, "stake")
+    wait_for_app(page)
+    before = len(engine.list_tickets(SITE_TILL, TicketQuery(limit=500)))
+    # The key as pressed with "60" in the field, the server's slip still at 50.00 (the keystrokes' run not in yet).
+    page.evaluate("window.__jackpotKeys.trigger('sell_key', {at: Date.now(), stake: '60', pick: '1X21X21X21X21'})")
+    expect(widget(page, "slip-summary")).to_contain_text(
+        "not sold, the stake field shows 60, the slip has 50", timeout=10_000
+    )
+    assert len(engine.list_tickets(SITE_TILL, TicketQuery(limit=500))) == before
+    page.keyboard.press("Control+Enter")  # the field and the slip agree now: sold, at what was shown
+    ticket = engine.get_ticket(SITE_TILL, sold_code(page))
+    assert ticket.stake == 50
+
+
 def test_a_chosen_pick_that_can_no_longer_change_stays_readable(browser, till):
     """A suspended event (or a closed coupon) disables its buttons: the chosen one was drawn pale with white text,
     a blank button."""
