@@ -144,8 +144,8 @@ function onKey(keys, e) {
     e.preventDefault();
     e.stopPropagation();
     if (sell.innerText.includes('Selling')) return;
-    // What the fields show at this key press: the server sells only if its slip says the same (a keystroke it
-    // has not applied yet, on a loaded till, must never leave the slip's older stake to be sold).
+    // What the fields show at this key press is what the server sells (`take_keyed_fields`): the run of a
+    // keystroke just before may reach it after this key's.
     const shown = { at: Date.now(), stake: fieldValue(TARGETS.stake), pick: fieldValue(TARGETS.pick) };
     if (active && active.tagName === 'INPUT') active.blur();
     setTimeout(() => keys.trigger('sell_key', shown), 0);

@@ -1302,10 +1302,10 @@ BREAKAGES = [
     ),
     Breakage(
         id="ctrl-enter-sells-the-slips-older-stake",
-        guarantee="never the wrong ticket: Ctrl+Enter sells only what the fields showed at the key press",
+        guarantee="never the wrong ticket: Ctrl+Enter sells what the fields showed at the key press",
         file="terminal_ui/sell.py",
-        old="        behind = fields_not_applied(slip)\n",
-        new="        behind = None\n",
-        tests=("tests/test_terminal_till.py::test_ctrl_enter_never_sells_a_stake_the_slip_has_not_taken_yet",),
+        old="    if slip.sell_by_key:\n        take_keyed_fields(conn, coupon, slip)\n",
+        new="",
+        tests=("tests/test_terminal_till.py::test_ctrl_enter_sells_the_stake_the_field_shows_even_before_its_own_run",),
     ),
 ]
