@@ -531,7 +531,7 @@ def test_a_chosen_pick_that_can_no_longer_change_stays_readable(browser, till):
     page.mouse.move(0, 0)
     colours = button.evaluate(
         """b => [getComputedStyle(b).backgroundColor, ...[...b.querySelectorAll('*')]
-            .filter(e => e.children.length === 0 && /\d/.test(e.textContent)).map(e => getComputedStyle(e).color)]"""
+            .filter(e => e.children.length === 0 && /\\d/.test(e.textContent)).map(e => getComputedStyle(e).color)]"""
     )
     background = "rgb(255, 255, 255)" if colours[0] in ("transparent", "rgba(0, 0, 0, 0)") else colours[0]
     assert contrast(colours[1], background) >= 4.5, colours
