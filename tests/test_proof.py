@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -70,10 +71,19 @@ def test_eight_tills_of_one_shop_sell_a_hundred_each_on_its_one_account_while_od
     assert balances[SAMPLE_USER_ID] == SHOP_OPENING_BALANCE - spent
 
 
-def test_two_terminals_racing_with_the_same_key_sell_once(databases, workers, tmp_path):
+@pytest.mark.parametrize("writers", ["the server's", "one per worker"])
+def test_two_terminals_racing_with_the_same_key_sell_once(databases, workers, writers, tmp_path):
+    """Under `ticketing.serve` one writer sees every sale; under plain `uvicorn --workers 2` each worker's writer
+    races the other's, and only the database's unique key stands between them and a second ticket."""
+    if writers == "one per worker" and workers == 1:
+        pytest.skip("one worker has one writer")
+    command = [sys.executable, "-m", "uvicorn", "ticketing.api:app", "--host", "127.0.0.1"]
     db = databases.make("race-key")
     seed_shop(db)
-    with engine_server(db, tmp_path / "uvicorn.log", workers=workers) as (url, _process):
+    server = engine_server(
+        db, tmp_path / "uvicorn.log", workers=workers, command=command if writers == "one per worker" else None
+    )
+    with server as (url, _process):
         for round_ in range(10):
             barrier = threading.Barrier(4)
 
