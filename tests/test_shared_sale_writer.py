@@ -52,17 +52,24 @@ def socket_path(writer: int) -> Path:
     return Path(path)
 
 
-def test_two_workers_write_their_sales_through_one_writer(databases, tmp_path):
-    """Each worker is connected to the server's writer and has no writer of its own: when that writer is killed,
-    both say they write their sales themselves from then on, and go on selling."""
+@contextlib.contextmanager
+def two_workers(databases, log: Path):
+    """`ticketing.serve --workers 2` on a fresh seeded PostgreSQL database: its URL, process, writer, workers and
+    database."""
     if databases.backend == "sqlite":
         pytest.skip("several uvicorn workers are for the PostgreSQL engine")
     db = databases.make("shared")
     seed_shop(db)
-    log = tmp_path / "serve.log"
     with engine_server(db, log, workers=2) as (url, process):
         wait_until(lambda: len(children(process.pid)) >= 3, "the writer and two workers")
-        writer, workers = writer_and_workers(process.pid)
+        yield url, process, *writer_and_workers(process.pid), db
+
+
+def test_two_workers_write_their_sales_through_one_writer(databases, tmp_path):
+    """Each worker is connected to the server's writer and has no writer of its own: when that writer is killed,
+    both say they write their sales themselves from then on, and go on selling."""
+    log = tmp_path / "serve.log"
+    with two_workers(databases, log) as (url, _process, writer, workers, db):
         assert len(workers) == 2 and all(children(worker) == [] for worker in workers)
         with Api(url) as api:
             assert [api.post_ticket(sample_body(stake=f"{30 + n}")).status_code for n in range(6)] == [200] * 6
@@ -77,14 +84,8 @@ def test_two_workers_write_their_sales_through_one_writer(databases, tmp_path):
 
 def test_two_workers_and_their_writer_end_with_the_server(databases, tmp_path):
     """uvicorn's supervisor of several workers stops them and returns: the writer and its folder go after them."""
-    if databases.backend == "sqlite":
-        pytest.skip("several uvicorn workers are for the PostgreSQL engine")
-    db = databases.make("shared_stop")
-    seed_shop(db)
     log = tmp_path / "serve.log"
-    with engine_server(db, log, workers=2) as (url, process):
-        wait_until(lambda: len(children(process.pid)) >= 3, "the writer and two workers")
-        writer, workers = writer_and_workers(process.pid)
+    with two_workers(databases, log) as (url, process, writer, workers, _db):
         folder = socket_path(writer).parent
         with Api(url) as api:
             assert api.post_ticket(sample_body()).status_code == 200

@@ -483,13 +483,20 @@ def contrast(foreground: str, background: str) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
-def test_an_odds_arrow_on_a_chosen_pick_is_readable(browser, till):
+def chosen_pick(browser, till):
+    """The sell page on coupon 455 with its first event's 1 chosen: the page, that button and the event."""
     url, engine = till
     page = open_till(browser, f"{url}/?coupon=455")
     event = engine.get_coupon(SITE_TILL, "455").events[0]
     button = widget(page, f"pick-{event.id}-101").locator("button")
     button.click()
     expect(button).to_have_attribute("data-testid", "stBaseButton-primary")
+    return page, button, event
+
+
+def test_an_odds_arrow_on_a_chosen_pick_is_readable(browser, till):
+    engine = till[1]
+    page, button, event = chosen_pick(browser, till)
     engine.update_event(SITE_FEED, "455", event.id, EventUpdate(odds={101: event.odds[101] + Decimal("0.30")}))
     expect(button).to_contain_text("▲", timeout=10_000)
     page.mouse.move(0, 0)  # not hovered
@@ -520,12 +527,8 @@ def test_ctrl_enter_sells_the_stake_the_field_shows_even_before_its_own_run(brow
 def test_a_chosen_pick_that_can_no_longer_change_stays_readable(browser, till):
     """A suspended event (or a closed coupon) disables its buttons: the chosen one was drawn pale with white text,
     a blank button."""
-    url, engine = till
-    page = open_till(browser, f"{url}/?coupon=455")
-    event = engine.get_coupon(SITE_TILL, "455").events[0]
-    button = widget(page, f"pick-{event.id}-101").locator("button")
-    button.click()
-    expect(button).to_have_attribute("data-testid", "stBaseButton-primary")
+    engine = till[1]
+    page, button, event = chosen_pick(browser, till)
     engine.update_event(SITE_FEED, "455", event.id, EventUpdate(status=EventStatus.SUSPENDED))
     expect(button).to_be_disabled(timeout=10_000)
     page.mouse.move(0, 0)
