@@ -86,9 +86,11 @@ def typed(key: str, current: str | None) -> str | None:
     return None if value is None or value == current else value
 
 
-def choose_coupon() -> None:
+def choose_coupon(offered: tuple[str, ...]) -> None:
+    """Only a coupon the picker offered is a choice: when an option's text changes (its deadline moved), the
+    browser sends the old text, which is no coupon, and the slip on screen must stay."""
     coupon_id = typed("coupon_id", draft().coupon_id)
-    if coupon_id is not None:
+    if coupon_id in offered:
         draft().new_slip(coupon_id, stake=None)
         request_focus("pick")
 
@@ -611,14 +613,15 @@ def receipt_of(
 
 
 def coupon_label(conn: Connection, coupon: Coupon) -> str:
+    """The same text before and after the coupon closes (the closed notice says that): the picker's browser side
+    keeps its choice by this text, and a choice whose text vanished was replaced by another coupon's, whose
+    change then opened a new, empty slip."""
     rules = coupon.stake_rules
     stake = (
         f"stake {rules.fixed_stake:,.0f}"
         if rules.fixed_stake
         else f"stake {rules.min_stake:,.0f}–{rules.max_stake:,.0f}"
     )
-    if is_closed(coupon):
-        return f"{coupon.id} · {coupon.name} · CLOSED"
     closes = coupon.closes_at.astimezone(ZoneInfo(conn.settings.timezone))
     size = f"{len(coupon.events)} events"
     return f"{coupon.id} · {coupon.name} · {size} · {stake} {coupon.currency} · closes {closes:%a %d %b %H:%M}"
@@ -649,7 +652,7 @@ def resolve_coupon(conn: Connection, slip: Draft) -> tuple[list[Coupon], Coupon 
     if current is None and slip.coupon_id:
         try:
             current = conn.service.get_coupon(slip.coupon_id)
-            coupons = [*coupons, current]
+            coupons = sorted([*coupons, current], key=lambda c: (c.closes_at, c.id))  # the open list's order
         except TicketingError:
             current = None
     if current is None and coupons:
@@ -687,9 +690,8 @@ def top_bar(conn: Connection, coupons: list[Coupon], coupon: Coupon, slip: Draft
     by_id = {c.id: c for c in coupons}
     fixed = coupon.stake_rules.fixed_stake is not None
     with st.container(horizontal=True, vertical_alignment="bottom", gap="small", key="top-bar"):
-        closed = tuple(is_closed(c) for c in coupons)
         labels = conn.derived(
-            ("coupon_labels", closed), coupons, lambda: {cid: coupon_label(conn, c) for cid, c in by_id.items()}
+            "coupon_labels", coupons, lambda: {cid: coupon_label(conn, c) for cid, c in by_id.items()}
         )
         st.selectbox(
             "Coupon",
@@ -697,6 +699,7 @@ def top_bar(conn: Connection, coupons: list[Coupon], coupon: Coupon, slip: Draft
             key="coupon_id",
             format_func=labels.__getitem__,
             on_change=choose_coupon,
+            args=(tuple(by_id),),
             width=330,
         )
         st.text_input(

@@ -1308,4 +1308,14 @@ BREAKAGES = [
         new="",
         tests=("tests/test_terminal_till.py::test_ctrl_enter_sells_the_stake_the_field_shows_even_before_its_own_run",),
     ),
+    Breakage(
+        id="coupon-picker-takes-a-vanished-label-as-a-choice",
+        guarantee="nothing lost: a closing coupon keeps its slip on screen",
+        file="terminal_ui/sell.py",
+        old="    if coupon_id in offered:\n",
+        new="    if coupon_id is not None:\n",
+        tests=(
+            "tests/test_terminal_till.py::test_a_slip_on_screen_when_its_coupon_closes_stays_and_ctrl_enter_says_closed",
+        ),
+    ),
 ]

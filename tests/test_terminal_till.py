@@ -2,7 +2,9 @@
 and page changes, printing, and Streamlit's own menu. What AppTest cannot see (layout, focus, keys) is proven here."""
 
 import re
-from datetime import UTC, datetime
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlparse
 
@@ -357,6 +359,35 @@ def test_the_url_follows_the_picker_and_a_link_that_cannot_open_says_so(browser,
             assert attempt < 2, "the coupon list never held still for a click"
             page.keyboard.press("Escape")
     page.wait_for_url(re.compile(r"coupon=457"))
+
+
+def test_a_slip_on_screen_when_its_coupon_closes_stays_and_ctrl_enter_says_closed(browser, tmp_path):
+    """Ctrl+Enter at the deadline emptied the slip or opened another coupon's: the picker's text for the slip's
+    coupon changed ("CLOSED"), and the browser sent the vanished text back as the cashier's choice. The deadline
+    is moved in the database (no API moves it), which changes that text as well: both ways are covered."""
+    db = tmp_path / "deadline.sqlite3"
+    with terminal_server(db, tmp_path / "streamlit.log") as (url, _process):
+        page = open_till(browser, f"{url}/?coupon=456")
+        deadline = datetime.now(UTC) + timedelta(seconds=8)
+        with sqlite3.connect(db) as database:
+            database.execute(
+                "UPDATE coupons SET closes_at = ? WHERE id = '456'", (deadline.strftime("%Y-%m-%d %H:%M:%S.%f"),)
+            )
+        wait_for_focus(page, "pick_string")
+        page.keyboard.type("1X21X21X21X21")
+        page.keyboard.press("Enter")
+        page.keyboard.type("60")
+        expect_slip(page, "13 of 13")
+        time.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.3)
+        page.keyboard.press("Control+Enter")
+        expect(page.get_by_text("Ctrl+Enter: not sold. Coupon 456 is closed")).to_be_visible(timeout=10_000)
+        page.wait_for_timeout(2_500)  # a live refresh of the closed coupon, and its picker redrawn
+        expect_slip(page, r"13 of 13\s*Slip\s*1X21X21X21X21")
+        expect(page.get_by_label("Stake (KES)")).to_have_value("60")
+        expect(page.get_by_label(re.compile("Pick string"))).to_have_value("1X21X21X21X21")
+        assert "coupon=456" in page.url
+        with sqlite3.connect(db) as database:
+            assert database.execute("SELECT count(*) FROM tickets").fetchone() == (0,)
 
 
 def test_nothing_is_fetched_from_outside_the_till(browser, till):
