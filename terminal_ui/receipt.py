@@ -47,9 +47,16 @@ RECEIPT_CSS = """
 .jp-receipt-actions { text-align: center; margin: 0 0 3mm; }
 .jp-receipt-actions button { font-size: 15px; padding: 6px 18px; cursor: pointer; }
 @media print {
-  body * { visibility: hidden !important; }
-  .jp-receipt, .jp-receipt * { visibility: visible !important; }
-  .jp-receipt { position: fixed; left: 0; top: 0; border: none; }
+  /* Only the receipt and the boxes that hold it are laid out, in the page's flow: a receipt fixed to the page's top
+     (everything else merely invisible) printed its first page alone, and a 17-event ticket lost its last events. */
+  body *:not(:has(.jp-receipt)):not(.jp-receipt):not(.jp-receipt *) { display: none !important; }
+  body *:has(.jp-receipt) { position: static !important; overflow: visible !important; height: auto !important;
+    min-height: 0 !important; max-height: none !important; margin: 0 !important; padding: 0 !important;
+    border: none !important; transform: none !important; box-shadow: none !important; }
+  .jp-receipt { margin: 0; border: none; }
+  /* A reprint's dialog over the receipt screen: its copy is the one to print, not both one after the other. */
+  body:has([role="dialog"] .jp-receipt) .jp-receipt:not([role="dialog"] .jp-receipt) { display: none !important; }
+  .jp-receipt .pick, .jp-receipt .row { break-inside: avoid; }
   .jp-receipt-actions { display: none; }
   @page { margin: 0; }
 }

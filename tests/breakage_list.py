@@ -38,6 +38,7 @@ PAM_SETTLE = "tests/wallets/test_pam_settlement.py"
 SALE_PROCESS = "tests/test_sale_process.py"
 SHARED_WRITER = "tests/test_shared_sale_writer.py"
 RACES = "tests/test_after_sale_races.py"
+TILL = "tests/test_terminal_till.py"
 
 BREAKAGES = [
     Breakage(
@@ -1317,5 +1318,21 @@ BREAKAGES = [
         tests=(
             "tests/test_terminal_till.py::test_a_slip_on_screen_when_its_coupon_closes_stays_and_ctrl_enter_says_closed",
         ),
+    ),
+    Breakage(
+        id="receipt-printed-fixed-to-the-page-top",
+        guarantee="a receipt prints whole: every event of a ticket longer than a page",
+        file="terminal_ui/receipt.py",
+        old="  .jp-receipt { margin: 0; border: none; }\n",
+        new="  .jp-receipt { margin: 0; border: none; position: fixed !important; left: 0; top: 0; }\n",
+        tests=(f"{TILL}::test_a_receipt_longer_than_a_page_prints_whole_and_a_reprint_prints_alone",),
+    ),
+    Breakage(
+        id="reprint-prints-the-receipt-behind-it-too",
+        guarantee="a reprint prints its copy alone",
+        file="terminal_ui/receipt.py",
+        old='  body:has([role="dialog"] .jp-receipt) .jp-receipt:not([role="dialog"] .jp-receipt) {',
+        new='  body:has([role="dialog"] .no-such-receipt) .jp-receipt:not([role="dialog"] .jp-receipt) {',
+        tests=(f"{TILL}::test_a_receipt_longer_than_a_page_prints_whole_and_a_reprint_prints_alone",),
     ),
 ]

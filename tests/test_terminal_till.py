@@ -1,6 +1,7 @@
 """The sell page as a till is used, in headless Chromium: the screen sizes of shop PCs, the keyboard alone, reloads
 and page changes, printing, and Streamlit's own menu. What AppTest cannot see (layout, focus, keys) is proven here."""
 
+import io
 import re
 import sqlite3
 import time
@@ -11,6 +12,7 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
+from pypdf import PdfReader
 
 from tests.browser import sold_code, wait_for_app, widget
 from tests.servers import terminal_server
@@ -285,7 +287,7 @@ def test_alt_p_prints_only_the_receipt_and_alt_n_then_starts_the_next_ticket(bro
     lines = "ls => ls.map(l => { const r = document.createRange(); r.selectNodeContents(l); return r.getClientRects()"
     lines += ".length; })"
     assert labels.evaluate_all(lines) == [1, 1, 1]
-    assert widget(page, "new_ticket").evaluate("w => getComputedStyle(w).visibility") == "hidden"
+    assert widget(page, "new_ticket").evaluate("w => w.checkVisibility()") is False
     assert page.locator(".jp-receipt-actions").evaluate("b => getComputedStyle(b).display") == "none"
     page.emulate_media(media="screen")
     page.locator(".jp-print").click()  # the mouse way, then straight back to the keyboard
@@ -293,6 +295,38 @@ def test_alt_p_prints_only_the_receipt_and_alt_n_then_starts_the_next_ticket(bro
     page.keyboard.press("Alt+N")
     wait_for_focus(page, "pick_string")
     expect(widget(page, "sell").locator("button")).to_be_disabled()
+
+
+def printed_pages(page) -> list[str]:
+    """The text of each page the browser prints, on an 80 mm roll cut every 200 mm."""
+    pdf = page.pdf(width="80mm", height="200mm")
+    return [printed.extract_text() for printed in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def test_a_receipt_longer_than_a_page_prints_whole_and_a_reprint_prints_alone(browser, till):
+    """The receipt was fixed to the top of the page for printing: only its first page came out, and a 17-event
+    ticket lost its last events on paper. A reprint dialog over the receipt screen printed both receipts."""
+    url, engine = till
+    page = open_till(browser, f"{url}/?coupon=457")
+    page.get_by_label(re.compile("Pick string")).fill("X" * 17)
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    page.keyboard.press("Control+Enter")
+    code = sold_code(page)
+    wait_for_app(page)
+    printed = printed_pages(page)
+    assert len(printed) >= 2
+    assert code in printed[0] and all(code not in later for later in printed[1:])
+    text = "\n".join(printed)
+    fixtures = [event.fixture for event in engine.get_coupon(SITE_TILL, "457").events]
+    places = [text.find(f"{number}. {fixture.split(' v ')[0]}") for number, fixture in enumerate(fixtures, start=1)]
+    assert -1 not in places and places == sorted(places), places
+    assert "Net payout" in printed[-1] and "Collect from the customer" not in text
+
+    page.keyboard.press("Alt+L")
+    expect(page.get_by_role("dialog").locator(".jp-receipt .copy")).to_be_visible()
+    text = "\n".join(printed_pages(page))
+    assert text.count("COPY - REPRINT") == 1 and text.count("JACKPOT TICKET") == 1, text
 
 
 def test_reprint_last_ticket_is_one_key(browser, till):
