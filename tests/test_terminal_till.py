@@ -265,14 +265,19 @@ def test_ctrl_enter_on_an_incomplete_slip_says_what_is_missing(browser, till):
     expect(page.get_by_text("Ctrl+Enter: not sold. Pick every event: 6 left (2, 3, 4, 5, 6, 7)")).to_be_visible()
 
 
-def test_alt_p_prints_only_the_receipt_and_alt_n_then_starts_the_next_ticket(browser, till):
-    url, _engine = till
+def sell_on_457(browser, url: str, picks: str):
+    """A till's page that has just sold `picks` on the 17-event coupon by the keyboard: the page and the code."""
     page = open_till(browser, f"{url}/?coupon=457")
-    page.get_by_label(re.compile("Pick string")).fill("1" * 17)
+    page.get_by_label(re.compile("Pick string")).fill(picks)
     page.keyboard.press("Enter")
     wait_for_app(page)
     page.keyboard.press("Control+Enter")
-    code = sold_code(page)
+    return page, sold_code(page)
+
+
+def test_alt_p_prints_only_the_receipt_and_alt_n_then_starts_the_next_ticket(browser, till):
+    url, _engine = till
+    page, code = sell_on_457(browser, url, "1" * 17)
     wait_for_app(page)
     page.evaluate("() => { window.__printed = 0; window.print = () => { window.__printed += 1; }; }")
     page.keyboard.press("Alt+P")
@@ -307,12 +312,7 @@ def test_a_receipt_longer_than_a_page_prints_whole_and_a_reprint_prints_alone(br
     """The receipt was fixed to the top of the page for printing: only its first page came out, and a 17-event
     ticket lost its last events on paper. A reprint dialog over the receipt screen printed both receipts."""
     url, engine = till
-    page = open_till(browser, f"{url}/?coupon=457")
-    page.get_by_label(re.compile("Pick string")).fill("X" * 17)
-    page.keyboard.press("Enter")
-    wait_for_app(page)
-    page.keyboard.press("Control+Enter")
-    code = sold_code(page)
+    page, code = sell_on_457(browser, url, "X" * 17)
     wait_for_app(page)
     printed = printed_pages(page)
     assert len(printed) >= 2
@@ -331,12 +331,7 @@ def test_a_receipt_longer_than_a_page_prints_whole_and_a_reprint_prints_alone(br
 
 def test_reprint_last_ticket_is_one_key(browser, till):
     url, _engine = till
-    page = open_till(browser, f"{url}/?coupon=457")
-    page.get_by_label(re.compile("Pick string")).fill("2" * 17)
-    page.keyboard.press("Enter")
-    wait_for_app(page)
-    page.keyboard.press("Control+Enter")
-    code = sold_code(page)
+    page, code = sell_on_457(browser, url, "2" * 17)
     page.keyboard.press("Alt+N")
     wait_for_focus(page, "pick_string")
     expect(widget(page, "recent")).to_contain_text(code)
