@@ -35,6 +35,7 @@ from ticketing.contract.errors import (
     IdempotencyKeyReused,
     InsufficientBalance,
     InvalidToken,
+    NoOpenShift,
     OddsChanged,
     StakeOutOfLimits,
     TicketingError,
@@ -324,6 +325,11 @@ def cashier_words(conn: Connection, coupon: Coupon, slip: Draft, error: Ticketin
             )
         case InvalidToken():
             return "Not sold: the shop account's token is refused by the engine. Call the supervisor."
+        case NoOpenShift():
+            return (
+                "Not sold: this till has no open shift, and a ticket's cash is counted in the till's shift. Open the "
+                "shift on the Shift page with the cash float in the drawer, then sell: the slip is kept."
+            )
         case StakeOutOfLimits():
             return f"Not sold: Stake: {format_money(stake, coupon.currency)} is outside this coupon's limits."
         case WrongPicks():

@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from tests.browser import open_app, wait_for_app, widget
 from tests.servers import terminal_server
-from tests.support import SITE_ADMIN, SITE_TILL, sample_request, till_of
+from tests.support import SITE_ADMIN, SITE_TILL, sample_request, till_of, without_the_demo_shift
 from ticketing.contract.models import EventResult
 from ticketing.embedded import open_engine
 from ticketing.settings import Settings
@@ -22,6 +22,7 @@ TILL = "site"
 def winner_to_pay(engine) -> str:
     """A shop ticket on coupon 455 that won, in a till with an open shift; the coupon's deadline moved to the past
     once the terminal's engine has opened (opening rolls a past demo coupon forward)."""
+    without_the_demo_shift(engine)
     engine.open_shift(till_of(TILL), Decimal("1000.00"))
     ticket = engine.create_ticket(till_of(TILL), sample_request(bets=[101] * 7))
     with engine.store.write() as conn:

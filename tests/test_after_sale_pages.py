@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from terminal_ui.after_sale import AfterSaleCalls
 from terminal_ui.demo_round import DemoRound, Phase
 from terminal_ui.demo_round import _rounds as demo_rounds
-from tests.support import APP, SITE_ADMIN, SITE_TILL, sample_request, till_of
+from tests.support import APP, SITE_ADMIN, SITE_TILL, sample_request, till_of, without_the_demo_shift
 from ticketing.access.acting import ActingEngine
 from ticketing.contract.models import BETS_BY_LABEL, EventResult, TicketResult
 from ticketing.demo.data import PLAYER_TOKEN
@@ -30,10 +30,11 @@ TILL = "site"
 @pytest.fixture
 def till(shop, monkeypatch):
     """The test's engine, once the pages' own engine on the same database has opened; the pages' admin (results,
-    the demo round) is the demo's admin credential, configured."""
+    the demo round) is the demo's admin credential, configured; the till's shift is closed, each test opens its own."""
     monkeypatch.setenv("TICKETING_ADMIN_KEY_ID", DEMO_ADMIN_KEY_ID)
     monkeypatch.setenv("TICKETING_ADMIN_SECRET", DEMO_ADMIN_SECRET)
     AppTest.from_file(APP, default_timeout=30).run()
+    without_the_demo_shift(shop)
     return shop
 
 

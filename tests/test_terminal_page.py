@@ -332,6 +332,20 @@ def test_a_short_balance_says_whose_account_and_how_much_is_missing(shop):
     assert "its balance is KES 10.00, KES 15.00 short" in text
 
 
+def test_a_shop_sale_with_the_tills_shift_closed_says_to_open_it_and_keeps_the_slip(shop):
+    """The demo's till starts with its shift open; closed, a cash sale is refused by the engine (no cash may go
+    uncounted) and the cashier is told what to do; the slip stays for the sale once the shift is open."""
+    shop.close_shift(SITE_TILL, shop.current_shift(SITE_TILL).expected)
+    at = pick_all(start(), shop)
+    at.button(key="sell").click().run()
+    assert sold(shop) == []
+    assert "this till has no open shift" in page_text(at) and "Open the shift on the Shift page" in page_text(at)
+    shop.open_shift(SITE_TILL, D("500.00"))
+    at.button(key="sell").click().run()
+    assert [ticket.code for ticket in sold(shop)] == [at.session_state.draft.receipt.code]
+    assert shop.current_shift(SITE_TILL).stakes_count == 1
+
+
 def test_sell_clicked_again_after_a_lost_answer_shows_the_first_ticket_and_sells_no_other(shop, monkeypatch):
     """The engine stores the sale but its answer never arrives: the cashier sees an error and clicks Sell again.
     The second click carries the draft's idempotency key, so the engine answers it with the ticket already sold."""

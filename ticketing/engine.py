@@ -32,6 +32,7 @@ from ticketing.contract.errors import (
     IdempotencyKeyReused,
     InvalidSignature,
     InvalidToken,
+    NoOpenShift,
     NotAllowed,
     OperatorNotFound,
     OutboxMessageNotFound,
@@ -57,6 +58,7 @@ from ticketing.contract.models import (
     TicketCursor,
     TicketQuery,
     TicketRequest,
+    TicketSource,
     TicketStatus,
 )
 from ticketing.contract.money import from_cents, to_cents
@@ -134,6 +136,12 @@ class Sale:
     def marks(self) -> tuple:
         """What makes another sale its retry (the same idempotency key) or its replay (the same signature)."""
         return (("key", *self.key),) * bool(self.idempotency_key) + (("signed", *self.claim),) * bool(self.signed)
+
+
+def _sold_over_the_counter(sale: Sale) -> bool:
+    """A retail sale at a till: on a shop's account its stake is cash in the drawer, which only an open shift
+    counts. The spec's sample sale (source `sms`, on the demo's shop account) is not one."""
+    return sale.till is not None and sale.request.source == TicketSource.RETAIL
 
 
 class TicketEngine:
@@ -430,6 +438,7 @@ class TicketEngine:
             ],
             codes=list(codes.values()),
             lock_balances=alone,
+            tills=[(sales[i].request.operator, sales[i].till) for i in deciding if _sold_over_the_counter(sales[i])],
         )
 
     def _answers_given_before(self, conn: Connection, sales: list[Sale], reads: BatchReads, outcomes: list) -> None:
@@ -506,6 +515,13 @@ class TicketEngine:
         stakes = Stakes(reads.balances)
         sold: list[tuple[int, Ticket, AccountHolder]] = []
         for i, ticket, account in built:
+            if account.kind == "shop" and _sold_over_the_counter(sales[i]):
+                if (ticket.operator, sales[i].till) not in reads.open_tills:
+                    outcomes[i] = NoOpenShift(
+                        f"Till {sales[i].till} has no open shift: a cash sale is counted in the till's open shift,"
+                        " open one with the cash float first"
+                    )
+                    continue
             try:
                 self.wallets[sales[i].wallet].take_stake(stakes, account, ticket)
             except TicketingError as refused:
@@ -525,7 +541,8 @@ class TicketEngine:
             )
             events.extend(statements.ticket_event_rows(ticket))
             if account.kind == "shop" and sale.till is not None:
-                # A shop ticket's stake is cash taken at the till: recorded in its open shift, if it has one.
+                # A shop ticket's stake is cash taken at the till: recorded in its open shift, if it has one (a retail
+                # sale has one: it was refused above otherwise, and the shift is held until this commits).
                 moment = statements.moment(ticket.created)
                 cash.append((ticket.id, to_cents(ticket.stake), moment, ticket.operator, sale.till))
         statements.write(conn, stakes.debits, tickets, events, cash)

@@ -10,7 +10,7 @@ from decimal import Decimal as D
 import pytest
 
 from tests.coupons.support import EVENT_IDS, SMALL, all_tickets, cash_operation_count, coupon_rows, small_coupon
-from tests.support import SITE_ADMIN, SITE_TILL, FixedClock, sample_request
+from tests.support import SITE_ADMIN, SITE_TILL, FixedClock, sample_request, without_the_demo_shift
 from ticketing.contract.errors import (
     CouponClosed,
     CouponMissing,
@@ -149,6 +149,7 @@ def test_a_new_upload_starts_a_fresh_sandbox_and_the_same_upload_keeps_it(desk):
 
 def test_a_test_ticket_never_reaches_lists_shifts_balances_or_real_settlements(desk):
     till = SITE_TILL
+    without_the_demo_shift(desk)
     desk.open_shift(till, D("100.00"))
     shop, player = desk.balance(SITE_TILL, SAMPLE_TOKEN), desk.balance(SITE_TILL, PLAYER_TOKEN)
     real = desk.create_ticket(till, sample_request(stake="30"))

@@ -23,6 +23,9 @@ DEMO_CURRENCY = "KES"
 SAMPLE_TOKEN = "sGhx12skwrXsukbZmWh7bkCC9YPEzYQKtKSe9EfCth3Q"
 SAMPLE_USER_ID = "1660986605374148608"
 SHOP_OPENING_BALANCE = Decimal("10000000.00")
+DEMO_TILL_FLOAT = Decimal("5000.00")
+"""The cash in the demo till's drawer: a new demo database starts with the till's shift open, so that a demo sells
+at once (a retail sale needs its till's open shift). A real till opens its own, with the float it counted."""
 PLAYER_TOKEN = "PLYR-7Qm2vX9kLc4Rt8Ns3Bw6Hd1Fj5Gz0Ya"
 PLAYER_USER_ID = "1660986605374148609"
 PLAYER_OPENING_BALANCE = Decimal("5000.00")
@@ -162,6 +165,7 @@ def seed_demo_data(
     """Idempotent: creates what is missing, refreshes the operator's secrets (a revoked credential stays revoked),
     its cap and its wallet (a PAM at `wallet_url`, else the engine's accounts), rolls stale demo coupons forward."""
     store, now, rng = engine.store, engine.clock(), random.Random(seed)
+    new_shop = False
     with store.write() as conn:
         store.save_operator(
             conn,
@@ -184,6 +188,7 @@ def seed_demo_data(
         ):
             existing = store.load_account(conn, token_fingerprint(token))
             if existing is None:
+                new_shop = new_shop or kind == "shop"
                 store.add_account(
                     conn,
                     Account(
@@ -205,3 +210,6 @@ def seed_demo_data(
                 stored = store.load_coupon(conn, spec[0], DEMO_OPERATOR)
                 if stored.closes_at < now + timedelta(hours=1):
                     store.save_coupon(conn, roll_forward(stored, now, spec[-1]), DEMO_OPERATOR)
+    if new_shop:
+        # The operator's Betstack key is the embedded terminal's till (`Actor.till`).
+        engine.shifts.open_shift(DEMO_OPERATOR, DEMO_OPERATOR, DEMO_TILL_FLOAT)

@@ -38,6 +38,8 @@ class BatchReads:
     """PostgreSQL: {(coupon id, operator): its rows with its events, locked FOR SHARE}."""
     balances: dict[str, int]
     taken_codes: set[str]
+    open_tills: set[tuple[str, str]] = frozenset()
+    """(operator, till) of the tills asked about that have an open shift, held (FOR SHARE) until the commit."""
 
 
 PG_DIALECT = postgresql_psycopg.dialect()
@@ -118,6 +120,7 @@ class SaleStatements:
         tokens: list[str],
         codes: list[str],
         lock_balances: bool = True,
+        tills: list[tuple[str, str]] = (),
     ) -> "BatchReads":
         """Everything a batch reads before it decides a sale, on PostgreSQL in one pipeline: the batch waits for the
         server once for all of it, where each of these statements was a round trip of its own (README
@@ -134,15 +137,19 @@ class SaleStatements:
           reads them unlocked, so that two writers (two workers' sale processes) do not take turns for a whole batch
           on a shop's account; its debit's own guard then refuses what an earlier read allowed (`write`), and the
           batch's sales are run again alone, on locked balances;
-        - `codes`: which of these ticket codes are taken."""
+        - `codes`: which of these ticket codes are taken;
+        - `tills` (operator, till): which of them have an open shift, on PostgreSQL held (FOR SHARE) until the commit
+          so that the shift cannot close before the stakes it will count are written."""
         raw = conn.connection.driver_connection
         claims = sorted(claims)  # one order for every process, so that two batches never wait on each other
         coupons = [] if self.is_sqlite else sorted(set(coupons))
+        tills = sorted(set(tills))
         with nullcontext() if self.is_sqlite else raw.pipeline():
             _in_transaction(raw)  # in the pipeline: the BEGIN goes with the reads, not in a round trip of its own
             used = self._keys_used(raw, keys) if keys else None
             claimed = self._claim(raw, claims) if claims else None
             coupon_rows = {key: self._query(raw, self.select_coupon, key) for key in coupons}
+            shifts = self._open_tills(raw, tills) if tills else None
             balances = self._balances(raw, sorted(set(tokens)), lock_balances) if tokens else None
             taken = self._taken_codes(raw, codes)
         return BatchReads(
@@ -151,6 +158,7 @@ class SaleStatements:
             coupon_rows={key: tuple(cursor.fetchall()) for key, cursor in coupon_rows.items()},
             balances={} if balances is None else dict(balances.fetchall()),
             taken_codes={row[0] for row in taken.fetchall()},
+            open_tills=set() if shifts is None else {(row[0], row[1]) for row in shifts.fetchall()},
         )
 
     def _query(self, raw, statement: str, parameters, lookup: bool = False):
@@ -219,6 +227,15 @@ class SaleStatements:
         cursor.executemany(
             self._sql(f"DELETE FROM request_signatures WHERE operator = {self._mark} AND signature = {self._mark}"),
             claims,
+        )
+
+    def _open_tills(self, raw, tills: list[tuple[str, str]]):
+        where = " OR ".join([f"(operator = {self._mark} AND till = {self._mark})"] * len(tills))
+        return self._query(
+            raw,
+            f"SELECT operator, till FROM shifts WHERE closed_at IS NULL AND ({where})"
+            + ("" if self.is_sqlite else " FOR SHARE"),
+            [part for till in tills for part in till],
         )
 
     def _balances(self, raw, tokens: list[str], lock: bool):
