@@ -594,6 +594,12 @@ def chosen_draft(service: Service) -> str | None:
     if not drafts:
         return None
     labels = {d.id: f"{d.id} · {d.name}{' (replaces the coupon on sale)' if d.replaces_live else ''}" for d in drafts}
+    picked = st.session_state.get("qa_draft")
+    if picked and picked not in labels:
+        # The browser sends an option's old text back when that text changed (taken off sale, the draft no longer
+        # "replaces the coupon on sale"): the draft it named stays chosen, and the workspace with it.
+        old_id = str(picked).split(" · ", 1)[0]
+        st.session_state.qa_draft = old_id if old_id in labels else ""
     return st.selectbox(
         "…or work on a saved draft", ["", *labels], format_func=lambda i: labels.get(i, ""), key="qa_draft"
     )

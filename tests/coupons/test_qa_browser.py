@@ -5,6 +5,8 @@ Screenshots at 1366x768 go to `tmp_path`, or to the folder `TICKETING_SCREENSHOT
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,8 +16,9 @@ from playwright.sync_api import Locator, Page, expect
 from tests.browser import wait_for_app, widget
 from tests.coupons.support import all_tickets
 from tests.servers import terminal_server
-from tests.support import SITE_TILL, sample_file
+from tests.support import SITE_ADMIN, SITE_TILL, sample_file
 from ticketing.contract.models import TicketQuery
+from ticketing.coupons.rules import coupon_body
 from ticketing.embedded import open_engine
 from ticketing.settings import DEMO_ADMIN_KEY_ID, DEMO_ADMIN_SECRET, Settings
 
@@ -38,17 +41,24 @@ def type_and_enter(page: Page, key: str, text: str) -> None:
     wait_for_app(page)
 
 
+@contextmanager
+def qa_page(browser, db: Path) -> Iterator[Page]:
+    """The Coupon QA page of a terminal on `db` with the demo's admin configured, at 1366x768."""
+    admin = {"TICKETING_ADMIN_KEY_ID": DEMO_ADMIN_KEY_ID, "TICKETING_ADMIN_SECRET": DEMO_ADMIN_SECRET}
+    with terminal_server(db, db.parent / "streamlit.log", extra_env=admin) as (url, _process):
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(f"{url}/coupon_qa")
+        page.wait_for_selector(".st-key-coupon_file", timeout=30_000)
+        yield page
+
+
 def test_upload_then_a_sandbox_sale_its_test_settlement_and_a_confirmed_publish(browser, tmp_path):
     folder = Path(os.environ.get("TICKETING_SCREENSHOTS") or tmp_path)
     now = datetime.now(UTC)
     for name in ("broken_coupon.json", "good_coupon.csv"):
         (tmp_path / name).write_bytes(sample_file(name, now))
     db = tmp_path / "terminal.sqlite3"
-    admin = {"TICKETING_ADMIN_KEY_ID": DEMO_ADMIN_KEY_ID, "TICKETING_ADMIN_SECRET": DEMO_ADMIN_SECRET}
-    with terminal_server(db, tmp_path / "streamlit.log", extra_env=admin) as (url, _process):
-        page = browser.new_page(viewport=VIEWPORT)
-        page.goto(f"{url}/coupon_qa")
-        page.wait_for_selector(".st-key-coupon_file", timeout=30_000)
+    with qa_page(browser, db) as page:
         wait_for_app(page)
         upload = widget(page, "coupon_file").locator("input[type=file]")
 
@@ -101,3 +111,28 @@ def test_upload_then_a_sandbox_sale_its_test_settlement_and_a_confirmed_publish(
             expect(page.get_by_test_id("stException")).to_have_count(0)
         finally:
             engine.close()
+
+
+def test_a_draft_taken_off_sale_stays_open_in_the_workspace(browser, tmp_path):
+    """A draft that replaces the coupon on sale, picked, then the coupon taken off sale: the draft's option loses
+    "(replaces the coupon on sale)", the browser sends the old text back at the next run, and everything under the
+    picker vanished (a review found it)."""
+    db = tmp_path / "terminal.sqlite3"
+    with qa_page(browser, db) as page:
+        engine = open_engine(Settings(database=str(db), simulator=False))
+        try:
+            engine.save_draft(SITE_ADMIN, coupon_body(engine.get_coupon(SITE_ADMIN, "455")) | {"name": "Midweek v2"})
+        finally:
+            engine.close()
+        page.reload()
+        page.wait_for_selector(".st-key-qa_draft", timeout=30_000)
+        widget(page, "qa_draft").click()
+        page.get_by_role("option", name=re.compile("replaces the coupon on sale")).click()
+        wait_for_app(page)
+        widget(page, "qa_withdraw").locator("button").click()
+        wait_for_app(page)
+        type_and_enter(page, "qa_picks", "1X21X21")
+        page.wait_for_timeout(1500)  # the Enter's run drawn to its end: a vanished workspace is gone by then
+        wait_for_app(page)
+        expect(page.get_by_text("Draft 455", exact=False).first).to_be_visible(timeout=10_000)
+        expect(widget(page, "qa_picks")).to_be_visible()
