@@ -151,7 +151,8 @@ function onKey(keys, e) {
     setTimeout(() => keys.trigger('sell_key', shown), 0);
     return;
   }
-  if (e.altKey && e.code === 'KeyP' && document.querySelector('.jp-receipt')) {
+  // Only a receipt the cashier sees: one left in a hidden tab (the desk's Shift tab open) printed a blank page.
+  if (e.altKey && e.code === 'KeyP' && [...document.querySelectorAll('.jp-receipt')].some(r => r.checkVisibility())) {
     e.preventDefault();
     window.print();
     return;

@@ -1363,4 +1363,12 @@ BREAKAGES = [
         new="    if False:\n",
         tests=("tests/coupons/test_qa_browser.py::test_a_draft_taken_off_sale_stays_open_in_the_workspace",),
     ),
+    Breakage(
+        id="alt-p-prints-a-hidden-receipt",
+        guarantee="Alt+P prints the receipt on screen, never a blank page",
+        file="terminal_ui/keys.py",
+        old="[...document.querySelectorAll('.jp-receipt')].some(r => r.checkVisibility())",
+        new="document.querySelector('.jp-receipt')",
+        tests=("tests/test_terminal_browser.py::test_sell_then_find_it_on_the_tickets_desk_and_reprint",),
+    ),
 ]

@@ -137,6 +137,15 @@ def test_sell_then_find_it_on_the_tickets_desk_and_reprint(browser, terminal, tm
     expect(receipt).to_be_visible()
     expect(receipt.get_by_text("COPY - REPRINT")).to_be_visible()
     page.screenshot(path=tmp_path / "tickets-desk.png", full_page=True)
+    # Alt+P prints the receipt the cashier sees, and nothing while the Shift tab hides it (a blank page, before).
+    page.evaluate("() => { window.__printed = 0; window.print = () => { window.__printed += 1; }; }")
+    page.get_by_role("tab", name="Shift").click()
+    expect(receipt).to_be_hidden()
+    page.keyboard.press("Alt+P")
+    page.get_by_role("tab", name="Find a ticket").click()
+    expect(receipt).to_be_visible()
+    page.keyboard.press("Alt+P")
+    assert page.evaluate("window.__printed") == 1
 
 
 def test_team_names_with_html_show_as_text(browser, terminal):
