@@ -11,7 +11,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from tests.support import SITE_ADMIN, SITE_TILL, sample_request, till_of
+from tests.support import SITE_ADMIN, SITE_TILL, till_of
 from tests.test_settlement import TILL, A, H, X, after_deadline, enter, sell
 from ticketing.contract.errors import CancelNotAllowed, CouponClosed, NoOpenShift, TicketNotPayable
 from ticketing.contract.models import TicketResult
@@ -183,19 +183,10 @@ def test_a_payout_while_the_shift_closes_never_lands_outside_its_counted_cash(en
 
 
 def test_a_sale_while_the_shift_closes_never_lands_outside_its_counted_cash(engine, backend, shift, monkeypatch):
-    """The same with a sale of the till: its stake went into the shift between the closing's count and its commit."""
+    """The same with a sale of the till: its stake went into the shift between the closing's count and its commit.
+    A till's cash sale needs its open shift: it waits for the closing and is refused."""
     postgresql_only(backend)
     closed, sale = close_while(engine, monkeypatch, "1000.00", lambda: sell(engine, "1111111"))
-    assert closed.stakes_count == 0 and sale.result().stake == D("25.00")
-
-
-def test_a_retail_sale_while_the_shift_closes_is_refused_not_left_uncounted(engine, backend, shift, monkeypatch):
-    """A cash sale needs the till's open shift: one that read the shift as open while it was closing committed its
-    stake after the count, in no shift at all. It reads the shift held (FOR SHARE), so it waits for the closing
-    and finds no open shift."""
-    postgresql_only(backend)
-    retail = sample_request(source="retail")
-    closed, sale = close_while(engine, monkeypatch, "1000.00", lambda: engine.create_ticket(till_of(TILL), retail))
     with pytest.raises(NoOpenShift):
         sale.result()
     assert closed.stakes_count == 0 and closed.difference == D("0.00")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from sqlalchemy import text
 
 from terminal_ui.after_sale import AfterSaleCalls
 from terminal_ui.demo_round import DemoRound, Phase, _settled_words
@@ -16,8 +17,9 @@ from tests.support import SITE_ADMIN, SITE_TILL, sample_request, till_of
 from ticketing.access.acting import ActingEngine
 from ticketing.contract.models import BETS_BY_LABEL, Coupon, EventResult, TicketQuery
 from ticketing.coupons.check import check_coupon_data
-from ticketing.demo.data import PLAYER_TOKEN
+from ticketing.demo.data import DEMO_TILL_FLOAT, PLAYER_TOKEN, seed_demo_data
 from ticketing.demo.round import demo_round_coupon, draw_results, result_chances
+from ticketing.settings import DEMO_SITE_SECRET
 from ticketing.settlement.counter import VerdictKind, verdict
 from ticketing.settlement.result_string import ResultStringError, parse_result_string, result_string
 from ticketing.shifts.report import (
@@ -209,3 +211,21 @@ def test_the_desk_list_shows_each_tickets_payout_state_and_exports_it(engine):
     back = back.set_index(back["code"].map(from_spreadsheet_text))
     assert back.loc[paid.code, "paid_at"].startswith(str(datetime.now(ZONE).year))
     assert back.loc[waiting.code, "owed"] == "" and back.loc[unpaid.code, "owed"] == f"{unpaid.net_payout:.2f}"
+
+
+def test_a_new_demo_database_sells_at_once_in_its_tills_open_shift_and_a_restart_opens_no_other(engine):
+    """The demo's till (the operator's Betstack key, the embedded terminal's) starts with its shift open, so that a
+    demo sells at once; starting again keeps it, and after the cashier closes it no start opens another. A database
+    whose shop account was removed starts too (its till's shift already open)."""
+    opened = engine.current_shift(SITE_TILL)
+    assert opened.float == DEMO_TILL_FLOAT
+    sold = engine.create_ticket(SITE_TILL, sample_request(source="retail"))
+    seed_demo_data(engine, DEMO_SITE_SECRET)
+    assert engine.current_shift(SITE_TILL).id == opened.id and engine.current_shift(SITE_TILL).stakes == sold.stake
+    with engine.store.write() as conn:
+        conn.execute(text("DELETE FROM accounts WHERE kind = 'shop'"))
+    seed_demo_data(engine, DEMO_SITE_SECRET)
+    assert engine.current_shift(SITE_TILL).id == opened.id
+    engine.close_shift(SITE_TILL, engine.current_shift(SITE_TILL).expected)
+    seed_demo_data(engine, DEMO_SITE_SECRET)
+    assert engine.current_shift(SITE_TILL) is None

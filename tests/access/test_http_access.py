@@ -339,8 +339,14 @@ def test_a_named_till_credential_sells_with_betstack_signatures_and_its_key_id(s
     made = admin_command(db, "create", "--operator", "site", "--role", "till", "--key-id", "site-till-7")
     secret = dict(line.split(": ", 1) for line in made.stdout.splitlines())["secret"]
     till_7 = till.as_credential("site-till-7", secret)
+    # A till's sale on the shop's account is cash in its drawer, whatever source it names: counted in its open shift.
+    refused = till_7.post_ticket(SAMPLE_REQUEST_TEXT)
+    assert (refused.status_code, refused.json()["code"]) == (400, 134), refused.text
+    opened = till_7.request("POST", "/be/shifts", '{"float": "100.00"}')
+    assert opened.status_code == 200, opened.text
     sold = till_7.post_ticket(SAMPLE_REQUEST_TEXT)
     assert sold.status_code == 200, sold.text
+    assert till_7.request("GET", "/be/shifts/current").json()["stakes_count"] == 1
     assert till_7.ticket(sold.json()["code"]).json() == sold.json()
     with_site_key = till.as_credential("site-till-7", DEMO_SITE_SECRET).post_ticket(SAMPLE_REQUEST_TEXT)
     assert (with_site_key.status_code, with_site_key.json()["code"]) == (403, 121)

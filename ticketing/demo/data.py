@@ -5,11 +5,13 @@ the demo is open on any day. Odds come from a seeded generator with a bookmaker'
 """
 
 import random
+from contextlib import suppress
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from ticketing.access.credentials import seed_credential
 from ticketing.access.roles import Role
+from ticketing.contract.errors import ShiftAlreadyOpen
 from ticketing.contract.identifiers import token_fingerprint
 from ticketing.contract.models import DEFAULT_MAX_PAYOUT, Coupon, CouponEvent, CouponStatus, EventStatus, StakeRules
 from ticketing.contract.money import round_odds
@@ -211,5 +213,7 @@ def seed_demo_data(
                 if stored.closes_at < now + timedelta(hours=1):
                     store.save_coupon(conn, roll_forward(stored, now, spec[-1]), DEMO_OPERATOR)
     if new_shop:
-        # The operator's Betstack key is the embedded terminal's till (`Actor.till`).
-        engine.shifts.open_shift(DEMO_OPERATOR, DEMO_OPERATOR, DEMO_TILL_FLOAT)
+        # The operator's Betstack key is the embedded terminal's till (`Actor.till`); a shift of it already open (a
+        # database whose shop account was removed) is kept.
+        with suppress(ShiftAlreadyOpen):
+            engine.shifts.open_shift(DEMO_OPERATOR, DEMO_OPERATOR, DEMO_TILL_FLOAT)
