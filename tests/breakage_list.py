@@ -868,7 +868,7 @@ BREAKAGES = [
         file="ticketing/selling/queries.py",
         old="""" AND shifts.closed_at IS NULL" + ("" if is_sqlite else " FOR SHARE OF shifts")""",
         new='''" AND shifts.closed_at IS NULL"''',
-        tests=(f"{RACES}::test_a_sale_while_the_shift_closes_never_lands_outside_its_counted_cash",),
+        tests=(f"{RACES}::test_a_channel_sale_while_its_tills_shift_closes_is_sold_and_never_lands_after_the_count",),
         needs_postgres=True,
     ),
     Breakage(

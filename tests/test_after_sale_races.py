@@ -11,7 +11,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from tests.support import SITE_ADMIN, SITE_TILL, till_of
+from tests.support import SITE_ADMIN, SITE_TILL, sample_request, till_of
 from tests.test_settlement import TILL, A, H, X, after_deadline, enter, sell
 from ticketing.contract.errors import CancelNotAllowed, CouponClosed, NoOpenShift, TicketNotPayable
 from ticketing.contract.models import TicketResult
@@ -138,8 +138,8 @@ def test_the_last_two_results_entered_at_once_settle_the_coupon_once(engine, bac
     assert (round_.settled_at, round_.corrections) == (settled.settled_at.replace(tzinfo=None), 0)
 
 
-def close_while(engine, monkeypatch, counted: str, meanwhile):
-    """The till's shift closed with `counted`, pausing 1 s after its cash is summed, while `meanwhile()` runs in
+def close_while(engine, monkeypatch, counted: str, meanwhile, till: str = TILL):
+    """The shift of `till` closed with `counted`, pausing 1 s after its cash is summed, while `meanwhile()` runs in
     another thread (another terminal of the till): the closed shift as stored, and `meanwhile`'s future."""
     summed, closing = threading.Event(), threading.local()
     real_totals = shift_service.cash_totals
@@ -155,7 +155,7 @@ def close_while(engine, monkeypatch, counted: str, meanwhile):
 
     def close():
         closing.on = True
-        return engine.close_shift(till_of(TILL), D(counted))
+        return engine.close_shift(till_of(till), D(counted))
 
     with ThreadPoolExecutor(2) as pool:
         closed = pool.submit(close)
@@ -163,7 +163,7 @@ def close_while(engine, monkeypatch, counted: str, meanwhile):
         other = pool.submit(meanwhile)
         closed = closed.result()
         concurrent.futures.wait([other])
-    closed = engine.shift(till_of(TILL), closed.id)
+    closed = engine.shift(till_of(till), closed.id)
     assert closed.expected == closed.float + sum(op.amount for op in closed.operations)
     return closed, other
 
@@ -189,6 +189,21 @@ def test_a_sale_while_the_shift_closes_never_lands_outside_its_counted_cash(engi
     closed, sale = close_while(engine, monkeypatch, "1000.00", lambda: sell(engine, "1111111"))
     with pytest.raises(NoOpenShift):
         sale.result()
+    assert closed.stakes_count == 0 and closed.difference == D("0.00")
+
+
+def test_a_channel_sale_while_its_tills_shift_closes_is_sold_and_never_lands_after_the_count(
+    engine, backend, monkeypatch
+):
+    """The Betstack key's channel sales (the spec's sample, source sms) need no shift but count in its till's open
+    one: such a sale's stake went into the shift between the closing's count and its commit. The stake's write
+    holds the shift (FOR SHARE), so it waits for the closing and finds it closed."""
+    postgresql_only(backend)
+    demo_shift = engine.current_shift(SITE_TILL)
+    closed, sale = close_while(
+        engine, monkeypatch, str(demo_shift.expected), lambda: engine.create_ticket(SITE_TILL, sample_request()), "site"
+    )
+    assert sale.result().source.value == "sms"
     assert closed.stakes_count == 0 and closed.difference == D("0.00")
 
 
