@@ -173,8 +173,12 @@ class SaleStatements:
             cursor.execute(self._sql(statement), parameters)
         return cursor
 
+    def _per_operator(self, column: str, count: int) -> str:
+        """The condition matching any of `count` (operator, `column`) pairs: a batch's lookups in one statement."""
+        return " OR ".join([f"(operator = {self._mark} AND {column} = {self._mark})"] * count)
+
     def _keys_used(self, raw, keys: list[tuple[str, str]]):
-        where = " OR ".join([f"(operator = {self._mark} AND idempotency_key = {self._mark})"] * len(keys))
+        where = self._per_operator("idempotency_key", len(keys))
         return self._query(
             raw,
             f"SELECT operator, idempotency_key, id, request_sha256 FROM tickets WHERE {where}",
@@ -196,7 +200,7 @@ class SaleStatements:
         claim names its own ticket."""
         if inserted == len(claims):
             return {(operator, signature) for operator, signature, _expires, _ticket in claims}
-        where = " OR ".join([f"(operator = {self._mark} AND signature = {self._mark})"] * len(claims))
+        where = self._per_operator("signature", len(claims))
         cursor = self._query(
             raw,
             f"SELECT operator, signature, ticket_id FROM request_signatures WHERE {where}",
@@ -230,7 +234,7 @@ class SaleStatements:
         )
 
     def _open_tills(self, raw, tills: list[tuple[str, str]]):
-        where = " OR ".join([f"(operator = {self._mark} AND till = {self._mark})"] * len(tills))
+        where = self._per_operator("till", len(tills))
         return self._query(
             raw,
             f"SELECT operator, till FROM shifts WHERE closed_at IS NULL AND ({where})"
