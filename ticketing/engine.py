@@ -519,13 +519,13 @@ class TicketEngine:
         stakes = Stakes(reads.balances)
         sold: list[tuple[int, Ticket, AccountHolder]] = []
         for i, ticket, account in built:
-            if account.kind == "shop" and _sold_over_the_counter(sales[i]):
-                if (ticket.operator, sales[i].till) not in reads.open_tills:
-                    outcomes[i] = NoOpenShift(
-                        f"Till {sales[i].till} has no open shift: a cash sale is counted in the till's open shift,"
-                        " open one with the cash float first"
-                    )
-                    continue
+            counted = (ticket.operator, sales[i].till) in reads.open_tills
+            if account.kind == "shop" and _sold_over_the_counter(sales[i]) and not counted:
+                outcomes[i] = NoOpenShift(
+                    f"Till {sales[i].till} has no open shift: a cash sale is counted in the till's open shift,"
+                    " open one with the cash float first"
+                )
+                continue
             try:
                 self.wallets[sales[i].wallet].take_stake(stakes, account, ticket)
             except TicketingError as refused:
@@ -545,8 +545,8 @@ class TicketEngine:
             )
             events.extend(statements.ticket_event_rows(ticket))
             if account.kind == "shop" and sale.till is not None:
-                # A shop ticket's stake is cash taken at the till: recorded in its open shift, if it has one (a retail
-                # sale has one: it was refused above otherwise, and the shift is held until this commits).
+                # A shop ticket's stake is cash taken at the till: recorded in its open shift, if it has one (a sale
+                # over the counter has one: it was refused above otherwise, and the shift is held until this commits).
                 moment = statements.moment(ticket.created)
                 cash.append((ticket.id, to_cents(ticket.stake), moment, ticket.operator, sale.till))
         statements.write(conn, stakes.debits, tickets, events, cash)

@@ -27,7 +27,7 @@ SAMPLE_USER_ID = "1660986605374148608"
 SHOP_OPENING_BALANCE = Decimal("10000000.00")
 DEMO_TILL_FLOAT = Decimal("5000.00")
 """The cash in the demo till's drawer: a new demo database starts with the till's shift open, so that a demo sells
-at once (a retail sale needs its till's open shift). A real till opens its own, with the float it counted."""
+at once (a cash sale at a till needs the till's open shift). A real till opens its own, with the float it counted."""
 PLAYER_TOKEN = "PLYR-7Qm2vX9kLc4Rt8Ns3Bw6Hd1Fj5Gz0Ya"
 PLAYER_USER_ID = "1660986605374148609"
 PLAYER_OPENING_BALANCE = Decimal("5000.00")
