@@ -645,7 +645,11 @@ def _begin_before_the_statement(conn, _cursor, _statement, _parameters, _context
 
 def _make_engine(url: str) -> Engine:
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # psycopg prepares nothing of its own: its rollback of a transaction in which it had prepared any statement
+        # sends DEALLOCATE ALL, which drops the sale's statements too (`ticketing/selling/pg_pipeline.py` prepares
+        # those itself, and they would then be missing from the next batch).
+        connect_args = {"prepare_threshold": None}
+        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=connect_args)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=10)
 
     @event.listens_for(engine, "connect")

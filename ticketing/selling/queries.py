@@ -4,7 +4,6 @@
 The tables and the store's shared helpers are `ticketing.storage`'s; the engine's writer thread calls these
 (`TicketEngine._sell_batch`, `ticketing.selling.group_commit`)."""
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,11 +14,11 @@ from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
 from ticketing.contract.models import Ticket
 from ticketing.contract.money import to_cents
+from ticketing.selling.pg_pipeline import PgPipeline
 from ticketing.storage import (
     SELECT_COUPON_WITH_EVENTS_FOR_SHARE,
     TICKET_COLUMNS,
     _driver_in_transaction,
-    _in_transaction,
     _naive_utc,
     _numbered,
     _odds_int,
@@ -47,11 +46,29 @@ MAX_PARAMETERS = 30_000
 """Parameters in one statement, below PostgreSQL's 65,535 and SQLite's 32,766 (its lowest limit, before 3.32)."""
 
 
+class _SQLiteStatements:
+    """`PgPipeline`'s shape for SQLite: each statement executed at once on the DB-API cursor."""
+
+    def __init__(self, raw):
+        self._raw = raw
+
+    def __enter__(self) -> "_SQLiteStatements":
+        return self
+
+    def __exit__(self, *_exception) -> None:
+        return None
+
+    def execute(self, statement: str, parameters=(), prepare: bool = True):
+        cursor = self._raw.cursor()
+        cursor.execute(statement, parameters)
+        return cursor
+
+
 class SaleStatements:
-    """A batch of sales in a handful of statements on the DB-API cursor, whatever the batch's size: SQLAlchemy's
-    execution layer cost ~40 µs of Python a statement, and a sale took four or more of them (README
-    "Performance"). The statements are plain SQL that SQLite and PostgreSQL both take; on PostgreSQL the writes go
-    in one pipeline (psycopg 3), so a batch waits for the server once for all of them."""
+    """A batch of sales in a handful of statements, whatever the batch's size, below SQLAlchemy's execution layer
+    (~40 µs of Python a statement, and a sale took four or more of them: README "Performance"): on SQLite the DB-API
+    cursor, on PostgreSQL libpq's pipeline (`PgPipeline`), so a batch waits for the server once for its reads and
+    once for its writes with its commit. The statements are plain SQL that SQLite and PostgreSQL both take."""
 
     def __init__(self, is_sqlite: bool):
         self.is_sqlite = is_sqlite
@@ -100,13 +117,16 @@ class SaleStatements:
         return ", ".join([row] * count)
 
     def _cursor(self, conn: Connection):
-        return self._cursor_of(_driver_in_transaction(conn))
-
-    def _cursor_of(self, raw):
-        """On PostgreSQL a raw cursor, which sends the statement as it is, its marks numbered (`_numbered`):
-        psycopg parses a statement's `%s` marks in Python at every execution once it has over 50 parameters, as a
-        batch's multi-row inserts have (a tenth of the writer's time)."""
+        """On PostgreSQL a raw cursor, which sends the statement as it is, its marks numbered (`_numbered`): psycopg
+        would parse a statement's `%s` marks in Python at every execution once it has over 50 parameters."""
+        raw = _driver_in_transaction(conn)
         return raw.cursor() if self.is_sqlite else RawCursor(raw)
+
+    def _statements(self, raw):
+        """Where a batch's statements go: `execute` each inside the block, read their results once it has ended (on
+        PostgreSQL they are sent when it ends, after the transaction's BEGIN if it has none yet: `Store.batch_write`
+        leaves the BEGIN to the batch's first statements, so that it is not a round trip of its own)."""
+        return _SQLiteStatements(raw) if self.is_sqlite else PgPipeline(raw)
 
     def _sql(self, statement: str) -> str:
         return statement if self.is_sqlite else _numbered(statement)
@@ -144,14 +164,13 @@ class SaleStatements:
         claims = sorted(claims)  # one order for every process, so that two batches never wait on each other
         coupons = [] if self.is_sqlite else sorted(set(coupons))
         tills = sorted(set(tills))
-        with nullcontext() if self.is_sqlite else raw.pipeline():
-            _in_transaction(raw)  # in the pipeline: the BEGIN goes with the reads, not in a round trip of its own
-            used = self._keys_used(raw, keys) if keys else None
-            claimed = self._claim(raw, claims) if claims else None
-            coupon_rows = {key: self._query(raw, self.select_coupon, key) for key in coupons}
-            shifts = self._open_tills(raw, tills) if tills else None
-            balances = self._balances(raw, sorted(set(tokens)), lock_balances) if tokens else None
-            taken = self._taken_codes(raw, codes)
+        with self._statements(raw) as statements:
+            used = self._keys_used(statements, keys) if keys else None
+            claimed = self._claim(statements, claims) if claims else None
+            coupon_rows = {key: self._query(statements, self.select_coupon, key) for key in coupons}
+            shifts = self._open_tills(statements, tills) if tills else None
+            balances = self._balances(statements, sorted(set(tokens)), lock_balances) if tokens else None
+            taken = self._taken_codes(statements, codes)
         return BatchReads(
             used_keys={} if used is None else {(row[0], row[1]): (row[2], row[3]) for row in used.fetchall()},
             new_claims=set() if claimed is None else self._new_claims(raw, claims, claimed.rowcount),
@@ -161,35 +180,27 @@ class SaleStatements:
             open_tills=set() if shifts is None else {(row[0], row[1]) for row in shifts.fetchall()},
         )
 
-    def _query(self, raw, statement: str, parameters, lookup: bool = False):
-        """`lookup`: a search of a table that grows with every sale, planned on PostgreSQL for each execution.
-        psycopg prepares a statement at its fifth execution, and PostgreSQL may keep the generic plan it then makes
-        for a table still small until the table is next analyzed: a sequential scan of every ticket (seen on a
-        fresh database: 1-2 ms a batch after 3,000 tickets, and growing with the table)."""
-        cursor = self._cursor_of(raw)
-        if lookup and not self.is_sqlite:
-            cursor.execute(self._sql(statement), parameters, prepare=False)
-        else:
-            cursor.execute(self._sql(statement), parameters)
-        return cursor
+    def _query(self, statements, statement: str, parameters, lookup: bool = False):
+        """`lookup`: a search of a table that grows with every sale, never prepared (`PgPipeline.execute`)."""
+        return statements.execute(self._sql(statement), parameters, prepare=not lookup)
 
     def _per_operator(self, column: str, count: int) -> str:
         """The condition matching any of `count` (operator, `column`) pairs: a batch's lookups in one statement."""
         return " OR ".join([f"(operator = {self._mark} AND {column} = {self._mark})"] * count)
 
-    def _keys_used(self, raw, keys: list[tuple[str, str]]):
+    def _keys_used(self, statements, keys: list[tuple[str, str]]):
         where = self._per_operator("idempotency_key", len(keys))
         return self._query(
-            raw,
+            statements,
             f"SELECT operator, idempotency_key, id, request_sha256 FROM tickets WHERE {where}",
             [part for key in keys for part in key],
             lookup=True,
         )
 
-    def _claim(self, raw, claims: list[tuple[str, str, int, str]]):
+    def _claim(self, statements, claims: list[tuple[str, str, int, str]]):
         """A conflict is a replay, not an error: it must not abort the batch."""
         return self._query(
-            raw,
+            statements,
             "INSERT INTO request_signatures (operator, signature, expires, ticket_id)"
             f" VALUES {self._marks(len(claims), 4)} ON CONFLICT DO NOTHING",
             [part for claim in claims for part in claim],
@@ -201,12 +212,13 @@ class SaleStatements:
         if inserted == len(claims):
             return {(operator, signature) for operator, signature, _expires, _ticket in claims}
         where = self._per_operator("signature", len(claims))
-        cursor = self._query(
-            raw,
-            f"SELECT operator, signature, ticket_id FROM request_signatures WHERE {where}",
-            [part for claim in claims for part in claim[:2]],
-            lookup=True,
-        )
+        with self._statements(raw) as statements:
+            cursor = self._query(
+                statements,
+                f"SELECT operator, signature, ticket_id FROM request_signatures WHERE {where}",
+                [part for claim in claims for part in claim[:2]],
+                lookup=True,
+            )
         claimed_for = {(row[0], row[1]): row[2] for row in cursor.fetchall()}
         return {
             (operator, signature)
@@ -233,30 +245,33 @@ class SaleStatements:
             claims,
         )
 
-    def _open_tills(self, raw, tills: list[tuple[str, str]]):
+    def _open_tills(self, statements, tills: list[tuple[str, str]]):
         where = self._per_operator("till", len(tills))
         return self._query(
-            raw,
+            statements,
             f"SELECT operator, till FROM shifts WHERE closed_at IS NULL AND ({where})"
             + ("" if self.is_sqlite else " FOR SHARE"),
             [part for till in tills for part in till],
         )
 
-    def _balances(self, raw, tokens: list[str], lock: bool):
+    def _balances(self, statements, tokens: list[str], lock: bool):
         """The accounts' balances in cents, on PostgreSQL locked until the commit if `lock` (on SQLite the writer
         lock is held whatever)."""
         return self._query(
-            raw,
+            statements,
             f"SELECT token_sha256, balance_cents FROM accounts WHERE token_sha256 IN ({self._marks(len(tokens))})"
             f" ORDER BY token_sha256{self._lock_rows if lock else ''}",
             tokens,
         )
 
     def taken_codes(self, conn: Connection, codes: list[str]) -> set[str]:
-        return {row[0] for row in self._taken_codes(_driver_in_transaction(conn), codes).fetchall()}
+        with self._statements(_driver_in_transaction(conn)) as statements:
+            taken = self._taken_codes(statements, codes)
+        return {row[0] for row in taken.fetchall()}
 
-    def _taken_codes(self, raw, codes: list[str]):
-        return self._query(raw, f"SELECT code FROM tickets WHERE code IN ({self._marks(len(codes))})", codes, True)
+    def _taken_codes(self, statements, codes: list[str]):
+        statement = f"SELECT code FROM tickets WHERE code IN ({self._marks(len(codes))})"
+        return self._query(statements, statement, codes, lookup=True)
 
     def write(self, conn: Connection, debits: dict[str, int], tickets: list, events: list, stakes: list) -> None:
         """The batch's writes, then its commit: one debit per internal account (its sales' total: a PAM wallet's
@@ -273,20 +288,19 @@ class SaleStatements:
         # In one order for every writer: the debits are the batch's first locks on its accounts (read unlocked), and
         # two workers' batches debiting two shops in opposite orders would deadlock.
         debit_rows = [(cents, token, cents) for token, cents in sorted(debits.items())]
-        with nullcontext() if self.is_sqlite else raw.pipeline():
-            cursor = self._cursor_of(raw)
-            self._insert(cursor, self.insert_tickets + "{rows}", tickets)
-            self._insert(cursor, self.insert_ticket_events + "{rows}", events)
+        with self._statements(raw) as statements:
+            self._insert(statements, self.insert_tickets + "{rows}", tickets)
+            self._insert(statements, self.insert_ticket_events + "{rows}", events)
             if stakes:
-                self._insert(cursor, self.record_stakes, stakes)
-            debit = self._cursor_of(raw)
-            if debit_rows:
-                debit.executemany(self._sql(self.debit), debit_rows)
-            if self.is_sqlite and debit_rows and debit.rowcount != len(debit_rows):
-                raise RuntimeError("a debit found a balance short of what was checked in its transaction")
-            raw.commit()
+                self._insert(statements, self.record_stakes, stakes)
+            debited = [self._query(statements, self.debit, row) for row in debit_rows]
+            if not self.is_sqlite:
+                statements.execute("COMMIT")
+        if self.is_sqlite and any(debit.rowcount != 1 for debit in debited):
+            raise RuntimeError("a debit found a balance short of what was checked in its transaction")
+        raw.commit()
 
-    def _insert(self, cursor, statement: str, rows: list[tuple]) -> None:
+    def _insert(self, statements, statement: str, rows: list[tuple]) -> None:
         """`statement` with its `{rows}` filled by as many rows as fit in one statement's parameters."""
         if not rows:
             return
@@ -294,10 +308,8 @@ class SaleStatements:
         per_statement = MAX_PARAMETERS // width
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
-            cursor.execute(
-                self._sql(statement.format(rows=self._marks(len(chunk), width))),
-                [value for row in chunk for value in row],
-            )
+            values = [value for row in chunk for value in row]
+            self._query(statements, statement.format(rows=self._marks(len(chunk), width)), values)
 
     def ticket_row(
         self,
