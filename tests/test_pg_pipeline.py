@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.databases import POSTGRES_ENV, SKIP_REASON, Databases
-from ticketing.selling.pg_pipeline import PREPARE_AT, PgPipeline
+from ticketing.selling.pg_pipeline import MAX_COUNTED, PREPARE_AT, PgPipeline, PreparedStatements
 from ticketing.storage import Store
 
 pytestmark = pytest.mark.skipif(not os.environ.get(POSTGRES_ENV), reason=SKIP_REASON)
@@ -201,3 +201,53 @@ def test_the_stores_connections_keep_the_sales_prepared_statements_through_a_rol
             assert prepared_statements(raw) == [insert]
     finally:
         store.dispose()
+
+
+def test_a_statement_sent_with_ints_of_any_size_is_one_prepared_statement(raw):
+    """psycopg would send 1 as a smallint, 40,000 as an integer and 2**40 as a bigint: three statements to prepare
+    for one text, and a batch's amounts would make new ones without end."""
+    insert = "INSERT INTO t (id, n) VALUES ($1, $2)"
+    for n in range(3 * PREPARE_AT):
+        with PgPipeline(raw) as statements:
+            statements.execute(insert, [f"{n}", (1, 40_000, 2**40)[n % 3]])
+            statements.execute("COMMIT")
+    assert prepared_statements(raw) == [insert]
+
+
+def test_the_sendings_counted_stay_few_however_many_statements_are_sent():
+    prepared = PreparedStatements()
+    for n in range(10 * MAX_COUNTED):
+        prepared.due((f"SELECT {n}".encode(), ()))
+    assert len(prepared._sent) == MAX_COUNTED
+
+
+def test_a_statement_sent_twice_in_the_pipeline_that_prepares_it_is_prepared_once(raw):
+    """A batch's debit goes once per account, its coupon statement once per coupon."""
+    insert = "INSERT INTO t (id, n) VALUES ($1, $2)"
+    for n in range(PREPARE_AT + 1):
+        with PgPipeline(raw) as statements:
+            statements.execute(insert, [f"a{n}", n])
+            statements.execute(insert, [f"b{n}", n])
+            statements.execute("COMMIT")
+    assert prepared_statements(raw) == [insert]
+    assert len(rows(raw)) == 2 * (PREPARE_AT + 1)
+
+
+def test_a_prepared_statement_whose_columns_changed_fails_once_and_is_prepared_afresh(raw):
+    """PostgreSQL refuses to run a prepared statement whose result's columns changed type since ("cached plan must not
+    change result type"): the batch that finds out fails, and the next one runs."""
+    select_rows = "SELECT id, n FROM t WHERE n >= $1 ORDER BY id"
+    raw.execute("INSERT INTO t VALUES ('a', 1)")
+    for _ in range(PREPARE_AT):
+        with PgPipeline(raw) as statements:
+            statements.execute(select_rows, [0])
+            statements.execute("COMMIT")
+    raw.execute("ALTER TABLE t ALTER COLUMN id TYPE varchar(64)")
+    with pytest.raises(psycopg.errors.FeatureNotSupported), PgPipeline(raw) as statements:
+        statements.execute(select_rows, [0])
+    raw.rollback()
+    for _ in range(2):
+        with PgPipeline(raw) as statements:
+            found = statements.execute(select_rows, [0])
+            statements.execute("COMMIT")
+        assert found.fetchall() == [("a", 1)]

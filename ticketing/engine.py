@@ -86,9 +86,10 @@ Clock = Callable[[], datetime]
 WRITE_ATTEMPTS = 5
 """A write that loses a race is run again from the start: a uniqueness race (ticket code, idempotency key), or on
 PostgreSQL a deadlock or serialization failure."""
-RETRYABLE_SQLSTATES = {"40001", "40P01", "23505", "26000"}
+RETRYABLE_SQLSTATES = {"40001", "40P01", "23505", "26000", "0A000"}
 """Serialization failure, deadlock, a unique value taken meanwhile (a ticket code, an idempotency key), and a
-prepared statement of the sale dropped by someone else's DEALLOCATE ALL (`PreparedStatements.forget`)."""
+prepared statement of the sale dropped by someone else's DEALLOCATE ALL or whose plan a change of its tables' columns
+made unfit (prepared afresh on the next try: `PreparedStatements.forget`, `PreparedStatements.drop`)."""
 RACE_ERRORS = (DBAPIError, sqlite3.Error, psycopg.Error)
 """What a lost race raises: through SQLAlchemy, its wrapper; through the sale's raw statements, the driver's own."""
 OPERATOR_CACHE_SECONDS = 10.0

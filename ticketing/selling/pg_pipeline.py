@@ -7,20 +7,21 @@ statements go to libpq as they are, with their parameters adapted by psycopg's o
 value is sent and read exactly as through a cursor; libpq is flushed once, and the results are read once, after
 one Sync. A statement sent often is prepared, as psycopg's cursors prepare theirs (`PreparedStatements`).
 
-A statement's failure aborts the rest of the pipeline (PostgreSQL skips everything up to the Sync): `run` raises it
-as psycopg would (`psycopg.errors`, by SQLSTATE), and the transaction is left failed for its caller to roll back."""
+A statement's failure aborts the rest of the pipeline (PostgreSQL skips everything up to the Sync): the block raises
+it as psycopg would (`psycopg.errors`, by SQLSTATE), and the transaction is left failed for its caller to roll back."""
 
 import itertools
 import select
 import threading
 import weakref
-from collections import Counter
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import errors, pq
-from psycopg.adapt import PyFormat, Transformer
+from psycopg.adapt import AdaptersMap, PyFormat, Transformer
+from psycopg.types.numeric import Int8BinaryDumper
 
 _OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
 PREPARE_AT = 5
@@ -28,6 +29,11 @@ PREPARE_AT = 5
 MAX_PREPARED = 100
 """Statements prepared on one connection at most, as psycopg's `prepared_max`: a batch's inserts differ by their
 number of rows, and the most frequent are prepared first."""
+PLAN_NO_LONGER_FITS = b"0A000"
+"""PostgreSQL's answer to a prepared statement whose tables' columns changed since: "cached plan must not change result
+type". Any other error of a prepared statement (a unique value taken, a debit's guard) leaves it as it was."""
+MAX_COUNTED = 100
+"""Statements not yet prepared whose sendings are counted, the least lately sent forgotten first (as psycopg)."""
 
 
 class PreparedStatements:
@@ -42,7 +48,7 @@ class PreparedStatements:
 
     def __init__(self) -> None:
         self._names: dict[tuple, bytes] = {}
-        self._sent: Counter = Counter()
+        self._sent: OrderedDict[tuple, int] = OrderedDict()
 
     @classmethod
     def of(cls, raw: psycopg.Connection) -> "PreparedStatements":
@@ -56,14 +62,28 @@ class PreparedStatements:
         return self._names.get(key)
 
     def due(self, key: tuple) -> bytes | None:
-        """A name to prepare `key` under if it has been sent often enough and there is room for it, else None."""
-        self._sent[key] += 1
-        if self._sent[key] < PREPARE_AT or len(self._names) >= MAX_PREPARED:
-            return None
-        return f"sale_{next(self._numbers)}".encode()
+        """A name to prepare `key` under if it has been sent often enough and there is room for it, else None. Its
+        count goes with the name: sent again in the pipeline that prepares it, it is not prepared twice."""
+        sent = self._sent.pop(key, 0) + 1
+        if sent >= PREPARE_AT and len(self._names) < MAX_PREPARED:
+            return f"sale_{next(self._numbers)}".encode()
+        self._sent[key] = sent
+        if len(self._sent) > MAX_COUNTED:
+            self._sent.popitem(last=False)
+        return None
 
     def add(self, key: tuple, name: bytes) -> None:
         self._names[key] = name
+
+    def not_made(self, key: tuple) -> None:
+        """A statement whose preparing was skipped (an earlier statement of its pipeline failed): prepared next time."""
+        self._sent[key] = PREPARE_AT - 1
+
+    def drop(self, key: tuple) -> None:
+        """A prepared statement the server refused to run (its plan no longer fits the tables, after a change of
+        their columns): the next sending prepares it afresh under a new name. The old one stays on the server, unused,
+        until the connection closes: a change of the tables under a running engine is rare."""
+        self._names.pop(key, None)
 
     def forget(self) -> None:
         """After the server said one of them does not exist (a DISCARD ALL or DEALLOCATE ALL sent on the connection by
@@ -90,6 +110,17 @@ class PendingResult:
         return self._result.command_tuples or 0
 
 
+class _Adapting:
+    """psycopg's adapters for the connection, but every int sent as a bigint: psycopg picks smallint, integer,
+    bigint or numeric by each value's size, and a statement prepared for one set of types cannot take another (a
+    batch's amounts would make a new statement of every insert, without end)."""
+
+    def __init__(self, raw: psycopg.Connection):
+        self.connection = raw
+        self.adapters = AdaptersMap(raw.adapters)
+        self.adapters.register_dumper(int, Int8BinaryDumper)
+
+
 class PgPipeline:
     """Statements queued by `execute` inside the block and sent, with a Sync, when it ends; their results are read
     before the block is left. The connection must be idle (no pipeline of psycopg's, nothing in flight):
@@ -100,10 +131,11 @@ class PgPipeline:
     def __init__(self, raw: psycopg.Connection):
         self._raw = raw
         self._pgconn = raw.pgconn
-        self._transformer = Transformer(raw)
+        self._transformer = Transformer(_Adapting(raw))
         self._prepared = PreparedStatements.of(raw)
-        self._preparing: list[tuple[PendingResult, tuple, bytes]] = []
+        self._preparing: dict[tuple, tuple[PendingResult, bytes]] = {}
         self._pending: list[PendingResult] = []
+        self._prepared_runs: list[tuple[PendingResult, tuple]] = []
 
     def __enter__(self) -> "PgPipeline":
         # Statements sent here bypass psycopg, which would otherwise send the BEGIN of a connection outside autocommit
@@ -118,20 +150,13 @@ class PgPipeline:
         pgconn = self._pgconn
         pgconn.pipeline_sync()
         _flush(pgconn)
-        failure = None
         try:
-            if kind is None:
-                failure = self._read_results()
-            else:
-                _read_to_sync(pgconn)
+            failure = self._read_results()
         finally:
             if pgconn.status == pq.ConnStatus.OK:
                 pgconn.exit_pipeline_mode()
-        for pending, key, name in self._preparing:
-            # Prepared even when a later statement failed: a statement prepared lives as long as its connection.
-            if pending._result is not None and pending._result.status == pq.ExecStatus.COMMAND_OK:
-                self._prepared.add(key, name)
-        if failure is not None:
+        self._remember_what_was_prepared()
+        if failure is not None and kind is None:
             error = _error(failure, self._raw)
             if isinstance(error, errors.InvalidSqlStatementName):
                 self._prepared.forget()
@@ -153,12 +178,14 @@ class PgPipeline:
         name = self._prepared.name(key)
         if name is None and prepare and values and (name := self._prepared.due(key)) is not None:
             self._pgconn.send_prepare(name, command, types)
-            self._preparing.append((self._result(), key, name))
+            self._preparing[key] = (self._result(), name)
         if name is None:
             self._pgconn.send_query_params(command, values, types, formats)
-        else:
-            self._pgconn.send_query_prepared(name, values, formats)
-        return self._result()
+            return self._result()
+        self._pgconn.send_query_prepared(name, values, formats)
+        pending = self._result()
+        self._prepared_runs.append((pending, key))
+        return pending
 
     def _result(self) -> PendingResult:
         pending = PendingResult(Transformer(self._raw))
@@ -179,6 +206,20 @@ class PgPipeline:
                 raise errors.OperationalError("the server sent more than one result for a statement")
         _read_to_sync(self._pgconn)
         return failure
+
+    def _remember_what_was_prepared(self) -> None:
+        """The statements this pipeline prepared, even when a later one failed (a statement prepared lives as long as
+        its connection), not those whose preparing the failure of an earlier one skipped; and a prepared statement
+        the server refused to run is prepared afresh next time."""
+        for key, (pending, name) in self._preparing.items():
+            if pending._result is not None and pending._result.status == pq.ExecStatus.COMMAND_OK:
+                self._prepared.add(key, name)
+            else:
+                self._prepared.not_made(key)
+        for pending, key in self._prepared_runs:
+            result = pending._result
+            if result is not None and result.error_field(pq.DiagnosticField.SQLSTATE) == PLAN_NO_LONGER_FITS:
+                self._prepared.drop(key)
 
 
 def _error(result: pq.abc.PGresult, raw: psycopg.Connection) -> psycopg.Error:
