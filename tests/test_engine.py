@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
+from sqlalchemy import inspect, text
 
 from tests.support import SITE_FEED, SITE_TILL, FixedClock, sample_request
 from ticketing.access.acting import ActingEngine
@@ -169,3 +170,25 @@ def test_each_ticket_is_stored_with_its_own_sale_time(engine):
     stored = [engine.get_ticket(SITE_TILL, ticket.id) for ticket in sold]
     assert [t.created for t in stored] == times
     assert [t.created for t in sold] == times
+
+
+def test_picks_have_no_foreign_key_and_a_postgresql_database_made_before_loses_its_own(engine):
+    """The picks' foreign key to their ticket locked the ticket's row once a pick on PostgreSQL (README
+    "Performance"): a new database is made without it, and an earlier PostgreSQL database loses it at the next start,
+    its tickets and picks untouched."""
+    store = engine.store
+    sold = engine.create_ticket(SITE_TILL, sample_request())
+    assert inspect(store.engine).get_foreign_keys("ticket_events") == []
+    if store.is_sqlite:
+        return
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "ALTER TABLE ticket_events ADD CONSTRAINT ticket_events_ticket_id_fkey"
+                " FOREIGN KEY (ticket_id) REFERENCES tickets (id) ON DELETE CASCADE"
+            )
+        )
+    assert len(inspect(store.engine).get_foreign_keys("ticket_events")) == 1, "an earlier version's database"
+    store.create_schema()
+    assert inspect(store.engine).get_foreign_keys("ticket_events") == []
+    assert engine.get_ticket(SITE_TILL, sold.id).events == sold.events
