@@ -4,8 +4,9 @@ psycopg's cursor in a pipeline costs ~40 µs of Python a statement (its query ob
 manager, and a round of its pipeline's generators after each statement to send and read what it can), and a batch
 of sales sends about ten: under load that Python sat on every batch's critical path (README "Performance"). Here the
 statements go to libpq as they are, with their parameters adapted by psycopg's own (compiled) `Transformer`, so a
-value is sent and read exactly as through a cursor; libpq is flushed once, and the results are read once, after
-one Sync. A statement sent often is prepared, as psycopg's cursors prepare theirs (`PreparedStatements`).
+value is sent and read as through a cursor (but every int as a bigint: `_Adapting`); libpq is flushed once, and the
+results are read once, after one Sync. A statement sent often is prepared, as psycopg's cursors prepare theirs
+(`PreparedStatements`).
 
 A statement's failure aborts the rest of the pipeline (PostgreSQL skips everything up to the Sync): the block raises
 it as psycopg would (`psycopg.errors`, by SQLSTATE), and the transaction is left failed for its caller to roll back."""
