@@ -1374,8 +1374,8 @@ BREAKAGES = [
         id="shared-writer-leaves-a-killed-servers-socket",
         guarantee="shared sale writer: a server killed leaves no writer and no socket folder",
         file="ticketing/selling/shared_sale_writer.py",
-        old="        shutil.rmtree(os.path.dirname(listener.getsockname()), ignore_errors=True)\n",
-        new="        pass\n",
+        old="    shutil.rmtree(os.path.dirname(listener.getsockname()), ignore_errors=True)\n",
+        new="    pass\n",
         tests=(f"{SHARED_WRITER}::test_a_server_killed_leaves_no_writer_nor_socket",),
     ),
     Breakage(

@@ -181,13 +181,14 @@ def peer_gone(connection: socket.socket) -> bool:
 def serve_sales(listener: socket.socket, stop: int, engine, parent: int) -> None:
     """Until `stop` is closed or the server (`parent`) is gone: every sale waiting from any worker, written in
     batches (`decide`), each worker answered in the order it sent. A server that was killed cannot remove the
-    socket's folder: the writer does."""
+    socket's folder: the writer does, however it was stopped. A killed server's end of `stop` closes before the
+    writer is given another parent, so `getppid` cannot tell a kill from a clean stop (in which the server removes
+    the folder too, once the writer has ended)."""
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, _LISTENER)
     selector.register(stop, selectors.EVENT_READ, _STOP)
     _serve(selector, listener, engine, parent)
-    if os.getppid() != parent:
-        shutil.rmtree(os.path.dirname(listener.getsockname()), ignore_errors=True)
+    shutil.rmtree(os.path.dirname(listener.getsockname()), ignore_errors=True)
 
 
 def _serve(selector: selectors.BaseSelector, listener: socket.socket, engine, parent: int) -> None:
