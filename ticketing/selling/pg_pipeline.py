@@ -16,8 +16,7 @@ import select
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import psycopg
 from psycopg import errors, pq
@@ -95,16 +94,19 @@ class PreparedStatements:
 class PendingResult:
     """A statement's result, readable once its pipeline has run."""
 
-    __slots__ = ("_result", "_transformer")
+    __slots__ = ("_raw", "_result")
 
-    def __init__(self, transformer: Transformer):
-        self._transformer = transformer
+    def __init__(self, raw: psycopg.Connection):
+        self._raw = raw
         self._result: pq.abc.PGresult | None = None
 
     def fetchall(self) -> list[tuple]:
+        """The rows as psycopg's cursor reads them (its loaders made only for a result that is read: most of a
+        batch's statements are writes)."""
         result = self._result
-        self._transformer.set_pgresult(result)
-        return self._transformer.load_rows(0, result.ntuples, tuple)
+        transformer = Transformer(self._raw)
+        transformer.set_pgresult(result)
+        return transformer.load_rows(0, result.ntuples, tuple)
 
     @property
     def rowcount(self) -> int:
@@ -189,7 +191,7 @@ class PgPipeline:
         return pending
 
     def _result(self) -> PendingResult:
-        pending = PendingResult(Transformer(self._raw))
+        pending = PendingResult(self._raw)
         self._pending.append(pending)
         return pending
 
@@ -197,13 +199,13 @@ class PgPipeline:
         """Each statement's result, then the Sync's; the first that failed."""
         failure = None
         for pending in self._pending:
-            result = _wait_for(self._pgconn, self._pgconn.get_result)
+            result = _next_result(self._pgconn)
             if result is None:
                 raise errors.OperationalError("the server sent fewer results than statements")
             pending._result = result
             if failure is None and result.status not in _OK:
                 failure = result
-            if _wait_for(self._pgconn, self._pgconn.get_result) is not None:  # libpq's end of a statement's results
+            if _next_result(self._pgconn) is not None:  # libpq's end of a statement's results
                 raise errors.OperationalError("the server sent more than one result for a statement")
         _read_to_sync(self._pgconn)
         return failure
@@ -238,16 +240,16 @@ def _flush(pgconn) -> None:
             pgconn.consume_input()
 
 
-def _wait_for(pgconn, ready: Callable[[], Any]) -> Any:
+def _next_result(pgconn) -> pq.abc.PGresult | None:
     while pgconn.is_busy():
         select.select([pgconn.socket], [], [])
         pgconn.consume_input()
-    return ready()
+    return pgconn.get_result()
 
 
 def _read_to_sync(pgconn) -> None:
     while True:
-        result = _wait_for(pgconn, pgconn.get_result)
+        result = _next_result(pgconn)
         if result is not None and result.status == pq.ExecStatus.PIPELINE_SYNC:
             return
         if result is None and pgconn.status != pq.ConnStatus.OK:
