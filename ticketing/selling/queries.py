@@ -265,7 +265,7 @@ class SaleStatements:
         )
 
     def taken_codes(self, conn: Connection, codes: list[str]) -> set[str]:
-        with self._statements(_driver_in_transaction(conn)) as statements:
+        with self._statements(conn.connection.driver_connection) as statements:
             taken = self._taken_codes(statements, codes)
         return {row[0] for row in taken.fetchall()}
 
@@ -284,7 +284,7 @@ class SaleStatements:
         Rows go in multi-row statements, not `executemany`: SQLite's driver lets go of the interpreter around every
         row it steps and must win it back from the event loop after each, which under load made a batch's writes
         wait several times longer than they worked."""
-        raw = _driver_in_transaction(conn)
+        raw = conn.connection.driver_connection
         # In one order for every writer: the debits are the batch's first locks on its accounts (read unlocked), and
         # two workers' batches debiting two shops in opposite orders would deadlock.
         debit_rows = [(cents, token, cents) for token, cents in sorted(debits.items())]
