@@ -43,6 +43,10 @@ class Draft:
     """Ctrl+Enter was pressed: the run decides, once every input of that run is applied."""
     keyed_fields: dict[str, str | None] = field(default_factory=dict)
     """What the stake and pick fields showed when Ctrl+Enter was pressed (`terminal_ui/keys.py`)."""
+    keyed_at: int | None = None
+    """The last Ctrl+Enter taken (its browser's timestamp): the keyboard sends a press again until the page shows it
+    taken, and a press sent again must not act twice. Kept across slips: a late copy of the last sale's press must
+    not sell the next slip."""
     shown_odds: dict[int, dict[int, Decimal]] = field(default_factory=dict)
     """The odds on screen at the last draw of the grid: what a Ctrl+Enter sale is checked against."""
     seen_odds: dict[int, dict[int, Decimal]] = field(default_factory=dict)

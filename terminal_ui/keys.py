@@ -8,7 +8,8 @@ focus to the page body. This script, installed once per page load, gives the cas
   the arrows move between picks; ArrowDown from the pick field enters the grid; a pick made with Space or Enter
   keeps the focus;
 - Ctrl+Enter: the field being typed in is applied first, then the server is asked to sell if it can or to say
-  what is missing (`sell_key`): never the slip as it was before the last keystrokes, never nothing at all;
+  what is missing (`sell_key`): never the slip as it was before the last keystrokes, never nothing at all (a
+  press the page does not show taken is sent again, and taken once);
 - Alt+P prints the receipt on screen.
 The stylesheet makes the sell page fit a 1366x768 till: a compact grid, the slip held in view while the grid
 scrolls, fixture names cut with an ellipsis instead of wrapping a letter a line at 1024 px.
@@ -62,6 +63,8 @@ const TARGETS = {
 };
 const KEYPAD = { '1': '101', 'x': '102', 'X': '102', '0': '102', '2': '103' };
 const CELL = /^st-key-pick-(\\d+)-(\\d+)$/;
+const RESEND_AFTER_MS = 1500;
+const RESENDS = 3;
 
 function cellOf(element) {
   const box = element && element.closest ? element.closest('[class*="st-key-pick-"]') : null;
@@ -110,6 +113,19 @@ function focusWhenDrawn(keys, selector) {
   attempt(200);
 }
 
+function sendAgainIfUnheard(keys, press, tries) {
+  // A press the server never took (seen a few times in the browser tests on a loaded machine: the key did nothing,
+  // no sale and no message) is sent again while the page is idle and does not show it taken; the server takes a
+  // press once (`take_sell_key`).
+  setTimeout(() => {
+    if (keys.unheard !== press) return;  // taken, or a newer press
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (app && app.getAttribute('data-test-script-state') === 'notRunning') keys.trigger('sell_key', press);
+    if (tries > 1) sendAgainIfUnheard(keys, press, tries - 1);
+    else keys.unheard = null;
+  }, RESEND_AFTER_MS);
+}
+
 function keep(keys, name) {
   keys.want = { name, until: Date.now() + 3000 };
 }
@@ -148,7 +164,9 @@ function onKey(keys, e) {
     // keystroke just before may reach it after this key's.
     const shown = { at: Date.now(), stake: fieldValue(TARGETS.stake), pick: fieldValue(TARGETS.pick) };
     if (active && active.tagName === 'INPUT') active.blur();
+    keys.unheard = shown;
     setTimeout(() => keys.trigger('sell_key', shown), 0);
+    sendAgainIfUnheard(keys, shown, RESENDS);
     return;
   }
   // Only a receipt the cashier sees: one left in a hidden tab (the desk's Shift tab open) printed a blank page.
@@ -209,6 +227,7 @@ export default function ({ data, setTriggerValue }) {
   const keys = window.__jackpotKeys || (window.__jackpotKeys = { installed: false, focusSeq: null, want: null });
   keys.trigger = setTriggerValue;
   keys.picks = data ? data.picks : null;
+  if (data && keys.unheard && data.taken === keys.unheard.at) keys.unheard = null;
   if (!keys.installed) {
     keys.installed = true;
     document.addEventListener('keydown', (e) => onKey(keys, e), true);
@@ -245,13 +264,13 @@ def request_focus(target: str) -> None:
     state.focus_seq = state.get("focus_seq", 0) + 1
 
 
-def keyboard(on_sell_key: Callable[[], None] | None = None, picks: int | None = None) -> None:
-    """Mount the keyboard script (once per page load it installs itself) and pass the latest focus request and
-    the number of picks a pick string needs."""
+def keyboard(on_sell_key: Callable[[], None] | None = None, picks: int | None = None, taken: int | None = None) -> None:
+    """Mount the keyboard script (once per page load it installs itself) and pass the latest focus request, the
+    number of picks a pick string needs and the last Ctrl+Enter the server took (`taken`, its timestamp)."""
     state = st.session_state
     _keys_component(
         key="keys",
-        data={"focus": state.get("focus_target"), "seq": state.get("focus_seq", 0), "picks": picks},
+        data={"focus": state.get("focus_target"), "seq": state.get("focus_seq", 0), "picks": picks, "taken": taken},
         height=0,
         on_sell_key_change=on_sell_key or _ignore,
     )

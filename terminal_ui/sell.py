@@ -195,10 +195,19 @@ def request_sale(shown_odds: dict[int, dict[int, Decimal]]) -> None:
 
 
 def sell_key() -> None:
-    slip = draft()
+    take_sell_key(draft(), (state.get("keys") or {}).get("sell_key"))
+
+
+def take_sell_key(slip: Draft, pressed: object) -> bool:
+    """A Ctrl+Enter for this run to decide, unless it is a copy of the last one taken (the keyboard sends a press
+    again when the page does not show it taken): whether it was taken."""
+    at = pressed.get("at") if isinstance(pressed, dict) else None
+    if at is not None and at == slip.keyed_at:
+        return False
+    slip.keyed_at = at
     slip.sell_by_key = True
-    pressed = (state.get("keys") or {}).get("sell_key")
     slip.keyed_fields = {k: pressed.get(k) for k in ("stake", "pick")} if isinstance(pressed, dict) else {}
+    return True
 
 
 def take_keyed_fields(conn: Connection, coupon: Coupon, slip: Draft) -> None:
@@ -807,7 +816,7 @@ def sell_screen(conn: Connection, slip: Draft) -> None:
     recent_tickets(conn)
     if slip.moved:
         odds_changed_dialog(conn, coupon, slip)
-    keyboard(on_sell_key=sell_key, picks=len(coupon.events))
+    keyboard(on_sell_key=sell_key, picks=len(coupon.events), taken=slip.keyed_at)
 
 
 def receipt_screen(conn: Connection, slip: Draft) -> None:
@@ -842,7 +851,7 @@ def receipt_screen(conn: Connection, slip: Draft) -> None:
         until = None if cancelled else cancellable_until(calls, ticket, slip.receipt_coupon)
         shown = cancelled or ticket  # once cancelled, its receipt says so
         show_receipt(receipt_of(conn, shown, slip.receipt_coupon, cancellable_until=until), key="receipt")
-    keyboard()
+    keyboard(taken=slip.keyed_at)
 
 
 def sell_page() -> None:

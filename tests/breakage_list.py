@@ -1496,4 +1496,28 @@ BREAKAGES = [
         new="    return sale.request.source == TicketSource.RETAIL\n",
         tests=("tests/test_settlement.py::test_a_sale_for_cash_needs_the_tills_open_shift",),
     ),
+    Breakage(
+        id="an-unheard-ctrl-enter-is-not-sent-again",
+        guarantee="keyboard first: Ctrl+Enter never does nothing (a press the server did not take is sent again)",
+        file="terminal_ui/keys.py",
+        old="    sendAgainIfUnheard(keys, shown, RESENDS);\n",
+        new="",
+        tests=("tests/test_terminal_till.py::test_a_ctrl_enter_the_server_does_not_take_is_sent_again_and_sells_once",),
+    ),
+    Breakage(
+        id="a-taken-ctrl-enter-is-sent-again-all-the-same",
+        guarantee="keyboard first: a Ctrl+Enter the server took is not sent again",
+        file="terminal_ui/keys.py",
+        old="data.taken === keys.unheard.at",
+        new="data.taken === -1",
+        tests=("tests/test_terminal_till.py::test_a_ctrl_enter_the_server_does_not_take_is_sent_again_and_sells_once",),
+    ),
+    Breakage(
+        id="a-ctrl-enter-sent-again-acts-twice",
+        guarantee="never the wrong ticket: a Ctrl+Enter sent again is taken once, never on the next slip",
+        file="terminal_ui/sell.py",
+        old="    if at is not None and at == slip.keyed_at:\n        return False\n",
+        new="",
+        tests=("tests/test_terminal_page.py::test_a_ctrl_enter_sent_again_is_taken_once_even_on_the_next_slip",),
+    ),
 ]

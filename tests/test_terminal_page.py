@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from terminal_ui import sell
 from terminal_ui.connection import Connection, SecretsTable, connection
+from terminal_ui.drafts import Draft
 from tests.support import APP, SITE_ADMIN, SITE_FEED, SITE_TILL, sample_coupon
 from ticketing.contract.errors import EngineUnavailable
 from ticketing.contract.identifiers import mask_token, token_fingerprint
@@ -497,3 +498,20 @@ def test_the_slip_is_capped_as_the_engine_caps_the_ticket(shop, monkeypatch):
     at.button(key="sell").click().run()
     code = re.search(r"Ticket sold: \*\*(\w{6})\*\*", at.success[0].value).group(1)
     assert shop.get_ticket(SITE_TILL, code).payout == D("1000000.00")
+
+
+def test_a_ctrl_enter_sent_again_is_taken_once_even_on_the_next_slip():
+    """The keyboard sends a press again until the page shows it taken: a copy must never act twice, nor sell the
+    slip started after the sale it made."""
+    slip = Draft(id="till-session")
+    press = {"at": 1_700_000_000_123, "stake": "60", "pick": "1X2"}
+    assert sell.take_sell_key(slip, press)
+    assert slip.sell_by_key and slip.keyed_fields == {"stake": "60", "pick": "1X2"}
+    slip.sell_by_key = False  # the run decided it
+    assert not sell.take_sell_key(slip, dict(press))
+    assert not slip.sell_by_key
+    slip.new_slip("456", stake="50")
+    assert not sell.take_sell_key(slip, dict(press))
+    assert not slip.sell_by_key
+    assert sell.take_sell_key(slip, {**press, "at": press["at"] + 1})
+    assert slip.sell_by_key

@@ -194,6 +194,44 @@ def test_a_repeat_keyboard_sale_takes_at_most_20_keystrokes_and_no_tab(browser, 
     assert len(keystrokes) <= 20 and "Tab" not in keystrokes, keystrokes
 
 
+COUNT_SELL_KEYS = """(drop) => {
+    // Around whatever sender the keyboard script is given next (each run of the page gives it one).
+    const keys = window.__jackpotKeys;
+    let send = keys.trigger;
+    window.__sellKeys = 0;
+    const counted = (name, value) => {
+        if (name === 'sell_key' && window.__sellKeys++ < drop) return;  // lost on its way, as seen under load
+        return send(name, value);
+    };
+    Object.defineProperty(keys, 'trigger', { get: () => counted, set: (given) => { send = given; } });
+}"""
+
+
+def type_a_full_slip(page) -> None:
+    wait_for_focus(page, "pick_string")
+    page.keyboard.type("1X21X21X21X21")
+    page.keyboard.press("Enter")
+    page.keyboard.type("60")
+
+
+@pytest.mark.parametrize("lost", [0, 1], ids=["heard", "first-press-lost"])
+def test_a_ctrl_enter_the_server_does_not_take_is_sent_again_and_sells_once(browser, till, lost):
+    """A Ctrl+Enter that did nothing at all (no sale, no message) was seen a few times under load. Here the first
+    press is dropped on its way to the server: the page sends it again and sells exactly one ticket. A press the
+    server takes is not sent again."""
+    url, engine = till
+    before = len(tickets(engine))
+    page = open_till(browser, f"{url}/?coupon=456")
+    type_a_full_slip(page)
+    page.evaluate(COUNT_SELL_KEYS, lost)
+    page.keyboard.press("Control+Enter")
+    ticket = engine.get_ticket(SITE_TILL, sold_code(page, timeout=10_000))
+    assert ticket.stake == 60
+    page.wait_for_timeout(5_000)  # every later copy would have been sent by now
+    assert len(tickets(engine)) == before + 1
+    assert page.evaluate("window.__sellKeys") == 1 + lost
+
+
 def test_after_alt_n_the_cursor_stays_in_the_pick_field(browser, till):
     """A sale made straight after Enter leaves the request for the stake's cursor unused; drawn again by Alt+N,
     the stake must not take the cursor from the pick field."""
