@@ -115,12 +115,14 @@ function focusWhenDrawn(keys, selector) {
 
 function sendAgainIfUnheard(keys, press, tries) {
   // A press the server never took (seen a few times in the browser tests on a loaded machine: the key did nothing,
-  // no sale and no message) is sent again while the page is idle and does not show it taken; the server takes a
-  // press once (`take_sell_key`).
+  // no sale and no message) is sent again while the page is idle and does not show it taken, unless the cashier has
+  // pressed a key or the pointer since: a copy must never sell what the cashier went on to change. The server takes
+  // a press once, and a copy only for the slip it was pressed on (`take_sell_key`).
   setTimeout(() => {
-    if (keys.unheard !== press) return;  // taken, or a newer press
+    if (keys.unheard !== press) return;  // taken, a newer press, or the cashier went on
     const app = document.querySelector('[data-testid="stApp"]');
-    if (app && app.getAttribute('data-test-script-state') === 'notRunning') keys.trigger('sell_key', press);
+    const idle = app && app.getAttribute('data-test-script-state') === 'notRunning';
+    if (idle) keys.trigger('sell_key', { ...press, copy: true });
     if (tries > 1) sendAgainIfUnheard(keys, press, tries - 1);
     else keys.unheard = null;
   }, RESEND_AFTER_MS);
@@ -149,8 +151,11 @@ function move(keys, event, bet) {
   return true;
 }
 
+const MODIFIERS = ['Control', 'Shift', 'Alt', 'Meta'];
+
 function onKey(keys, e) {
   const active = document.activeElement;
+  if (!MODIFIERS.includes(e.key)) keys.unheard = null;
   if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') {
     // Every Ctrl+Enter comes here, not to the Sell button's own shortcut: that one clicks on keydown and the
     // field being typed in applies its text a moment later, so a stake typed just before could arrive after
@@ -162,7 +167,9 @@ function onKey(keys, e) {
     if (sell.innerText.includes('Selling')) return;
     // What the fields show at this key press is what the server sells (`take_keyed_fields`): the run of a
     // keystroke just before may reach it after this key's.
-    const shown = { at: Date.now(), stake: fieldValue(TARGETS.stake), pick: fieldValue(TARGETS.pick) };
+    const shown = {
+      at: Date.now(), slip: keys.slip, stake: fieldValue(TARGETS.stake), pick: fieldValue(TARGETS.pick),
+    };
     if (active && active.tagName === 'INPUT') active.blur();
     keys.unheard = shown;
     setTimeout(() => keys.trigger('sell_key', shown), 0);
@@ -227,11 +234,12 @@ export default function ({ data, setTriggerValue }) {
   const keys = window.__jackpotKeys || (window.__jackpotKeys = { installed: false, focusSeq: null, want: null });
   keys.trigger = setTriggerValue;
   keys.picks = data ? data.picks : null;
+  keys.slip = data ? data.slip : null;
   if (data && keys.unheard && data.taken === keys.unheard.at) keys.unheard = null;
   if (!keys.installed) {
     keys.installed = true;
     document.addEventListener('keydown', (e) => onKey(keys, e), true);
-    document.addEventListener('pointerdown', () => { keys.focusToken = null; }, true);
+    document.addEventListener('pointerdown', () => { keys.focusToken = null; keys.unheard = null; }, true);
     document.addEventListener('click', (e) => {
       // Only a pick made from the keyboard (Space, Enter: a click without a pointer) keeps the focus: moving the
       // focus costs the browser a layout, which a mouse pick does not need.
@@ -264,13 +272,25 @@ def request_focus(target: str) -> None:
     state.focus_seq = state.get("focus_seq", 0) + 1
 
 
-def keyboard(on_sell_key: Callable[[], None] | None = None, picks: int | None = None, taken: int | None = None) -> None:
+def keyboard(
+    on_sell_key: Callable[[], None] | None = None,
+    picks: int | None = None,
+    taken: int | None = None,
+    slip: str | None = None,
+) -> None:
     """Mount the keyboard script (once per page load it installs itself) and pass the latest focus request, the
-    number of picks a pick string needs and the last Ctrl+Enter the server took (`taken`, its timestamp)."""
+    number of picks a pick string needs, the last Ctrl+Enter the server took (`taken`, its timestamp) and the slip
+    on screen (its sale key)."""
     state = st.session_state
     _keys_component(
         key="keys",
-        data={"focus": state.get("focus_target"), "seq": state.get("focus_seq", 0), "picks": picks, "taken": taken},
+        data={
+            "focus": state.get("focus_target"),
+            "seq": state.get("focus_seq", 0),
+            "picks": picks,
+            "taken": taken,
+            "slip": slip,
+        },
         height=0,
         on_sell_key_change=on_sell_key or _ignore,
     )

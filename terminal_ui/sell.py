@@ -199,10 +199,12 @@ def sell_key() -> None:
 
 
 def take_sell_key(slip: Draft, pressed: object) -> bool:
-    """A Ctrl+Enter for this run to decide, unless it is a copy of the last one taken (the keyboard sends a press
-    again when the page does not show it taken): whether it was taken."""
+    """A Ctrl+Enter for this run to decide, unless it is a press already taken or a copy for another slip (the
+    keyboard sends a press again when the page does not show it taken): whether it was taken."""
     at = pressed.get("at") if isinstance(pressed, dict) else None
     if at is not None and at == slip.keyed_at:
+        return False
+    if isinstance(pressed, dict) and pressed.get("copy") and pressed.get("slip") != slip.sale_key:
         return False
     slip.keyed_at = at
     slip.sell_by_key = True
@@ -816,7 +818,7 @@ def sell_screen(conn: Connection, slip: Draft) -> None:
     recent_tickets(conn)
     if slip.moved:
         odds_changed_dialog(conn, coupon, slip)
-    keyboard(on_sell_key=sell_key, picks=len(coupon.events), taken=slip.keyed_at)
+    keyboard(on_sell_key=sell_key, picks=len(coupon.events), taken=slip.keyed_at, slip=slip.sale_key)
 
 
 def receipt_screen(conn: Connection, slip: Draft) -> None:
@@ -851,7 +853,7 @@ def receipt_screen(conn: Connection, slip: Draft) -> None:
         until = None if cancelled else cancellable_until(calls, ticket, slip.receipt_coupon)
         shown = cancelled or ticket  # once cancelled, its receipt says so
         show_receipt(receipt_of(conn, shown, slip.receipt_coupon, cancellable_until=until), key="receipt")
-    keyboard(taken=slip.keyed_at)
+    keyboard(taken=slip.keyed_at, slip=slip.sale_key)
 
 
 def sell_page() -> None:

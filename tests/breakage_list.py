@@ -1520,4 +1520,30 @@ BREAKAGES = [
         new="",
         tests=("tests/test_terminal_page.py::test_a_ctrl_enter_sent_again_is_taken_once_even_on_the_next_slip",),
     ),
+    Breakage(
+        id="a-copy-of-a-lost-ctrl-enter-sells-the-next-slip",
+        guarantee="never the wrong ticket: a copy of a lost Ctrl+Enter acts only on the slip it was pressed on",
+        file="terminal_ui/sell.py",
+        old='    if isinstance(pressed, dict) and pressed.get("copy") and pressed.get("slip") != slip.sale_key:\n',
+        new="    if False:\n",
+        tests=(
+            "tests/test_terminal_page.py::test_a_copy_of_a_ctrl_enter_never_taken_acts_only_on_the_slip_it_was_pressed_on",
+        ),
+    ),
+    Breakage(
+        id="a-lost-ctrl-enter-is-sent-again-after-the-cashier-typed",
+        guarantee="never the wrong ticket: a lost Ctrl+Enter is not sent again once the cashier presses a key",
+        file="terminal_ui/keys.py",
+        old="  if (!MODIFIERS.includes(e.key)) keys.unheard = null;\n",
+        new="",
+        tests=("tests/test_terminal_till.py::test_a_lost_ctrl_enter_is_not_sent_again_once_the_slip_is_being_changed",),
+    ),
+    Breakage(
+        id="a-lost-ctrl-enter-is-sent-again-after-the-cashier-clicked",
+        guarantee="never the wrong ticket: a lost Ctrl+Enter is not sent again once the cashier clicks",
+        file="terminal_ui/keys.py",
+        old="() => { keys.focusToken = null; keys.unheard = null; }",
+        new="() => { keys.focusToken = null; }",
+        tests=("tests/test_terminal_till.py::test_a_lost_ctrl_enter_is_not_sent_again_once_the_slip_is_being_changed",),
+    ),
 ]

@@ -515,3 +515,16 @@ def test_a_ctrl_enter_sent_again_is_taken_once_even_on_the_next_slip():
     assert not slip.sell_by_key
     assert sell.take_sell_key(slip, {**press, "at": press["at"] + 1})
     assert slip.sell_by_key
+
+
+def test_a_copy_of_a_ctrl_enter_never_taken_acts_only_on_the_slip_it_was_pressed_on():
+    """A press lost on its way is sent again as a copy: after the slip was sold another way or started anew, the copy
+    must not sell the next one. A press itself is taken whatever slip it names (the page may not have shown the new
+    slip's key yet)."""
+    slip = Draft(id="till-session")
+    lost = {"at": 1_700_000_000_500, "slip": slip.sale_key, "stake": "60", "pick": "1X2"}
+    slip.new_slip("456", stake="60")  # sold by a click on Sell, then Alt+N
+    assert not sell.take_sell_key(slip, {**lost, "copy": True})
+    assert not slip.sell_by_key
+    assert sell.take_sell_key(slip, {**lost, "slip": slip.sale_key, "copy": True})
+    assert sell.take_sell_key(slip, {**lost, "at": lost["at"] + 1})

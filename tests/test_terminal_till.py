@@ -229,7 +229,50 @@ def test_a_ctrl_enter_the_server_does_not_take_is_sent_again_and_sells_once(brow
     assert ticket.stake == 60
     page.wait_for_timeout(5_000)  # every later copy would have been sent by now
     assert len(tickets(engine)) == before + 1
-    assert page.evaluate("window.__sellKeys") == 1 + lost
+    # Three copies at most follow a press the page never shows taken; a copy may go out while a loaded server has
+    # not started the run of the press it copies (taken once all the same).
+    assert 1 + lost <= page.evaluate("window.__sellKeys") <= 3
+
+
+def test_a_lost_ctrl_enter_is_not_sent_again_once_the_cashier_goes_on(browser, till):
+    """The first press is lost; the cashier clicks Sell at once, then Alt+N for the next slip: no copy of the lost
+    press may sell that slip with the old picks (a review's sequence)."""
+    url, engine = till
+    before = len(tickets(engine))
+    page = open_till(browser, f"{url}/?coupon=456")
+    type_a_full_slip(page)
+    page.evaluate(COUNT_SELL_KEYS, 1)
+    page.keyboard.press("Control+Enter")
+    widget(page, "sell").locator("button").click()
+    sold_code(page, timeout=10_000)
+    page.keyboard.press("Alt+N")
+    wait_for_focus(page, "pick_string")
+    page.wait_for_timeout(5_000)  # every copy would have been sent by now
+    assert len(tickets(engine)) == before + 1
+    assert page.evaluate("window.__sellKeys") == 1
+    expect_slip(page, r"Picks\s*0 of 13")
+
+
+@pytest.mark.parametrize("change", ["typed-stake", "clicked-pick"])
+def test_a_lost_ctrl_enter_is_not_sent_again_once_the_slip_is_being_changed(browser, till, change):
+    """The first press is lost; the cashier starts changing the same slip (types a stake without Enter, or clicks
+    another pick): no copy may sell the slip as it was at the press."""
+    url, engine = till
+    before = len(tickets(engine))
+    page = open_till(browser, f"{url}/?coupon=456")
+    type_a_full_slip(page)
+    page.evaluate(COUNT_SELL_KEYS, 1)
+    page.keyboard.press("Control+Enter")
+    if change == "typed-stake":
+        page.focus(".st-key-stake input")  # no pointer: only the keys count
+        page.keyboard.press("Control+a")
+        page.keyboard.type("75")
+    else:
+        first = engine.get_coupon(SITE_TILL, "456").events[0]
+        widget(page, f"pick-{first.id}-103").locator("button").click()
+    page.wait_for_timeout(5_000)  # every copy would have been sent by now
+    assert len(tickets(engine)) == before
+    assert page.evaluate("window.__sellKeys") == 1
 
 
 def test_after_alt_n_the_cursor_stays_in_the_pick_field(browser, till):
