@@ -207,11 +207,16 @@ COUNT_SELL_KEYS = """(drop) => {
 }"""
 
 
-def type_a_full_slip(page) -> None:
+def ctrl_enter_on_a_full_slip(browser, url: str, lost: int):
+    """A till on coupon 456, a full slip at 60 typed, Ctrl+Enter, its first `lost` sendings dropped: the page."""
+    page = open_till(browser, f"{url}/?coupon=456")
     wait_for_focus(page, "pick_string")
     page.keyboard.type("1X21X21X21X21")
     page.keyboard.press("Enter")
     page.keyboard.type("60")
+    page.evaluate(COUNT_SELL_KEYS, lost)
+    page.keyboard.press("Control+Enter")
+    return page
 
 
 @pytest.mark.parametrize("lost", [0, 1], ids=["heard", "first-press-lost"])
@@ -221,10 +226,7 @@ def test_a_ctrl_enter_the_server_does_not_take_is_sent_again_and_sells_once(brow
     server takes is not sent again."""
     url, engine = till
     before = len(tickets(engine))
-    page = open_till(browser, f"{url}/?coupon=456")
-    type_a_full_slip(page)
-    page.evaluate(COUNT_SELL_KEYS, lost)
-    page.keyboard.press("Control+Enter")
+    page = ctrl_enter_on_a_full_slip(browser, url, lost)
     ticket = engine.get_ticket(SITE_TILL, sold_code(page, timeout=10_000))
     assert ticket.stake == 60
     page.wait_for_timeout(5_000)  # every later copy would have been sent by now
@@ -239,10 +241,7 @@ def test_a_lost_ctrl_enter_is_not_sent_again_once_the_cashier_goes_on(browser, t
     press may sell that slip with the old picks (a review's sequence)."""
     url, engine = till
     before = len(tickets(engine))
-    page = open_till(browser, f"{url}/?coupon=456")
-    type_a_full_slip(page)
-    page.evaluate(COUNT_SELL_KEYS, 1)
-    page.keyboard.press("Control+Enter")
+    page = ctrl_enter_on_a_full_slip(browser, url, 1)
     widget(page, "sell").locator("button").click()
     sold_code(page, timeout=10_000)
     page.keyboard.press("Alt+N")
@@ -259,10 +258,7 @@ def test_a_lost_ctrl_enter_is_not_sent_again_once_the_slip_is_being_changed(brow
     another pick): no copy may sell the slip as it was at the press."""
     url, engine = till
     before = len(tickets(engine))
-    page = open_till(browser, f"{url}/?coupon=456")
-    type_a_full_slip(page)
-    page.evaluate(COUNT_SELL_KEYS, 1)
-    page.keyboard.press("Control+Enter")
+    page = ctrl_enter_on_a_full_slip(browser, url, 1)
     if change == "typed-stake":
         page.focus(".st-key-stake input")  # no pointer: only the keys count
         page.keyboard.press("Control+a")
