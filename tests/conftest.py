@@ -118,6 +118,16 @@ def browser():
         yield launched
 
 
+@pytest.fixture(autouse=True)
+def close_pages_after_each_browser_test(request):
+    """A page left open keeps its live refresh running on the module's server (a run every 2 s each): some thirty of
+    them by the end of a module slowed every later test there, and keyboard tests failed under that load."""
+    yield
+    if "browser" in request.fixturenames:
+        for context in request.getfixturevalue("browser").contexts:
+            context.close()
+
+
 @pytest.fixture(scope="module")
 def terminal(tmp_path_factory):
     """An embedded-mode terminal for a module's browser tests, odds frozen so that keys and clicks are not raced by
