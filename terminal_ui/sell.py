@@ -201,14 +201,15 @@ def sell_key() -> None:
 def take_sell_key(slip: Draft, pressed: object) -> bool:
     """A Ctrl+Enter for this run to decide, unless it is a press already taken or a copy for another slip (the
     keyboard sends a press again when the page does not show it taken): whether it was taken."""
-    at = pressed.get("at") if isinstance(pressed, dict) else None
+    press = pressed if isinstance(pressed, dict) else {}
+    at = press.get("at")
     if at is not None and at == slip.keyed_at:
         return False
-    if isinstance(pressed, dict) and pressed.get("copy") and pressed.get("slip") != slip.sale_key:
+    if press.get("copy") and press.get("slip") != slip.sale_key:
         return False
     slip.keyed_at = at
     slip.sell_by_key = True
-    slip.keyed_fields = {k: pressed.get(k) for k in ("stake", "pick")} if isinstance(pressed, dict) else {}
+    slip.keyed_fields = {k: press.get(k) for k in ("stake", "pick")}
     return True
 
 
@@ -853,7 +854,7 @@ def receipt_screen(conn: Connection, slip: Draft) -> None:
         until = None if cancelled else cancellable_until(calls, ticket, slip.receipt_coupon)
         shown = cancelled or ticket  # once cancelled, its receipt says so
         show_receipt(receipt_of(conn, shown, slip.receipt_coupon, cancellable_until=until), key="receipt")
-    keyboard(taken=slip.keyed_at, slip=slip.sale_key)
+    keyboard(taken=slip.keyed_at)  # no Ctrl+Enter press is made here (no Sell button): only the last one's answer
 
 
 def sell_page() -> None:

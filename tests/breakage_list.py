@@ -1524,7 +1524,7 @@ BREAKAGES = [
         id="a-copy-of-a-lost-ctrl-enter-sells-the-next-slip",
         guarantee="never the wrong ticket: a copy of a lost Ctrl+Enter acts only on the slip it was pressed on",
         file="terminal_ui/sell.py",
-        old='    if isinstance(pressed, dict) and pressed.get("copy") and pressed.get("slip") != slip.sale_key:\n',
+        old='    if press.get("copy") and press.get("slip") != slip.sale_key:\n',
         new="    if False:\n",
         tests=(
             "tests/test_terminal_page.py::test_a_copy_of_a_ctrl_enter_never_taken_acts_only_on_the_slip_it_was_pressed_on",
