@@ -52,6 +52,7 @@ def main() -> None:
                     "--rate",
                     "400",
                     "--idle",
+                    "--subprocesses",
                     "--format",
                     args.format,
                     "--duration",

@@ -15,8 +15,10 @@ from ticketing.contract.errors import (
     StakeOutOfLimits,
     WrongPicks,
 )
-from ticketing.contract.models import Coupon, CouponEvent, EventStatus, StakeRules, TicketRequest
+from ticketing.contract.models import Coupon, CouponEvent, EventStatus, StakeRules, Ticket, TicketRequest, trusted
+from ticketing.selling.pricing import TaxProfile
 from ticketing.selling.rules import validate_ticket
+from ticketing.selling.tickets import priced_ticket, request_fingerprint
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
@@ -135,3 +137,25 @@ def test_fixed_stake_takes_only_that_stake():
     assert validate_ticket(request(stake=99), c, "KES", NOW)
     with pytest.raises(StakeOutOfLimits, match="exactly 99.00"):
         validate_ticket(request(stake=100), c, "KES", NOW)
+
+
+def test_a_priced_ticket_is_written_out_as_the_same_ticket_validated():
+    """`trusted` skips validation, not the model's field order: a sale's answer lists its fields as a ticket read
+    back from storage does, and a request rebuilt from its values has the fingerprint of the one sent."""
+    sale = request()
+    events = validate_ticket(sale, coupon(), "KES", NOW)
+    ticket = priced_ticket(
+        sale,
+        events,
+        TaxProfile(),
+        None,
+        ticket_id="a" * 24,
+        operator="site",
+        coupon_id="c1",
+        user_id="u",
+        atag=None,
+        now=NOW,
+    )
+    assert ticket.model_dump_json() == Ticket.model_validate(ticket.model_dump()).model_dump_json()
+    rebuilt = trusted(TicketRequest, **dict(reversed(list(sale.model_dump().items()))))
+    assert request_fingerprint(rebuilt) == request_fingerprint(sale)

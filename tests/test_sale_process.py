@@ -12,13 +12,15 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal as D
 
 import httpx
+import msgspec
 import pytest
 
 from tests.servers import engine_server
-from tests.support import SAMPLE_REQUEST_TEXT, Api, sample_body, seed_shop, stored_tickets
+from tests.support import SAMPLE_REQUEST_TEXT, Api, sample_body, sample_request, seed_shop, stored_tickets
 from ticketing.access.roles import Role
+from ticketing.contract.models import TicketRequest
 from ticketing.embedded import open_engine
-from ticketing.selling.sale_process import DELEGATED, SaleOrder, decide, writes_sales_in_a_process
+from ticketing.selling.sale_process import DELEGATED, CheckedRequest, SaleOrder, decide, writes_sales_in_a_process
 from ticketing.settings import Settings
 
 
@@ -134,12 +136,34 @@ def test_the_child_ends_with_its_server(tmp_path, stop):
     assert "writes the sales from now on" not in log.read_text()
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"bets": None, "events": [{"id": 7, "bet": 102, "odds": D("3.25")}, {"id": 8, "bet": 103, "odds": D("12.5")}]},
+        {"atag": "till 4 \u00e9t\u00e9", "odds_diff": D("0.30"), "stake": D("1234567.89"), "source": "RETAIL"},
+    ],
+    ids=["bets", "events", "atag-tolerance-large-stake"],
+)
+def test_the_request_the_child_makes_again_is_the_one_the_http_process_validated(changes):
+    """The child takes the validated values, not the JSON: what it builds must equal the model, every field of it."""
+    request = sample_request(**changes)
+    sent = msgspec.msgpack.decode(msgspec.msgpack.encode(CheckedRequest.of(request)), type=CheckedRequest)
+    made = sent.ticket_request()
+    assert made == request
+    assert made.model_dump() == request.model_dump()
+    assert made.model_dump_json() == request.model_dump_json(), "the request's fingerprint reads this"
+    assert list(CheckedRequest.__struct_fields__) == list(TicketRequest.model_fields), "a field left behind"
+
+
 def test_the_child_checks_who_sells_itself(tmp_path):
     """The HTTP process checked the signature and the role; the child's engine checks them again."""
     engine = open_engine(Settings(database=str(tmp_path / "engine.sqlite3"), simulator=False))
     try:
-        body = SAMPLE_REQUEST_TEXT.encode()
-        order = dict(operator="site", key_id=None, signature="ab" * 32, expires=2**40, idempotency_key=None, body=body)
+        request = CheckedRequest.of(sample_request())
+        order = dict(
+            operator="site", key_id=None, signature="ab" * 32, expires=2**40, idempotency_key=None, request=request
+        )
         feed, till = decide(engine, [SaleOrder(role=Role.FEED.value, **order), SaleOrder(role="till", **order)])
         assert (feed.status, json.loads(feed.body)["code"]) == (403, 122)
         assert till.status == 200 and json.loads(till.body)["stake"] == 25
@@ -161,7 +185,7 @@ def test_a_wallet_operators_sale_is_handed_back_to_the_http_process(tmp_path):
         )
     )
     try:
-        order = SaleOrder("site", "till", None, "ab" * 32, 2**40, None, SAMPLE_REQUEST_TEXT.encode())
+        order = SaleOrder("site", "till", None, "ab" * 32, 2**40, None, CheckedRequest.of(sample_request()))
         (answer,) = decide(engine, [order])
         assert answer.status == DELEGATED
         assert stored_tickets(tmp_path / "engine.sqlite3")[0] == []

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.servers import engine_server
-from tests.support import SAMPLE_REQUEST_TEXT, Api, sample_body, seed_shop, stored_tickets
+from tests.support import Api, sample_body, sample_request, seed_shop, stored_tickets
 from tests.test_sale_process import alive, children, queued_for, wait_until
 from ticketing.selling import shared_sale_writer
-from ticketing.selling.sale_process import Messages, SaleAnswer, SaleOrder, framed
+from ticketing.selling.sale_process import CheckedRequest, Messages, SaleAnswer, SaleOrder, framed
 from ticketing.selling.shared_sale_writer import _accept, _orders_of, _write_and_answer, peer_gone
 
 SERVE = [sys.executable, "-m", "ticketing.serve", "--host", "127.0.0.1"]
@@ -214,7 +214,7 @@ def test_a_worker_that_sends_what_is_not_an_order_loses_its_connection_only():
     for connection in (bad, good):
         selector.register(connection, selectors.EVENT_READ, Messages(SaleOrder))
     bad_worker.sendall(b"\x00\x00\x00\x03abc")
-    order = SaleOrder("site", "till", None, "ab" * 32, 2**40, None, b"{}")
+    order = SaleOrder("site", "till", None, "ab" * 32, 2**40, None, CheckedRequest.of(sample_request()))
     good_worker.sendall(framed(order))
     assert _orders_of(selector.get_key(bad), selector) == []
     assert _orders_of(selector.get_key(good), selector) == [(good, order)]
@@ -238,7 +238,7 @@ def test_a_worker_that_takes_no_answers_is_given_up_and_the_others_are_answered(
         _accept(listener, selector)
     stuck, healthy = (key.fileobj for key in selector.get_map().values())
     healthy_worker = workers[1]
-    order = SaleOrder("site", "till", None, "ab" * 32, 2**40, None, b"{}")
+    order = SaleOrder("site", "till", None, "ab" * 32, 2**40, None, CheckedRequest.of(sample_request()))
     received = bytearray()
     reading = threading.Thread(target=lambda: received.extend(_read_all(healthy_worker, len(framed(big)))), daemon=True)
     reading.start()
@@ -268,7 +268,7 @@ def test_the_sales_of_a_worker_that_went_away_are_not_made(tmp_path):
     """A worker that died has nobody to answer: what it sent and the writer had not decided is dropped."""
     writer_end, worker_end = socket.socketpair()
     with writer_end:
-        order = SaleOrder("site", "till", None, "ab" * 32, 2**40, None, SAMPLE_REQUEST_TEXT.encode())
+        order = SaleOrder("site", "till", None, "ab" * 32, 2**40, None, CheckedRequest.of(sample_request()))
         worker_end.sendall(framed(order))
         assert not peer_gone(writer_end)
         worker_end.close()

@@ -70,7 +70,7 @@ async def serve_sale(request: Request) -> Response:
     writer: SaleProcess | None = request.app.state.sale_process
     if writer is not None and writer.alive:
         check_operator(sale, caller)
-        answer = await writer.sell(caller, idempotency_key, body)
+        answer = await writer.sell(caller, idempotency_key, sale)
         if answer.status != DELEGATED:
             return answer.response()
     return await sell_ticket(sale, caller, engine, idempotency_key)

@@ -17,7 +17,7 @@ from math import prod
 
 from pydantic import BaseModel, Field
 
-from ticketing.contract.models import MAX_PICKS
+from ticketing.contract.models import MAX_PICKS, trusted
 from ticketing.contract.money import round_money, round_odds
 
 
@@ -64,7 +64,8 @@ def price_ticket(
         capped = max_payout is not None and gross_payout > max_payout
         payout = round_money(max_payout if capped else gross_payout)
         tax = max(Decimal("0.00"), round_money((payout - net_stake) * profile.withholding_rate))
-        return Price(
+        return trusted(
+            Price,
             stake=round_money(stake),
             net_stake=net_stake,
             excise=round_money(stake - net_stake),
