@@ -1546,4 +1546,38 @@ BREAKAGES = [
         new="() => { keys.focusToken = null; }",
         tests=("tests/test_terminal_till.py::test_a_lost_ctrl_enter_is_not_sent_again_once_the_slip_is_being_changed",),
     ),
+    Breakage(
+        id="the-sale-process-drops-the-tag-of-the-request-it-makes-again",
+        guarantee="the sale process sells exactly the request the HTTP process validated",
+        file="ticketing/selling/sale_process.py",
+        old="            atag=self.atag,\n",
+        new="            atag=None,\n",
+        tests=(
+            "tests/test_sale_process.py::test_the_request_the_child_makes_again_is_the_one_the_http_process_validated",
+        ),
+    ),
+    Breakage(
+        id="trusted-puts-defaults-first",
+        guarantee="a retry is recognised: a request rebuilt from its values has the fingerprint of the one sent",
+        file="ticketing/contract/models.py",
+        old="    if tuple(values) != names:\n",
+        new="    if False:\n",
+        tests=("tests/test_rules.py::test_a_priced_ticket_is_written_out_as_the_same_ticket_validated",),
+    ),
+    Breakage(
+        id="the-api-process-leaves-its-start-heap-to-the-collector",
+        guarantee="the p99 target: no full garbage collection of the app's whole heap while sales wait",
+        file="ticketing/api.py",
+        old="        freeze_what_start_built()\n",
+        new="",
+        tests=("tests/test_heap.py::test_the_api_process_freezes_what_its_start_built",),
+    ),
+    Breakage(
+        id="the-sale-process-leaves-its-start-heap-to-the-collector",
+        guarantee="the p99 target: no full garbage collection of the sale process's whole heap while sales wait",
+        file="ticketing/selling/sale_process.py",
+        old="    freeze_what_start_built()\n",
+        new="",
+        tests=("tests/test_heap.py::test_the_sale_writer_process_freezes_its_engine",),
+    ),
 ]

@@ -41,6 +41,7 @@ from ticketing.contract.errors import EngineUnavailable, TicketingError
 from ticketing.contract.models import PickedEvent, TicketRequest, TicketSource, TicketType, trusted
 from ticketing.contract.wire import dumps
 from ticketing.engine import TicketEngine
+from ticketing.heap import freeze_what_start_built
 from ticketing.selling.group_commit import MAX_BATCH
 from ticketing.settings import Settings
 from ticketing.storage import Store, database_url
@@ -298,7 +299,10 @@ def run_writer_process(write: Callable[[], None], name: str) -> NoReturn:
 
 
 def sale_engine(settings: Settings) -> TicketEngine:
-    return TicketEngine(Store(database_url(settings.database)), wallet_settings=settings.wallet)
+    """A writer process's engine, the process's heap frozen once it is made (`ticketing/heap.py`)."""
+    engine = TicketEngine(Store(database_url(settings.database)), wallet_settings=settings.wallet)
+    freeze_what_start_built()
+    return engine
 
 
 def write_sales_forever(sock: socket.socket, engine: TicketEngine, parent: int) -> None:
