@@ -1,5 +1,6 @@
 """A py-spy profile of the real `POST /be/tickets` under wrk: the server started as bench/api_throughput.py starts
-it, the same distinct signed sales, and `py-spy record --gil --idle` on the uvicorn process meanwhile.
+it, the same distinct signed sales, and `py-spy record --gil --idle --subprocesses` on the uvicorn process and its
+sale writer process meanwhile (in raw format each stack starts with its process: `process PID:"command"`).
 
     pip install py-spy             # requirements-dev.txt pins it
     python bench/profile_sale.py [--seconds 10] [--connections 8] [--postgres URL] [--out sale.svg]
