@@ -20,12 +20,13 @@ def unfrozen():
 def test_the_api_process_freezes_what_its_start_built(tmp_path, unfrozen):
     app = create_app(Settings(database=str(tmp_path / "engine.sqlite3"), simulator=False, sale_writer="thread"))
 
-    async def started() -> int:
+    async def serving() -> int:
         async with app.router.lifespan_context(app):
             return gc.get_freeze_count()
 
     assert gc.get_freeze_count() == 0
-    assert asyncio.run(started()) > 10_000, "a full collection would walk the app and its engine under load"
+    assert asyncio.run(serving()) > 10_000, "a full collection would walk the app and its engine under load"
+    assert gc.get_freeze_count() == 0, "an app started and stopped in a process leaves nothing frozen for good"
 
 
 def test_the_sale_writer_process_freezes_its_engine(tmp_path, unfrozen):

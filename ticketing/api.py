@@ -45,7 +45,7 @@ from ticketing.contract.models import (
 from ticketing.contract.wire import WireJSONResponse, WireRoute, error_response, field_problem, invalid_request
 from ticketing.coupons.routes import coupons_router
 from ticketing.embedded import open_engine, start_simulator
-from ticketing.heap import freeze_what_start_built
+from ticketing.heap import heap_frozen_while_serving
 from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
 from ticketing.selling.http import SALE_PATH, SaleLane, SaleRoute, sell_ticket
 from ticketing.selling.shared_sale_writer import sale_writer
@@ -119,8 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.listing = ThreadPoolExecutor(LISTING_THREADS, "ticket-listing", initializer=lowest_cpu_priority)
         simulator = start_simulator(engine, config)
-        freeze_what_start_built()
-        yield
+        with heap_frozen_while_serving():
+            yield
         app.state.listing.shutdown()
         if simulator is not None:
             simulator.stop()

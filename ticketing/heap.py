@@ -9,9 +9,22 @@ counting; only a reference cycle among them would outlive its use.
 """
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def freeze_what_start_built() -> None:
     """Once the process holds what it keeps for its life (its app, engine, connections): collect, then freeze."""
     gc.collect()
     gc.freeze()
+
+
+@contextmanager
+def heap_frozen_while_serving() -> Iterator[None]:
+    """The API's life, between its start and its stop: thawed at the stop, so that an app started and stopped again
+    in one process (tests, an embedding program) leaves nothing frozen behind for good."""
+    freeze_what_start_built()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

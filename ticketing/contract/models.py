@@ -50,11 +50,15 @@ def _as_utc(value: datetime) -> datetime:
 
 def _format_utc(value: datetime) -> str:
     global _last_formatted
+    if value.tzinfo is not UTC:
+        # Only UTC moments are remembered: equality ignores `fold`, so two local times an hour apart (the hour a
+        # clock goes back) compare equal, and naive times are read in the machine's zone.
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     # A sale's answer writes its creation and update times, and a batch's tickets all share one: formatted once.
     last_value, last_text = _last_formatted
     if value == last_value:
         return last_text
-    text = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
     _last_formatted = (value, text)
     return text
 
@@ -243,6 +247,9 @@ def trusted(cls: type[Model], **values: Any) -> Model:
     names, defaults = shape
     fields = values
     if tuple(values) != names:
+        unknown = values.keys() - set(names)
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
         fields = {
             name: values[name] if name in values else defaults[name]
             for name in names

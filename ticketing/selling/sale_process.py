@@ -98,7 +98,8 @@ class CheckedRequest(msgspec.Struct, array_like=True):
         )
 
     def ticket_request(self) -> TicketRequest:
-        """The model the HTTP process validated, equal to it field for field."""
+        """The model the HTTP process validated, equal to it field for field (but for `model_fields_set`, which names
+        every field here: nothing on the sale's path dumps it with `exclude_unset`)."""
         events = self.events
         return trusted(
             TicketRequest,
