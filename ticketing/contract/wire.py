@@ -7,7 +7,7 @@ both the API and the client go through here.
 """
 
 import json
-from decimal import InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
@@ -36,8 +36,12 @@ def dumps(value: Any) -> bytes:
     return ENCODER.encode(to_jsonable(value))
 
 
+_DECODER = simplejson.JSONDecoder(parse_float=Decimal)
+"""`simplejson.loads(data, use_decimal=True)`, made once: `loads` with arguments makes a decoder on every call."""
+
+
 def loads(data: bytes | str) -> Any:
-    return simplejson.loads(data, use_decimal=True)
+    return _DECODER.decode(data)
 
 
 def field_problem(error: Any) -> dict[str, str]:
@@ -76,6 +80,12 @@ def _no_constant(name: str) -> Any:
     raise InvalidJSON(f"{name} is not a JSON number")
 
 
+_REQUEST_DECODER = simplejson.JSONDecoder(
+    parse_float=Decimal, object_pairs_hook=_unique_keys, parse_constant=_no_constant
+)
+"""Made once, as `_DECODER`: a sale's body is read by it in the HTTP process."""
+
+
 def _has_a_lone_surrogate(document: Any) -> bool:
     """Whether a string of `document` (a key or a value) holds half a UTF-16 pair, which JSON's `\\ud800` escapes can
     write and UTF-8 cannot: such a string failed later wherever it was encoded (a 500). Only looked for when the body
@@ -104,7 +114,7 @@ def loads_request(data: bytes) -> Any:
     except UnicodeDecodeError as error:
         raise InvalidJSON("not UTF-8", error.start) from None
     try:
-        document = simplejson.loads(text, use_decimal=True, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        document = _REQUEST_DECODER.decode(text)
         if "\\u" in text and _has_a_lone_surrogate(document):
             raise InvalidJSON("a \\u escape of half a UTF-16 pair (a lone surrogate): not text")
         return document
