@@ -247,7 +247,7 @@ def trusted(cls: type[Model], **values: Any) -> Model:
     names, defaults = shape
     fields = values
     if tuple(values) != names:
-        unknown = values.keys() - set(names)
+        unknown = values.keys() - names
         if unknown:
             raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
         fields = {
