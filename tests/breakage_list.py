@@ -1584,8 +1584,8 @@ BREAKAGES = [
         id="a-local-time-written-as-the-utc-time-remembered-before",
         guarantee="times are written in UTC: a remembered formatting never stands for another moment",
         file="ticketing/contract/models.py",
-        old="    if value.tzinfo is not UTC:\n",
-        new="    if False:\n",
+        old="    utc = value if value.tzinfo is UTC else value.astimezone(UTC)\n",
+        new="    utc = value\n",
         tests=("tests/test_contract_models.py::test_a_moment_is_written_in_utc_whatever_moment_was_written_before",),
     ),
     Breakage(

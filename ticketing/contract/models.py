@@ -50,16 +50,15 @@ def _as_utc(value: datetime) -> datetime:
 
 def _format_utc(value: datetime) -> str:
     global _last_formatted
-    if value.tzinfo is not UTC:
-        # Only UTC moments are remembered: equality ignores `fold`, so two local times an hour apart (the hour a
-        # clock goes back) compare equal, and naive times are read in the machine's zone.
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    # Compared in UTC: equality ignores `fold`, so two local times an hour apart (the hour a clock goes back) would
+    # compare equal, and naive times are read in the machine's zone.
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
     # A sale's answer writes its creation and update times, and a batch's tickets all share one: formatted once.
     last_value, last_text = _last_formatted
-    if value == last_value:
+    if utc == last_value:
         return last_text
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    _last_formatted = (value, text)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    _last_formatted = (utc, text)
     return text
 
 
