@@ -7,8 +7,9 @@ state that lives as long as the process, so they are moved out of the collector'
 Frozen objects are still freed by reference counting; only a reference cycle among them would outlive its use.
 """
 
-import gc
 import sys
+
+from ticketing.heap import freeze_what_start_built
 
 _modules_at_last_freeze = 0
 
@@ -20,5 +21,4 @@ def freeze_loaded_modules() -> None:
     if len(sys.modules) == _modules_at_last_freeze:
         return
     _modules_at_last_freeze = len(sys.modules)
-    gc.collect()
-    gc.freeze()
+    freeze_what_start_built()
