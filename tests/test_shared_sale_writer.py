@@ -39,8 +39,9 @@ def writer_and_workers(server: int) -> tuple[int, list[int]]:
     return writers[0], [pid for pid, command in processes.items() if "spawn_main" in command]
 
 
-def socket_path(writer: int) -> Path:
-    """The path of the Unix socket the writer listens on (its open sockets, named in /proc/net/unix)."""
+def named_sockets(writer: int) -> list[str]:
+    """The paths of the writer's open Unix sockets that have one (in /proc/net/unix): its listener's, and the same
+    path again for each worker's connection it has accepted."""
     inodes = set()
     for fd in Path(f"/proc/{writer}/fd").iterdir():
         with contextlib.suppress(OSError):
@@ -48,7 +49,12 @@ def socket_path(writer: int) -> Path:
             if target.startswith("socket:["):
                 inodes.add(target[len("socket:[") : -1])
     rows = [line.split() for line in Path("/proc/net/unix").read_text().splitlines()[1:]]
-    (path,) = {row[7] for row in rows if len(row) > 7 and row[6] in inodes}  # the listener and its connections
+    return [row[7] for row in rows if len(row) > 7 and row[6] in inodes]
+
+
+def socket_path(writer: int) -> Path:
+    """The path of the Unix socket the writer listens on."""
+    (path,) = set(named_sockets(writer))
     return Path(path)
 
 
@@ -110,6 +116,9 @@ def test_the_writer_and_its_socket_end_after_the_workers(tmp_path, stop):
         assert "ticketing.serve" in cmdline(writer)
         folder = socket_path(writer).parent
         assert folder.name.startswith("ticketing-sales-") and folder.stat().st_mode & 0o777 == 0o700
+        # Stopped only once it has accepted the worker's connection: a connection still in the listener's backlog
+        # belongs to no process, and the sale queued on it could not be seen waiting for the writer.
+        wait_until(lambda: len(named_sockets(writer)) >= 2, "the writer to accept the worker's connection")
         os.kill(writer, signal.SIGSTOP)
         answer: dict = {}
         sending = threading.Thread(
