@@ -12,7 +12,7 @@ from decimal import Decimal as D
 
 import psycopg
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, func, select, text, update
 
 from tests.support import SITE_FEED, SITE_TILL, sample_request
 from ticketing.access.replays import SignedRequest
@@ -26,7 +26,7 @@ from ticketing.contract.models import EventUpdate, TicketQuery
 from ticketing.engine import TicketEngine
 from ticketing.selling.group_commit import AGAIN, GroupCommitter
 from ticketing.selling.queries import SaleStatements
-from ticketing.storage import Account, Store, accounts, request_signatures
+from ticketing.storage import Account, Store, accounts, request_signatures, ticket_events
 
 
 class Ledger:
@@ -237,6 +237,26 @@ def test_a_batch_that_fails_after_its_writes_leaves_none_of_them(engine, monkeyp
     assert len(engine.list_tickets(SITE_TILL, TicketQuery())) == 1
     with engine.store.read() as conn:
         assert conn.execute(select(request_signatures).where(request_signatures.c.signature == "e" * 64)).all() == []
+
+
+def test_a_batch_whose_insert_fails_halfway_keeps_none_of_its_rows(engine, monkeypatch):
+    """A multi-row insert that a constraint stops at a later row (here the picks' last row repeats the first's key)
+    keeps none of its earlier rows, nor the ticket before them: on SQLite the inserts are OR FAIL, which leaves the
+    statement's earlier rows to the batch's rollback (no statement journal), and that rollback follows."""
+    engine.create_ticket(SITE_TILL, sample_request())
+    before = engine.balance(SITE_TILL, sample_request().token)
+    real_rows = engine.sales.ticket_event_rows
+    monkeypatch.setattr(engine.sales, "ticket_event_rows", lambda ticket: [*real_rows(ticket), real_rows(ticket)[0]])
+    with pytest.raises(Exception, match="UNIQUE|unique|duplicate"):
+        engine.create_ticket(SITE_TILL, sample_request(), signed=SignedRequest(signature="d" * 64, expires=2**40))
+    monkeypatch.undo()
+    assert engine.balance(SITE_TILL, sample_request().token) == before
+    assert len(engine.list_tickets(SITE_TILL, TicketQuery())) == 1
+    with engine.store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(ticket_events)).scalar() == len(
+            sample_request().bets or sample_request().events
+        ), "the failed statement's earlier picks stayed"
+        assert conn.execute(select(request_signatures).where(request_signatures.c.signature == "d" * 64)).all() == []
 
 
 def test_a_debit_beyond_the_balance_is_refused_by_the_database_too(engine, monkeypatch):

@@ -75,8 +75,14 @@ class SaleStatements:
         self._last_moment: tuple[datetime | None, Any] = (None, None)
         mark = "?" if is_sqlite else "%s"
         self._mark = mark
-        self.insert_tickets = f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES "
-        self.insert_ticket_events = "INSERT INTO ticket_events (ticket_id, position, event_id, bet, odds) VALUES "
+        # SQLite keeps a statement journal, a copy of every page a statement changes, for a multi-row INSERT that a
+        # constraint may abort halfway (its default, ABORT, undoes the statement's earlier rows): a batch's inserts
+        # wrote it to a temporary file in /var/tmp once every three batches under load. OR FAIL keeps no journal and
+        # leaves the failed statement's earlier rows to the batch's rollback, which follows any failed statement.
+        insert = "INSERT OR FAIL INTO" if is_sqlite else "INSERT INTO"
+        self._insert_into = insert
+        self.insert_tickets = f"{insert} tickets ({', '.join(TICKET_COLUMNS)}) VALUES "
+        self.insert_ticket_events = f"{insert} ticket_events (ticket_id, position, event_id, bet, odds) VALUES "
         # The guard is the balance check's second line: each sale was checked in order against the balances as this
         # transaction read them; a sale alone read them locked (FOR UPDATE on PostgreSQL; SQLite's writer lock), so
         # the guard never refuses it; a batch read them unlocked, and it refuses when another writer's debit came
@@ -92,7 +98,7 @@ class SaleStatements:
         # PostgreSQL the shift is held (FOR SHARE) until the batch commits: its closing waits and counts the stake,
         # and a batch that comes after the closing finds the shift closed.
         self.record_stakes = (
-            "INSERT INTO cash_operations (shift_id, kind, ticket_id, amount_cents, at)"
+            f"{insert} cash_operations (shift_id, kind, ticket_id, amount_cents, at)"
             " SELECT shifts.id, 'stake', stake.column1, stake.column2, stake.column3 FROM (VALUES {rows}) AS stake"
             " JOIN shifts ON shifts.operator = stake.column4 AND shifts.till = stake.column5"
             " AND shifts.closed_at IS NULL" + ("" if is_sqlite else " FOR SHARE OF shifts")
@@ -201,7 +207,7 @@ class SaleStatements:
         """A conflict is a replay, not an error: it must not abort the batch."""
         return self._query(
             statements,
-            "INSERT INTO request_signatures (operator, signature, expires, ticket_id)"
+            f"{self._insert_into} request_signatures (operator, signature, expires, ticket_id)"
             f" VALUES {self._marks(len(claims), 4)} ON CONFLICT DO NOTHING",
             [part for claim in claims for part in claim],
         )
