@@ -203,6 +203,24 @@ def test_the_sweep_discards_a_sale_unanswered_for_longer_than_any_answer_takes(p
         assert "the wallet's answer to ticket_create was never recorded" in list(reasons)
 
 
+def test_the_outbox_sender_takes_no_write_lock_while_nothing_is_due(pam_engine, player, monkeypatch):
+    """The sender polls twice a second in every engine process: with nothing due it only reads (on SQLite a write
+    transaction takes the one writer lock the sale writer's batches wait for); with something due it writes."""
+    writes = []
+    real_write = pam_engine.store.write
+    monkeypatch.setattr(pam_engine.store, "write", lambda: writes.append("write") or real_write())
+    assert pam_engine.outbox.deliver_due() == 0
+    assert pam_engine.outbox.discard_stale_sales() == 0
+    assert writes == [], "a write transaction taken with nothing to write"
+    token, _ = player
+    write_unanswered_sale(pam_engine, token)
+    pam_engine.clock.move(seconds=2 * SETTINGS.timeout + 11)
+    writes.clear()
+    assert pam_engine.outbox.discard_stale_sales() == 1
+    assert pam_engine.outbox.deliver_due() == 1, "the discard's ticket_discard"
+    assert len(writes) == 3, "the discard, the lease and the wallet's answer recorded"
+
+
 def test_a_discard_body_names_its_reason(pam_engine, wallet, player):
     token, _ = player
     wallet.fault("refuse", "ticket_create")

@@ -180,6 +180,14 @@ def discard_sale(conn: Connection, ticket_id: str, reason: str, now: datetime) -
     return discard_unconfirmed(conn, now, reason, ticket_id=ticket_id) == 1
 
 
+def any_unconfirmed(conn: Connection, created_before: datetime) -> bool:
+    """Whether `discard_unconfirmed(..., created_before=...)` would find a sale to discard."""
+    return (
+        conn.execute(select(tickets.c.id).where(UNCONFIRMED, tickets.c.created < created_before).limit(1)).first()
+        is not None
+    )
+
+
 def discard_unconfirmed(
     conn: Connection,
     now: datetime,

@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, func, or_, select, text, update
 from ticketing.contract.errors import TicketingError, WalletRefused, WalletUnavailable
 from ticketing.settings import WalletSettings
 from ticketing.storage import Operator, Store, tickets, wallet_outbox
-from ticketing.wallets.outbox import CANCELLED, DELIVERED, FAILED, PENDING, discard_unconfirmed
+from ticketing.wallets.outbox import CANCELLED, DELIVERED, FAILED, PENDING, any_unconfirmed, discard_unconfirmed
 from ticketing.wallets.pam import PamClients, PamTicket
 
 log = logging.getLogger(__name__)
@@ -152,10 +152,13 @@ class OutboxSender:
     def discard_stale_sales(self) -> int:
         """Sales still waiting for their wallet's answer long after any answer could have come."""
         now = naive_utc(self.clock())
-        stale = timedelta(seconds=2 * self.settings.timeout + 10)
+        created_before = now - timedelta(seconds=2 * self.settings.timeout + 10)
+        with self.store.read() as conn:
+            if not any_unconfirmed(conn, created_before):
+                return 0  # see `_claim`: no write lock taken for nothing
         with self.store.write() as conn:
             return discard_unconfirmed(
-                conn, now, "the wallet's answer to ticket_create was never recorded", created_before=now - stale
+                conn, now, "the wallet's answer to ticket_create was never recorded", created_before=created_before
             )
 
     def deliver_due(self, limit: int = 200) -> int:
@@ -170,6 +173,11 @@ class OutboxSender:
     def _claim(self, now: datetime, limit: int) -> list:
         lease_until = now + timedelta(seconds=2 * self.settings.timeout + 5)
         free = or_(wallet_outbox.c.lease_until.is_(None), wallet_outbox.c.lease_until < now)
+        # Looked for with a read first: every engine process polls twice a second, wallet operators or none, and on
+        # SQLite a write transaction takes the file's one writer lock, for which the sale writer's batches wait.
+        with self.store.read() as conn:
+            if conn.execute(SELECT_DUE, {"now": now, "limit": 1}).first() is None:
+                return []
         with self.store.write() as conn:
             due = conn.execute(SELECT_DUE, {"now": now, "limit": limit}).scalars().all()
             if not due:
