@@ -259,6 +259,41 @@ def test_a_batch_whose_insert_fails_halfway_keeps_none_of_its_rows(engine, monke
         assert conn.execute(select(request_signatures).where(request_signatures.c.signature == "d" * 64)).all() == []
 
 
+def test_a_batch_whose_transaction_sqlite_ended_writes_nothing_and_its_sale_is_made_alone(engine, monkeypatch):
+    """SQLite ends a transaction by itself after an I/O error, a full disk or no memory (here: rolled back under the
+    batch after its reads). The batch's writes must not then commit one by one, a ticket without its picks when the
+    picks' insert fails after it (here, once): the batch writes nothing, and its sale is made again alone, whole."""
+    if not engine.store.is_sqlite:
+        pytest.skip("SQLite's own rollback; PostgreSQL's pipeline sends its BEGIN whenever none is open")
+    engine.create_ticket(SITE_TILL, sample_request())
+    real_read_ahead, real_rows, done = engine.sales.read_ahead, engine.sales.ticket_event_rows, set()
+
+    def reads_then_the_transaction_ends(conn, **wanted):
+        reads = real_read_ahead(conn, **wanted)
+        if "ended" not in done:
+            done.add("ended")
+            conn.connection.driver_connection.rollback()
+        return reads
+
+    def picks_failing_once(ticket):
+        rows = real_rows(ticket)
+        if "failed" not in done:
+            done.add("failed")
+            return [*rows, rows[0]]
+        return rows
+
+    monkeypatch.setattr(engine.sales, "read_ahead", reads_then_the_transaction_ends)
+    monkeypatch.setattr(engine.sales, "ticket_event_rows", picks_failing_once)
+    engine.create_ticket(SITE_TILL, sample_request())
+    monkeypatch.undo()
+    assert done == {"ended", "failed"}, "the batch's attempt did not run as staged: proves nothing"
+    sold = {ticket.id for ticket in engine.list_tickets(SITE_TILL, TicketQuery())}
+    with engine.store.read() as conn:
+        picked = dict(conn.execute(select(ticket_events.c.ticket_id, func.count()).group_by("ticket_id")).all())
+    assert len(sold) == 2, "a ticket of the failed batch's attempt stayed"
+    assert picked.keys() == sold and len(set(picked.values())) == 1, "a ticket without all its picks"
+
+
 def test_a_debit_beyond_the_balance_is_refused_by_the_database_too(engine, monkeypatch):
     """The debit's own guard, the balance check's second line: should the batch's read of a balance be wrong (here it
     is inflated), the write refuses and the batch commits nothing, on PostgreSQL with its COMMIT already sent in the

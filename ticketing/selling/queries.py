@@ -77,8 +77,10 @@ class SaleStatements:
         self._mark = mark
         # SQLite keeps a statement journal, a copy of every page a statement changes, for a multi-row INSERT that a
         # constraint may abort halfway (its default, ABORT, undoes the statement's earlier rows): a batch's inserts
-        # wrote it to a temporary file in /var/tmp once every three batches under load. OR FAIL keeps no journal and
-        # leaves the failed statement's earlier rows to the batch's rollback, which follows any failed statement.
+        # wrote it to a temporary file in /var/tmp once every three batches under load. OR FAIL keeps none and leaves
+        # the failed statement's earlier rows to the batch's rollback, which follows any failed statement. A table
+        # with a foreign key still keeps one (a key's failure undoes the whole statement): the stakes, and the picks
+        # of a database made before their key was dropped (`drop_the_picks_foreign_key`).
         insert = "INSERT OR FAIL INTO" if is_sqlite else "INSERT INTO"
         self._insert_into = insert
         self.insert_tickets = f"{insert} tickets ({', '.join(TICKET_COLUMNS)}) VALUES "
@@ -291,6 +293,10 @@ class SaleStatements:
         row it steps and must win it back from the event loop after each, which under load made a batch's writes
         wait several times longer than they worked."""
         raw = conn.connection.driver_connection
+        if self.is_sqlite and not raw.in_transaction:
+            # SQLite ends a transaction by itself after an I/O error, a full disk or no memory, and a batch goes on
+            # past a sale whose checks failed: each write would then commit alone, a ticket without its picks.
+            raise RuntimeError("the batch's transaction ended before its writes")
         # In one order for every writer: the debits are the batch's first locks on its accounts (read unlocked), and
         # two workers' batches debiting two shops in opposite orders would deadlock.
         debit_rows = [(cents, token, cents) for token, cents in sorted(debits.items())]

@@ -51,8 +51,9 @@ logger = logging.getLogger(__name__)
 LENGTH = struct.Struct(">I")
 """Each message on the socket: its length (4 bytes, big-endian), then the message in MessagePack."""
 RECEIVE_BYTES = 96 * 1024
-"""A full batch of sales (`MAX_BATCH` at ~1.5 KB each) in one read, and under glibc's threshold for a mapping of its
-own (128 KiB): a 1 MiB buffer was mapped, shrunk to the few KB received and unmapped, three system calls a batch."""
+"""A full batch of usual sales (`MAX_BATCH`, ~0.3 KB each; the largest a sale can be is ~4 KB, and the rest of a
+burst of those comes with the next read) under glibc's threshold for a mapping of its own (128 KiB): a 1 MiB buffer
+was mapped, shrunk to the few KB received and unmapped, three system calls a batch."""
 DELEGATED = 0
 """The answer's status for a sale the HTTP process must make itself (a PAM wallet's)."""
 FAILED = 500
