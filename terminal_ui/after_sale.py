@@ -63,8 +63,8 @@ class AfterSaleCalls:
 
     # ---- the till's shift ---------------------------------------------------------------------------------------
 
-    def current_shift(self) -> Shift | None:
-        return self.till_service.current_shift()
+    def current_shift(self, operations: bool = True) -> Shift | None:
+        return self.till_service.current_shift(operations)
 
     def open_shift(self, float_amount: Decimal) -> Shift:
         return self.till_service.open_shift(float_amount)

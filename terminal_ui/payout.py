@@ -186,7 +186,7 @@ def counter_screen() -> None:
     calls = after_sale(conn)
     zone = ZoneInfo(conn.settings.timezone)
     st.title("Pay out")
-    shift = calls.current_shift()
+    shift = calls.current_shift(operations=False)
     opened = f"shift open since {shift.opened_at.astimezone(zone):%H:%M}" if shift else "no open shift"
     st.caption(f"Till {md_escape(calls.till)} · {opened}")
     st.text_input(

@@ -222,8 +222,9 @@ class TicketingClient:
         body = wire.dumps({"counted": counted})
         return Shift.model_validate(self._send("POST", "/be/shifts/current/close", body=body))
 
-    def current_shift(self) -> Shift | None:
-        answer = self._send("GET", "/be/shifts/current")
+    def current_shift(self, operations: bool = True) -> Shift | None:
+        params = None if operations else {"operations": "false"}
+        answer = self._send("GET", "/be/shifts/current", params=params)
         return None if answer is None else Shift.model_validate(answer)
 
     def shift(self, shift_id: int) -> Shift:

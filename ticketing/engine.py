@@ -608,9 +608,9 @@ class TicketEngine:
         actor.require(Permission.RUN_SHIFT)
         return self.shifts.close_shift(actor.operator, actor.till, counted)
 
-    def current_shift(self, actor: Actor) -> Shift | None:
+    def current_shift(self, actor: Actor, operations: bool = True) -> Shift | None:
         actor.require(Permission.RUN_SHIFT)
-        return self.shifts.current_shift(actor.operator, actor.till)
+        return self.shifts.current_shift(actor.operator, actor.till, operations)
 
     def shift(self, actor: Actor, shift_id: int) -> Shift:
         actor.require(Permission.READ_SHIFTS)

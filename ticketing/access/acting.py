@@ -123,8 +123,8 @@ class ActingEngine:
     def close_shift(self, counted: Decimal) -> Shift:
         return self.engine.close_shift(self.actor, counted)
 
-    def current_shift(self) -> Shift | None:
-        return self.engine.current_shift(self.actor)
+    def current_shift(self, operations: bool = True) -> Shift | None:
+        return self.engine.current_shift(self.actor, operations)
 
     def shift(self, shift_id: int) -> Shift:
         return self.engine.shift(self.actor, shift_id)

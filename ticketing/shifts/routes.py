@@ -26,9 +26,10 @@ def shifts_router(errors: dict) -> APIRouter:
         return WireJSONResponse(engine.open_shift(caller.actor, opening.float))
 
     @router.get("/shifts/current", response_model=Shift | None, tags=["shifts"])
-    def current_shift(caller: ShiftRunner, engine: Engine):
-        """The calling till's open shift with its running cash position, or null."""
-        return WireJSONResponse(engine.current_shift(caller.actor))
+    def current_shift(caller: ShiftRunner, engine: Engine, operations: bool = True):
+        """The calling till's open shift with its running cash position, or null; `operations=false`: without the
+        list of its cash operations (empty), the figures all there."""
+        return WireJSONResponse(engine.current_shift(caller.actor, operations))
 
     @router.post("/shifts/current/close", response_model=Shift, tags=["shifts"])
     def close_shift(closing: ShiftClosing, caller: ShiftRunner, engine: Engine):
