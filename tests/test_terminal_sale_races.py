@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import open_app, sold_code, wait_for_app, widget
+from tests.browser import choose_pick, open_app, sold_code, wait_for_app, widget
 from tests.servers import engine_server, terminal_server
 from ticketing.client import TicketingClient
 from ticketing.contract.models import EventUpdate, TicketQuery
@@ -101,9 +101,7 @@ def slow_sales(tmp_path_factory):
 def open_slip_with_every_pick(browser, url: str, engine: TicketingClient):
     page = open_app(browser, url)
     for event in engine.get_coupon("455").events:
-        button = widget(page, f"pick-{event.id}-101").locator("button")
-        button.click()
-        expect(button).to_have_attribute("data-testid", "stBaseButton-primary")
+        choose_pick(page, widget(page, f"pick-{event.id}-101").locator("button"))
     wait_for_app(page)
     return page
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser import wait_for_app, widget
+from tests.browser import choose_option, wait_for_app, widget
 from tests.coupons.support import all_tickets
 from tests.servers import terminal_server
 from tests.support import SITE_ADMIN, SITE_TILL, sample_file
@@ -126,8 +126,7 @@ def test_a_draft_taken_off_sale_stays_open_in_the_workspace(browser, tmp_path):
             engine.close()
         page.reload()
         page.wait_for_selector(".st-key-qa_draft", timeout=30_000)
-        widget(page, "qa_draft").click()
-        page.get_by_role("option", name=re.compile("replaces the coupon on sale")).click()
+        choose_option(page, widget(page, "qa_draft"), re.compile("replaces the coupon on sale"))
         wait_for_app(page)
         widget(page, "qa_withdraw").locator("button").click()
         wait_for_app(page)
