@@ -27,7 +27,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from decimal import Decimal
@@ -38,6 +37,7 @@ from sqlalchemy import create_engine, update
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch_folder  # noqa: E402
 from tests.databases import POSTGRES_ENV, Databases  # noqa: E402
 from tests.servers import engine_server, free_port, running  # noqa: E402
 from tests.support import SAMPLE_REQUEST_TEXT  # noqa: E402
@@ -240,53 +240,53 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
-    folder = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    connections = [int(c) for c in args.connections.split(",")]
-    postgres = None
-    if args.postgres:
-        os.environ[POSTGRES_ENV] = args.postgres
-        postgres = Databases("postgresql", folder)
-    try:
-        with ExitStack() as servers:
-            urls, pids = {}, {}
-            for name, app in ((BARE, "bench.bare_api:app"), (BARE_SYNC, "bench.bare_api:sync_app")):
-                port = free_port()
-                command = uvicorn_command(app, port)
-                health = f"http://127.0.0.1:{port}/docs"
-                pids[name] = servers.enter_context(running(command, health, {}, folder / f"{port}.log")).pid
-                urls[name] = f"http://127.0.0.1:{port}"
-            targets = [(SQLITE, str(folder / "bench.sqlite3"), 1)]
-            databases: dict[str, str] = {}
+    with scratch_folder("bench-api-") as folder:
+        connections = [int(c) for c in args.connections.split(",")]
+        postgres = None
+        if args.postgres:
+            os.environ[POSTGRES_ENV] = args.postgres
+            postgres = Databases("postgresql", folder)
+        try:
+            with ExitStack() as servers:
+                urls, pids = {}, {}
+                for name, app in ((BARE, "bench.bare_api:app"), (BARE_SYNC, "bench.bare_api:sync_app")):
+                    port = free_port()
+                    command = uvicorn_command(app, port)
+                    health = f"http://127.0.0.1:{port}/docs"
+                    pids[name] = servers.enter_context(running(command, health, {}, folder / f"{port}.log")).pid
+                    urls[name] = f"http://127.0.0.1:{port}"
+                targets = [(SQLITE, str(folder / "bench.sqlite3"), 1)]
+                databases: dict[str, str] = {}
+                if postgres is not None:
+                    targets += [
+                        (f"(b) POST /be/tickets, PostgreSQL, {n} worker{'s' * (n > 1)}", postgres.make("bench"), n)
+                        for n in (1, 2)
+                    ]
+                for name, database, workers in targets:
+                    log = folder / f"engine-{len(urls)}.log"
+                    urls[name], process = servers.enter_context(engine_server(database, log, workers=workers))
+                    pids[name] = process.pid
+                    databases[name] = database
+                requests = dict.fromkeys(urls, SAMPLE_REQUEST_TEXT)
+                if args.pam:
+                    urls[PAM], pids[PAM] = pam_server(servers, folder)
+                    requests[PAM] = SAMPLE_REQUEST_TEXT.replace(SAMPLE_TOKEN, PAM_TOKEN)
+                # Every phase of a round runs within seconds of the others: other load on the machine hits a round's
+                # yardstick and its real endpoints alike, and the rounds show how much it moved.
+                runs: dict[tuple[str, int], list[dict]] = {}
+                for count in connections:
+                    for _round in range(args.rounds):
+                        for name, url in urls.items():
+                            if name in databases:
+                                top_up_shop(databases[name])
+                            before = cpu_seconds(pids[name])
+                            result = wrk(f"{url}/be/tickets", count, args.seconds, folder, requests[name])
+                            result["cpu_us"] = (cpu_seconds(pids[name]) - before) / max(result["requests"], 1) * 1e6
+                            runs.setdefault((name, count), []).append(result)
+        finally:
             if postgres is not None:
-                targets += [
-                    (f"(b) POST /be/tickets, PostgreSQL, {n} worker{'s' * (n > 1)}", postgres.make("bench"), n)
-                    for n in (1, 2)
-                ]
-            for name, database, workers in targets:
-                log = folder / f"engine-{len(urls)}.log"
-                urls[name], process = servers.enter_context(engine_server(database, log, workers=workers))
-                pids[name] = process.pid
-                databases[name] = database
-            requests = dict.fromkeys(urls, SAMPLE_REQUEST_TEXT)
-            if args.pam:
-                urls[PAM], pids[PAM] = pam_server(servers, folder)
-                requests[PAM] = SAMPLE_REQUEST_TEXT.replace(SAMPLE_TOKEN, PAM_TOKEN)
-            # Every phase of a round runs within seconds of the others: other load on the machine hits a round's
-            # yardstick and its real endpoints alike, and the rounds show how much it moved.
-            runs: dict[tuple[str, int], list[dict]] = {}
-            for count in connections:
-                for _round in range(args.rounds):
-                    for name, url in urls.items():
-                        if name in databases:
-                            top_up_shop(databases[name])
-                        before = cpu_seconds(pids[name])
-                        result = wrk(f"{url}/be/tickets", count, args.seconds, folder, requests[name])
-                        result["cpu_us"] = (cpu_seconds(pids[name]) - before) / max(result["requests"], 1) * 1e6
-                        runs.setdefault((name, count), []).append(result)
-    finally:
-        if postgres is not None:
-            postgres.drop_all()
-    report(runs, connections, args)
+                postgres.drop_all()
+        report(runs, connections, args)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -14,7 +14,6 @@ without (target: at least 0.8).
 import argparse
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.api_throughput import wrk  # noqa: E402
+from bench.scratch import scratch_folder  # noqa: E402
 from tests.servers import engine_server  # noqa: E402
 from tests.support import SITE_TILL, sample_request  # noqa: E402
 from ticketing.access.betstack_signing import signed_headers  # noqa: E402
@@ -79,31 +79,31 @@ def main() -> None:
     parser.add_argument("--page", type=int, default=500, help="tickets per listed page")
     parser.add_argument("--listers", type=int, default=4, help="listing clients")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="bench-listing-"))
-    database = folder / "bench.sqlite3"
-    sell_beforehand(database, 4 * args.page)
-    command = [sys.executable, "-m", "ticketing.serve", "--host", "127.0.0.1"]
-    alone, together = [], []
-    with engine_server(database, folder / "serve.log", command=command) as (url, _process):
-        for round_number in range(1, args.rounds + 1):
-            alone.append(wrk(f"{url}/be/tickets", 8, args.seconds, folder))
-            with Listers(url, args.page, args.listers) as listers:
-                time.sleep(1)  # the listing load is running before the sales are counted
-                listed_before = len(listers.latencies)
-                together.append(wrk(f"{url}/be/tickets", 8, args.seconds, folder))
-                pages = len(listers.latencies) - listed_before
-            p50 = statistics.median(listers.latencies) * 1000 if listers.latencies else float("nan")
-            print(
-                f"round {round_number}: sales alone {alone[-1]['rps']:.0f}/s (p99 {alone[-1]['p99']:.0f} ms, "
-                f"{alone[-1]['errors']} errors); with {args.listers} listing clients {together[-1]['rps']:.0f}/s "
-                f"(p99 {together[-1]['p99']:.0f} ms, {together[-1]['errors']} errors), "
-                f"pages {pages / args.seconds:.0f}/s (p50 {p50:.0f} ms, {listers.errors} not full or failed)"
-            )
-    without = statistics.mean(r["rps"] for r in alone)
-    with_listing = statistics.mean(r["rps"] for r in together)
-    print(f"pages of {args.page} tickets, {args.seconds} s a phase, {args.rounds} round(s), on 127.0.0.1")
-    print(f"sales/s alone {without:.0f}, with listing {with_listing:.0f}: ratio {with_listing / without:.2f}")
-    print("target: ratio >= 0.8")
+    with scratch_folder("bench-listing-") as folder:
+        database = folder / "bench.sqlite3"
+        sell_beforehand(database, 4 * args.page)
+        command = [sys.executable, "-m", "ticketing.serve", "--host", "127.0.0.1"]
+        alone, together = [], []
+        with engine_server(database, folder / "serve.log", command=command) as (url, _process):
+            for round_number in range(1, args.rounds + 1):
+                alone.append(wrk(f"{url}/be/tickets", 8, args.seconds, folder))
+                with Listers(url, args.page, args.listers) as listers:
+                    time.sleep(1)  # the listing load is running before the sales are counted
+                    listed_before = len(listers.latencies)
+                    together.append(wrk(f"{url}/be/tickets", 8, args.seconds, folder))
+                    pages = len(listers.latencies) - listed_before
+                p50 = statistics.median(listers.latencies) * 1000 if listers.latencies else float("nan")
+                print(
+                    f"round {round_number}: sales alone {alone[-1]['rps']:.0f}/s (p99 {alone[-1]['p99']:.0f} ms, "
+                    f"{alone[-1]['errors']} errors); with {args.listers} listing clients {together[-1]['rps']:.0f}/s "
+                    f"(p99 {together[-1]['p99']:.0f} ms, {together[-1]['errors']} errors), "
+                    f"pages {pages / args.seconds:.0f}/s (p50 {p50:.0f} ms, {listers.errors} not full or failed)"
+                )
+        without = statistics.mean(r["rps"] for r in alone)
+        with_listing = statistics.mean(r["rps"] for r in together)
+        print(f"pages of {args.page} tickets, {args.seconds} s a phase, {args.rounds} round(s), on 127.0.0.1")
+        print(f"sales/s alone {without:.0f}, with listing {with_listing:.0f}: ratio {with_listing / without:.2f}")
+        print("target: ratio >= 0.8")
 
 
 if __name__ == "__main__":

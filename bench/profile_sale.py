@@ -15,13 +15,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.api_throughput import wrk  # noqa: E402
+from bench.scratch import scratch_folder  # noqa: E402
 from tests.databases import POSTGRES_ENV, Databases  # noqa: E402
 from tests.servers import engine_server  # noqa: E402
 
@@ -36,42 +36,44 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("py-spy") is None or shutil.which("wrk") is None:
         sys.exit("needs py-spy (pip install py-spy) and wrk (apt-get install wrk)")
-    folder = Path(tempfile.mkdtemp(prefix="bench-profile-"))
-    postgres = None
-    database = str(folder / "profile.sqlite3")
-    if args.postgres:
-        os.environ[POSTGRES_ENV] = args.postgres
-        postgres = Databases("postgresql", folder)
-        database = postgres.make("profile")
-    try:
-        with engine_server(database, folder / "engine.log") as (url, process):
-            spy = subprocess.Popen(
-                [
-                    "py-spy",
-                    "record",
-                    "--gil",
-                    "--rate",
-                    "400",
-                    "--idle",
-                    "--subprocesses",
-                    "--format",
-                    args.format,
-                    "--duration",
-                    str(args.seconds),
-                    "--pid",
-                    str(process.pid),
-                    "--output",
-                    args.out,
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            result = wrk(f"{url}/be/tickets", args.connections, args.seconds, folder)
-            spy.wait(timeout=60)
-    finally:
-        if postgres is not None:
-            postgres.drop_all()
-    print(f"{result['rps']:.0f} req/s, p99 {result['p99']:.1f} ms, {result['errors']} errors; profile in {args.out}")
+    with scratch_folder("bench-profile-") as folder:
+        postgres = None
+        database = str(folder / "profile.sqlite3")
+        if args.postgres:
+            os.environ[POSTGRES_ENV] = args.postgres
+            postgres = Databases("postgresql", folder)
+            database = postgres.make("profile")
+        try:
+            with engine_server(database, folder / "engine.log") as (url, process):
+                spy = subprocess.Popen(
+                    [
+                        "py-spy",
+                        "record",
+                        "--gil",
+                        "--rate",
+                        "400",
+                        "--idle",
+                        "--subprocesses",
+                        "--format",
+                        args.format,
+                        "--duration",
+                        str(args.seconds),
+                        "--pid",
+                        str(process.pid),
+                        "--output",
+                        args.out,
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                result = wrk(f"{url}/be/tickets", args.connections, args.seconds, folder)
+                spy.wait(timeout=60)
+        finally:
+            if postgres is not None:
+                postgres.drop_all()
+        print(
+            f"{result['rps']:.0f} req/s, p99 {result['p99']:.1f} ms, {result['errors']} errors; profile in {args.out}"
+        )
 
 
 if __name__ == "__main__":

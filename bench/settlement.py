@@ -12,7 +12,6 @@ import argparse
 import os
 import random
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch_folder  # noqa: E402
 from tests.bulk_tickets import COUPON, LABELS, draw, write_tickets  # noqa: E402
 from tests.databases import Databases  # noqa: E402
 from tests.support import SITE_ADMIN  # noqa: E402
@@ -70,15 +70,15 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--postgres", help="an admin URL: a fresh database is created and dropped")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="bench-settlement-"))
-    run(str(folder / "settle.sqlite3"), args.tickets, "SQLite")
-    if args.postgres:
-        os.environ["TICKETING_TEST_POSTGRES_URL"] = args.postgres
-        databases = Databases("postgresql", folder)
-        try:
-            run(databases.make("settle"), args.tickets, "PostgreSQL")
-        finally:
-            databases.drop_all()
+    with scratch_folder("bench-settlement-") as folder:
+        run(str(folder / "settle.sqlite3"), args.tickets, "SQLite")
+        if args.postgres:
+            os.environ["TICKETING_TEST_POSTGRES_URL"] = args.postgres
+            databases = Databases("postgresql", folder)
+            try:
+                run(databases.make("settle"), args.tickets, "PostgreSQL")
+            finally:
+                databases.drop_all()
 
 
 if __name__ == "__main__":

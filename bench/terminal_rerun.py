@@ -21,7 +21,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch_folder  # noqa: E402
 from tests.browser import WATCH_SCRIPT_RUNS, chromium, open_app, wait_for_app, widget  # noqa: E402
 from tests.servers import free_port, running, terminal_server  # noqa: E402
 
@@ -141,38 +141,38 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--browser-rounds", type=int, default=120)
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="bench-terminal-"))
-    os.environ |= {"TICKETING_DB": str(folder / "bench.sqlite3"), "TICKETING_SIMULATOR": "off"}
-    os.environ.pop("TICKETING_API_URL", None)
+    with scratch_folder("bench-terminal-") as folder:
+        os.environ |= {"TICKETING_DB": str(folder / "bench.sqlite3"), "TICKETING_SIMULATOR": "off"}
+        os.environ.pop("TICKETING_API_URL", None)
 
-    from tests.support import SITE_TILL
-    from ticketing.embedded import open_engine
-    from ticketing.settings import Settings
+        from tests.support import SITE_TILL
+        from ticketing.embedded import open_engine
+        from ticketing.settings import Settings
 
-    engine = open_engine(Settings(database=os.environ["TICKETING_DB"], simulator=False))
-    events = engine.get_coupon(SITE_TILL, "457").events
-    sell = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
-    sell.query_params["coupon"] = "457"
-    sell.run()
-    sell_keys = [f"pick-{e.id}-{bet}" for e in events for bet in (101, 102, 103)]
+        engine = open_engine(Settings(database=os.environ["TICKETING_DB"], simulator=False))
+        events = engine.get_coupon(SITE_TILL, "457").events
+        sell = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+        sell.query_params["coupon"] = "457"
+        sell.run()
+        sell_keys = [f"pick-{e.id}-{bet}" for e in events for bet in (101, 102, 103)]
 
-    bare = AppTest.from_file(str(BARE_PAGE), default_timeout=60).run()
-    bare_keys = [f"pick-{row}-{bet}" for row in range(17) for bet in (101, 102, 103)]
+        bare = AppTest.from_file(str(BARE_PAGE), default_timeout=60).run()
+        bare_keys = [f"pick-{row}-{bet}" for row in range(17) for bet in (101, 102, 103)]
 
-    pages = [(sell, sell_keys), (bare, bare_keys)]
-    interleaved_medians(pages, 5)  # warm-up: imports, caches
-    sell_ms, bare_ms = interleaved_medians(pages, args.rounds)
-    sell_browser, bare_browser = browser_figures(folder, events, args.browser_rounds)
-    print("1. AppTest (whole page rerun per click)")
-    print(f"   sell page, 17-event coupon, pick rerun: median {sell_ms:7.1f} ms over {args.rounds} picks")
-    print(f"   bare page, 17 x 3 buttons,  click rerun: median {bare_ms:7.1f} ms over {args.rounds} clicks")
-    print(f"   ratio sell / bare: {sell_ms / bare_ms:.2f} (target <= 1.5)")
-    print("2. headless Chromium, click to idle (the sell page reruns its live fragment)")
-    print(f"   sell page, 17-event coupon, pick: {sell_browser.summary()}")
-    print(f"   bare page, 17 x 3 buttons, click: {bare_browser.summary()}")
-    ratio = statistics.median(sell_browser.clicks) / statistics.median(bare_browser.clicks)
-    server_ratio = statistics.median(sell_browser.server_runs) / statistics.median(bare_browser.server_runs)
-    print(f"   ratio sell / bare: {ratio:.2f} (target <= 1.5); server time alone: {server_ratio:.2f}")
+        pages = [(sell, sell_keys), (bare, bare_keys)]
+        interleaved_medians(pages, 5)  # warm-up: imports, caches
+        sell_ms, bare_ms = interleaved_medians(pages, args.rounds)
+        sell_browser, bare_browser = browser_figures(folder, events, args.browser_rounds)
+        print("1. AppTest (whole page rerun per click)")
+        print(f"   sell page, 17-event coupon, pick rerun: median {sell_ms:7.1f} ms over {args.rounds} picks")
+        print(f"   bare page, 17 x 3 buttons,  click rerun: median {bare_ms:7.1f} ms over {args.rounds} clicks")
+        print(f"   ratio sell / bare: {sell_ms / bare_ms:.2f} (target <= 1.5)")
+        print("2. headless Chromium, click to idle (the sell page reruns its live fragment)")
+        print(f"   sell page, 17-event coupon, pick: {sell_browser.summary()}")
+        print(f"   bare page, 17 x 3 buttons, click: {bare_browser.summary()}")
+        ratio = statistics.median(sell_browser.clicks) / statistics.median(bare_browser.clicks)
+        server_ratio = statistics.median(sell_browser.server_runs) / statistics.median(bare_browser.server_runs)
+        print(f"   ratio sell / bare: {ratio:.2f} (target <= 1.5); server time alone: {server_ratio:.2f}")
 
 
 if __name__ == "__main__":
