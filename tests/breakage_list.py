@@ -798,8 +798,8 @@ BREAKAGES = [
         id="cursor-repeats-the-last-ticket",
         guarantee="ticket pages: every ticket once",
         file="ticketing/storage.py",
-        old="            conditions.append(tuple_(tickets.c.created, tickets.c.id) < tuple_(*after))\n",
-        new="            conditions.append(tuple_(tickets.c.created, tickets.c.id) <= tuple_(*after))\n",
+        old='    < tuple_(bindparam("after_created", ',
+        new='    <= tuple_(bindparam("after_created", ',
         tests=(f"{PAGES}::test_pages_follow_the_cursor_to_every_ticket_once_newest_first",),
     ),
     Breakage(
