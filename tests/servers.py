@@ -5,12 +5,18 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import uvicorn
+
+from ticketing.api import create_app
+from ticketing.serve import uvicorn_options
+from ticketing.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,3 +138,24 @@ def terminal_server(db_path: Path, log_path: Path, extra_env: dict | None = None
     url = f"http://127.0.0.1:{port}"
     with running(command, f"{url}/_stcore/health", env, log_path) as process:
         yield url, process
+
+
+@contextmanager
+def server_in_this_process(tmp_path, sale_writer: str = "thread") -> Iterator[tuple[int, object]]:
+    """The app under `ticketing.serve`'s settings in a thread, so a test can break the engine inside it (a sale
+    writer process is forked from this one when the app starts: it has whatever was broken by then)."""
+    settings = Settings(database=str(tmp_path / "broken.sqlite3"), simulator=False, sale_writer=sale_writer)
+    app = create_app(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **uvicorn_options()))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield port, app
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -5,21 +5,15 @@ properly. Raw sockets, because an HTTP client library would not send what a host
 import json
 import socket
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-import uvicorn
 
-from tests.servers import engine_server, free_port
+from tests.servers import engine_server, server_in_this_process
 from tests.support import SAMPLE_REQUEST_TEXT
 from ticketing.access.betstack_signing import signed_headers
-from ticketing.api import create_app
 from ticketing.engine import TicketEngine
-from ticketing.serve import uvicorn_options
-from ticketing.settings import DEMO_SITE_SECRET, Settings
+from ticketing.settings import DEMO_SITE_SECRET
 
 LIMITS = {
     "TICKETING_MAX_HEADER_BYTES": "8192",
@@ -136,27 +130,6 @@ def test_connections_beyond_the_limit_are_503_until_one_ends(shop_server):
     with connect(shop_server) as sock:
         sock.sendall(HEALTH)
         assert read_answer(sock)[0] == 200
-
-
-@contextmanager
-def server_in_this_process(tmp_path, sale_writer: str = "thread") -> Iterator[tuple[int, object]]:
-    """The app under `ticketing.serve`'s settings in a thread, so a test can break the engine inside it (a sale
-    writer process is forked from this one when the app starts: it has whatever was broken by then)."""
-    settings = Settings(database=str(tmp_path / "broken.sqlite3"), simulator=False, sale_writer=sale_writer)
-    app = create_app(settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **uvicorn_options()))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield port, app
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.mark.parametrize(
