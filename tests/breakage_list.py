@@ -1645,4 +1645,38 @@ BREAKAGES = [
         new="        return WireJSONResponse(engine.current_shift(caller.actor))\n",
         tests=("tests/test_client.py::test_the_open_shift_without_its_operations_has_all_its_figures",),
     ),
+    Breakage(
+        id="a-sale-does-not-tell-the-listing-pace",
+        guarantee="ticket pages give way to sales: while sales run, a listing thread rests after each page",
+        file="ticketing/selling/http.py",
+        old="    request.app.state.listing_pace.sale_came_in()",
+        new="    None",
+        tests=("tests/test_listing_pace.py::test_over_http_a_sale_makes_the_pages_after_it_rest",),
+    ),
+    Breakage(
+        id="the-ticket-list-is-not-paced",
+        guarantee="ticket pages give way to sales: while sales run, a listing thread rests after each page",
+        file="ticketing/api.py",
+        old="        paced = functools.partial(request.app.state.listing_pace.page, page)\n",
+        new="        paced = page\n",
+        tests=("tests/test_listing_pace.py::test_over_http_a_sale_makes_the_pages_after_it_rest",),
+    ),
+    Breakage(
+        id="a-listing-thread-never-rests",
+        guarantee="ticket pages give way to sales: while sales run, a listing thread rests after each page",
+        file="ticketing/listing_pace.py",
+        old="            self._sleep(rest_until - now)\n",
+        new="            pass\n",
+        tests=(
+            "tests/test_listing_pace.py::test_while_sales_run_the_next_page_waits_seven_times_the_cpu_the_last_one_took",
+        ),
+    ),
+    Breakage(
+        id="a-forged-sale-slows-the-lists",
+        guarantee="ticket pages give way to a seller's sales only: a post nobody signed does not slow them",
+        file="ticketing/selling/http.py",
+        old="async def serve_sale(request: Request) -> Response:\n",
+        new="async def serve_sale(request: Request) -> Response:\n    request.app.state.listing_pace.sale_came_in()\n",
+        tests=("tests/test_listing_pace.py::test_over_http_a_sale_makes_the_pages_after_it_rest",),
+    ),
 ]

@@ -46,6 +46,7 @@ from ticketing.contract.wire import WireJSONResponse, WireRoute, error_response,
 from ticketing.coupons.routes import coupons_router
 from ticketing.embedded import open_engine, start_simulator
 from ticketing.heap import heap_frozen_while_serving
+from ticketing.listing_pace import ListingPace
 from ticketing.request_limits import MAX_BODY_BYTES, BodySizeLimit
 from ticketing.selling.http import SALE_PATH, SaleLane, SaleRoute, sell_ticket
 from ticketing.selling.shared_sale_writer import sale_writer
@@ -88,7 +89,8 @@ LISTING_THREADS = 2
 def lowest_cpu_priority() -> None:
     """For the threads that write ticket pages: a page of 500 is ~9 ms of SQLite's C code, outside the GIL, and
     clients listing without pause would take the CPU the sales need. At the lowest priority (Linux gives each
-    thread its own nice value) a page uses only what the sales leave."""
+    thread its own nice value) a page waits for the sales' processes; on a virtual machine that is not enough, and
+    the pages also rest while sales run (`ListingPace`)."""
     if hasattr(os, "setpriority"):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise
         app.state.engine = engine
         app.state.listing = ThreadPoolExecutor(LISTING_THREADS, "ticket-listing", initializer=lowest_cpu_priority)
+        app.state.listing_pace = ListingPace()
         simulator = start_simulator(engine, config)
         with heap_frozen_while_serving():
             yield
@@ -228,7 +231,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         listing = request.app.state.listing
         page = functools.partial(engine.list_tickets_json, caller.actor, query)
-        body, after = await asyncio.get_running_loop().run_in_executor(listing, page)
+        paced = functools.partial(request.app.state.listing_pace.page, page)
+        body, after = await asyncio.get_running_loop().run_in_executor(listing, paced)
         headers = {NEXT_CURSOR: after.encode()} if after else {}
         return Response(body, media_type="application/json", headers=headers)
 
