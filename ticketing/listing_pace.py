@@ -3,8 +3,8 @@
 A page of 500 tickets is ~13 ms of SQLite's C code on this machine. Four clients listing without pause kept both
 listing threads busy and took a third of the sales, though the threads run at the lowest CPU priority: on a
 virtual machine's two processors, work on one slows the other whatever its priority (README "Listing without
-starving the sales"). So while a sale came in the last second, each thread rests `REST_PER_CPU` times its last
-page's CPU time before its next page: at most a quarter of a core a thread. With no sale coming in, pages are
+starving the sales"). So while a sale came in within the last second, each thread rests `REST_PER_CPU` times its
+last page's CPU time before its next page: at most an eighth of a core a thread. With no sale coming in, pages are
 listed at full speed.
 """
 
@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 REST_PER_CPU = 7.0
-"""Rest after a page, per second of CPU it took, while sales run: a page and its rest are a quarter of a core (the
-sales at 0.8 of their rate alone with four clients listing; 7, a tenth of a core, measured 0.87 with half the
-pages)."""
+"""Rest after a page, per second of CPU it took, while sales run: a page and its rest are an eighth of a core. With
+four clients listing, the sales kept 0.81-0.94 of their rate alone, at 15-20 pages a second; a rest of 3 (a quarter
+of a core) kept 0.66-0.78."""
 SALES_RUNNING_SECONDS = 1.0
 """Sales count as running for this long after the last one came in."""
 
