@@ -215,8 +215,9 @@ def test_command_line_help_is_help_not_a_file_name():
 
 def test_command_line_checks_what_the_qa_page_checks_by_default(tmp_path):
     """The page checks the operator's currency and cap; the command line checked neither unless told (a USD coupon
-    with a 500,000,000 cap: 0 errors there, 2 on the page)."""
-    raw = sample_coupon("good_coupon.json", NOW) | {"currency": "USD", "max_payout": "500000000"}
+    with a 500,000,000 cap: 0 errors there, 2 on the page). The command line reads the real clock: the coupon is
+    dated from now (dated from a fixed day, its deadline passed two days later and the test failed)."""
+    raw = sample_coupon("good_coupon.json", datetime.now(UTC)) | {"currency": "USD", "max_payout": "500000000"}
     path = tmp_path / "usd_bigcap.json"
     path.write_bytes(wire.dumps(raw))
     checked = run_cli(path)
