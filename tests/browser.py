@@ -88,18 +88,21 @@ def choose_pick(page: Page, button: Locator, attempts: int = 3) -> None:
                 raise
 
 
-def choose_option(page: Page, opener: Locator, name: re.Pattern | str, attempts: int = 3) -> None:
-    """Open a select box and click its option `name`, opening it again if the list closed under the click.
+def choose_option(page: Page, key: str, name: re.Pattern | str, attempts: int = 3) -> None:
+    """Open the select box of widget `key` and choose its option `name`, opening it again if the list closed under
+    the click or the choice did not take.
 
     A run that ends while the list is open can redraw it away; CI saw that under load, twice. A user whose click
     missed clicks again."""
+    chosen = widget(page, key).get_by_role("combobox")  # its value is the chosen option's label
     for attempt in range(attempts):
         wait_for_app(page)
-        opener.click()
+        chosen.click()
         try:
             page.get_by_role("option", name=name).click(timeout=5_000)
+            expect(chosen).to_have_value(name, timeout=10_000)
             return
-        except PlaywrightTimeout:
+        except (PlaywrightTimeout, AssertionError):
             if attempt == attempts - 1:
                 raise
             page.keyboard.press("Escape")

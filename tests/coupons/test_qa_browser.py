@@ -126,7 +126,7 @@ def test_a_draft_taken_off_sale_stays_open_in_the_workspace(browser, tmp_path):
             engine.close()
         page.reload()
         page.wait_for_selector(".st-key-qa_draft", timeout=30_000)
-        choose_option(page, widget(page, "qa_draft"), re.compile("replaces the coupon on sale"))
+        choose_option(page, "qa_draft", re.compile("replaces the coupon on sale"))
         wait_for_app(page)
         widget(page, "qa_withdraw").locator("button").click()
         wait_for_app(page)
