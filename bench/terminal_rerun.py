@@ -151,6 +151,7 @@ def main() -> None:
 
         engine = open_engine(Settings(database=os.environ["TICKETING_DB"], simulator=False))
         events = engine.get_coupon(SITE_TILL, "457").events
+        engine.close()
         sell = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
         sell.query_params["coupon"] = "457"
         sell.run()
