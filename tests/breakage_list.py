@@ -1665,10 +1665,10 @@ BREAKAGES = [
         id="a-listing-thread-never-rests",
         guarantee="ticket pages give way to sales: while sales run, a listing thread rests after each page",
         file="ticketing/listing_pace.py",
-        old="            self._sleep(rest_until - now)\n",
-        new="            pass\n",
+        old="            self._sleep(min(until - now, REST_STEP_SECONDS))\n",
+        new="            return\n",
         tests=(
-            "tests/test_listing_pace.py::test_while_sales_run_the_next_page_waits_seven_times_the_cpu_the_last_one_took",
+            "tests/test_listing_pace.py::test_while_sales_run_the_next_page_waits_seven_times_as_long_as_the_last_one_took",
         ),
     ),
     Breakage(
@@ -1678,5 +1678,23 @@ BREAKAGES = [
         old="async def serve_sale(request: Request) -> Response:\n",
         new="async def serve_sale(request: Request) -> Response:\n    request.app.state.listing_pace.sale_came_in()\n",
         tests=("tests/test_listing_pace.py::test_over_http_a_sale_makes_the_pages_after_it_rest",),
+    ),
+    Breakage(
+        id="a-slow-page-rests-without-end",
+        guarantee="ticket pages give way to sales, and a slow page's rest is a second at most",
+        file="ticketing/listing_pace.py",
+        old="min((ended - started) * REST_PER_PAGE_SECOND, LONGEST_REST_SECONDS)",
+        new="(ended - started) * REST_PER_PAGE_SECOND",
+        tests=(
+            "tests/test_listing_pace.py::test_a_slow_page_rests_a_second_at_most_and_the_rest_ends_when_sales_stop",
+        ),
+    ),
+    Breakage(
+        id="pages-rest-when-no-sale-is-coming-in",
+        guarantee="with no sale coming in, ticket pages are listed at full speed",
+        file="ticketing/listing_pace.py",
+        old=" and now - self._last_sale < SALES_RUNNING_SECONDS",
+        new="",
+        tests=("tests/test_listing_pace.py::test_with_no_sale_in_the_last_second_pages_do_not_rest",),
     ),
 ]

@@ -66,8 +66,8 @@ async def serve_sale(request: Request) -> Response:
     body = await request.body()
     engine = request.app.state.engine
     caller = await signed_caller(engine, Permission.SELL, Scheme.BETSTACK, Signed.of(request, body))
-    request.app.state.listing_pace.sale_came_in()  # a seller's: anyone else's post does not slow the lists
     sale, idempotency_key = read_sale(request.headers, body)
+    request.app.state.listing_pace.sale_came_in()  # a seller's sale: no other post slows the lists
     writer: SaleProcess | None = request.app.state.sale_process
     if writer is not None and writer.alive:
         check_operator(sale, caller)
