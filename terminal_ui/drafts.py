@@ -22,6 +22,12 @@ from ticketing.selling.slip import Picks
 DRAFTS_KEPT = 1000
 """Drafts of this process kept, the least recently used dropped first: a till makes one per browser tab."""
 
+REPEATED_CLICK_SECONDS = 0.5
+"""A pick clicked again within this time is the same click. Streamlit's page (1.67) can send one click twice: it
+sends a click on the next turn of the browser's loop, and a live refresh falling due before that turn carries the
+click too. A second toggle undid the pick (about one click in 300 on a loaded machine; CI failed on it twice). A
+cashier who clicks a pick twice that fast meant one pick; one who wants it off sees it lit and clicks again."""
+
 
 @dataclass
 class Draft:
@@ -56,6 +62,17 @@ class Draft:
     receipt: Ticket | None = None
     receipt_coupon: Coupon | None = None
     reprint: bool = False
+    last_pick_click: tuple[int, int, float] | None = None
+    """The event, the bet and the moment (`time.monotonic`) of the last pick click taken."""
+
+    def take_pick_click(self, event_id: int, bet: int, now: float) -> bool:
+        """Whether a click on this pick is a new one, remembered if so: not the same pick within
+        `REPEATED_CLICK_SECONDS` of the last one taken."""
+        last = self.last_pick_click
+        if last is not None and last[:2] == (event_id, bet) and now - last[2] < REPEATED_CLICK_SECONDS:
+            return False
+        self.last_pick_click = (event_id, bet, now)
+        return True
 
     def clear_messages(self) -> None:
         self.moved = self.error = self.missing = None

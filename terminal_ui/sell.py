@@ -109,7 +109,10 @@ def new_ticket() -> None:
 
 
 def toggle_pick(event_id: int, bet: int) -> None:
+    """A click chooses the pick, or clears it if it was chosen; the same click sent twice acts once."""
     slip = draft()
+    if not slip.take_pick_click(event_id, bet, time.monotonic()):
+        return
     if slip.picks.get(event_id) == bet:
         del slip.picks[event_id]
     else:

@@ -1411,6 +1411,27 @@ BREAKAGES = [
         tests=("tests/test_terminal_till.py::test_the_player_account_key_puts_the_cursor_in_the_token_field",),
     ),
     Breakage(
+        id="a-click-sent-twice-undoes-the-pick",
+        guarantee="a pick clicked once is chosen, even when Streamlit's page sends the click twice",
+        file="terminal_ui/sell.py",
+        old="    if not slip.take_pick_click(event_id, bet, time.monotonic()):\n        return\n",
+        new="",
+        tests=(
+            "tests/test_terminal_page.py::test_a_click_on_a_chosen_pick_clears_it_and_a_click_sent_twice_acts_once",
+        ),
+    ),
+    Breakage(
+        id="a-repeated-click-is-never-taken-again",
+        guarantee="a chosen pick clicked again after half a second is cleared",
+        file="terminal_ui/drafts.py",
+        old="now - last[2] < REPEATED_CLICK_SECONDS",
+        new="now - last[2] < 60 * REPEATED_CLICK_SECONDS",
+        tests=(
+            "tests/test_terminal_page.py::test_a_click_on_a_chosen_pick_clears_it_and_a_click_sent_twice_acts_once",
+            "tests/test_terminal_page.py::test_a_pick_clicked_again_is_the_same_click_only_within_half_a_second",
+        ),
+    ),
+    Breakage(
         id="disabled-chosen-pick-blank",
         guarantee="a chosen pick of a closed coupon or suspended event stays readable",
         file="terminal_ui/keys.py",

@@ -72,9 +72,10 @@ def pick_buttons(page: Page):
 def choose_pick(page: Page, button: Locator, attempts: int = 3) -> None:
     """Click a pick button and wait until it is lit, clicking again if the click was lost.
 
-    CI has seen a click that landed while the grid was redrawn not applied (README, "Event grid"); a cashier who sees
-    the pick unlit clicks again. Before each click the last run is over, so a click that arrived late has lit the
-    button by then and is not undone by a second one. Tests of clicking at a cashier's pace click directly."""
+    CI twice saw a pick unlit after its click: Streamlit's page sent the click twice and the second toggle undid it,
+    since mended (README, "Event grid"). This stays for tests about something else, as a cashier who sees the pick
+    unlit clicks again. Before each click the last run is over, so a click that arrived late has lit the button by
+    then and is not undone by a second one. Tests of clicking at a cashier's pace click directly."""
     for attempt in range(attempts):
         wait_for_app(page)
         if button.get_attribute("data-testid") == "stBaseButton-primary":

@@ -2,6 +2,7 @@
 
 import re
 import threading
+import time
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
@@ -14,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from terminal_ui import sell
 from terminal_ui.connection import Connection, SecretsTable, connection
-from terminal_ui.drafts import Draft
+from terminal_ui.drafts import REPEATED_CLICK_SECONDS, Draft
 from tests.support import APP, SITE_ADMIN, SITE_FEED, SITE_TILL, sample_coupon
 from ticketing.contract.errors import EngineUnavailable
 from ticketing.contract.identifiers import mask_token, token_fingerprint
@@ -80,6 +81,30 @@ def test_pick_every_event_and_sell_shows_a_receipt_the_engine_knows(shop):
     assert {m.label: m.value for m in at.metric}["Collect from the customer"] == "KES 25.00"
     at.button(key="new_ticket").click().run()
     assert at.button(key="sell").disabled and slip(at).picks == {}
+
+
+def test_a_click_on_a_chosen_pick_clears_it_and_a_click_sent_twice_acts_once(shop):
+    """Streamlit's page can send one click twice (README, "Event grid"): the second copy must not undo the pick."""
+    at = start()
+    event = shop.get_coupon(SITE_TILL, "455").events[0]
+    pick = f"pick-{event.id}-102"
+    at.button(key=pick).click().run()
+    at.button(key=pick).click().run()  # the same click again, straight after
+    assert slip(at).picks == {event.id: 102} and at.button(key=pick).proto.type == "primary"
+    time.sleep(REPEATED_CLICK_SECONDS)
+    at.button(key=pick).click().run()
+    assert slip(at).picks == {} and at.button(key=pick).proto.type == "secondary"
+    at.button(key=f"pick-{event.id}-101").click().run()  # another pick at once is a new click
+    assert slip(at).picks == {event.id: 101}
+
+
+def test_a_pick_clicked_again_is_the_same_click_only_within_half_a_second():
+    slip = Draft(id="d")
+    assert slip.take_pick_click(1, 101, now=100.0)
+    assert not slip.take_pick_click(1, 101, now=100.0 + REPEATED_CLICK_SECONDS - 0.01)
+    assert slip.take_pick_click(1, 102, now=100.1)
+    assert slip.take_pick_click(1, 101, now=100.2)
+    assert slip.take_pick_click(1, 101, now=100.2 + REPEATED_CLICK_SECONDS)
 
 
 def test_incomplete_picks_keep_sell_disabled_and_say_which_events_are_left(shop):
