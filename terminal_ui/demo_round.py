@@ -44,6 +44,10 @@ class Phase(StrEnum):
     FAILED = "failed"
 
 
+RUNNING = (Phase.SELLING, Phase.PLAYING)
+"""A round in these phases is not replaced: one round at a time."""
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -128,6 +132,11 @@ def current_round(conn: Connection) -> DemoRound | None:
 
 
 def start_round(conn: Connection, calls: AfterSaleCalls, seed: int, minutes: float, automatic: bool) -> DemoRound:
+    """A new round, or the one still selling or playing: the Start button is disabled then, but Streamlit's page can
+    send one click twice (README, "Event grid") and the copy can arrive before the disabled button is drawn."""
+    running = current_round(conn)
+    if running is not None and running.phase in RUNNING:
+        return running
     zone = ZoneInfo(conn.profile().timezone)
     raw = demo_round_coupon(utc_now(), seed, closes_in=timedelta(minutes=minutes), zone=zone)
     coupon = calls.publish_coupon(raw)
@@ -209,7 +218,7 @@ def demo_round_panel(conn: Connection, calls: AfterSaleCalls) -> None:
     if conn.settings.operator != DEMO_OPERATOR:
         return
     round_ = current_round(conn)
-    running = round_ is not None and round_.phase in (Phase.SELLING, Phase.PLAYING)
+    running = round_ is not None and round_.phase in RUNNING
     with st.expander("Demo round: sell, results, settlement and pay out in five minutes", expanded=round_ is not None):
         _live_status(conn, calls)
         if round_ is not None and round_.phase == Phase.DRAWN:

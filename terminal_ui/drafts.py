@@ -63,16 +63,26 @@ class Draft:
     receipt_coupon: Coupon | None = None
     reprint: bool = False
     last_pick_click: tuple[int, int, float] | None = None
-    """The event, the bet and the moment (`time.monotonic`) of the last pick click taken."""
+    """The event, the bet and the moment (`time.monotonic`) of the last pick click taken, until the picks are
+    replaced."""
 
-    def take_pick_click(self, event_id: int, bet: int, now: float) -> bool:
-        """Whether a click on this pick is a new one, remembered if so: not the same pick within
-        `REPEATED_CLICK_SECONDS` of the last one taken."""
+    def toggle_pick(self, event_id: int, bet: int, now: float) -> bool:
+        """Choose the pick, or clear it if it was chosen; whether the click was taken. The same pick clicked again
+        within `REPEATED_CLICK_SECONDS` is the same click, unless the picks were replaced since (a pick string, a
+        quick pick, Clear)."""
         last = self.last_pick_click
         if last is not None and last[:2] == (event_id, bet) and now - last[2] < REPEATED_CLICK_SECONDS:
             return False
         self.last_pick_click = (event_id, bet, now)
+        if self.picks.get(event_id) == bet:
+            del self.picks[event_id]
+        else:
+            self.picks[event_id] = bet
         return True
+
+    def replace_picks(self, picks: Picks) -> None:
+        self.picks = picks
+        self.last_pick_click = None
 
     def clear_messages(self) -> None:
         self.moved = self.error = self.missing = None
@@ -80,7 +90,7 @@ class Draft:
     def new_slip(self, coupon_id: str | None, stake: str | None) -> None:
         """A fresh slip on `coupon_id`: no picks, a new sale key. The stake is the caller's choice."""
         self.coupon_id = coupon_id
-        self.picks = {}
+        self.replace_picks({})
         self.stake = stake
         self.pick_string = ""
         self.pick_string_error = None

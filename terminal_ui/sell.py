@@ -111,13 +111,8 @@ def new_ticket() -> None:
 def toggle_pick(event_id: int, bet: int) -> None:
     """A click chooses the pick, or clears it if it was chosen; the same click sent twice acts once."""
     slip = draft()
-    if not slip.take_pick_click(event_id, bet, time.monotonic()):
-        return
-    if slip.picks.get(event_id) == bet:
-        del slip.picks[event_id]
-    else:
-        slip.picks[event_id] = bet
-    slip.clear_messages()
+    if slip.toggle_pick(event_id, bet, time.monotonic()):
+        slip.clear_messages()
 
 
 def apply_pick_string(conn: Connection, coupon_id: str) -> None:
@@ -136,11 +131,11 @@ def take_pick_string(conn: Connection, coupon_id: str, slip: Draft, text: str) -
         slip.pick_string_error = None
         return
     try:
-        slip.picks = parse_pick_string(slip.pick_string, conn.live_coupon(coupon_id, ODDS_MAX_AGE))
+        slip.replace_picks(parse_pick_string(slip.pick_string, conn.live_coupon(coupon_id, ODDS_MAX_AGE)))
         slip.pick_string_error = None
         request_focus("stake")
     except PickStringError as problem:
-        slip.picks = {}
+        slip.replace_picks({})
         slip.pick_string_error = str(problem)
         request_focus("pick")
 
@@ -154,14 +149,14 @@ def apply_quick_pick(conn: Connection, coupon_id: str) -> None:
     seed = quick_pick_seed()
     rng = random.Random(seed) if seed else random.SystemRandom()
     slip = draft()
-    slip.picks = quick_pick(conn.live_coupon(coupon_id, ODDS_MAX_AGE), rng)
+    slip.replace_picks(quick_pick(conn.live_coupon(coupon_id, ODDS_MAX_AGE), rng))
     slip.pick_string, slip.pick_string_error = "", None
     slip.clear_messages()
 
 
 def clear_picks() -> None:
     slip = draft()
-    slip.picks = {}
+    slip.replace_picks({})
     slip.pick_string, slip.pick_string_error = "", None
     slip.clear_messages()
     request_focus("pick")

@@ -1413,9 +1413,9 @@ BREAKAGES = [
     Breakage(
         id="a-click-sent-twice-undoes-the-pick",
         guarantee="a pick clicked once is chosen, even when Streamlit's page sends the click twice",
-        file="terminal_ui/sell.py",
-        old="    if not slip.take_pick_click(event_id, bet, time.monotonic()):\n        return\n",
-        new="",
+        file="terminal_ui/drafts.py",
+        old="        if last is not None and last[:2] == (event_id, bet) and now - last[2] < REPEATED_CLICK_SECONDS:",
+        new="        if False:",
         tests=(
             "tests/test_terminal_page.py::test_a_click_on_a_chosen_pick_clears_it_and_a_click_sent_twice_acts_once",
         ),
@@ -1428,8 +1428,26 @@ BREAKAGES = [
         new="now - last[2] < 60 * REPEATED_CLICK_SECONDS",
         tests=(
             "tests/test_terminal_page.py::test_a_click_on_a_chosen_pick_clears_it_and_a_click_sent_twice_acts_once",
-            "tests/test_terminal_page.py::test_a_pick_clicked_again_is_the_same_click_only_within_half_a_second",
+            "tests/test_terminal_page.py::test_a_pick_clicked_again_is_the_same_click_only_within_half_a_second_and_until_the_picks_are_replaced",
         ),
+    ),
+    Breakage(
+        id="a-click-after-clear-is-taken-for-a-repeat",
+        guarantee="a pick clicked after the picks were replaced (Clear, a pick string, a quick pick) is a new click",
+        file="terminal_ui/drafts.py",
+        old="        self.picks = picks\n        self.last_pick_click = None\n",
+        new="        self.picks = picks\n",
+        tests=(
+            "tests/test_terminal_page.py::test_a_pick_clicked_again_is_the_same_click_only_within_half_a_second_and_until_the_picks_are_replaced",
+        ),
+    ),
+    Breakage(
+        id="a-copy-of-the-start-click-replaces-the-running-demo-round",
+        guarantee="one demo round at a time, even when Streamlit's page sends the Start click twice",
+        file="terminal_ui/demo_round.py",
+        old="    if running is not None and running.phase in RUNNING:\n        return running\n",
+        new="",
+        tests=("tests/test_after_sale_pages.py::test_one_click_starts_a_demo_round_on_sale_for_a_few_minutes",),
     ),
     Breakage(
         id="disabled-chosen-pick-blank",

@@ -15,7 +15,8 @@ from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 from terminal_ui.after_sale import AfterSaleCalls
-from terminal_ui.demo_round import DemoRound, Phase
+from terminal_ui.connection import connection
+from terminal_ui.demo_round import DemoRound, Phase, current_round, start_round
 from terminal_ui.demo_round import _rounds as demo_rounds
 from tests.support import APP, SITE_ADMIN, SITE_TILL, sample_request, till_of, without_the_demo_shift
 from ticketing.access.acting import ActingEngine
@@ -334,6 +335,13 @@ def test_one_click_starts_a_demo_round_on_sale_for_a_few_minutes(till):
         status = [re.sub(r"\\(.)", r"\1", m.value) for m in at.markdown if "on sale, closes in" in m.value]
         assert status and demo[0].id in status[0]
         assert at.button(key="demo_start").disabled, "one round at a time"
+        # A copy of the click reaching the server before the disabled button is drawn (README, "Event grid").
+        conn = connection()
+        calls = AfterSaleCalls(ActingEngine(till, till_of(TILL)), TILL, ActingEngine(till, SITE_ADMIN))
+        running = current_round(conn)
+        assert running is not None and start_round(conn, calls, 455, 2.0, automatic=True) is running
+        assert current_round(conn) is running and running.phase == Phase.SELLING
+        assert [c.id for c in till.list_open_coupons(SITE_TILL) if c.id.startswith("DEMO-")] == [demo[0].id]
     finally:
         for round_ in demo_rounds.values():
             round_.stop()

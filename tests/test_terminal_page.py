@@ -98,13 +98,15 @@ def test_a_click_on_a_chosen_pick_clears_it_and_a_click_sent_twice_acts_once(sho
     assert slip(at).picks == {event.id: 101}
 
 
-def test_a_pick_clicked_again_is_the_same_click_only_within_half_a_second():
+def test_a_pick_clicked_again_is_the_same_click_only_within_half_a_second_and_until_the_picks_are_replaced():
     slip = Draft(id="d")
-    assert slip.take_pick_click(1, 101, now=100.0)
-    assert not slip.take_pick_click(1, 101, now=100.0 + REPEATED_CLICK_SECONDS - 0.01)
-    assert slip.take_pick_click(1, 102, now=100.1)
-    assert slip.take_pick_click(1, 101, now=100.2)
-    assert slip.take_pick_click(1, 101, now=100.2 + REPEATED_CLICK_SECONDS)
+    assert slip.toggle_pick(1, 101, now=100.0) and slip.picks == {1: 101}
+    assert not slip.toggle_pick(1, 101, now=100.0 + REPEATED_CLICK_SECONDS - 0.01) and slip.picks == {1: 101}
+    assert slip.toggle_pick(1, 102, now=100.1) and slip.picks == {1: 102}
+    assert slip.toggle_pick(1, 101, now=100.2) and slip.picks == {1: 101}
+    assert slip.toggle_pick(1, 101, now=100.2 + REPEATED_CLICK_SECONDS) and slip.picks == {}
+    slip.replace_picks({})  # Clear, a pick string, a quick pick, a new slip
+    assert slip.toggle_pick(1, 101, now=100.3 + REPEATED_CLICK_SECONDS) and slip.picks == {1: 101}
 
 
 def test_incomplete_picks_keep_sell_disabled_and_say_which_events_are_left(shop):
