@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from terminal_ui.after_sale import AfterSaleCalls
+from terminal_ui.clicks import session_clicks
 from terminal_ui.connection import Connection
 from terminal_ui.text import format_countdown, md_escape
 from ticketing.contract.errors import TicketingError
@@ -164,6 +165,7 @@ def _use_drawn(round_: DemoRound) -> None:
     """Put the drawn results in the Results page's entry, to be previewed and confirmed there."""
     state.results_coupon = round_.coupon.id
     state.setdefault("results_edits", {})[round_.coupon.id] = dict(round_.drawn)
+    session_clicks("results").forget()
 
 
 def _settled_words(calls: AfterSaleCalls, coupon: Coupon, at_settlement: SettlementSummary) -> str:

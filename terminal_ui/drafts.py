@@ -16,17 +16,12 @@ from decimal import Decimal
 
 import streamlit as st
 
+from terminal_ui.clicks import RepeatedClicks
 from ticketing.contract.models import Coupon, Ticket
 from ticketing.selling.slip import Picks
 
 DRAFTS_KEPT = 1000
 """Drafts of this process kept, the least recently used dropped first: a till makes one per browser tab."""
-
-REPEATED_CLICK_SECONDS = 0.5
-"""A pick clicked again within this time is the same click. Streamlit's page (1.67) can send one click twice: it
-sends a click on the next turn of the browser's loop, and a live refresh falling due before that turn carries the
-click too. A second toggle undid the pick (about one click in 300 on a loaded machine; CI failed on it twice). A
-cashier who clicks a pick twice that fast meant one pick; one who wants it off sees it lit and clicks again."""
 
 
 @dataclass
@@ -62,18 +57,13 @@ class Draft:
     receipt: Ticket | None = None
     receipt_coupon: Coupon | None = None
     reprint: bool = False
-    last_pick_click: tuple[int, int, float] | None = None
-    """The event, the bet and the moment (`time.monotonic`) of the last pick click taken, until the picks are
-    replaced."""
+    pick_clicks: RepeatedClicks = field(default_factory=RepeatedClicks)
 
     def toggle_pick(self, event_id: int, bet: int, now: float) -> bool:
-        """Choose the pick, or clear it if it was chosen; whether the click was taken. The same pick clicked again
-        within `REPEATED_CLICK_SECONDS` is the same click, unless the picks were replaced since (a pick string, a
-        quick pick, Clear)."""
-        last = self.last_pick_click
-        if last is not None and last[:2] == (event_id, bet) and now - last[2] < REPEATED_CLICK_SECONDS:
+        """Choose the pick, or clear it if it was chosen; whether the click was taken (not a copy of the last one,
+        `terminal_ui/clicks.py`)."""
+        if not self.pick_clicks.take((event_id, bet), now):
             return False
-        self.last_pick_click = (event_id, bet, now)
         if self.picks.get(event_id) == bet:
             del self.picks[event_id]
         else:
@@ -81,8 +71,9 @@ class Draft:
         return True
 
     def replace_picks(self, picks: Picks) -> None:
+        """Picks set another way than by a click (a pick string, a quick pick, Clear, a new slip)."""
         self.picks = picks
-        self.last_pick_click = None
+        self.pick_clicks.forget()
 
     def clear_messages(self) -> None:
         self.moved = self.error = self.missing = None

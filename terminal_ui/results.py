@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from terminal_ui import clicks
 from terminal_ui.after_sale import AfterSaleCalls, after_sale
 from terminal_ui.connection import connection
 from terminal_ui.demo_round import demo_round_panel
@@ -53,6 +54,7 @@ def keep_edits(coupon: Coupon, entered: dict[int, EventResult], results: list[Ev
 
 
 def type_results(coupon: Coupon, entered: dict[int, EventResult]) -> None:
+    clicks.session_clicks("results").forget()
     try:
         keep_edits(coupon, entered, parse_result_string(state.results_text, len(coupon.events)))
         state.results_text_error = None
@@ -61,6 +63,10 @@ def type_results(coupon: Coupon, entered: dict[int, EventResult]) -> None:
 
 
 def click_result(coupon: Coupon, entered: dict[int, EventResult], index: int, result: EventResult) -> None:
+    """A click chooses the result, or takes it back if it was chosen; a copy of the click acts once
+    (`terminal_ui/clicks.py`: the demo round's live status refreshes this page)."""
+    if not clicks.session_clicks("results").take((coupon.id, index, result), clicks.clock()):
+        return
     results = typed_results(coupon, entered)
     results[index] = None if results[index] == result else result
     keep_edits(coupon, entered, results)
@@ -165,6 +171,7 @@ def events_grid(coupon: Coupon, draft: list, entered: dict, locked: bool, zone: 
                     args=(coupon, entered, index, result),
                     width=44,
                 )
+    clicks.session_clicks("results").shown(clicks.clock())
 
 
 def status_line(summary: SettlementSummary) -> str:

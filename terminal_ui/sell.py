@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 from pydantic import ValidationError
 
+from terminal_ui import clicks
 from terminal_ui.after_sale import after_sale
 from terminal_ui.cancel import cancel_control, cancellable_until
 from terminal_ui.connection import Connection, connection
@@ -111,7 +112,7 @@ def new_ticket() -> None:
 def toggle_pick(event_id: int, bet: int) -> None:
     """A click chooses the pick, or clears it if it was chosen; the same click sent twice acts once."""
     slip = draft()
-    if slip.toggle_pick(event_id, bet, time.monotonic()):
+    if slip.toggle_pick(event_id, bet, clicks.clock()):
         slip.clear_messages()
 
 
@@ -561,6 +562,7 @@ def live_slip(conn: Connection, coupon_id: str, zone: ZoneInfo) -> None:
             event_grid(conn, coupon, slip, trends, zone, closed)
             slip_panel(conn, coupon, slip, shown_odds, closed, zone)
         slip.shown_odds = shown_odds
+        slip.pick_clicks.shown(clicks.clock())
 
 
 @st.dialog("Odds changed: check before selling", width="medium", on_dismiss=back_to_slip)

@@ -14,7 +14,9 @@ import pytest
 from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
+from terminal_ui import clicks
 from terminal_ui.after_sale import AfterSaleCalls
+from terminal_ui.clicks import REPEATED_CLICK_SECONDS
 from terminal_ui.connection import connection
 from terminal_ui.demo_round import DemoRound, Phase, current_round, start_round
 from terminal_ui.demo_round import _rounds as demo_rounds
@@ -220,6 +222,24 @@ def test_results_clicked_one_by_one_and_a_correction_re_settles(till):
     at.button(key="confirm_results").click().run()
     assert till.get_ticket(SITE_TILL, ticket.code).result == TicketResult.LOST
     assert any("Follow up" in w.value and ticket.code in w.value for w in at.warning)
+
+
+def test_a_result_clicked_once_stays_chosen_though_its_click_arrives_twice(till, monkeypatch):
+    """The demo round's live status refreshes this page, so a click can arrive twice (`terminal_ui/clicks.py`)."""
+    now = [1000.0]
+    monkeypatch.setattr(clicks, "clock", lambda: now[0])
+    past_deadline(till)
+    event = till.get_coupon(SITE_TILL, "455").events[0]
+    at = page("pages/results.py")
+    result_button(at, event.id, "X").click().run()
+    result_button(at, event.id, "X").click().run()  # its copy
+    assert at.text_input(key="results_text").value == "X------"
+    now[0] += REPEATED_CLICK_SECONDS
+    result_button(at, event.id, "X").click().run()
+    assert at.text_input(key="results_text").value == "-------"
+    at.text_input(key="results_text").input("X------").run()
+    result_button(at, event.id, "X").click().run()  # typed, then clicked at once: a new click
+    assert at.text_input(key="results_text").value == "-------"
 
 
 def test_a_result_cannot_be_taken_back_only_corrected(till):
