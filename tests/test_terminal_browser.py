@@ -26,6 +26,31 @@ def click_home_win_everywhere(page, coupon: Coupon) -> None:
     wait_for_app(page)
 
 
+BUSY_THEN_CLICK = """(selector) => {
+    const button = document.querySelector(selector);
+    const end = performance.now() + 2500;
+    while (performance.now() < end) {}
+    setTimeout(() => button.click(), 0);
+}"""
+"""Keeps the page busy past the live refresh's due time (every 2 s), then clicks in a task queued before the refresh's:
+the click's own message is sent in a task queued after the refresh's, which goes first and carries the click."""
+
+
+def test_a_pick_clicked_as_the_live_refresh_falls_due_stays_chosen(browser, terminal):
+    """The server gets the click twice, in the refresh's message and in its own (`terminal_ui/clicks.py`; seen in
+    the websocket's frames: one of 503 bytes, the refresh with the click, then the click's 501). The pick stays lit."""
+    url, engine = terminal
+    page = open_app(browser, url)
+    event = engine.get_coupon(SITE_TILL, "455").events[0]
+    button = widget(page, f"pick-{event.id}-101").locator("button")
+    expect(button).to_be_visible()
+    wait_for_app(page)
+    page.evaluate(BUSY_THEN_CLICK, f".st-key-pick-{event.id}-101 button")
+    page.wait_for_timeout(1_000)
+    wait_for_app(page)
+    assert button.get_attribute("data-testid") == "stBaseButton-primary"
+
+
 def test_sell_a_ticket_by_clicking(browser, terminal, tmp_path):
     url, engine = terminal
     page = open_app(browser, url)
