@@ -134,16 +134,15 @@ def current_round(conn: Connection) -> DemoRound | None:
 
 def start_round(conn: Connection, calls: AfterSaleCalls, seed: int, minutes: float, automatic: bool) -> DemoRound:
     """A new round, or the one still selling or playing: the Start button is disabled then, but Streamlit's page can
-    send one click twice (README, "Event grid") and the copy can arrive before the disabled button is drawn."""
-    running = current_round(conn)
-    if running is not None and running.phase in RUNNING:
-        return running
-    zone = ZoneInfo(conn.profile().timezone)
-    raw = demo_round_coupon(utc_now(), seed, closes_in=timedelta(minutes=minutes), zone=zone)
-    coupon = calls.publish_coupon(raw)
-    round_ = DemoRound(calls, coupon, seed, automatic)
+    send one click twice (`terminal_ui/clicks.py`) and the copy can arrive before the disabled button is drawn; two
+    presenters' sessions starting at once get one round too (the lock is held while the coupon is published)."""
     with _lock:
         earlier = _rounds.get(id(conn))
+        if earlier is not None and earlier.phase in RUNNING:
+            return earlier
+        zone = ZoneInfo(conn.profile().timezone)
+        raw = demo_round_coupon(utc_now(), seed, closes_in=timedelta(minutes=minutes), zone=zone)
+        round_ = DemoRound(calls, calls.publish_coupon(raw), seed, automatic)
         if earlier is not None:
             earlier.stop()
         _rounds[id(conn)] = round_

@@ -1490,7 +1490,7 @@ BREAKAGES = [
         id="a-copy-of-the-start-click-replaces-the-running-demo-round",
         guarantee="one demo round at a time, even when Streamlit's page sends the Start click twice",
         file="terminal_ui/demo_round.py",
-        old="    if running is not None and running.phase in RUNNING:\n        return running\n",
+        old="        if earlier is not None and earlier.phase in RUNNING:\n            return earlier\n",
         new="",
         tests=("tests/test_after_sale_pages.py::test_one_click_starts_a_demo_round_on_sale_for_a_few_minutes",),
     ),
