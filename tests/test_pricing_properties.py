@@ -1,11 +1,13 @@
 """Property tests of the pricing (Hypothesis): tax never negative, payout never above the cap, cents exact,
 payout non-decreasing in every odds value."""
 
-from decimal import Decimal, localcontext
+import math
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from ticketing.contract.money import to_cents
 from ticketing.selling.pricing import TaxProfile, price_ticket
 
 stakes = st.decimals(min_value="0.01", max_value="100000", places=2)
@@ -57,3 +59,45 @@ def test_without_taxes_or_cap_payout_is_stake_times_odds_to_the_cent(stake, odds
         exact_payout = stake * product
     price = price_ticket(stake, odds, TaxProfile(withholding_rate=Decimal(0)))
     assert abs(price.payout - exact_payout) <= Decimal("0.005")
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value="-1e15", max_value="1e15"))
+@example(Decimal("0.005"))
+@example(Decimal("-13.225"))
+@example(Decimal("0.0049999"))
+def test_cents_are_the_amount_rounded_half_up_away_from_zero(amount):
+    with localcontext(prec=100):
+        expected = int((amount * 100).to_integral_value(rounding=ROUND_HALF_UP))
+    assert to_cents(amount) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(stakes, odds_lists, profiles(), caps)
+def test_the_integer_pricing_agrees_with_the_calculator_done_in_decimals(stake, odds, profile, cap):
+    """Betstack's calculator step by step in Decimals wide enough to be exact, each figure rounded once."""
+    with localcontext(prec=2000, rounding=ROUND_HALF_UP):
+        net_stake = (stake / (1 + profile.excise_rate)).quantize(Decimal("0.01"))
+        total_odds = math.prod(odds, start=Decimal(1))
+        gross = net_stake * total_odds
+        capped = cap is not None and gross > cap
+        payout = (cap if capped else gross).quantize(Decimal("0.01"))
+        tax = max(Decimal(0), ((payout - net_stake) * profile.withholding_rate).quantize(Decimal("0.01")))
+        excise, net_payout = stake - net_stake, payout - tax
+    price = price_ticket(stake, odds, profile, cap)
+    assert (
+        price.total_odds,
+        price.net_stake,
+        price.excise,
+        price.payout,
+        price.tax,
+        price.net_payout,
+        price.capped,
+    ) == (
+        total_odds,
+        net_stake,
+        excise,
+        payout,
+        tax,
+        net_payout,
+        capped,
+    )

@@ -48,7 +48,7 @@ def _as_utc(value: datetime) -> datetime:
         raise ValueError("outside the calendar (years 1 to 9999) once converted to UTC") from None
 
 
-def _format_utc(value: datetime) -> str:
+def format_utc(value: datetime) -> str:
     global _last_formatted
     # Compared in UTC: equality ignores `fold`, so two local times an hour apart (the hour a clock goes back) would
     # compare equal, and naive times are read in the machine's zone.
@@ -68,7 +68,7 @@ _last_formatted: tuple[datetime | None, str] = (None, "")
 UtcDatetime = Annotated[
     datetime,
     AfterValidator(_as_utc),
-    PlainSerializer(_format_utc, return_type=str, when_used="always"),
+    PlainSerializer(format_utc, return_type=str, when_used="always"),
 ]
 
 

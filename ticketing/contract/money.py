@@ -31,7 +31,12 @@ def round_odds(value: Decimal) -> Decimal:
 
 
 def to_cents(amount: Decimal) -> int:
-    return int(round_money(amount) * HUNDRED)
+    """`round_money(amount)` in cents, in integers (half-up: a half cent away from zero)."""
+    numerator, denominator = amount.as_integer_ratio()
+    cents, rest = divmod(abs(numerator) * 100, denominator)
+    if 2 * rest >= denominator:
+        cents += 1
+    return -cents if numerator < 0 else cents
 
 
 def from_cents(cents: int) -> Decimal:

@@ -6,19 +6,18 @@ payout     = net_stake * product(odds)             exact; capped at max_payout, 
 tax        = (payout - net_stake) * withholding    rounded half-up, never below 0
 net_payout = payout - tax
 
-Every product is exact: it runs in a context with as many digits as its operands can need, since Decimal's default
-28 digits would round (half-even) a product of many odds and then refuse to round it to the cent. The division is
-exact too (as a fraction), so each figure is rounded once, half-up.
+Every figure is computed exactly, in integers: each value as a fraction of two integers, amounts in cents, so each is
+rounded once, half-up, and nothing before it (Decimal's default 28 digits would round, half-even, a product of many
+odds and then refuse to round it to the cent).
 """
 
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
-from math import prod
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 from pydantic import BaseModel, Field
 
 from ticketing.contract.models import MAX_PICKS, trusted
-from ticketing.contract.money import round_money, round_odds
+from ticketing.contract.money import round_odds
 
 
 class TaxProfile(BaseModel):
@@ -44,8 +43,8 @@ class Price(BaseModel):
 
 
 EXACT = Context(prec=MAX_PICKS * 8 + 100, rounding=ROUND_HALF_UP)
-"""Room for every digit of a product of the most odds a ticket can carry (each at most 7 digits, the models' limit)
-with the largest stake and rates: sums and products in it are exact, whatever Decimal's default context says."""
+"""Room for every digit of a product of the most odds a ticket can carry (each at most 7 digits, the models' limit):
+the exact product of the odds, as a Decimal, is a quotient in it."""
 
 
 def payout_cap(coupon_cap: Decimal | None, operator_cap: Decimal) -> Decimal:
@@ -57,29 +56,50 @@ def payout_cap(coupon_cap: Decimal | None, operator_cap: Decimal) -> Decimal:
 def price_ticket(
     stake: Decimal, odds: Iterable[Decimal], profile: TaxProfile, max_payout: Decimal | None = None
 ) -> Price:
-    net_stake = divide_to_cent(stake, 1 + profile.excise_rate)
-    with localcontext(EXACT):
-        total_odds = prod(odds, start=Decimal(1))
-        gross_payout = net_stake * total_odds
-        capped = max_payout is not None and gross_payout > max_payout
-        payout = round_money(max_payout if capped else gross_payout)
-        tax = max(Decimal("0.00"), round_money((payout - net_stake) * profile.withholding_rate))
-        return trusted(
-            Price,
-            stake=round_money(stake),
-            net_stake=net_stake,
-            excise=round_money(stake - net_stake),
-            total_odds=total_odds,
-            payout=payout,
-            tax=tax,
-            net_payout=round_money(payout - tax),
-            capped=capped,
-        )
+    """Every figure in integers (cents, and each value as a fraction of two integers), so nothing is rounded
+    before its one rounding, and no Decimal context is set up: a sale prices its ticket in a few µs."""
+    stake_num, stake_den = stake.as_integer_ratio()
+    excise_num, excise_den = profile.excise_rate.as_integer_ratio()
+    net_stake = _half_up(stake_num * excise_den * 100, stake_den * (excise_den + excise_num))
+    odds_num = odds_den = 1
+    for value in odds:
+        num, den = value.as_integer_ratio()
+        odds_num *= num
+        odds_den *= den
+    # The payout in cents before the cap: net_stake * odds_num / odds_den, exactly.
+    gross_num, gross_den = net_stake * odds_num, odds_den
+    capped = False
+    if max_payout is not None:
+        cap_num, cap_den = max_payout.as_integer_ratio()
+        capped = gross_num * cap_den > cap_num * 100 * gross_den
+    payout = _half_up(cap_num * 100, cap_den) if capped else _half_up(gross_num, gross_den)
+    withholding_num, withholding_den = profile.withholding_rate.as_integer_ratio()
+    winnings = payout - net_stake
+    tax = _half_up(winnings * withholding_num, withholding_den) if winnings > 0 else 0
+    return trusted(
+        Price,
+        stake=_cents(_half_up(stake_num * 100, stake_den)),
+        net_stake=_cents(net_stake),
+        excise=_cents(_half_up(stake_num * 100 - net_stake * stake_den, stake_den)),
+        total_odds=EXACT.divide(Decimal(odds_num), Decimal(odds_den)),
+        payout=_cents(payout),
+        tax=_cents(tax),
+        net_payout=_cents(payout - tax),
+        capped=capped,
+    )
+
+
+def _half_up(numerator: int, denominator: int) -> int:
+    """`numerator / denominator` (both >= 0, the denominator > 0) rounded half-up to an integer."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def _cents(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2, EXACT)
 
 
 def divide_to_cent(amount: Decimal, divisor: Decimal) -> Decimal:
     """`amount / divisor` (both positive) rounded half-up to the cent, in integers: no intermediate rounding."""
     amount_num, amount_den = amount.as_integer_ratio()
     divisor_num, divisor_den = divisor.as_integer_ratio()
-    numerator, denominator = amount_num * divisor_den * 100, amount_den * divisor_num
-    return Decimal((2 * numerator + denominator) // (2 * denominator)).scaleb(-2)
+    return _cents(_half_up(amount_num * divisor_den * 100, amount_den * divisor_num))
