@@ -604,7 +604,9 @@ BREAKAGES = [
         guarantee="pricing: each figure rounded once, half-up",
         file="ticketing/selling/pricing.py",
         old="    net_stake = _half_up(stake_num * excise_den * 100, stake_den * (excise_den + excise_num))\n",
-        new="    net_stake = _half_up(_half_up(stake_num * excise_den * 1000, stake_den * (excise_den + excise_num)), 10)\n",
+        new="    net_stake = _half_up(\n"
+        "        _half_up(stake_num * excise_den * 1000, stake_den * (excise_den + excise_num)), 10\n"
+        "    )\n",
         tests=("tests/test_pricing.py",),
     ),
     Breakage(
@@ -1801,7 +1803,7 @@ BREAKAGES = [
         id="sale-answer-writes-test-false",
         guarantee="contract: a sold ticket answers the sample response's fields",
         file="ticketing/contract/wire.py",
-        old="    if not ticket.test:\n        del fields[\"test\"]\n",
+        old='    if not ticket.test:\n        del fields["test"]\n',
         new="",
         tests=("tests/test_rules.py::test_a_sale_answer_is_written_as_pydantic_writes_the_ticket",),
     ),
