@@ -144,8 +144,8 @@ BREAKAGES = [
         id="odds-check-ignores-falling-odds",
         guarantee="never priced outside odds_diff of the stored moment's odds",
         file="ticketing/selling/rules.py",
-        old="        if pick.seen_odds is not None and abs(current - pick.seen_odds) > odds_diff:\n",
-        new="        if pick.seen_odds is not None and current - pick.seen_odds > odds_diff:\n",
+        old="            if abs(pick.odds - seen) > odds_diff\n",
+        new="            if pick.odds - seen > odds_diff\n",
         tests=(
             f"{API}::test_moved_odds_with_zero_tolerance_is_102_naming_the_event",
             f"{PROOF}::test_odds_race_never_prices_outside_the_tolerance_of_the_stored_moment",
@@ -155,9 +155,9 @@ BREAKAGES = [
         id="priced-at-the-odds-seen",
         guarantee="contract: an accepted ticket is priced at the current odds",
         file="ticketing/selling/rules.py",
-        old="        priced.append(trusted(TicketEvent, id=pick.event_id, bet=pick.bet, odds=current))\n",
-        new="        priced.append(trusted(TicketEvent, id=pick.event_id, bet=pick.bet,"
-        " odds=pick.seen_odds or current))\n",
+        old="    if seen_odds is not None:\n",
+        new="    if seen_odds is not None:\n"
+        "        priced = [ticket_event(p.id, p.bet, o) for p, o in zip(priced, seen_odds)]\n",
         tests=(f"{API}::test_moved_odds_within_or_exactly_at_tolerance_sells_at_current_odds",),
     ),
     Breakage(

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ticketing.contract.models import PayoutRecord, Ticket, trusted
+from ticketing.contract.models import PayoutRecord, Ticket, TicketEvent, ticket_event, trusted
 
 
 def paid_at(moment: datetime) -> str:
@@ -26,3 +26,13 @@ def test_a_moment_is_written_in_utc_whatever_moment_was_written_before():
 def test_a_model_built_without_validation_refuses_a_field_it_does_not_have():
     with pytest.raises(TypeError, match="setlement"):
         trusted(Ticket, setlement=None)
+
+
+def test_a_pick_made_for_a_sale_is_the_model_trusted_would_make():
+    made = ticket_event(7, 102, Decimal("3.25"))
+    expected = trusted(TicketEvent, id=7, bet=102, odds=Decimal("3.25"))
+    assert (made, made.model_fields_set, made.model_dump_json()) == (
+        expected,
+        expected.model_fields_set,
+        expected.model_dump_json(),
+    )

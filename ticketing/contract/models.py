@@ -415,6 +415,19 @@ class TicketEvent(BaseModel):
         return PICK_LABELS.get(self.bet, str(self.bet))
 
 
+_set_slot = object.__setattr__
+
+
+def ticket_event(event_id: int, bet: int, odds: Decimal) -> TicketEvent:
+    """`trusted(TicketEvent, id=..., bet=..., odds=...)` without its generic steps: a sale makes one a pick."""
+    event = TicketEvent.__new__(TicketEvent)
+    _set_slot(event, "__dict__", {"id": event_id, "bet": bet, "odds": odds})
+    _set_slot(event, "__pydantic_fields_set__", {"id", "bet", "odds"})
+    _set_slot(event, "__pydantic_extra__", None)
+    _set_slot(event, "__pydantic_private__", None)
+    return event
+
+
 class EventOutcome(BaseModel):
     """One pick of a settled ticket: its event's result and whether the pick was correct (a void counts)."""
 

@@ -6,7 +6,6 @@ first rule's typed error. No I/O here: the engine calls it inside the transactio
 
 from datetime import datetime
 from decimal import Decimal
-from typing import NamedTuple
 
 from ticketing.contract.errors import (
     BetNotOffered,
@@ -26,17 +25,8 @@ from ticketing.contract.models import (
     TicketEvent,
     TicketRequest,
     TicketType,
-    trusted,
+    ticket_event,
 )
-
-
-class Pick(NamedTuple):
-    """One pick in coupon order; `seen_odds` only when the request carried the odds the player saw. A tuple: the
-    picks come from a validated request, and a sale builds up to 64 of them."""
-
-    event_id: int
-    bet: int
-    seen_odds: Decimal | None = None
 
 
 def check_type_supported(request: TicketRequest) -> None:
@@ -70,8 +60,9 @@ def check_stake(stake: Decimal, rules: StakeRules, currency: str) -> None:
     raise StakeOutOfLimits(message, min_stake=rules.min_stake, max_stake=rules.max_stake)
 
 
-def resolve_picks(request: TicketRequest, coupon: Coupon) -> list[Pick]:
-    """The picks in coupon order, every coupon event exactly once."""
+def resolve_picks(request: TicketRequest, coupon: Coupon) -> tuple[list[int], list[Decimal] | None]:
+    """Each coupon event's bet and, when the request carried them, the odds the player saw: two lists in coupon
+    order, every coupon event exactly once. Plain lists, no object a pick: a sale builds up to 64 of them."""
     expected = len(coupon.events)
     if request.bets is not None:
         if len(request.bets) != expected:
@@ -79,7 +70,7 @@ def resolve_picks(request: TicketRequest, coupon: Coupon) -> list[Pick]:
                 f"Coupon {coupon.id} has {expected} events: expected {expected} bets, got {len(request.bets)}",
                 expected=expected,
             )
-        return [Pick(event.id, bet) for event, bet in zip(coupon.events, request.bets, strict=True)]
+        return request.bets, None
 
     on_coupon = {event.id for event in coupon.events}
     by_id: dict[int, PickedEvent] = {}
@@ -96,7 +87,8 @@ def resolve_picks(request: TicketRequest, coupon: Coupon) -> list[Pick]:
             expected=expected,
             missing=missing,
         )
-    return [Pick(event.id, by_id[event.id].bet, by_id[event.id].odds) for event in coupon.events]
+    picks = [by_id[event.id] for event in coupon.events]
+    return [pick.bet for pick in picks], [pick.odds for pick in picks]
 
 
 def check_events_available(coupon: Coupon) -> None:
@@ -105,23 +97,25 @@ def check_events_available(coupon: Coupon) -> None:
             raise EventNotAvailable(f"Could not create ticket. Event {event.id} is not available", event_id=event.id)
 
 
-def price_picks(coupon: Coupon, picks: list[Pick], odds_diff: Decimal) -> list[TicketEvent]:
+def price_picks(
+    coupon: Coupon, bets: list[int], seen_odds: list[Decimal] | None, odds_diff: Decimal
+) -> list[TicketEvent]:
     """Each pick (in coupon order, as `resolve_picks` gives them) at the coupon's current odds; raises `OddsChanged`
-    naming every pick that moved too far."""
+    naming every pick that moved too far from the odds the player saw."""
     priced: list[TicketEvent] = []
-    moved: list[dict] = []
-    for event, pick in zip(coupon.events, picks, strict=True):
-        current = event.odds.get(pick.bet)
+    for event, bet in zip(coupon.events, bets, strict=True):
+        current = event.odds.get(bet)
         if current is None:
-            raise BetNotOffered(
-                f"Bet {pick.bet} is not offered for event {pick.event_id}", event_id=pick.event_id, bet=pick.bet
-            )
-        if pick.seen_odds is not None and abs(current - pick.seen_odds) > odds_diff:
-            moved.append({"id": pick.event_id, "bet": pick.bet, "odds": pick.seen_odds, "current_odds": current})
-        # Ids, bets and odds all come from validated models: nothing to check again.
-        priced.append(trusted(TicketEvent, id=pick.event_id, bet=pick.bet, odds=current))
-    if moved:
-        raise OddsChanged(events=moved)
+            raise BetNotOffered(f"Bet {bet} is not offered for event {event.id}", event_id=event.id, bet=bet)
+        priced.append(ticket_event(event.id, bet, current))
+    if seen_odds is not None:
+        moved = [
+            {"id": pick.id, "bet": pick.bet, "odds": seen, "current_odds": pick.odds}
+            for pick, seen in zip(priced, seen_odds, strict=True)
+            if abs(pick.odds - seen) > odds_diff
+        ]
+        if moved:
+            raise OddsChanged(events=moved)
     return priced
 
 
@@ -130,6 +124,6 @@ def validate_ticket(request: TicketRequest, coupon: Coupon, operator_currency: s
     check_coupon_open(coupon, now)
     check_currency(request.currency, coupon, operator_currency)
     check_stake(request.stake, coupon.stake_rules, request.currency)
-    picks = resolve_picks(request, coupon)
+    bets, seen_odds = resolve_picks(request, coupon)
     check_events_available(coupon)
-    return price_picks(coupon, picks, request.odds_diff)
+    return price_picks(coupon, bets, seen_odds, request.odds_diff)
