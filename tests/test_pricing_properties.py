@@ -71,8 +71,16 @@ def test_cents_are_the_amount_rounded_half_up_away_from_zero(amount):
     assert to_cents(amount) == expected
 
 
+operators_rates = st.builds(
+    TaxProfile,
+    excise_rate=st.decimals(min_value="0", max_value="0.9999", places=4),
+    withholding_rate=st.decimals(min_value="0", max_value="1", places=4),
+)
+"""Rates as an operator's profile holds them: basis points, withholding up to all the winnings."""
+
+
 @settings(max_examples=300, deadline=None)
-@given(stakes, odds_lists, profiles(), caps)
+@given(stakes, odds_lists, profiles() | operators_rates, caps)
 def test_the_integer_pricing_agrees_with_the_calculator_done_in_decimals(stake, odds, profile, cap):
     """Betstack's calculator step by step in Decimals wide enough to be exact, each figure rounded once."""
     with localcontext(prec=2000, rounding=ROUND_HALF_UP):

@@ -16,7 +16,16 @@ from ticketing.contract.errors import (
     StakeOutOfLimits,
     WrongPicks,
 )
-from ticketing.contract.models import Coupon, CouponEvent, EventStatus, StakeRules, Ticket, TicketRequest, trusted
+from ticketing.contract.models import (
+    Coupon,
+    CouponEvent,
+    EventStatus,
+    StakeRules,
+    Ticket,
+    TicketRequest,
+    TicketStatus,
+    trusted,
+)
 from ticketing.selling.pricing import TaxProfile
 from ticketing.selling.rules import validate_ticket
 from ticketing.selling.tickets import priced_ticket, request_fingerprint
@@ -180,6 +189,9 @@ def test_a_sale_answer_is_written_as_pydantic_writes_the_ticket(test, atag):
         now=NOW,
         test=test,
     )
-    for written in (ticket, Ticket.model_validate(ticket.model_dump())):
+    later = NOW + timedelta(minutes=3, seconds=7)
+    paid_later = ticket.model_copy(update={"status": TicketStatus.OPEN, "updated": later})
+    for written in (ticket, Ticket.model_validate(ticket.model_dump()), paid_later):
         assert wire.dumps(written) == wire.ENCODER.encode(written.model_dump(mode="python"))
+    assert b'"updated":"2026-11-25T10:03:07"' in wire.dumps(paid_later)
     assert b'"test"' in wire.dumps(ticket) if test else b'"test"' not in wire.dumps(ticket)

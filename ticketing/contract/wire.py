@@ -35,7 +35,7 @@ def to_jsonable(value: Any) -> Any:
 def _unsettled_ticket(ticket: Ticket) -> dict[str, Any]:
     """`model_dump` of a ticket not settled yet, every sale's answer, read from its fields in a fifth of the time:
     only its times have a serializer of their own (`format_utc`), and `test` is written only when true. Checked
-    against `model_dump` (`tests/test_contract_models.py`), so a field given a serializer cannot be missed."""
+    against `model_dump` (`tests/test_rules.py`), so a field given a serializer cannot be missed."""
     fields = ticket.__dict__.copy()
     fields["events"] = [event.__dict__ for event in ticket.events]
     fields["created"] = format_utc(ticket.created)
