@@ -57,7 +57,8 @@ def price_ticket(
     stake: Decimal, odds: Iterable[Decimal], profile: TaxProfile, max_payout: Decimal | None = None
 ) -> Price:
     """Every figure in integers (cents, and each value as a fraction of two integers), so nothing is rounded
-    before its one rounding, and no Decimal context is set up: a sale prices its ticket in a few µs."""
+    before its one rounding; no Decimal context is set up and nothing is quantized (README "Performance", the
+    ninth pass: 44k instructions a sale fewer than the same figures in Decimals)."""
     stake_num, stake_den = stake.as_integer_ratio()
     excise_num, excise_den = profile.excise_rate.as_integer_ratio()
     net_stake = _half_up(stake_num * excise_den * 100, stake_den * (excise_den + excise_num))

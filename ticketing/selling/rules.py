@@ -107,6 +107,7 @@ def price_picks(
         current = event.odds.get(bet)
         if current is None:
             raise BetNotOffered(f"Bet {bet} is not offered for event {event.id}", event_id=event.id, bet=bet)
+        # Ids, bets and odds all come from validated models: nothing to check again.
         priced.append(ticket_event(event.id, bet, current))
     if seen_odds is not None:
         moved = [
