@@ -254,9 +254,14 @@ def trusted(cls: type[Model], **values: Any) -> Model:
             for name in names
             if name in values or name in defaults
         }
+    return _made_of(cls, fields, set(values))
+
+
+def _made_of(cls: type[Model], fields: dict[str, Any], fields_set: set[str]) -> Model:
+    """The model holding `fields` (every one valid, in the model's order) as pydantic's own construction leaves it."""
     model = cls.__new__(cls)
     object.__setattr__(model, "__dict__", fields)
-    object.__setattr__(model, "__pydantic_fields_set__", set(values))
+    object.__setattr__(model, "__pydantic_fields_set__", fields_set)
     object.__setattr__(model, "__pydantic_extra__", None)
     object.__setattr__(model, "__pydantic_private__", None)
     return model
@@ -415,17 +420,10 @@ class TicketEvent(BaseModel):
         return PICK_LABELS.get(self.bet, str(self.bet))
 
 
-_set_slot = object.__setattr__
-
-
 def ticket_event(event_id: int, bet: int, odds: Decimal) -> TicketEvent:
-    """`trusted(TicketEvent, id=..., bet=..., odds=...)` without its generic steps: a sale makes one a pick."""
-    event = TicketEvent.__new__(TicketEvent)
-    _set_slot(event, "__dict__", {"id": event_id, "bet": bet, "odds": odds})
-    _set_slot(event, "__pydantic_fields_set__", {"id", "bet", "odds"})
-    _set_slot(event, "__pydantic_extra__", None)
-    _set_slot(event, "__pydantic_private__", None)
-    return event
+    """`trusted(TicketEvent, id=..., bet=..., odds=...)` without its look-up of the model's fields and their order:
+    a sale makes one a pick."""
+    return _made_of(TicketEvent, {"id": event_id, "bet": bet, "odds": odds}, {"id", "bet", "odds"})
 
 
 class EventOutcome(BaseModel):
