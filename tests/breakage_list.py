@@ -603,10 +603,8 @@ BREAKAGES = [
         id="net-stake-rounded-twice",
         guarantee="pricing: each figure rounded once, half-up",
         file="ticketing/selling/pricing.py",
-        old="    net_stake = _half_up(stake_num * excise_den * 100, stake_den * (excise_den + excise_num))\n",
-        new="    net_stake = _half_up(\n"
-        "        _half_up(stake_num * excise_den * 1000, stake_den * (excise_den + excise_num)), 10\n"
-        "    )\n",
+        old="    return _half_up(amount_num * divisor_den * 100, amount_den * divisor_num)\n",
+        new="    return _half_up(_half_up(amount_num * divisor_den * 1000, amount_den * divisor_num), 10)\n",
         tests=("tests/test_pricing.py",),
     ),
     Breakage(

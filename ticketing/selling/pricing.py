@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from pydantic import BaseModel, Field
 
 from ticketing.contract.models import MAX_PICKS, trusted
-from ticketing.contract.money import round_odds
+from ticketing.contract.money import round_odds, to_cents
 
 
 class TaxProfile(BaseModel):
@@ -59,9 +59,8 @@ def price_ticket(
     """Every figure in integers (cents, and each value as a fraction of two integers), so nothing is rounded
     before its one rounding; no Decimal context is set up and nothing is quantized (README "Performance", the
     ninth pass: 44k instructions a sale fewer than the same figures in Decimals)."""
-    stake_num, stake_den = stake.as_integer_ratio()
-    excise_num, excise_den = profile.excise_rate.as_integer_ratio()
-    net_stake = _half_up(stake_num * excise_den * 100, stake_den * (excise_den + excise_num))
+    stake_cents = to_cents(stake)
+    net_stake = _quotient_in_cents(stake, 1 + profile.excise_rate)
     odds_num = odds_den = 1
     for value in odds:
         num, den = value.as_integer_ratio()
@@ -73,15 +72,16 @@ def price_ticket(
     if max_payout is not None:
         cap_num, cap_den = max_payout.as_integer_ratio()
         capped = gross_num * cap_den > cap_num * 100 * gross_den
-    payout = _half_up(cap_num * 100, cap_den) if capped else _half_up(gross_num, gross_den)
+    payout = to_cents(max_payout) if capped else _half_up(gross_num, gross_den)
     withholding_num, withholding_den = profile.withholding_rate.as_integer_ratio()
     winnings = payout - net_stake
     tax = _half_up(winnings * withholding_num, withholding_den) if winnings > 0 else 0
     return trusted(
         Price,
-        stake=_cents(_half_up(stake_num * 100, stake_den)),
+        stake=_cents(stake_cents),
         net_stake=_cents(net_stake),
-        excise=_cents(_half_up(stake_num * 100 - net_stake * stake_den, stake_den)),
+        # Rounding `stake - net_stake` to the cent: the net stake is a whole number of cents already.
+        excise=_cents(stake_cents - net_stake),
         total_odds=EXACT.divide(Decimal(odds_num), Decimal(odds_den)),
         payout=_cents(payout),
         tax=_cents(tax),
@@ -101,6 +101,10 @@ def _cents(cents: int) -> Decimal:
 
 def divide_to_cent(amount: Decimal, divisor: Decimal) -> Decimal:
     """`amount / divisor` (both positive) rounded half-up to the cent, in integers: no intermediate rounding."""
+    return _cents(_quotient_in_cents(amount, divisor))
+
+
+def _quotient_in_cents(amount: Decimal, divisor: Decimal) -> int:
     amount_num, amount_den = amount.as_integer_ratio()
     divisor_num, divisor_den = divisor.as_integer_ratio()
-    return _cents(_half_up(amount_num * divisor_den * 100, amount_den * divisor_num))
+    return _half_up(amount_num * divisor_den * 100, amount_den * divisor_num)
