@@ -149,23 +149,28 @@ def test_fixed_stake_takes_only_that_stake():
         validate_ticket(request(stake=100), c, "KES", NOW)
 
 
-def test_a_priced_ticket_is_written_out_as_the_same_ticket_validated():
-    """`trusted` skips validation, not the model's field order: a sale's answer lists its fields as a ticket read
-    back from storage does, and a request rebuilt from its values has the fingerprint of the one sent."""
-    sale = request()
-    events = validate_ticket(sale, coupon(), "KES", NOW)
-    ticket = priced_ticket(
+def sold(sale: TicketRequest, profile: TaxProfile, test: bool = False) -> Ticket:
+    """The ticket a sale of `sale` on `coupon()` makes."""
+    return priced_ticket(
         sale,
-        events,
-        TaxProfile(),
+        validate_ticket(sale, coupon(), "KES", NOW),
+        profile,
         None,
         ticket_id="a" * 24,
         operator="site",
         coupon_id="c1",
         user_id="u",
-        atag=None,
+        atag=sale.atag,
         now=NOW,
+        test=test,
     )
+
+
+def test_a_priced_ticket_is_written_out_as_the_same_ticket_validated():
+    """`trusted` skips validation, not the model's field order: a sale's answer lists its fields as a ticket read
+    back from storage does, and a request rebuilt from its values has the fingerprint of the one sent."""
+    sale = request()
+    ticket = sold(sale, TaxProfile())
     assert ticket.model_dump_json() == Ticket.model_validate(ticket.model_dump()).model_dump_json()
     rebuilt = trusted(TicketRequest, **dict(reversed(list(sale.model_dump().items()))))
     assert request_fingerprint(rebuilt) == request_fingerprint(sale)
@@ -176,19 +181,7 @@ def test_a_priced_ticket_is_written_out_as_the_same_ticket_validated():
 def test_a_sale_answer_is_written_as_pydantic_writes_the_ticket(test, atag):
     """The answer of a sale is read from the ticket's fields, not through `model_dump` (`wire._unsettled_ticket`):
     byte for byte what the model's own dump gives, for a ticket made by the sale and the same ticket read back."""
-    ticket = priced_ticket(
-        request(atag=atag),
-        validate_ticket(request(atag=atag), coupon(), "KES", NOW),
-        TaxProfile(excise_rate=D("0.125")),
-        None,
-        ticket_id="a" * 24,
-        operator="site",
-        coupon_id="c1",
-        user_id="u",
-        atag=atag,
-        now=NOW,
-        test=test,
-    )
+    ticket = sold(request(atag=atag), TaxProfile(excise_rate=D("0.125")), test=test)
     later = NOW + timedelta(minutes=3, seconds=7)
     paid_later = ticket.model_copy(update={"status": TicketStatus.OPEN, "updated": later})
     for written in (ticket, Ticket.model_validate(ticket.model_dump()), paid_later):
