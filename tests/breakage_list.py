@@ -37,6 +37,7 @@ PAM_SALES = "tests/wallets/test_pam_sales.py"
 PAM_SETTLE = "tests/wallets/test_pam_settlement.py"
 SALE_PROCESS = "tests/test_sale_process.py"
 SHARED_WRITER = "tests/test_shared_sale_writer.py"
+ONE_TRIP = "tests/test_sold_in_one_trip.py"
 RACES = "tests/test_after_sale_races.py"
 PG_PIPELINE = "tests/test_pg_pipeline.py"
 TILL = "tests/test_terminal_till.py"
@@ -164,8 +165,8 @@ BREAKAGES = [
         id="coupon-read-without-for-share",
         guarantee="the odds check and the write are one transaction",
         file="ticketing/selling/queries.py",
-        old="str(SELECT_COUPON_WITH_EVENTS_FOR_SHARE.compile(dialect=PG_DIALECT))\n",
-        new="str(SELECT_COUPON_WITH_EVENTS_FOR_SHARE.compile(dialect=PG_DIALECT))"
+        old="str(SELECT_COUPON_WITH_VERSIONS.compile(dialect=PG_DIALECT))\n",
+        new="str(SELECT_COUPON_WITH_VERSIONS.compile(dialect=PG_DIALECT))"
         ".removesuffix(' FOR SHARE OF coupons, coupon_events')\n",
         tests=(f"{DURABLE}::test_a_feed_update_cannot_commit_between_a_sales_odds_read_and_its_commit",),
         needs_postgres=True,
@@ -379,11 +380,28 @@ BREAKAGES = [
         file="ticketing/engine.py",
         old="            except TicketingError as refused:\n"
         "                outcomes[i] = refused\n"
-        "            except Exception:\n",
+        "            except Exception:\n"
+        "                if alone:\n",
         new="            except Exception as refused:\n"
         "                outcomes[i] = refused\n"
-        "            except Exception:\n",
+        "            except Exception:\n"
+        "                if alone:\n",
         tests=(f"{ISOLATION}::test_an_internal_error_in_one_sale_fails_it_alone_and_its_batch_commits_once",),
+    ),
+    Breakage(
+        id="any-error-taken-for-a-refusal-in-one-trip",
+        guarantee="group commit: a failing sale is rerun alone and fails alone",
+        file="ticketing/engine.py",
+        old="            except TicketingError as refused:\n"
+        "                outcomes[i] = refused\n"
+        "            except Exception:\n"
+        "                return None\n",
+        new="            except Exception as refused:\n"
+        "                outcomes[i] = refused\n"
+        "            except Exception:\n"
+        "                return None\n",
+        tests=(f"{ISOLATION}::test_an_internal_error_in_one_sale_fails_it_alone_and_its_batch_commits_once",),
+        needs_postgres=True,
     ),
     Breakage(
         id="failed-batch-not-rerun",
@@ -430,11 +448,9 @@ BREAKAGES = [
         old="        if not sold:\n"
         "            return\n"
         "        self._draw_free_codes(conn, [ticket for _i, ticket, _a in sold], reads.taken_codes)\n"
-        "        tickets, events, cash = [], [], []\n"
-        "        for i, ticket, account in sold:\n",
+        "        self.sales.write(conn, stakes.debits, *self._rows(sales, sold))\n",
         new="        self._draw_free_codes(conn, [ticket for _i, ticket, _a in built], reads.taken_codes)\n"
-        "        tickets, events, cash = [], [], []\n"
-        "        for i, ticket, account in built:\n",
+        "        self.sales.write(conn, stakes.debits, *self._rows(sales, built))\n",
         tests=(
             f"{ENGINE}::test_insufficient_balance",
             f"{ENGINE}::test_a_refused_sale_writes_nothing",
@@ -1684,10 +1700,10 @@ BREAKAGES = [
         id="a-batch-keeps-the-rows-of-a-statement-that-failed-halfway",
         guarantee="never a half-written ticket: an insert stopped halfway (OR FAIL) leaves nothing after the rollback",
         file="ticketing/selling/queries.py",
-        old='            self._insert(statements, self.insert_ticket_events + "{rows}", events)\n',
+        old='        self._insert(statements, self.insert_ticket_events + "{rows}", events)\n',
         new=(
-            '            with __import__("contextlib").suppress(Exception):\n'
-            '                self._insert(statements, self.insert_ticket_events + "{rows}", events)\n'
+            '        with __import__("contextlib").suppress(Exception):\n'
+            '            self._insert(statements, self.insert_ticket_events + "{rows}", events)\n'
         ),
         tests=("tests/test_group_commit.py::test_a_batch_whose_insert_fails_halfway_keeps_none_of_its_rows",),
     ),
@@ -1804,5 +1820,70 @@ BREAKAGES = [
         old='    if not ticket.test:\n        del fields["test"]\n',
         new="",
         tests=("tests/test_rules.py::test_a_sale_answer_is_written_as_pydantic_writes_the_ticket",),
+    ),
+    Breakage(
+        id="one-trip-replay-claimed-quietly",
+        guarantee="a replayed signed request answers its first ticket and takes no second stake",
+        file="ticketing/selling/queries.py",
+        old='                        f" VALUES {self._marks(len(claims), 4)}",\n',
+        new='                        f" VALUES {self._marks(len(claims), 4)} ON CONFLICT DO NOTHING",\n',
+        tests=(f"{ONE_TRIP}::test_a_replay_fails_the_trip_and_is_answered_with_its_first_ticket",),
+        needs_postgres=True,
+    ),
+    Breakage(
+        id="one-trip-coupon-versions-not-checked",
+        guarantee="a ticket is never priced outside odds_diff of the stored odds",
+        file="ticketing/engine.py",
+        old="        versions = {key: versions for key, (_coupon, versions) in in_hand.items()}\n",
+        new="        versions = {}\n",
+        tests=(f"{ONE_TRIP}::test_odds_moved_since_the_coupon_was_read_fail_the_trip_and_the_sale_meets_them",),
+        needs_postgres=True,
+    ),
+    Breakage(
+        id="one-trip-coupon-checked-but-not-held",
+        guarantee="the odds check and the write are one transaction",
+        file="ticketing/selling/queries.py",
+        old='    " WHERE coupons.id = $1 AND coupons.operator = $2 FOR SHARE OF coupons, coupon_events)"\n',
+        new='    " WHERE coupons.id = $1 AND coupons.operator = $2)"\n',
+        tests=(f"{ONE_TRIP}::test_a_feed_update_cannot_commit_between_the_trips_check_of_the_coupon_and_its_commit",),
+        needs_postgres=True,
+    ),
+    Breakage(
+        id="coupon-in-hand-not-renewed",
+        guarantee="a ticket is never priced outside odds_diff of the stored odds (the coupon read again is used)",
+        file="ticketing/engine.py",
+        old="                self._coupons_in_hand[key] = (coupon, versions)\n",
+        new="                self._coupons_in_hand.setdefault(key, (coupon, versions))\n",
+        tests=(f"{ONE_TRIP}::test_odds_moved_since_the_coupon_was_read_fail_the_trip_and_the_sale_meets_them",),
+        needs_postgres=True,
+    ),
+    Breakage(
+        id="one-trip-tills-shift-not-checked",
+        guarantee="a till's cash sale is counted in its open shift",
+        file="ticketing/engine.py",
+        old="            conn, claims, versions, sorted(tills), stakes.debits, *self._rows(sales, sold)\n",
+        new="            conn, claims, versions, [], stakes.debits, *self._rows(sales, sold)\n",
+        tests=(f"{ONE_TRIP}::test_a_shift_closed_since_fails_the_trip_and_the_tills_cash_sale_is_refused",),
+        needs_postgres=True,
+    ),
+    Breakage(
+        id="one-trip-debit-without-its-guard",
+        guarantee="a refused sale writes nothing (insufficient balance)",
+        file="ticketing/selling/queries.py",
+        old='            f" WHERE token_sha256 = {mark} AND balance_cents >= {mark}"\n',
+        new='            f" WHERE token_sha256 = {mark} AND 0 * {mark} = 0"\n',
+        tests=(
+            f"{ONE_TRIP}::test_stakes_the_balance_cannot_cover_fail_the_trip_and_only_the_sale_it_cannot_cover_is_refused",
+        ),
+        needs_postgres=True,
+    ),
+    Breakage(
+        id="one-trip-failure-rolls-back-the-whole-transaction",
+        guarantee="a batch's other jobs commit whatever becomes of its sales",
+        file="ticketing/selling/queries.py",
+        old='            raw.execute(f"ROLLBACK TO SAVEPOINT {ONE_TRIP}")\n',
+        new="            raw.rollback()\n",
+        tests=(f"{ONE_TRIP}::test_a_failed_trip_leaves_what_its_transaction_wrote_before_it",),
+        needs_postgres=True,
     ),
 ]

@@ -97,6 +97,10 @@ OPERATOR_CACHE_SECONDS = 10.0
 starts and seeds, so a read serves for this long instead of costing a query per request. Unknown names are
 never cached."""
 MAX_ACCOUNT_HOLDERS_CACHED = 100_000
+MAX_COUPONS_IN_HAND = 1_000
+"""Coupons kept with their rows' versions for sales in one trip (`_sold_in_one_trip`): an operator sells a few."""
+LARGEST_BALANCE = 2**63 - 1
+"""A balance in cents can be no larger (its column is a bigint)."""
 
 
 def lost_a_race(error: Exception) -> bool:
@@ -170,6 +174,7 @@ class TicketEngine:
         self.shifts = TillShifts(store, lambda: self.clock())
         self.coupons = CouponDesk(store, lambda: self.clock(), self.get_operator)
         self._pruner = replays.Pruner()
+        self._coupons_in_hand: dict[tuple[str, str], tuple[Coupon, list[str]]] = {}
 
     # ---- credentials -----------------------------------------------------------------------------------------
 
@@ -390,11 +395,16 @@ class TicketEngine:
         deciding = [i for i, outcome in enumerate(outcomes) if outcome is None]
         if not deciding:
             return outcomes
+        if not alone and len(deciding) == len(sales):
+            sold = self._sold_in_one_trip(conn, sales, ticket_ids, now)
+            if sold is not None:
+                return sold
         codes = {i: new_ticket_code() for i in deciding}
         reads = self._read_ahead(conn, sales, deciding, ticket_ids, codes, alone)
         self._answers_given_before(conn, sales, reads, outcomes)
         wanted = {(sales[i].request.coupon_id, sales[i].request.operator) for i in deciding if outcomes[i] is None}
         coupons = {key: self.store.load_coupon_to_sell(conn, *key, reads.coupon_rows.get(key, ())) for key in wanted}
+        self._keep_coupons_in_hand(coupons, reads)
         built: list[tuple[int, Ticket, AccountHolder]] = []
         failed: list[int] = []
         for i in deciding:
@@ -514,14 +524,31 @@ class TicketEngine:
         outcomes: list,
         reads: BatchReads,
     ) -> None:
-        """Each stake taken in order by its sale's wallet (`Stakes`: the internal wallet checks it against its
-        account's balance as this transaction reads it; a PAM wallet's is taken by `ticket_create` after the commit),
-        then the batch's writes. A ticket code already taken is drawn again (1 in 148 million a ticket stored)."""
-        statements = self.sales
+        """Each stake taken in order (`_take_stakes`), then the batch's writes. A ticket code already taken is drawn
+        again (1 in 148 million a ticket stored)."""
         stakes = Stakes(reads.balances)
+        sold = self._take_stakes(sales, built, outcomes, stakes, reads.open_tills)
+        if not sold:
+            return
+        self._draw_free_codes(conn, [ticket for _i, ticket, _a in sold], reads.taken_codes)
+        self.sales.write(conn, stakes.debits, *self._rows(sales, sold))
+        for i, ticket, _account in sold:
+            outcomes[i] = ticket
+
+    def _take_stakes(
+        self,
+        sales: list[Sale],
+        built: list[tuple[int, Ticket, AccountHolder]],
+        outcomes: list,
+        stakes: Stakes,
+        open_tills: set[tuple[str, str]],
+    ) -> list[tuple[int, Ticket, AccountHolder]]:
+        """The sales whose stakes were taken, in order, by their sale's wallet (`Stakes`: the internal wallet checks
+        each against its account's balance; a PAM wallet's is taken by `ticket_create` after the commit); the
+        others' refusals set in `outcomes`. A cash sale needs its till's shift open (`open_tills`)."""
         sold: list[tuple[int, Ticket, AccountHolder]] = []
         for i, ticket, account in built:
-            counted = (ticket.operator, sales[i].till) in reads.open_tills
+            counted = (ticket.operator, sales[i].till) in open_tills
             if account.kind == "shop" and _sold_over_the_counter(sales[i]) and not counted:
                 outcomes[i] = NoOpenShift(
                     f"Till {sales[i].till} has no open shift: a cash sale is counted in the till's open shift,"
@@ -534,9 +561,11 @@ class TicketEngine:
                 outcomes[i] = refused
                 continue
             sold.append((i, ticket, account))
-        if not sold:
-            return
-        self._draw_free_codes(conn, [ticket for _i, ticket, _a in sold], reads.taken_codes)
+        return sold
+
+    def _rows(self, sales: list[Sale], sold: list[tuple[int, Ticket, AccountHolder]]) -> tuple[list, list, list]:
+        """The rows of the tickets sold, of their picks, and of the cash stakes their tills' shifts count."""
+        statements = self.sales
         tickets, events, cash = [], [], []
         for i, ticket, account in sold:
             sale = sales[i]
@@ -551,9 +580,64 @@ class TicketEngine:
                 # over the counter has one: it was refused above otherwise, and the shift is held until this commits).
                 moment = statements.moment(ticket.created)
                 cash.append((ticket.id, to_cents(ticket.stake), moment, ticket.operator, sale.till))
-        statements.write(conn, stakes.debits, tickets, events, cash)
+        return tickets, events, cash
+
+    def _sold_in_one_trip(
+        self, conn: Connection, sales: list[Sale], ticket_ids: list[str], now: datetime
+    ) -> list | None:
+        """PostgreSQL: the batch decided on what earlier batches read, and written with its commit in one round trip
+        to the server where reading first makes two (`SaleStatements.write_in_one_trip`: what the reads would have
+        said is assumed, and each assumption checked by a statement of the same transaction that fails if it does
+        not hold). Each sale's outcome, or None when the batch cannot go this way (a coupon not in hand, a wallet's
+        sale) or went and failed (a replay, a short balance, a coupon changed since): nothing of it is left, and it
+        is decided again as any batch is. Either way a sale is decided on what the server holds at the commit."""
+        if self.store.is_sqlite or any(sale.wallet != INTERNAL for sale in sales):
+            return None
+        in_hand = {}
+        for sale in sales:
+            key = (sale.request.coupon_id, sale.request.operator)
+            if key not in self._coupons_in_hand:
+                return None
+            in_hand[key] = self._coupons_in_hand[key]
+        coupons = {key: coupon for key, (coupon, _versions) in in_hand.items()}
+        outcomes: list = [None] * len(sales)
+        built: list[tuple[int, Ticket, AccountHolder]] = []
+        for i, sale in enumerate(sales):
+            try:
+                built.append((i, *self._build_ticket(conn, sale, ticket_ids[i], new_ticket_code(), now, coupons)))
+            except TicketingError as refused:
+                outcomes[i] = refused
+            except Exception:
+                return None
+        # No balance read: each is taken as the largest a balance can be, and the debits' guard says whether the
+        # accounts covered the batch (every stake is positive, so covering the total covers each sale in order).
+        stakes = Stakes(dict.fromkeys((account.token_sha256 for _i, _t, account in built), LARGEST_BALANCE))
+        tills = {
+            (sales[i].request.operator, sales[i].till)
+            for i, _ticket, account in built
+            if account.kind == "shop" and _sold_over_the_counter(sales[i])
+        }
+        sold = self._take_stakes(sales, built, outcomes, stakes, tills)
+        claims = [(*sale.claim, sale.signed.expires, ticket_ids[i]) for i, sale in enumerate(sales) if sale.signed]
+        versions = {key: versions for key, (_coupon, versions) in in_hand.items()}
+        if not self.sales.write_in_one_trip(
+            conn, claims, versions, sorted(tills), stakes.debits, *self._rows(sales, sold)
+        ):
+            return None
         for i, ticket, _account in sold:
             outcomes[i] = ticket
+        return outcomes
+
+    def _keep_coupons_in_hand(self, coupons: dict[tuple[str, str], Coupon | None], reads: BatchReads) -> None:
+        """The coupons a batch read with their rows' versions, for the next batches to be sold in one trip."""
+        if len(self._coupons_in_hand) > MAX_COUPONS_IN_HAND:
+            self._coupons_in_hand.clear()
+        for key, coupon in coupons.items():
+            versions = reads.coupon_versions.get(key)
+            if coupon is not None and versions:
+                self._coupons_in_hand[key] = (coupon, versions)
+            else:
+                self._coupons_in_hand.pop(key, None)
 
     def _draw_free_codes(self, conn: Connection, tickets: list[Ticket], taken: set[str]) -> None:
         """Draws again each code in `taken` (read with the batch) or drawn twice, until none is taken."""

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg import RawCursor
-from sqlalchemy import Connection
+from sqlalchemy import Connection, literal_column
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
 from ticketing.contract.models import Ticket
@@ -35,6 +36,8 @@ class BatchReads:
     """The (operator, signature) pairs this batch claimed; any other was claimed before: a replay."""
     coupon_rows: dict[tuple[str, str], tuple[tuple, ...]]
     """PostgreSQL: {(coupon id, operator): its rows with its events, locked FOR SHARE}."""
+    coupon_versions: dict[tuple[str, str], list[str]]
+    """PostgreSQL: {(coupon id, operator): the versions of those rows (`SaleStatements.write_in_one_trip`)}."""
     balances: dict[str, int]
     taken_codes: set[str]
     open_tills: set[tuple[str, str]] = frozenset()
@@ -42,6 +45,20 @@ class BatchReads:
 
 
 PG_DIALECT = postgresql_psycopg.dialect()
+# A row's `xmin` is the transaction that wrote that version of it: any change to a coupon or one of its events (an
+# UPDATE writes a new version) gives it another, and locking it FOR SHARE does not.
+SELECT_COUPON_WITH_VERSIONS = SELECT_COUPON_WITH_EVENTS_FOR_SHARE.add_columns(
+    literal_column("coupons.xmin::text"), literal_column("coupon_events.xmin::text")
+)
+COUPON_UNCHANGED = (
+    "WITH locked AS (SELECT coupons.xmin::text || ' ' || coupon_events.xmin::text AS version, coupon_events.position"
+    " FROM coupons JOIN coupon_events ON coupon_events.coupon_id = coupons.id"
+    " WHERE coupons.id = $1 AND coupons.operator = $2 FOR SHARE OF coupons, coupon_events)"
+    " SELECT 1 / ((SELECT array_agg(version ORDER BY position) FROM locked) IS NOT DISTINCT FROM $3::text[])::int"
+)
+"""Fails (division by zero) unless the coupon's rows are those of `versions`, and holds them until the commit."""
+ONE_TRIP = "one_trip"
+"""The savepoint a batch sold in one trip goes back to when it fails (`SaleStatements.write_in_one_trip`)."""
 MAX_PARAMETERS = 30_000
 """Parameters in one statement, below PostgreSQL's 65,535 and SQLite's 32,766 (its lowest limit, before 3.32)."""
 
@@ -106,7 +123,7 @@ class SaleStatements:
             " AND shifts.closed_at IS NULL" + ("" if is_sqlite else " FOR SHARE OF shifts")
         )
         self._lock_rows = "" if is_sqlite else " FOR UPDATE"
-        select_coupon = "" if is_sqlite else str(SELECT_COUPON_WITH_EVENTS_FOR_SHARE.compile(dialect=PG_DIALECT))
+        select_coupon = "" if is_sqlite else str(SELECT_COUPON_WITH_VERSIONS.compile(dialect=PG_DIALECT))
         self.select_coupon = select_coupon.replace("%(coupon_id)s", "%s").replace("%(operator)s", "%s")
 
     def moment(self, value: datetime):
@@ -179,10 +196,12 @@ class SaleStatements:
             shifts = self._open_tills(statements, tills) if tills else None
             balances = self._balances(statements, sorted(set(tokens)), lock_balances) if tokens else None
             taken = self._taken_codes(statements, codes)
+        versioned = {key: cursor.fetchall() for key, cursor in coupon_rows.items()}
         return BatchReads(
             used_keys={} if used is None else {(row[0], row[1]): (row[2], row[3]) for row in used.fetchall()},
             new_claims=set() if claimed is None else self._new_claims(raw, claims, claimed.rowcount),
-            coupon_rows={key: tuple(cursor.fetchall()) for key, cursor in coupon_rows.items()},
+            coupon_rows={key: tuple(row[:-2] for row in rows) for key, rows in versioned.items()},
+            coupon_versions={key: [f"{row[-2]} {row[-1]}" for row in rows] for key, rows in versioned.items()},
             balances={} if balances is None else dict(balances.fetchall()),
             taken_codes={row[0] for row in taken.fetchall()},
             open_tills=set() if shifts is None else {(row[0], row[1]) for row in shifts.fetchall()},
@@ -297,20 +316,72 @@ class SaleStatements:
             # SQLite ends a transaction by itself after an I/O error, a full disk or no memory, and a batch goes on
             # past a sale whose checks failed: each write would then commit alone, a ticket without its picks.
             raise RuntimeError("the batch's transaction ended before its writes")
-        # In one order for every writer: the debits are the batch's first locks on its accounts (read unlocked), and
-        # two workers' batches debiting two shops in opposite orders would deadlock.
-        debit_rows = [(cents, token, cents) for token, cents in sorted(debits.items())]
         with self._statements(raw) as statements:
-            self._insert(statements, self.insert_tickets + "{rows}", tickets)
-            self._insert(statements, self.insert_ticket_events + "{rows}", events)
-            if stakes:
-                self._insert(statements, self.record_stakes, stakes)
-            debited = [self._query(statements, self.debit, row) for row in debit_rows]
-            if not self.is_sqlite:
-                statements.execute("COMMIT")
+            debited = self._writes(statements, debits, tickets, events, stakes)
         if self.is_sqlite and any(debit.rowcount != 1 for debit in debited):
             raise RuntimeError("a debit found a balance short of what was checked in its transaction")
         raw.commit()
+
+    def write_in_one_trip(
+        self,
+        conn: Connection,
+        claims: list[tuple[str, str, int, str]],
+        coupons: dict[tuple[str, str], list[str]],
+        tills: list[tuple[str, str]],
+        debits: dict[str, int],
+        tickets: list,
+        events: list,
+        stakes: list,
+    ) -> bool:
+        """PostgreSQL: a batch decided without `read_ahead`, on what the last batch read, written with its commit in
+        one pipeline, each of those reads replaced by a statement that fails unless it would have read what the
+        batch assumed: every claim new (a plain INSERT: a replay's signature is taken), each coupon's rows the
+        versions its model was built from (`COUPON_UNCHANGED`, held FOR SHARE), each till of a sale over the counter
+        with one open shift (held FOR SHARE), each debit covered (its guard, as in `write`), every ticket code and
+        idempotency key free (their unique keys). Locks are taken in `read_ahead`'s order.
+
+        True once committed. False when any of them failed: the batch went back to its savepoint, so nothing of it is
+        left in the transaction, which is open for the batch to be decided again on what `read_ahead` reads."""
+        raw = conn.connection.driver_connection
+        try:
+            with PgPipeline(raw) as statements:
+                statements.execute(f"SAVEPOINT {ONE_TRIP}")
+                if claims:
+                    self._query(
+                        statements,
+                        f"INSERT INTO request_signatures (operator, signature, expires, ticket_id)"
+                        f" VALUES {self._marks(len(claims), 4)}",
+                        [part for claim in sorted(claims) for part in claim],
+                    )
+                for key, versions in sorted(coupons.items()):
+                    statements.execute(COUPON_UNCHANGED, [*key, versions])
+                if tills:
+                    self._query(
+                        statements,
+                        f"WITH open AS (SELECT 1 FROM shifts WHERE closed_at IS NULL"
+                        f" AND ({self._per_operator('till', len(tills))}) FOR SHARE)"
+                        f" SELECT 1 / (count(*) = {len(tills)})::int FROM open",
+                        [part for till in sorted(tills) for part in till],
+                    )
+                self._writes(statements, debits, tickets, events, stakes)
+        except psycopg.Error:
+            raw.execute(f"ROLLBACK TO SAVEPOINT {ONE_TRIP}")
+            return False
+        return True
+
+    def _writes(self, statements, debits: dict[str, int], tickets: list, events: list, stakes: list) -> list:
+        """`write`'s statements queued on `statements`, with the COMMIT on PostgreSQL: each debit's result."""
+        # In one order for every writer: the debits are the batch's first locks on its accounts (read unlocked), and
+        # two workers' batches debiting two shops in opposite orders would deadlock.
+        debit_rows = [(cents, token, cents) for token, cents in sorted(debits.items())]
+        self._insert(statements, self.insert_tickets + "{rows}", tickets)
+        self._insert(statements, self.insert_ticket_events + "{rows}", events)
+        if stakes:
+            self._insert(statements, self.record_stakes, stakes)
+        debited = [self._query(statements, self.debit, row) for row in debit_rows]
+        if not self.is_sqlite:
+            statements.execute("COMMIT")
+        return debited
 
     def _insert(self, statements, statement: str, rows: list[tuple]) -> None:
         """`statement` with its `{rows}` filled by as many rows as fit in one statement's parameters."""
