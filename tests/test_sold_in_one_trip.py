@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from tests.support import SITE_FEED, SITE_TILL, sample_request
 from ticketing import engine as engine_module
 from ticketing.access.replays import SignedRequest
-from ticketing.contract.errors import InsufficientBalance, NoOpenShift
+from ticketing.contract.errors import IdempotencyKeyReused, InsufficientBalance, NoOpenShift
 from ticketing.contract.identifiers import token_fingerprint
 from ticketing.contract.models import EventUpdate, TicketQuery
 from ticketing.engine import Sale, TicketEngine
@@ -167,3 +167,80 @@ def test_a_failed_trip_leaves_what_its_transaction_wrote_before_it(engine, trips
     assert engine.balance(SITE_TILL, TOKEN) == before + D("1.00")
     with engine.store.read() as conn:
         assert conn.execute(select(func.count()).select_from(tickets)).scalar() == 2
+
+
+def test_a_retry_that_would_now_be_refused_is_still_answered_with_its_first_ticket(engine, trips):
+    """A terminal's retry after a lost answer (same key, same body), the odds having moved since and the coupon read
+    again by another sale: the trip's check of the keys sends it to the first ticket, not to a refusal. Signed afresh,
+    as a retry is, its claim names that ticket: a replay of the retry answers it too."""
+    coupon = engine.get_coupon(SITE_TILL, "455")
+    picks = [{"id": event.id, "bet": 101, "odds": str(event.odds[101])} for event in coupon.events]
+    request = sample_request(bets=None, events=picks, odds_diff=0)
+    first = engine.create_ticket(SITE_TILL, request, idempotency_key="k", signed=signed(4))
+    moved = coupon.events[0]
+    engine.update_event(SITE_FEED, "455", moved.id, EventUpdate(odds={101: moved.odds[101] + D("1.00")}))
+    engine.create_ticket(SITE_TILL, sample_request())
+    assert engine.create_ticket(SITE_TILL, request, idempotency_key="k", signed=signed(5)).id == first.id
+    assert trips == [True, False, False]
+    assert engine.create_ticket(SITE_TILL, request, idempotency_key="k", signed=signed(5)).id == first.id
+    without_the_key = engine.create_ticket(SITE_TILL, request, signed=signed(5))
+    assert without_the_key.id == first.id, "the replay of the signed retry answers the first ticket"
+
+
+def test_a_key_used_again_for_another_request_is_refused_as_such_even_when_that_request_would_be(engine, trips):
+    engine.create_ticket(SITE_TILL, sample_request(), idempotency_key="k")
+    with pytest.raises(IdempotencyKeyReused):
+        engine.create_ticket(SITE_TILL, sample_request(stake="0.01"), idempotency_key="k")
+    assert trips == [True, False]
+
+
+def test_the_coupons_in_hand_are_dropped_with_the_connection_that_read_them(engine, trips):
+    """A row's version is a transaction id, which another server (a standby promoted) may give again: the coupons in
+    hand go with the writer's connection, and its next connection reads them afresh before a trip."""
+    held = engine.store._batch_connection
+    backend = held.connection.driver_connection.info.backend_pid
+    with engine.store.engine.connect() as admin:
+        admin.exec_driver_sql(f"SELECT pg_terminate_backend({backend})")
+    sold = [engine.create_ticket(SITE_TILL, sample_request()) for _ in range(3)]
+    assert len({ticket.id for ticket in sold}) == 3
+    # The first sale's trip met the lost connection (it raised: not counted) and was made alone; the second, on the
+    # new connection, read first; the third went in one trip.
+    assert trips == [True], "the first sale on the new connection read first"
+
+
+def test_a_shift_closing_while_the_trips_statements_run_waits_and_counts_the_sale(engine, trips, monkeypatch):
+    """The till's shift is held (FOR SHARE) from the trip's check to its commit: a closing that comes while the trip's
+    later statements run (the server made to sleep among them) waits, and counts the sale's stake."""
+    engine.create_ticket(SITE_TILL, sample_request(source="retail"))
+    before, real_writes, closing = engine.current_shift(SITE_TILL), engine.sales._writes, {}
+
+    def writes_a_second_after_the_check(statements, *rows):
+        statements.execute("SELECT pg_sleep(1)")
+        return real_writes(statements, *rows)
+
+    def close() -> None:
+        time.sleep(0.3)
+        closing["shift"] = engine.close_shift(SITE_TILL, before.expected + D("25.00"))
+
+    monkeypatch.setattr(engine.sales, "_writes", writes_a_second_after_the_check)
+    closer = threading.Thread(target=close)
+    closer.start()
+    engine.create_ticket(SITE_TILL, sample_request(source="retail"))
+    closer.join(5)
+    assert trips == [True, True]
+    closed = closing["shift"]
+    assert closed.stakes_count == before.stakes_count + 1 and closed.difference == D("0.00")
+
+
+def test_a_batch_on_two_coupons_fails_its_trip_when_either_has_changed(engine, trips):
+    other = engine.get_coupon(SITE_TILL, "456")
+    on_the_other = sample_request(coupon_id=456, bets=[101] * len(other.events), stake="50.00")
+    engine.create_ticket(SITE_TILL, on_the_other)
+    moved = other.events[-1]
+    engine.update_event(SITE_FEED, "456", moved.id, EventUpdate(odds={101: moved.odds[101] + D("1.00")}))
+    both = [engine.new_sale(SITE_TILL, request, None, None) for request in (sample_request(), on_the_other)]
+    (_first, _), (second, _) = engine.write_sales(both)
+    assert second.events[-1].odds == moved.odds[101] + D("1.00")
+    assert trips == [False], "the first coupon was unchanged, the second had moved"
+    engine.write_sales([engine.new_sale(SITE_TILL, sale.request, None, None) for sale in both])
+    assert trips == [False, True], "both read again: both in hand"

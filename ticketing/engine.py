@@ -175,6 +175,7 @@ class TicketEngine:
         self.coupons = CouponDesk(store, lambda: self.clock(), self.get_operator)
         self._pruner = replays.Pruner()
         self._coupons_in_hand: dict[tuple[str, str], tuple[Coupon, list[str]]] = {}
+        self._coupons_in_hand_on = None
 
     # ---- credentials -----------------------------------------------------------------------------------------
 
@@ -404,7 +405,8 @@ class TicketEngine:
         self._answers_given_before(conn, sales, reads, outcomes)
         wanted = {(sales[i].request.coupon_id, sales[i].request.operator) for i in deciding if outcomes[i] is None}
         coupons = {key: self.store.load_coupon_to_sell(conn, *key, reads.coupon_rows.get(key, ())) for key in wanted}
-        self._keep_coupons_in_hand(coupons, reads)
+        if not alone:
+            self._keep_coupons_in_hand(conn, coupons, reads)
         built: list[tuple[int, Ticket, AccountHolder]] = []
         failed: list[int] = []
         for i in deciding:
@@ -593,6 +595,8 @@ class TicketEngine:
         is decided again as any batch is. Either way a sale is decided on what the server holds at the commit."""
         if self.store.is_sqlite or any(sale.wallet != INTERNAL for sale in sales):
             return None
+        if conn.connection.driver_connection is not self._coupons_in_hand_on:
+            return None
         in_hand = {}
         for sale in sales:
             key = (sale.request.coupon_id, sale.request.operator)
@@ -618,20 +622,27 @@ class TicketEngine:
             if account.kind == "shop" and _sold_over_the_counter(sales[i])
         }
         sold = self._take_stakes(sales, built, outcomes, stakes, tills)
+        keys = [sale.key for sale in sales if sale.idempotency_key]
         claims = [(*sale.claim, sale.signed.expires, ticket_ids[i]) for i, sale in enumerate(sales) if sale.signed]
         versions = {key: versions for key, (_coupon, versions) in in_hand.items()}
         if not self.sales.write_in_one_trip(
-            conn, claims, versions, sorted(tills), stakes.debits, *self._rows(sales, sold)
+            conn, keys, claims, versions, sorted(tills), stakes.debits, *self._rows(sales, sold)
         ):
             return None
         for i, ticket, _account in sold:
             outcomes[i] = ticket
         return outcomes
 
-    def _keep_coupons_in_hand(self, coupons: dict[tuple[str, str], Coupon | None], reads: BatchReads) -> None:
-        """The coupons a batch read with their rows' versions, for the next batches to be sold in one trip."""
-        if len(self._coupons_in_hand) > MAX_COUPONS_IN_HAND:
+    def _keep_coupons_in_hand(
+        self, conn: Connection, coupons: dict[tuple[str, str], Coupon | None], reads: BatchReads
+    ) -> None:
+        """The coupons a batch read with their rows' versions, for the next batches to be sold in one trip. Kept with
+        the connection that read them: a transaction id may be given again by another server (a standby promoted, a
+        restore), which only a new connection can reach."""
+        raw = conn.connection.driver_connection
+        if raw is not self._coupons_in_hand_on or len(self._coupons_in_hand) > MAX_COUPONS_IN_HAND:
             self._coupons_in_hand.clear()
+            self._coupons_in_hand_on = raw
         for key, coupon in coupons.items():
             versions = reads.coupon_versions.get(key)
             if coupon is not None and versions:

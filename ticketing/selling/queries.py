@@ -325,6 +325,7 @@ class SaleStatements:
     def write_in_one_trip(
         self,
         conn: Connection,
+        keys: list[tuple[str, str]],
         claims: list[tuple[str, str, int, str]],
         coupons: dict[tuple[str, str], list[str]],
         tills: list[tuple[str, str]],
@@ -335,10 +336,12 @@ class SaleStatements:
     ) -> bool:
         """PostgreSQL: a batch decided without `read_ahead`, on what the last batch read, written with its commit in
         one pipeline, each of those reads replaced by a statement that fails unless it would have read what the
-        batch assumed: every claim new (a plain INSERT: a replay's signature is taken), each coupon's rows the
-        versions its model was built from (`COUPON_UNCHANGED`, held FOR SHARE), each till of a sale over the counter
-        with one open shift (held FOR SHARE), each debit covered (its guard, as in `write`), every ticket code and
-        idempotency key free (their unique keys). Locks are taken in `read_ahead`'s order.
+        batch assumed: no ticket sold under any of the `keys` (operator, idempotency key), so that a retry is answered
+        with its first ticket even when it would now be refused; every claim new (a plain INSERT: a replay's signature
+        is taken); each coupon's rows the versions its model was built from (`COUPON_UNCHANGED`, held FOR SHARE); each
+        till of a sale over the counter with its open shift (held FOR SHARE; a till has one at most, by
+        `ux_shifts_one_open_per_till`); each debit covered (its guard, as in `write`); every ticket code free (its
+        unique key). Locks are taken in `read_ahead`'s order.
 
         True once committed. False when any of them failed: the batch went back to its savepoint, so nothing of it is
         left in the transaction, which is open for the batch to be decided again on what `read_ahead` reads."""
@@ -346,6 +349,14 @@ class SaleStatements:
         try:
             with PgPipeline(raw) as statements:
                 statements.execute(f"SAVEPOINT {ONE_TRIP}")
+                if keys:
+                    self._query(
+                        statements,
+                        "SELECT 1 / (count(*) = 0)::int FROM tickets"
+                        f" WHERE {self._per_operator('idempotency_key', len(keys))}",
+                        [part for key in keys for part in key],
+                        lookup=True,
+                    )
                 if claims:
                     self._query(
                         statements,
