@@ -13,7 +13,13 @@ from sqlalchemy import func, select, update
 from tests.support import SITE_FEED, SITE_TILL, sample_request
 from ticketing import engine as engine_module
 from ticketing.access.replays import SignedRequest
-from ticketing.contract.errors import IdempotencyKeyReused, InsufficientBalance, NoOpenShift
+from ticketing.contract.errors import (
+    IdempotencyKeyReused,
+    InsufficientBalance,
+    NoOpenShift,
+    ReplayedRequest,
+    StakeOutOfLimits,
+)
 from ticketing.contract.identifiers import token_fingerprint
 from ticketing.contract.models import EventUpdate, TicketQuery
 from ticketing.engine import Sale, TicketEngine
@@ -38,6 +44,23 @@ def trips(engine, monkeypatch) -> list[bool]:
 
     monkeypatch.setattr(engine.sales, "write_in_one_trip", counted)
     return attempts
+
+
+def while_the_trip_sleeps(engine: TicketEngine, monkeypatch, action) -> threading.Thread:
+    """A thread that runs `action` 0.3 s after the trip's pipeline is sent, while the server sleeps a second in it,
+    after the trip's checks and before its writes. The thread is started as the pipeline is about to be sent, so how
+    long the batch took before does not matter."""
+    real_writes = engine.sales._writes
+    thread = threading.Thread(target=lambda: (time.sleep(0.3), action()))
+
+    def writes_a_second_after_the_checks(statements, *rows):
+        statements.execute("SELECT pg_sleep(1)")
+        if thread.ident is None:
+            thread.start()
+        return real_writes(statements, *rows)
+
+    monkeypatch.setattr(engine.sales, "_writes", writes_a_second_after_the_checks)
+    return thread
 
 
 def signed(n: int) -> SignedRequest:
@@ -98,20 +121,13 @@ def test_odds_moved_since_the_coupon_was_read_fail_the_trip_and_the_sale_meets_t
 def test_a_feed_update_cannot_commit_between_the_trips_check_of_the_coupon_and_its_commit(engine, trips, monkeypatch):
     """The check holds the coupon's rows (FOR SHARE) until the commit: a feed moving the odds while the trip's later
     statements run (here the server is made to sleep a second among them) waits for the sale's commit."""
-    real_writes, feed_done = engine.sales._writes, {}
-
-    def writes_a_second_after_the_check(statements, *rows):
-        statements.execute("SELECT pg_sleep(1)")
-        return real_writes(statements, *rows)
+    feed_done = {}
 
     def feed() -> None:
-        time.sleep(0.3)  # the trip's pipeline sent, the server asleep in it
         engine.update_event(SITE_FEED, "455", 390811, EventUpdate(odds={101: D("9.99")}))
         feed_done["at"] = time.monotonic()
 
-    monkeypatch.setattr(engine.sales, "_writes", writes_a_second_after_the_check)
-    moving = threading.Thread(target=feed)
-    moving.start()
+    moving = while_the_trip_sleeps(engine, monkeypatch, feed)
     ticket = engine.create_ticket(SITE_TILL, sample_request())
     sold_at = time.monotonic()
     moving.join(5)
@@ -212,19 +228,12 @@ def test_a_shift_closing_while_the_trips_statements_run_waits_and_counts_the_sal
     """The till's shift is held (FOR SHARE) from the trip's check to its commit: a closing that comes while the trip's
     later statements run (the server made to sleep among them) waits, and counts the sale's stake."""
     engine.create_ticket(SITE_TILL, sample_request(source="retail"))
-    before, real_writes, closing = engine.current_shift(SITE_TILL), engine.sales._writes, {}
-
-    def writes_a_second_after_the_check(statements, *rows):
-        statements.execute("SELECT pg_sleep(1)")
-        return real_writes(statements, *rows)
+    before, closing = engine.current_shift(SITE_TILL), {}
 
     def close() -> None:
-        time.sleep(0.3)
         closing["shift"] = engine.close_shift(SITE_TILL, before.expected + D("25.00"))
 
-    monkeypatch.setattr(engine.sales, "_writes", writes_a_second_after_the_check)
-    closer = threading.Thread(target=close)
-    closer.start()
+    closer = while_the_trip_sleeps(engine, monkeypatch, close)
     engine.create_ticket(SITE_TILL, sample_request(source="retail"))
     closer.join(5)
     assert trips == [True, True]
@@ -244,3 +253,19 @@ def test_a_batch_on_two_coupons_fails_its_trip_when_either_has_changed(engine, t
     assert trips == [False], "the first coupon was unchanged, the second had moved"
     engine.write_sales([engine.new_sale(SITE_TILL, sale.request, None, None) for sale in both])
     assert trips == [False, True], "both read again: both in hand"
+
+
+def test_a_trip_of_sales_sold_and_refused_answers_each_and_keeps_each_claim(engine, trips):
+    """A trip commits its refusals with the claims of their signatures, as a batch that reads first does: a replay of
+    a refused sale stays refused, a replay of a sold one answers its ticket."""
+    before = engine.balance(SITE_TILL, TOKEN)
+    outcomes = engine.write_sales(sales(engine, "25.00", "0.01", "30.00"))
+    assert trips == [True]
+    (first, _), (refused, failed), (third, _) = outcomes
+    assert failed and isinstance(refused, StakeOutOfLimits)
+    assert (first.stake, third.stake) == (D("25.00"), D("30.00"))
+    assert engine.balance(SITE_TILL, TOKEN) == before - D("55.00")
+    replays = engine.write_sales(sales(engine, "25.00", "0.01", "30.00"))
+    assert [outcome.id for outcome, _ in (replays[0], replays[2])] == [first.id, third.id]
+    assert isinstance(replays[1][0], ReplayedRequest)
+    assert engine.balance(SITE_TILL, TOKEN) == before - D("55.00")
