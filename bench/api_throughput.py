@@ -294,12 +294,15 @@ def cpu_seconds(pid: int) -> float:
     whatever else runs on it."""
     children: dict[int, list[int]] = {}
     times: dict[int, float] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    # Not `Path.glob`: it looks at each process's folder before yielding it and raises when the process has just ended.
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
         try:
-            fields = stat.read_text().rpartition(")")[2].split()
+            fields = Path(f"/proc/{name}/stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        process = int(stat.parent.name)
+        process = int(name)
         children.setdefault(int(fields[1]), []).append(process)
         times[process] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     total, pending = 0.0, [pid]
