@@ -1,5 +1,6 @@
 """The statements of a batch of sales, on the DB-API cursor: what a batch reads before deciding its sales
-(`SaleStatements.read_ahead`) and what it writes, with its commit (`SaleStatements.write`).
+(`SaleStatements.read_ahead`) and what it writes, with its commit (`SaleStatements.write`); on PostgreSQL, a batch
+decided on what earlier batches read, written with checks of it in one round trip (`SaleStatements.write_in_one_trip`).
 
 The tables and the store's shared helpers are `ticketing.storage`'s; the engine's writer thread calls these
 (`TicketEngine._sell_batch`, `ticketing.selling.group_commit`)."""
@@ -224,12 +225,13 @@ class SaleStatements:
             lookup=True,
         )
 
-    def _claim(self, statements, claims: list[tuple[str, str, int, str]]):
-        """A conflict is a replay, not an error: it must not abort the batch."""
+    def _claim(self, statements, claims: list[tuple[str, str, int, str]], replays_fail: bool = False):
+        """A conflict is a replay: in a batch that reads first not an error, which would abort the batch; in a batch
+        sold in one trip (`replays_fail`) the error that sends it back to reading first."""
         return self._query(
             statements,
             f"{self._insert_into} request_signatures (operator, signature, expires, ticket_id)"
-            f" VALUES {self._marks(len(claims), 4)} ON CONFLICT DO NOTHING",
+            f" VALUES {self._marks(len(claims), 4)}" + ("" if replays_fail else " ON CONFLICT DO NOTHING"),
             [part for claim in claims for part in claim],
         )
 
@@ -358,18 +360,13 @@ class SaleStatements:
                         lookup=True,
                     )
                 if claims:
-                    self._query(
-                        statements,
-                        f"INSERT INTO request_signatures (operator, signature, expires, ticket_id)"
-                        f" VALUES {self._marks(len(claims), 4)}",
-                        [part for claim in sorted(claims) for part in claim],
-                    )
+                    self._claim(statements, sorted(claims), replays_fail=True)
                 for key, versions in sorted(coupons.items()):
                     statements.execute(COUPON_UNCHANGED, [*key, versions])
                 if tills:
                     self._query(
                         statements,
-                        f"WITH open AS (SELECT 1 FROM shifts WHERE closed_at IS NULL"
+                        "WITH open AS (SELECT 1 FROM shifts WHERE closed_at IS NULL"
                         f" AND ({self._per_operator('till', len(tills))}) FOR SHARE)"
                         f" SELECT 1 / (count(*) = {len(tills)})::int FROM open",
                         [part for till in sorted(tills) for part in till],
