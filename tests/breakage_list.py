@@ -145,8 +145,8 @@ BREAKAGES = [
         id="odds-check-ignores-falling-odds",
         guarantee="never priced outside odds_diff of the stored moment's odds",
         file="ticketing/selling/rules.py",
-        old="            if abs(pick.odds - seen) > odds_diff\n",
-        new="            if pick.odds - seen > odds_diff\n",
+        old="            if seen != pick.odds and abs(pick.odds - seen) > odds_diff\n",
+        new="            if seen != pick.odds and pick.odds - seen > odds_diff\n",
         tests=(
             f"{API}::test_moved_odds_with_zero_tolerance_is_102_naming_the_event",
             f"{PROOF}::test_odds_race_never_prices_outside_the_tolerance_of_the_stored_moment",
@@ -156,9 +156,11 @@ BREAKAGES = [
         id="priced-at-the-odds-seen",
         guarantee="contract: an accepted ticket is priced at the current odds",
         file="ticketing/selling/rules.py",
-        old="    if seen_odds is not None:\n",
+        old="    return CheckedPicks(priced, prod(map(itemgetter(1), found)), on_sale.odds_den)\n",
         new="    if seen_odds is not None:\n"
-        "        priced = [ticket_event(p.id, p.bet, o) for p, o in zip(priced, seen_odds)]\n",
+        "        priced = [ticket_event(p.id, p.bet, o) for p, o in zip(priced, seen_odds)]\n"
+        "        return CheckedPicks(priced, prod(int(p.odds * 100) for p in priced), 100 ** len(priced))\n"
+        "    return CheckedPicks(priced, prod(map(itemgetter(1), found)), on_sale.odds_den)\n",
         tests=(f"{API}::test_moved_odds_within_or_exactly_at_tolerance_sells_at_current_odds",),
     ),
     Breakage(
@@ -1915,5 +1917,61 @@ BREAKAGES = [
         new="                        f\" AND ({self._per_operator('till', len(tills))}))\"\n",
         tests=(f"{ONE_TRIP}::test_a_shift_closing_while_the_trips_statements_run_waits_and_counts_the_sale",),
         needs_postgres=True,
+    ),
+    Breakage(
+        id="coupon-on-sale-kept-by-its-id",
+        guarantee="a ticket is never priced outside odds_diff of the stored odds (a coupon read again is checked anew)",
+        file="ticketing/selling/rules.py",
+        old="    key = id(coupon)\n",
+        new="    key = coupon.id\n",
+        tests=(
+            "tests/test_rules.py::test_a_coupon_whose_odds_moved_is_priced_at_its_own_odds_not_at_those_worked_out_before",
+            f"{ENGINE}::test_stored_ticket_keeps_the_odds_it_was_priced_at_and_the_next_sale_takes_the_new_odds",
+        ),
+    ),
+    Breakage(
+        id="odds-units-taken-for-hundredths",
+        guarantee="pricing is Betstack's calculator to the cent (a sale's product of odds exact)",
+        file="ticketing/selling/rules.py",
+        old="        odds_den=scale ** len(coupon.events),\n",
+        new="        odds_den=100 ** len(coupon.events),\n",
+        tests=(
+            "tests/test_rules.py::test_bets_are_priced_at_the_current_odds_in_coupon_order",
+            "tests/test_pricing_properties.py::test_a_ticket_sold_on_a_coupon_is_priced_as_price_ticket_prices_its_odds",
+        ),
+    ),
+    Breakage(
+        id="total-odds-truncated",
+        guarantee="a ticket's total odds are the product rounded half-up to two places",
+        file="ticketing/selling/pricing.py",
+        old="    return cents_to_money(_half_up(odds_num * 100, odds_den))\n",
+        new="    return cents_to_money(odds_num * 100 // odds_den)\n",
+        tests=(
+            "tests/test_pricing_properties.py::test_a_ticket_sold_on_a_coupon_is_priced_as_price_ticket_prices_its_odds",
+        ),
+    ),
+    Breakage(
+        id="ticket-picks-not-frozen",
+        guarantee="a sold ticket is never changed by another's (the picks a coupon model shares)",
+        file="ticketing/contract/models.py",
+        old="    model_config = ConfigDict(frozen=True)\n",
+        new="",
+        tests=("tests/test_rules.py::test_a_pick_of_a_sold_ticket_cannot_be_changed_in_place",),
+    ),
+    Breakage(
+        id="a-bet-not-offered-not-refused",
+        guarantee="no input gives a 500: a bet the event does not offer is 400",
+        file="ticketing/selling/rules.py",
+        old="    if None in found:\n",
+        new="    if False:\n",
+        tests=("tests/test_rules.py::test_each_rule_raises_its_error",),
+    ),
+    Breakage(
+        id="picks-taken-in-the-order-sent",
+        guarantee="contract: the events shape's picks are matched to their events by id, in any order",
+        file="ticketing/selling/rules.py",
+        old="    if [pick.id for pick in picks] != on_sale.event_ids:\n",
+        new="    if False:\n",
+        tests=("tests/test_rules.py::test_events_shape_in_any_order_comes_back_in_coupon_order",),
     ),
 ]

@@ -35,11 +35,14 @@ def test_sample_request_sells_and_debits(engine):
     assert engine.get_ticket(SITE_TILL, f" {ticket.code.lower()[:3]} {ticket.code.lower()[3:]} ") == ticket
 
 
-def test_stored_ticket_keeps_the_odds_it_was_priced_at(engine):
+def test_stored_ticket_keeps_the_odds_it_was_priced_at_and_the_next_sale_takes_the_new_odds(engine):
     ticket = engine.create_ticket(SITE_TILL, sample_request())
     first = engine.get_coupon(SITE_TILL, "455").events[0]
     engine.update_event(SITE_FEED, "455", first.id, EventUpdate(odds={101: first.odds[101] + D("1.00")}))
     assert engine.get_ticket(SITE_TILL, ticket.code).events[0].odds == first.odds[101]
+    after = engine.create_ticket(SITE_TILL, sample_request())
+    assert after.events[0].odds == first.odds[101] + D("1.00")
+    assert after.payout > ticket.payout
 
 
 def test_idempotent_repeat_returns_the_first_ticket_without_a_second_debit(engine):

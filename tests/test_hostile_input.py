@@ -378,7 +378,7 @@ def test_one_event_limit_at_publish_and_at_sale(api):
     assert publish(api, coupon_body("HOSTILE-64", events=MAX_PICKS)).status_code == 200
     response = api.post_ticket(sample_body(coupon_id="HOSTILE-64", bets=[101] * MAX_PICKS))
     assert response.status_code == 200, response.text
-    assert response.json()["payout"] == 1000000
+    assert response.json()["payout"] == 1000000, response.text
 
 
 def test_every_coupon_needs_a_cap_within_the_operators(api):

@@ -1,14 +1,18 @@
 """Property tests of the pricing (Hypothesis): tax never negative, payout never above the cap, cents exact,
-payout non-decreasing in every odds value."""
+payout non-decreasing in every odds value, a sale's pricing the same as `price_ticket`'s."""
 
 import math
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ticketing.contract.money import to_cents
+from ticketing.contract.models import Coupon, CouponEvent, StakeRules, TicketRequest
+from ticketing.contract.money import round_odds, to_cents
 from ticketing.selling.pricing import TaxProfile, price_ticket
+from ticketing.selling.rules import validate_ticket
+from ticketing.selling.tickets import priced_ticket
 
 stakes = st.decimals(min_value="0.01", max_value="100000", places=2)
 # Mostly everyday odds; sometimes up to the models' limit, so that products run far past 28 digits.
@@ -109,3 +113,53 @@ def test_the_integer_pricing_agrees_with_the_calculator_done_in_decimals(stake, 
         net_payout,
         capped,
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(stakes, odds_lists, st.lists(odds_values, min_size=64, max_size=64), profiles() | operators_rates, caps)
+def test_a_ticket_sold_on_a_coupon_is_priced_as_price_ticket_prices_its_odds(stake, odds, others, profile, cap):
+    """A sale multiplies its odds as it checks them, in units common to the coupon (`rules.coupon_on_sale`), and
+    prices that product in cents (`price_in_cents`): the same figures as `price_ticket` of the same odds (checked
+    above against the calculator), with the total odds rounded half-up to two places. Each event also offers a bet
+    at other odds, so that the units vary with the coupon (odds such as 2.50 or 1.25 are in tenths or quarters)."""
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    events = [
+        CouponEvent(id=i + 1, home="A", away="B", competition="L", kickoff=now, odds={101: value, 102: other})
+        for i, (value, other) in enumerate(zip(odds, others, strict=False))
+    ]
+    rules = StakeRules(min_stake=Decimal("0.01"), max_stake=Decimal(100000))
+    coupon = Coupon(
+        id="1", name="C", currency="KES", closes_at=now + timedelta(days=1), stake_rules=rules, events=events
+    )
+    sale = TicketRequest(
+        operator="site",
+        stake=stake,
+        currency="KES",
+        source="retail",
+        type="jackpot",
+        token="t",
+        coupon_id="1",
+        bets=[101] * len(odds),
+    )
+    ticket = priced_ticket(
+        sale,
+        validate_ticket(sale, coupon, "KES", now),
+        profile,
+        cap,
+        ticket_id="a" * 24,
+        operator="site",
+        coupon_id="1",
+        user_id="u",
+        atag=None,
+        now=now,
+    )
+    price = price_ticket(stake, odds, profile, cap)
+    assert (ticket.stake, ticket.net_stake, ticket.excise, ticket.payout, ticket.tax, ticket.net_payout) == (
+        price.stake,
+        price.net_stake,
+        price.excise,
+        price.payout,
+        price.tax,
+        price.net_payout,
+    )
+    assert str(ticket.total_odds) == str(round_odds(price.total_odds))

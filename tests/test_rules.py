@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
+from pydantic import ValidationError
 
 from ticketing.contract import wire
 from ticketing.contract.errors import (
@@ -79,13 +80,14 @@ def request(**changes) -> TicketRequest:
 
 def test_bets_are_priced_at_the_current_odds_in_coupon_order():
     picks = validate_ticket(request(), coupon(), "KES", NOW)
-    assert [(p.id, p.bet, p.odds) for p in picks] == [(1, 101, D("2.10")), (2, 103, D("6.00"))]
+    assert [(p.id, p.bet, p.odds) for p in picks.events] == [(1, 101, D("2.10")), (2, 103, D("6.00"))]
+    assert D(picks.odds_num) / D(picks.odds_den) == D("12.60")
 
 
 def test_events_shape_in_any_order_comes_back_in_coupon_order():
     events = [{"id": 2, "bet": 102, "odds": 4.00}, {"id": 1, "bet": 101, "odds": 2.10}]
     picks = validate_ticket(request(bets=None, events=events), coupon(), "KES", NOW)
-    assert [p.id for p in picks] == [1, 2]
+    assert [p.id for p in picks.events] == [1, 2]
 
 
 @pytest.mark.parametrize(
@@ -103,7 +105,7 @@ def test_odds_diff_is_absolute_per_event(seen, tolerance, accepted):
     events = [{"id": 1, "bet": 101, "odds": seen}, {"id": 2, "bet": 101, "odds": "1.50"}]
     req = request(bets=None, events=events, odds_diff=tolerance)
     if accepted:
-        assert validate_ticket(req, coupon(), "KES", NOW)[0].odds == D("2.10")
+        assert validate_ticket(req, coupon(), "KES", NOW).events[0].odds == D("2.10")
     else:
         with pytest.raises(OddsChanged) as raised:
             validate_ticket(req, coupon(), "KES", NOW)
@@ -149,11 +151,11 @@ def test_fixed_stake_takes_only_that_stake():
         validate_ticket(request(stake=100), c, "KES", NOW)
 
 
-def sold(sale: TicketRequest, profile: TaxProfile, test: bool = False) -> Ticket:
-    """The ticket a sale of `sale` on `coupon()` makes."""
+def sold(sale: TicketRequest, profile: TaxProfile, test: bool = False, on: Coupon | None = None) -> Ticket:
+    """The ticket a sale of `sale` on `on` (else `coupon()`) makes."""
     return priced_ticket(
         sale,
-        validate_ticket(sale, coupon(), "KES", NOW),
+        validate_ticket(sale, on or coupon(), "KES", NOW),
         profile,
         None,
         ticket_id="a" * 24,
@@ -188,3 +190,23 @@ def test_a_sale_answer_is_written_as_pydantic_writes_the_ticket(test, atag):
         assert wire.dumps(written) == wire.ENCODER.encode(written.model_dump(mode="python"))
     assert b'"updated":"2026-11-25T10:03:07"' in wire.dumps(paid_later)
     assert b'"test"' in wire.dumps(ticket) if test else b'"test"' not in wire.dumps(ticket)
+
+
+def test_a_coupon_whose_odds_moved_is_priced_at_its_own_odds_not_at_those_worked_out_before():
+    """What a sale checks a coupon against is worked out once a coupon model (`coupon_on_sale`): a coupon read again
+    after a move, with the same id, is another model and is checked and priced at its own odds."""
+    before = coupon()
+    moved = coupon()
+    moved.events[0].odds[101] = D("2.50")
+    for c, odds, payout in [(before, "2.10", "315.00"), (moved, "2.50", "375.00"), (before, "2.10", "315.00")]:
+        ticket = sold(request(), TaxProfile(withholding_rate=D(0)), on=c)
+        assert (ticket.events[0].odds, ticket.payout) == (D(odds), D(payout))
+
+
+def test_a_pick_of_a_sold_ticket_cannot_be_changed_in_place():
+    """The tickets sold on one coupon model share its picks (`coupon_on_sale`): a pick is frozen, so changing one
+    ticket's cannot change another's."""
+    first, second = sold(request(), TaxProfile()), sold(request(), TaxProfile())
+    with pytest.raises(ValidationError, match="frozen"):
+        first.events[0].odds = D("9.99")
+    assert second.events[0].odds == D("2.10")

@@ -71,15 +71,15 @@ def sold_codes(engine) -> set[str]:
 def test_an_internal_error_in_one_sale_fails_it_alone_and_its_batch_commits_once(engine, monkeypatch):
     token = sample_request().token
     before = engine.balance(SITE_TILL, token)
-    price_ticket = ticketing.selling.tickets.price_ticket
+    price_in_cents = ticketing.selling.tickets.price_in_cents
 
     def price_or_break(stake, *args):
         # After its signature was claimed in the batch: only taking that claim back lets it be sent again.
         if stake == D("77.00"):
             raise RuntimeError("a bug in one sale")
-        return price_ticket(stake, *args)
+        return price_in_cents(stake, *args)
 
-    monkeypatch.setattr(ticketing.selling.tickets, "price_ticket", price_or_break)
+    monkeypatch.setattr(ticketing.selling.tickets, "price_in_cents", price_or_break)
     outcomes, write_transactions = sell_a_batch_behind_a_held_commit(engine)
 
     assert [type(o).__name__ for o in outcomes] == ["Ticket"] * 3 + ["RuntimeError"] + ["Ticket"] * 2

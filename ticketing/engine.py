@@ -501,11 +501,11 @@ class TicketEngine:
         coupon = coupons[(request.coupon_id, request.operator)]
         if coupon is None or coupon.status == CouponStatus.DRAFT:
             raise CouponNotFound(f"Coupon {request.coupon_id} not found", coupon_id=request.coupon_id)
-        events = validate_ticket(request, coupon, operator.currency, now)
+        picks = validate_ticket(request, coupon, operator.currency, now)
         cap = payout_cap(coupon.max_payout, operator.max_payout)
         ticket = priced_ticket(
             request,
-            events,
+            picks,
             operator.tax_profile,
             cap,
             ticket_id=ticket_id,

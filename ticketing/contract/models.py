@@ -411,6 +411,11 @@ class TicketRequest(BaseModel):
 
 
 class TicketEvent(BaseModel):
+    """One pick of a ticket. Frozen: a sale's picks are made once a coupon model and shared by the tickets sold on
+    it (`rules.coupon_on_sale`)."""
+
+    model_config = ConfigDict(frozen=True)
+
     id: EventId
     bet: BetId
     odds: Odds

@@ -229,10 +229,10 @@ class CouponDesk:
         now = self.clock()
         request = sale.ticket_request(operator.name, coupon.currency, coupon_id)
         on_sale = coupon.model_copy(update={"id": coupon_id, "status": CouponStatus.OPEN})
-        events = validate_ticket(request, on_sale, operator.currency, now)
+        picks = validate_ticket(request, on_sale, operator.currency, now)
         ticket = priced_ticket(
             request,
-            events,
+            picks,
             operator.tax_profile,
             coupon.max_payout,
             ticket_id=new_ticket_id(now),

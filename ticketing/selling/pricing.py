@@ -13,6 +13,7 @@ odds and then refuse to round it to the cent).
 
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Context, Decimal
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -53,19 +54,50 @@ def payout_cap(coupon_cap: Decimal | None, operator_cap: Decimal) -> Decimal:
     return operator_cap if coupon_cap is None else min(coupon_cap, operator_cap)
 
 
+class PriceInCents(NamedTuple):
+    """A ticket's figures in cents, as `price_in_cents` works them out: `Price` without its Decimals."""
+
+    stake: int
+    net_stake: int
+    excise: int
+    payout: int
+    tax: int
+    net_payout: int
+    capped: bool
+
+
 def price_ticket(
     stake: Decimal, odds: Iterable[Decimal], profile: TaxProfile, max_payout: Decimal | None = None
 ) -> Price:
     """Every figure in integers (cents, and each value as a fraction of two integers), so nothing is rounded
     before its one rounding; no Decimal context is set up and nothing is quantized (README "Performance", the
     ninth pass: 44k instructions a sale fewer than the same figures in Decimals)."""
-    stake_cents = to_cents(stake)
-    net_stake = _quotient_in_cents(stake, 1 + profile.excise_rate)
     odds_num = odds_den = 1
     for value in odds:
         num, den = value.as_integer_ratio()
         odds_num *= num
         odds_den *= den
+    price = price_in_cents(stake, odds_num, odds_den, profile, max_payout)
+    return trusted(
+        Price,
+        stake=cents_to_money(price.stake),
+        net_stake=cents_to_money(price.net_stake),
+        excise=cents_to_money(price.excise),
+        total_odds=EXACT.divide(Decimal(odds_num), Decimal(odds_den)),
+        payout=cents_to_money(price.payout),
+        tax=cents_to_money(price.tax),
+        net_payout=cents_to_money(price.net_payout),
+        capped=price.capped,
+    )
+
+
+def price_in_cents(
+    stake: Decimal, odds_num: int, odds_den: int, profile: TaxProfile, max_payout: Decimal | None
+) -> PriceInCents:
+    """`price_ticket`'s figures for odds whose product is `odds_num / odds_den`, in cents: what a sale prices, its
+    odds multiplied as it checks them (`rules.price_picks`)."""
+    stake_cents = to_cents(stake)
+    net_stake = _quotient_in_cents(stake, 1 + profile.excise_rate)
     # The payout in cents before the cap: net_stake * odds_num / odds_den, exactly.
     gross_num, gross_den = net_stake * odds_num, odds_den
     capped = False
@@ -76,18 +108,13 @@ def price_ticket(
     withholding_num, withholding_den = profile.withholding_rate.as_integer_ratio()
     winnings = payout - net_stake
     tax = _half_up(winnings * withholding_num, withholding_den) if winnings > 0 else 0
-    return trusted(
-        Price,
-        stake=_cents(stake_cents),
-        net_stake=_cents(net_stake),
-        # Rounding `stake - net_stake` to the cent: the net stake is a whole number of cents already.
-        excise=_cents(stake_cents - net_stake),
-        total_odds=EXACT.divide(Decimal(odds_num), Decimal(odds_den)),
-        payout=_cents(payout),
-        tax=_cents(tax),
-        net_payout=_cents(payout - tax),
-        capped=capped,
-    )
+    # Rounding `stake - net_stake` to the cent: the net stake is a whole number of cents already.
+    return PriceInCents(stake_cents, net_stake, stake_cents - net_stake, payout, tax, payout - tax, capped)
+
+
+def odds_to_two_places(odds_num: int, odds_den: int) -> Decimal:
+    """`round_odds` of the exact product `odds_num / odds_den`, in integers: what a ticket shows as its total odds."""
+    return cents_to_money(_half_up(odds_num * 100, odds_den))
 
 
 def _half_up(numerator: int, denominator: int) -> int:
@@ -95,13 +122,14 @@ def _half_up(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
 
-def _cents(cents: int) -> Decimal:
+def cents_to_money(cents: int) -> Decimal:
+    """An amount in cents as the Decimal with two places the models carry (any size: no context rounds it)."""
     return Decimal(cents).scaleb(-2, EXACT)
 
 
 def divide_to_cent(amount: Decimal, divisor: Decimal) -> Decimal:
     """`amount / divisor` (both positive) rounded half-up to the cent, in integers: no intermediate rounding."""
-    return _cents(_quotient_in_cents(amount, divisor))
+    return cents_to_money(_quotient_in_cents(amount, divisor))
 
 
 def _quotient_in_cents(amount: Decimal, divisor: Decimal) -> int:

@@ -6,9 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from ticketing.contract.identifiers import new_ticket_code
-from ticketing.contract.models import Ticket, TicketEvent, TicketRequest, TicketResult, TicketStatus, trusted
+from ticketing.contract.models import Ticket, TicketRequest, TicketResult, TicketStatus, trusted
 from ticketing.contract.money import round_odds
-from ticketing.selling.pricing import TaxProfile, price_ticket
+from ticketing.selling.pricing import TaxProfile, cents_to_money, odds_to_two_places, price_in_cents
+from ticketing.selling.rules import CheckedPicks
 
 
 def request_fingerprint(request: TicketRequest) -> str:
@@ -18,7 +19,7 @@ def request_fingerprint(request: TicketRequest) -> str:
 
 def priced_ticket(
     request: TicketRequest,
-    events: list[TicketEvent],
+    picks: CheckedPicks,
     tax_profile: TaxProfile,
     cap: Decimal | None,
     *,
@@ -31,23 +32,23 @@ def priced_ticket(
     now: datetime,
     test: bool = False,
 ) -> Ticket:
-    """A new ticket of `events` (as `validate_ticket` checked them) at `request`'s stake, priced by `price_ticket`
+    """A new ticket of `picks` (as `validate_ticket` checked them) at `request`'s stake, priced by `price_in_cents`
     under `cap`; its `code` drawn here unless the caller drew it (a batch checks its codes with its other reads)."""
-    price = price_ticket(request.stake, [e.odds for e in events], tax_profile, cap)
+    price = price_in_cents(request.stake, picks.odds_num, picks.odds_den, tax_profile, cap)
     return trusted(
         Ticket,
         id=ticket_id,
         code=code or new_ticket_code(),
         operator=operator,
         coupon_id=coupon_id,
-        stake=price.stake,
+        stake=cents_to_money(price.stake),
         currency=request.currency,
-        net_stake=price.net_stake,
-        excise=price.excise,
-        total_odds=round_odds(price.total_odds),
-        payout=price.payout,
-        tax=price.tax,
-        net_payout=price.net_payout,
+        net_stake=cents_to_money(price.net_stake),
+        excise=cents_to_money(price.excise),
+        total_odds=odds_to_two_places(picks.odds_num, picks.odds_den),
+        payout=cents_to_money(price.payout),
+        tax=cents_to_money(price.tax),
+        net_payout=cents_to_money(price.net_payout),
         odds_diff=round_odds(request.odds_diff),
         status=TicketStatus.NEW,
         result=TicketResult.PENDING,
@@ -56,7 +57,7 @@ def priced_ticket(
         type=request.type,
         atag=atag,
         user_id=user_id,
-        events=events,
+        events=picks.events,
         created=now,
         updated=now,
         settlement=None,
