@@ -92,8 +92,9 @@ class CheckedPicks(NamedTuple):
     odds_den: int
 
 
-MAX_COUPONS_ON_SALE = 256
-"""Enough for every coupon on sale, each at its latest odds; past it all are worked out again (a few µs an event)."""
+MAX_COUPONS_ON_SALE = 64
+"""More than the coupons on sale at once, each at its latest odds (a model left behind by an odds move is kept until
+the cache is full, then all are worked out again: ~140 µs for 17 events, once a model)."""
 
 _on_sale: dict[int, CouponOnSale] = {}
 
