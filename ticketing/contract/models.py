@@ -411,9 +411,8 @@ class TicketRequest(BaseModel):
 
 
 class TicketEvent(BaseModel):
-    """One pick of a ticket. Frozen: a sale's picks are made once a coupon model and shared by the tickets sold on
-    it (`rules.coupon_on_sale`)."""
-
+    # Frozen: a sale's picks are made once a coupon model and shared by the tickets sold on it (`rules.coupon_on_sale`).
+    # Not a docstring, which would be the public schema's description.
     model_config = ConfigDict(frozen=True)
 
     id: EventId
