@@ -2,8 +2,8 @@
 
 `validate_ticket` runs them in a fixed order and returns the picks at the current odds with the product of those
 odds, or raises the first rule's typed error. No I/O here: the engine calls it inside the transaction that stores the
-ticket. What a sale checks a coupon against is worked out once a coupon model (`coupon_on_sale`), so a sale of 17
-events is checked and priced in a few µs.
+ticket. What a sale checks a coupon against is worked out once a coupon model (`coupon_on_sale`): a sale of 17
+events is checked in ~5 µs and priced in as many again (README "Performance", the eleventh pass).
 """
 
 from dataclasses import dataclass
@@ -180,8 +180,8 @@ def check_events_available(on_sale: CouponOnSale) -> None:
 def price_picks(
     on_sale: CouponOnSale, bets: list[int], seen_odds: list[Decimal] | None, odds_diff: Decimal
 ) -> CheckedPicks:
-    """Each pick (in coupon order, as `resolve_picks` gives them) at the coupon's current odds; raises `OddsChanged`
-    naming every pick that moved too far from the odds the player saw."""
+    """Each pick (in coupon order, as `resolve_picks` gives them) at the coupon's current odds, with the exact product
+    of those odds; raises `OddsChanged` naming every pick that moved too far from the odds the player saw."""
     found = list(map(dict.get, on_sale.offered, bets))
     if None in found:
         event, bet = next((e, b) for e, b, f in zip(on_sale.coupon.events, bets, found, strict=True) if f is None)
