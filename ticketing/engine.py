@@ -405,7 +405,7 @@ class TicketEngine:
         self._answers_given_before(conn, sales, reads, outcomes)
         wanted = {(sales[i].request.coupon_id, sales[i].request.operator) for i in deciding if outcomes[i] is None}
         coupons = {key: self.store.load_coupon_to_sell(conn, *key, reads.coupon_rows.get(key, ())) for key in wanted}
-        if not alone:
+        if not alone and not self.store.is_sqlite:
             self._keep_coupons_in_hand(conn, coupons, reads)
         built: list[tuple[int, Ticket, AccountHolder]] = []
         failed: list[int] = []
