@@ -68,6 +68,9 @@ def two_workers(databases, log: Path):
     seed_shop(db)
     with engine_server(db, log, workers=2) as (url, process):
         wait_until(lambda: len(children(process.pid)) >= 3, "the writer and two workers")
+        # A worker's process is there before it has connected to the writer (in its startup): on a slow machine one
+        # was still starting when a test killed the writer, and said so as a writer it could not reach.
+        wait_until(lambda: log.read_text().count("Application startup complete.") == 2, "both workers started")
         yield url, process, *writer_and_workers(process.pid), db
 
 
