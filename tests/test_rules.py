@@ -20,6 +20,7 @@ from ticketing.contract.errors import (
 from ticketing.contract.models import (
     Coupon,
     CouponEvent,
+    CouponStatus,
     EventStatus,
     StakeRules,
     Ticket,
@@ -138,10 +139,13 @@ def test_each_rule_raises_its_error(changes, coupon_changes, error):
 
 @pytest.mark.parametrize("status", [EventStatus.SUSPENDED, EventStatus.STARTED, EventStatus.CANCELLED])
 def test_an_unavailable_event_blocks_the_ticket(status):
-    c = coupon()
-    c.events[1].status = status
     with pytest.raises(EventNotAvailable, match="Event 2 is not available"):
-        validate_ticket(request(), c, "KES", NOW)
+        validate_ticket(request(), with_second_event(coupon(), status), "KES", NOW)
+
+
+def with_second_event(c: Coupon, status: EventStatus) -> Coupon:
+    """The coupon with its second event's status changed, as a new model: the store's way (models are frozen)."""
+    return c.model_copy(update={"events": [c.events[0], c.events[1].model_copy(update={"status": status})]})
 
 
 def test_fixed_stake_takes_only_that_stake():
@@ -201,6 +205,24 @@ def test_a_coupon_whose_odds_moved_is_priced_at_its_own_odds_not_at_those_worked
     for c, odds, payout in [(before, "2.10", "315.00"), (moved, "2.50", "375.00"), (before, "2.10", "315.00")]:
         ticket = sold(request(), TaxProfile(withholding_rate=D(0)), on=c)
         assert (ticket.events[0].odds, ticket.payout) == (D(odds), D(payout))
+
+
+def test_a_coupon_cannot_be_changed_in_place_once_a_sale_has_checked_it():
+    """What a sale checks a coupon against is worked out once a coupon model and kept by its identity
+    (`coupon_on_sale`): an event suspended or a coupon closed in place would still be sold. A change is a new model."""
+    c = coupon()
+    sold(request(), TaxProfile(), on=c)
+    with pytest.raises(ValidationError, match="frozen"):
+        c.events[1].status = EventStatus.SUSPENDED
+    with pytest.raises(ValidationError, match="frozen"):
+        c.events[0].odds = {101: D("9.99"), 102: D("3.25"), 103: D("3.40")}
+    with pytest.raises(ValidationError, match="frozen"):
+        c.status = CouponStatus.CLOSED
+    with pytest.raises(ValidationError, match="frozen"):
+        c.events = c.events[:1]
+    with pytest.raises(EventNotAvailable):
+        sold(request(), TaxProfile(), on=with_second_event(c, EventStatus.SUSPENDED))
+    assert [e.odds for e in sold(request(), TaxProfile(), on=c).events] == [D("2.10"), D("6.00")]
 
 
 def test_a_pick_of_a_sold_ticket_cannot_be_changed_in_place():

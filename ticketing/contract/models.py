@@ -289,6 +289,10 @@ class StakeRules(BaseModel):
 
 
 class CouponEvent(BaseModel):
+    # Frozen, as `Coupon`: a sale's checks are worked out once a coupon model (`selling.rules.coupon_on_sale`), so an
+    # event changed in place would still be sold at its old odds and status. A change is a new model (`model_copy`).
+    model_config = ConfigDict(frozen=True)
+
     id: EventId
     home: Annotated[PrintableText, Field(min_length=1, max_length=120)]
     away: Annotated[PrintableText, Field(min_length=1, max_length=120)]
@@ -305,6 +309,9 @@ class CouponEvent(BaseModel):
 
 
 class Coupon(BaseModel):
+    # Frozen, as `CouponEvent`: what a sale checks is worked out once a model and kept by its identity.
+    model_config = ConfigDict(frozen=True)
+
     id: CouponId
     name: Annotated[PrintableText, Field(min_length=1, max_length=200)]
     currency: CurrencyCode
