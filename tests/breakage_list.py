@@ -1968,7 +1968,7 @@ BREAKAGES = [
     ),
     Breakage(
         id="coupons-not-frozen",
-        guarantee="a sale is checked against the coupon as it is: no coupon changed in place behind its checks",
+        guarantee="a sale is checked against the coupon as it is: no coupon's events replaced behind its checks",
         file="ticketing/contract/models.py",
         old="kept by its identity.\n    model_config = ConfigDict(frozen=True)\n",
         new="kept by its identity.\n",

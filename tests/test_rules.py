@@ -200,16 +200,18 @@ def test_a_coupon_whose_odds_moved_is_priced_at_its_own_odds_not_at_those_worked
     """What a sale checks a coupon against is worked out once a coupon model (`coupon_on_sale`): a coupon read again
     after a move, with the same id, is another model and is checked and priced at its own odds."""
     before = coupon()
-    moved = coupon()
-    moved.events[0].odds[101] = D("2.50")
+    first = before.events[0]
+    moved_first = first.model_copy(update={"odds": first.odds | {101: D("2.50")}})
+    moved = before.model_copy(update={"events": [moved_first, *before.events[1:]]})
     for c, odds, payout in [(before, "2.10", "315.00"), (moved, "2.50", "375.00"), (before, "2.10", "315.00")]:
         ticket = sold(request(), TaxProfile(withholding_rate=D(0)), on=c)
         assert (ticket.events[0].odds, ticket.payout) == (D(odds), D(payout))
 
 
 def test_a_coupon_cannot_be_changed_in_place_once_a_sale_has_checked_it():
-    """What a sale checks a coupon against is worked out once a coupon model and kept by its identity
-    (`coupon_on_sale`): an event suspended or a coupon closed in place would still be sold. A change is a new model."""
+    """What a sale checks a coupon's events against is worked out once a coupon model and kept by its identity
+    (`coupon_on_sale`): an event suspended, its odds or the coupon's events replaced in place would still be sold as
+    they were. (The coupon's own status and deadline are read on every sale.) A change is a new model."""
     c = coupon()
     sold(request(), TaxProfile(), on=c)
     with pytest.raises(ValidationError, match="frozen"):

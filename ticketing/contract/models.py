@@ -309,7 +309,7 @@ class CouponEvent(BaseModel):
 
 
 class Coupon(BaseModel):
-    # Frozen, as `CouponEvent`: what a sale checks is worked out once a model and kept by its identity.
+    # Frozen, as `CouponEvent`: a sale's checks of its events are worked out once a model and kept by its identity.
     model_config = ConfigDict(frozen=True)
 
     id: CouponId
