@@ -140,12 +140,14 @@ def test_each_rule_raises_its_error(changes, coupon_changes, error):
 @pytest.mark.parametrize("status", [EventStatus.SUSPENDED, EventStatus.STARTED, EventStatus.CANCELLED])
 def test_an_unavailable_event_blocks_the_ticket(status):
     with pytest.raises(EventNotAvailable, match="Event 2 is not available"):
-        validate_ticket(request(), with_second_event(coupon(), status), "KES", NOW)
+        validate_ticket(request(), with_event(coupon(), 1, status=status), "KES", NOW)
 
 
-def with_second_event(c: Coupon, status: EventStatus) -> Coupon:
-    """The coupon with its second event's status changed, as a new model: the store's way (models are frozen)."""
-    return c.model_copy(update={"events": [c.events[0], c.events[1].model_copy(update={"status": status})]})
+def with_event(c: Coupon, position: int, **changes) -> Coupon:
+    """The coupon with one event changed, as a new model: the store's way (coupon models are frozen)."""
+    events = list(c.events)
+    events[position] = events[position].model_copy(update=changes)
+    return c.model_copy(update={"events": events})
 
 
 def test_fixed_stake_takes_only_that_stake():
@@ -200,9 +202,7 @@ def test_a_coupon_whose_odds_moved_is_priced_at_its_own_odds_not_at_those_worked
     """What a sale checks a coupon against is worked out once a coupon model (`coupon_on_sale`): a coupon read again
     after a move, with the same id, is another model and is checked and priced at its own odds."""
     before = coupon()
-    first = before.events[0]
-    moved_first = first.model_copy(update={"odds": first.odds | {101: D("2.50")}})
-    moved = before.model_copy(update={"events": [moved_first, *before.events[1:]]})
+    moved = with_event(before, 0, odds=before.events[0].odds | {101: D("2.50")})
     for c, odds, payout in [(before, "2.10", "315.00"), (moved, "2.50", "375.00"), (before, "2.10", "315.00")]:
         ticket = sold(request(), TaxProfile(withholding_rate=D(0)), on=c)
         assert (ticket.events[0].odds, ticket.payout) == (D(odds), D(payout))
@@ -223,7 +223,7 @@ def test_a_coupon_cannot_be_changed_in_place_once_a_sale_has_checked_it():
     with pytest.raises(ValidationError, match="frozen"):
         c.events = c.events[:1]
     with pytest.raises(EventNotAvailable):
-        sold(request(), TaxProfile(), on=with_second_event(c, EventStatus.SUSPENDED))
+        sold(request(), TaxProfile(), on=with_event(c, 1, status=EventStatus.SUSPENDED))
     assert [e.odds for e in sold(request(), TaxProfile(), on=c).events] == [D("2.10"), D("6.00")]
 
 
