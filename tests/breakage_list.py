@@ -669,6 +669,24 @@ BREAKAGES = [
         tests=(f"{SETTLE}::test_the_till_that_sold_a_ticket_may_cancel_it_within_the_window",),
     ),
     Breakage(
+        id="cancel-refunds-every-shop-stake-in-cash",
+        guarantee="the till balances: a cancel pays out of the drawer only a stake that came into it",
+        file="ticketing/settlement/service.py",
+        old="                and stake_taken_in_cash(conn, ticket.id, ticket.operator, till, naive(ticket.created))\n",
+        new="",
+        tests=(
+            f"{SETTLE}::test_a_channel_sale_made_with_no_shift_open_is_given_back_to_its_account_not_out_of_the_drawer",
+        ),
+    ),
+    Breakage(
+        id="cancel-refunds-no-shop-stake-in-cash",
+        guarantee="the till balances: a cancel pays out of the drawer a stake that came into it",
+        file="ticketing/shifts/queries.py",
+        old='        cash_operations.c.kind == "stake",\n',
+        new='        cash_operations.c.kind == "refund",\n',
+        tests=(f"{SETTLE}::test_a_channel_sale_counted_in_a_shift_is_given_back_in_cash_from_the_next_one",),
+    ),
+    Breakage(
         id="failed-sale-keeps-its-claim",
         guarantee="group commit: a failing sale is undone alone, its batch commits once",
         file="ticketing/engine.py",

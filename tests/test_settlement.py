@@ -288,6 +288,36 @@ def test_a_cancelled_players_ticket_is_credited_back(engine):
     assert engine.balance(SITE_TILL, PLAYER_TOKEN) == before
 
 
+def test_a_channel_sale_made_with_no_shift_open_is_given_back_to_its_account_not_out_of_the_drawer(engine):
+    """The Betstack key's `sms` sale on the shop's account (the spec's sample) sells with no shift open, its stake
+    taken from the account alone. Cancelled from a shift opened after it, the stake goes back to that account: paid
+    out of the drawer, it was cash the till could take and still balance (found by a hostile review)."""
+    without_the_demo_shift(engine)
+    before = engine.balance(SITE_TILL, SAMPLE_TOKEN)
+    ticket = engine.create_ticket(SITE_TILL, sample_request(stake="1000"))
+    engine.open_shift(SITE_TILL, D("5000.00"))
+    cancelled = engine.cancel_ticket(SITE_TILL, ticket.code)
+    assert (cancelled.status, cancelled.settlement.refund) == ("cancelled", D("1000.00"))
+    shift = engine.current_shift(SITE_TILL)
+    assert (shift.refunds, shift.refunds_count, shift.expected) == (D("0.00"), 0, D("5000.00"))
+    assert engine.balance(SITE_TILL, SAMPLE_TOKEN) == before
+
+
+def test_a_channel_sale_counted_in_a_shift_is_given_back_in_cash_from_the_next_one(engine):
+    """The same sale with the till's shift open came into the drawer: its cancel pays it back in cash, from the
+    till's shift open now, even when the one that counted it has closed meanwhile."""
+    without_the_demo_shift(engine)
+    engine.open_shift(SITE_TILL, D("100.00"))
+    before = engine.balance(SITE_TILL, SAMPLE_TOKEN)
+    ticket = engine.create_ticket(SITE_TILL, sample_request(stake="40"))
+    without_the_demo_shift(engine)
+    engine.open_shift(SITE_TILL, D("200.00"))
+    engine.cancel_ticket(SITE_TILL, ticket.code)
+    shift = engine.current_shift(SITE_TILL)
+    assert (shift.refunds, shift.refunds_count, shift.expected) == (D("40.00"), 1, D("160.00"))
+    assert engine.balance(SITE_TILL, SAMPLE_TOKEN) == before - D("40")
+
+
 # ---- the till's shift ------------------------------------------------------------------------------------------------
 
 

@@ -36,7 +36,7 @@ from ticketing.contract.models import (
 from ticketing.contract.money import from_cents, to_cents
 from ticketing.settlement import queries
 from ticketing.settlement.rules import settle_ticket
-from ticketing.shifts.queries import record_cash, required_open_shift
+from ticketing.shifts.queries import record_cash, required_open_shift, stake_taken_in_cash
 from ticketing.storage import (
     Operator,
     Store,
@@ -407,7 +407,8 @@ class AfterSale:
 
     def cancel_ticket(self, ticket: Ticket, till: str) -> Ticket:
         """The till that sold a ticket takes it back within the operator's cancel window and before the deadline:
-        the stake is refunded (to the player through the ticket's wallet, or cash out of this till's open shift)."""
+        the stake is given back the way it was taken: cash out of this till's open shift when it came into the
+        till's drawer, else to the account it was taken from, through the ticket's wallet."""
         operator = self.operator(ticket.operator)
         now = self.clock()
         self._cancellable(ticket, till, operator, now)
@@ -430,8 +431,12 @@ class AfterSale:
             kind = conn.execute(select(accounts.c.kind).where(accounts.c.token_sha256 == current.token_sha256)).scalar()
             stamp = naive(now)
             stake = to_cents(ticket.stake)
-            to_the_player = current.wallet != INTERNAL or kind == "player"
-            if to_the_player:
+            in_cash = (
+                current.wallet == INTERNAL
+                and kind == "shop"
+                and stake_taken_in_cash(conn, ticket.id, ticket.operator, till, naive(ticket.created))
+            )
+            if not in_cash:
                 reason = f"cancelled by till {till}"
                 self.wallets[current.wallet].refunded(conn, ticket, current.token_sha256, reason, stamp, operator)
             else:
@@ -448,7 +453,7 @@ class AfterSale:
                     tax_cents=0,
                     net_payout_cents=0,
                     refund_cents=stake,
-                    credited_cents=stake if to_the_player else 0,
+                    credited_cents=0 if in_cash else stake,
                     settled_at=stamp,
                 )
             )

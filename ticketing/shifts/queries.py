@@ -25,6 +25,23 @@ def required_open_shift(conn: Connection, operator: str, till: str):
     return shift
 
 
+def stake_taken_in_cash(conn: Connection, ticket_id: str, operator: str, till: str, sold_at: datetime) -> bool:
+    """Whether the ticket's stake came into its till's drawer: a stake of one of the till's shifts still open when
+    it was sold. A channel's sale on a shop's account with no shift open (the Betstack key's `sms` sale, as the
+    spec's sample) took its stake from the account alone, so giving it back is not the drawer's to do."""
+    shifts_open_at_the_sale = select(shifts.c.id).where(
+        shifts.c.operator == operator,
+        shifts.c.till == till,
+        (shifts.c.closed_at.is_(None)) | (shifts.c.closed_at >= sold_at),
+    )
+    query = select(cash_operations.c.id).where(
+        cash_operations.c.shift_id.in_(shifts_open_at_the_sale),
+        cash_operations.c.ticket_id == ticket_id,
+        cash_operations.c.kind == "stake",
+    )
+    return conn.execute(query.limit(1)).first() is not None
+
+
 def record_cash(conn: Connection, shift_id: int, kind: str, ticket_id: str | None, cents: int, at: datetime) -> None:
     conn.execute(
         insert(cash_operations).values(shift_id=shift_id, kind=kind, ticket_id=ticket_id, amount_cents=cents, at=at)
