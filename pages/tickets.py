@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from terminal_ui.after_sale import after_sale
-from terminal_ui.cancel import cancel_control, cancellable_until
+from terminal_ui.cancel import cancel_control, cancellable_until, cancelled_here
 from terminal_ui.connection import connection
 from terminal_ui.entry import ensure_entry_script
 from terminal_ui.errors import plain_errors
@@ -32,6 +32,8 @@ service = conn.service
 zone = ZoneInfo(conn.settings.timezone)
 state = st.session_state
 state.setdefault("desk", {"ticket": None, "error": None, "reprint": False})
+DESK_CANCEL = "desk_cancel"
+"""The desk's cancel flow, in the session state."""
 
 
 def look_up() -> None:
@@ -92,6 +94,8 @@ def settled_figures(ticket: Ticket) -> list[tuple[str, Decimal | str]]:
 
 
 def ticket_details(ticket: Ticket) -> None:
+    # Cancelled by this screen's own button (in its callback, before this run): shown as it is now, not as looked up.
+    ticket = cancelled_here(DESK_CANCEL, ticket.code) or ticket
     coupon = coupon_of(ticket)
     events = {e.id: e for e in coupon.events} if coupon else {}
     st.markdown(f"## :blue[{ticket.code}]")
@@ -131,7 +135,7 @@ def ticket_details(ticket: Ticket) -> None:
         + f"\n| Updated | {ticket.updated.astimezone(zone):%Y-%m-%d %H:%M:%S %Z} |"
     )
     st.button("Reprint receipt", key="reprint", icon=":material/print:", on_click=reprint)
-    cancelled = cancel_control(after_sale(conn), ticket, conn.settings.timezone, key="desk_cancel")
+    cancelled = cancel_control(after_sale(conn), ticket, conn.settings.timezone, key=DESK_CANCEL)
     if state.desk["reprint"]:
         st.info(f"Receipt copy of {ticket.code}: it is marked COPY - REPRINT.", icon=":material/content_copy:")
         until = None if cancelled else cancellable_until(after_sale(conn), ticket, coupon)

@@ -38,6 +38,17 @@ def _cancel(calls: AfterSaleCalls, code: str, key: str) -> None:
         state[key] = _flow(code, error=refused.message)
 
 
+def cancelled_here(key: str, code: str) -> Ticket | None:
+    """The ticket as this screen's cancel left it, once it has (the cancel runs in the click's callback, so a screen
+    knows before it draws anything whether its ticket is still sold)."""
+    flow = state.get(key)
+    return flow["done"] if flow is not None and flow["code"] == code else None
+
+
+def _refund_destination(cancelled: Ticket) -> str:
+    return "credited back to the account it was paid from" if cancelled.settlement.credited else "cash"
+
+
 def cancellable_until(calls: AfterSaleCalls, ticket: Ticket, coupon: Coupon | None = None) -> datetime | None:
     """For the receipt's "cancellable until" line: the end of the window, while it is still open."""
     until = calls.cancellable_until(ticket, coupon)
@@ -51,9 +62,8 @@ def cancel_control(calls: AfterSaleCalls, ticket: Ticket, timezone: str, key: st
         flow = state[key] = _flow(ticket.code)
     if flow["done"] is not None:
         done = flow["done"]
-        refund = format_money(done.settlement.refund if done.settlement else done.stake, done.currency)
-        where = "credited to the player's account" if done.settlement and done.settlement.credited else "cash"
-        st.warning(f"Ticket **{done.code}** cancelled: refund {refund} ({where}).", icon=":material/cancel:")
+        refund = f"{format_money(done.settlement.refund, done.currency)} ({_refund_destination(done)})"
+        st.warning(f"Ticket **{done.code}** cancelled: refund {refund}.", icon=":material/cancel:")
         return done
     if flow["error"]:
         st.error(md_escape(flow["error"]), icon=":material/block:")

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from terminal_ui import clicks
 from terminal_ui.after_sale import after_sale
-from terminal_ui.cancel import cancel_control, cancellable_until
+from terminal_ui.cancel import cancel_control, cancellable_until, cancelled_here
 from terminal_ui.connection import Connection, connection
 from terminal_ui.drafts import Draft, session_draft
 from terminal_ui.errors import plain_errors
@@ -57,6 +57,8 @@ from ticketing.selling.slip import (
     ticket_request,
 )
 
+RECEIPT_CANCEL = "receipt_cancel"
+"""The receipt screen's cancel flow, in the session state."""
 ODDS_REFRESH_SECONDS = 2
 ODDS_MAX_AGE = ODDS_REFRESH_SECONDS / 2
 """Each refresh finds the last read of the odds too old and reads them again; the picks clicked in between reuse
@@ -824,19 +826,12 @@ def sell_screen(conn: Connection, slip: Draft) -> None:
 
 def receipt_screen(conn: Connection, slip: Draft) -> None:
     ticket = slip.receipt
-    st.success(f"Ticket sold: **{ticket.code}**", icon=":material/check_circle:")
+    if cancelled_here(RECEIPT_CANCEL, ticket.code) is None:
+        st.success(f"Ticket sold: **{ticket.code}**", icon=":material/check_circle:")
     left, right = st.columns([2, 3])
     with left:
         st.markdown(f"# :blue[{ticket.code}]")
-        player = slip.player_token.strip()
-        if player:  # the stake is already taken from the player's account: no cash changes hands
-            st.metric(
-                f"Taken from the player's account {mask_token(player)}", format_money(ticket.stake, ticket.currency)
-            )
-            st.caption("Nothing to collect: the stake is paid from the account.")
-        else:
-            st.metric("Collect from the customer", format_money(ticket.stake, ticket.currency))
-        st.caption(f"Net payout if it wins {format_money(ticket.net_payout, ticket.currency)} · ticket id {ticket.id}")
+        money_at_the_counter(ticket, cancelled_here(RECEIPT_CANCEL, ticket.code), slip.player_token.strip())
         st.button(
             "New ticket",
             key="new_ticket",
@@ -848,13 +843,34 @@ def receipt_screen(conn: Connection, slip: Draft) -> None:
         )
         st.caption("Alt+P prints the receipt · Alt+N starts the next ticket on the same coupon and stake")
         calls = after_sale(conn)
-        cancelled = cancel_control(calls, ticket, conn.settings.timezone, key="receipt_cancel")
+        cancelled = cancel_control(calls, ticket, conn.settings.timezone, key=RECEIPT_CANCEL)
         recent_tickets(conn)
     with right:
         until = None if cancelled else cancellable_until(calls, ticket, slip.receipt_coupon)
         shown = cancelled or ticket  # once cancelled, its receipt says so
         show_receipt(receipt_of(conn, shown, slip.receipt_coupon, cancellable_until=until), key="receipt")
     keyboard(taken=slip.keyed_at)  # no Ctrl+Enter press is made here (no Sell button): only the last one's answer
+
+
+def money_at_the_counter(ticket: Ticket, cancelled: Ticket | None, player: str) -> None:
+    """What the cashier takes or gives: the stake to collect, or once the ticket is cancelled its refund (never
+    both on one screen: a cashier could take the stake and refund it)."""
+    money = format_money(ticket.stake, ticket.currency)
+    if cancelled is not None:
+        refund = format_money(cancelled.settlement.refund, ticket.currency)
+        if cancelled.settlement.credited:
+            st.metric("Refund credited back to the account it was paid from", refund)
+            st.caption("Nothing to give back in cash. The ticket is cancelled: it is not valid.")
+        else:
+            st.metric("Give back to the customer", refund)
+            st.caption("The ticket is cancelled: it is not valid. Take its receipt back.")
+        return
+    if player:  # the stake is already taken from the player's account: no cash changes hands
+        st.metric(f"Taken from the player's account {mask_token(player)}", money)
+        st.caption("Nothing to collect: the stake is paid from the account.")
+    else:
+        st.metric("Collect from the customer", money)
+    st.caption(f"Net payout if it wins {format_money(ticket.net_payout, ticket.currency)} · ticket id {ticket.id}")
 
 
 def sell_page() -> None:

@@ -1117,6 +1117,34 @@ BREAKAGES = [
         ),
     ),
     Breakage(
+        id="receipt-screen-asks-for-the-stake-after-cancel",
+        guarantee="the till balances: a cancelled ticket's screen gives the stake back, it no longer asks for it",
+        file="terminal_ui/sell.py",
+        old="    if cancelled is not None:\n        refund = ",
+        new="    if False:\n        refund = ",
+        tests=(
+            "tests/test_after_sale_pages.py::test_a_ticket_just_sold_is_cancelled_from_its_receipt_after_a_confirmation",
+        ),
+    ),
+    Breakage(
+        id="receipt-screen-says-sold-after-cancel",
+        guarantee="never a wrong ticket: a cancelled ticket's screen no longer says it is sold",
+        file="terminal_ui/sell.py",
+        old="    if cancelled_here(RECEIPT_CANCEL, ticket.code) is None:\n",
+        new="    if True:\n",
+        tests=(
+            "tests/test_after_sale_pages.py::test_a_ticket_just_sold_is_cancelled_from_its_receipt_after_a_confirmation",
+        ),
+    ),
+    Breakage(
+        id="desk-shows-the-ticket-as-looked-up-after-cancel",
+        guarantee="never a wrong ticket: the desk shows a ticket it cancelled as cancelled",
+        file="pages/tickets.py",
+        old="    ticket = cancelled_here(DESK_CANCEL, ticket.code) or ticket\n",
+        new="",
+        tests=("tests/test_after_sale_pages.py::test_the_desk_cancels_within_the_window_and_not_after_the_deadline",),
+    ),
+    Breakage(
         id="pay-out-code-field-without-the-cursor",
         guarantee="keyboard first: a scan on Pay out lands in the code field on arrival and after each ticket",
         file="terminal_ui/payout.py",
@@ -1434,8 +1462,8 @@ BREAKAGES = [
         id="player-sale-asks-the-customer-for-cash",
         guarantee="the receipt screen says what to collect: nothing when a player's account paid",
         file="terminal_ui/sell.py",
-        old="        if player:  # the stake is already taken",
-        new="        if False:  # the stake is already taken",
+        old="    if player:  # the stake is already taken",
+        new="    if False:  # the stake is already taken",
         tests=("tests/test_terminal_page.py::test_a_sale_on_a_players_account_asks_no_cash_of_the_customer",),
     ),
     Breakage(

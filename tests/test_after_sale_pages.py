@@ -312,12 +312,16 @@ def test_a_ticket_just_sold_is_cancelled_from_its_receipt_after_a_confirmation(t
     receipt = receipt_shown(at)
     until = re.search(r"cancellable until (\d\d:\d\d)", receipt).group(1)
     assert at.button(key="receipt_cancel_ask").label == f"Cancel ticket (until {until})"
+    assert [(m.label, m.value) for m in at.metric] == [("Collect from the customer", "KES 25.00")]
     at.button(key="receipt_cancel_ask").click().run()
     assert till.get_ticket(SITE_TILL, code).status == "new", "nothing is cancelled before the confirmation"
     at.button(key="receipt_cancel_confirm").click().run()
     assert not at.exception
     assert till.get_ticket(SITE_TILL, code).status == "cancelled"
     assert any("cancelled: refund KES 25.00 (cash)" in w.value for w in at.warning)
+    # The screen no longer asks for the stake it has just given back, nor says the ticket is sold or could win.
+    assert [(m.label, m.value) for m in at.metric] == [("Give back to the customer", "KES 25.00")]
+    assert not at.success and not any("if it wins" in c.value for c in at.caption)
     assert "cancellable until" not in receipt_shown(at)
     assert "CANCELLED – NOT VALID" in receipt_shown(at), "a refunded ticket's receipt must not pass for a live one"
     assert till.current_shift(till_of(TILL)).refunds == D("25.00")
@@ -331,6 +335,9 @@ def test_the_desk_cancels_within_the_window_and_not_after_the_deadline(till):
     at.button(key="desk_cancel_ask").click().run()
     at.button(key="desk_cancel_confirm").click().run()
     assert till.get_ticket(SITE_TILL, ticket.code).status == "cancelled"
+    # The ticket on screen is the one just cancelled, not the one looked up before.
+    assert [(m.label, m.value) for m in at.metric][:2] == [("Status", "cancelled"), ("Result", "void")]
+    assert any("Refund (settled)" in m.value for m in at.markdown)
     at.button(key="reprint").click().run()
     assert "CANCELLED – NOT VALID" in receipt_shown(at)
     late = sell(till, "1111111")
