@@ -661,6 +661,14 @@ BREAKAGES = [
         tests=(f"{SETTLE}::test_a_players_winnings_are_credited_and_a_correction_takes_them_back_exactly",),
     ),
     Breakage(
+        id="trailing-slash-redirects-to-the-clients-host",
+        guarantee="no input gives a 500 or an answer outside the envelope: a trailing slash is 404, not a redirect",
+        file="ticketing/api.py",
+        old="        redirect_slashes=False,\n",
+        new="",
+        tests=(f"{HOSTILE}::test_a_trailing_slash_is_a_path_not_found_not_a_redirect_to_the_clients_host",),
+    ),
+    Breakage(
         id="cancel-by-any-till",
         guarantee="cancellation: only the till that sold the ticket",
         file="ticketing/settlement/service.py",

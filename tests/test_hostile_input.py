@@ -133,6 +133,18 @@ def test_every_malformed_body_is_422_90(api, name, body, method, path):
     assert payload["errors"] and all(e["field"] and e["message"] for e in payload["errors"])
 
 
+@pytest.mark.parametrize(
+    "method, path",
+    [("POST", "/be/tickets/"), ("GET", "/be/operator/"), ("POST", "/be/shifts/"), ("GET", "/health/")],
+)
+def test_a_trailing_slash_is_a_path_not_found_not_a_redirect_to_the_clients_host(api, method, path):
+    """A redirect would be built from the Host header the client sent, and a client following it sends its signed
+    body to whatever that names (found by a hostile review)."""
+    response = api.http.request(method, path, content=BODY, headers=signed_sample() | {"host": "evil.example"})
+    assert response.status_code == 404 and "location" not in response.headers
+    assert response.json() == {"code": 404, "message": "Not Found"}
+
+
 def test_amounts_in_request_bodies_are_read_exactly(api):
     response = signed_post(api, SAMPLE_REQUEST_TEXT.replace('"stake": 25,', '"stake": 25.000000000000001,').encode())
     assert response.status_code == 422 and "stake" in response.json()["message"]

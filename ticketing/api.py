@@ -137,6 +137,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Betstack-style `POST /be/tickets` for jackpot tickets, with coupons and live odds.",
         lifespan=lifespan,
         default_response_class=WireJSONResponse,
+        # A path with a trailing slash is a path that does not exist (404 in the envelope), not a 307 to a URL built
+        # from the client's Host header: a client following it would send a signed body wherever that names.
+        redirect_slashes=False,
     )
     app.router.route_class = WireRoute
     # Added first, so the body limit is checked before it: the sale is served before FastAPI's routing.
