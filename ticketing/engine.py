@@ -467,9 +467,15 @@ class TicketEngine:
         for i, sale in enumerate(sales):
             found = reads.used_keys.get(sale.key) if outcomes[i] is None and sale.idempotency_key else None
             if found is not None:
-                earlier_id, earlier_fingerprint = found
+                earlier_id, earlier_fingerprint, earlier_till = found
                 if earlier_fingerprint != sale.fingerprint:
                     outcomes[i] = IdempotencyKeyReused()
+                elif earlier_till is not None and earlier_till != sale.till:
+                    # Another till's sale: answering its ticket here would hand this till a ticket whose cash is in
+                    # another drawer, which this till's shift does not count and it may not cancel.
+                    outcomes[i] = IdempotencyKeyReused(
+                        "Idempotency key already used by another till: each till's keys are its own"
+                    )
                 else:
                     earlier[i] = self.store.find_ticket(conn, earlier_id)
         repointed = []

@@ -21,6 +21,7 @@ from tests.support import (
     SITE_TILL,
     add_rival,
     sample_request,
+    till_of,
 )
 from ticketing.access.credentials import revoke_credential
 from ticketing.access.replays import SignedRequest, claim
@@ -28,6 +29,7 @@ from ticketing.contract import wire
 from ticketing.contract.errors import (
     CouponMissing,
     CouponNotFound,
+    IdempotencyKeyReused,
     InvalidSignature,
     InvalidToken,
     NotAllowed,
@@ -260,6 +262,20 @@ def test_a_retry_answered_by_its_idempotency_key_is_answered_the_same_when_repla
     retry = engine.create_ticket(SITE_TILL, sample_request(), "draft-7", signed=signed("b2"))
     assert retry == first == engine.create_ticket(SITE_TILL, sample_request(), signed=signed("b2"))
     assert tickets_of(engine) == [first]
+
+
+def test_an_idempotency_key_one_till_used_does_not_answer_another_tills_sale(engine):
+    """Each till's keys are its own. Another till sending the same key and body is refused (112), not handed the
+    first till's ticket: its cash is in the first till's drawer, which the second till's shift does not count, and
+    only the first till may cancel it (found by a hostile review). The first till's retry still gets its ticket."""
+    first = engine.create_ticket(SITE_TILL, sample_request(), "draft-9")
+    other = till_of("till-2")
+    engine.open_shift(other, D("0"))
+    with pytest.raises(IdempotencyKeyReused, match="another till"):
+        engine.create_ticket(other, sample_request(), "draft-9")
+    assert engine.create_ticket(SITE_TILL, sample_request(), "draft-9") == first
+    assert tickets_of(engine) == [first]
+    assert engine.current_shift(other).stakes == D("0.00")
 
 
 def test_a_replay_of_a_refused_sale_is_refused_even_when_it_would_sell_now(engine):

@@ -31,8 +31,9 @@ from ticketing.storage import (
 class BatchReads:
     """What a batch of sales read before deciding any of them (`SaleStatements.read_ahead`)."""
 
-    used_keys: dict[tuple[str, str], tuple[str, str]]
-    """{(operator, idempotency key): (ticket id, request fingerprint)} of the keys already used."""
+    used_keys: dict[tuple[str, str], tuple[str, str, str | None]]
+    """{(operator, idempotency key): (ticket id, request fingerprint, the till that sold it)} of the keys already
+    used."""
     new_claims: set[tuple[str, str]]
     """The (operator, signature) pairs this batch claimed; any other was claimed before: a replay."""
     coupon_rows: dict[tuple[str, str], tuple[tuple, ...]]
@@ -199,7 +200,7 @@ class SaleStatements:
             taken = self._taken_codes(statements, codes)
         versioned = {key: cursor.fetchall() for key, cursor in coupon_rows.items()}
         return BatchReads(
-            used_keys={} if used is None else {(row[0], row[1]): (row[2], row[3]) for row in used.fetchall()},
+            used_keys={} if used is None else {(row[0], row[1]): (row[2], row[3], row[4]) for row in used.fetchall()},
             new_claims=set() if claimed is None else self._new_claims(raw, claims, claimed.rowcount),
             coupon_rows={key: tuple(row[:-2] for row in rows) for key, rows in versioned.items()},
             coupon_versions={key: [f"{row[-2]} {row[-1]}" for row in rows] for key, rows in versioned.items()},
@@ -220,7 +221,7 @@ class SaleStatements:
         where = self._per_operator("idempotency_key", len(keys))
         return self._query(
             statements,
-            f"SELECT operator, idempotency_key, id, request_sha256 FROM tickets WHERE {where}",
+            f"SELECT operator, idempotency_key, id, request_sha256, sold_by FROM tickets WHERE {where}",
             [part for key in keys for part in key],
             lookup=True,
         )
