@@ -268,13 +268,8 @@ def report_section(report: QaReport, name: str) -> None:
         st.success(f"**{md_escape(name)}**: no problem found.", icon=":material/check_circle:")
     if report.problems:
         st.subheader("Problems")
-        st.dataframe(
-            styled_problems(report),
-            hide_index=True,
-            width="stretch",
-            height=rows_height(len(report.problems)),
-            key="problems",
-        )
+        # A table, not a data grid: a grid cuts a long problem at its column's edge, a table wraps it.
+        st.table(styled_problems(report), hide_index=True)
     coupon = report.coupon
     if coupon is not None:
         st.subheader(f"Preview: {coupon.id} · {coupon.name}")

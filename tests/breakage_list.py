@@ -1163,6 +1163,17 @@ BREAKAGES = [
         tests=("tests/test_after_sale_pages.py::test_the_desk_cancels_within_the_window_and_not_after_the_deadline",),
     ),
     Breakage(
+        id="qa-problems-cut-at-a-grid-column",
+        guarantee="coupon QA: every problem of a file shown in full",
+        file="terminal_ui/coupon_qa.py",
+        old="        st.table(styled_problems(report), hide_index=True)",
+        new="        st.dataframe(styled_problems(report), hide_index=True)",
+        tests=(
+            "tests/test_desk_and_qa_pages.py::test_coupon_qa_lists_problems_then_publishes_a_good_sample",
+            "tests/coupons/test_qa_browser.py::test_upload_then_a_sandbox_sale_its_test_settlement_and_a_confirmed_publish",
+        ),
+    ),
+    Breakage(
         id="pay-out-code-field-without-the-cursor",
         guarantee="keyboard first: a scan on Pay out lands in the code field on arrival and after each ticket",
         file="terminal_ui/payout.py",

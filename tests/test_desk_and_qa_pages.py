@@ -82,8 +82,10 @@ def test_coupon_qa_lists_problems_then_publishes_a_good_sample(shop):
     at = upload(page("pages/coupon_qa.py"), "broken_coupon.json")
     assert not at.exception
     assert any("14 error(s), 1 warning(s)" in e.value for e in at.error)
-    problems = at.dataframe[0].value
+    problems = at.table[0].value
     assert len(problems) == 15 and set(problems["severity"]) == {"error", "warning"}
+    # In a table, which wraps a long problem instead of cutting it at a grid column's edge.
+    assert any(p.endswith("the deadline must be at or before the earliest kickoff") for p in problems["problem"])
     assert not at.button  # nothing to publish
     at = upload(at, "good_coupon.csv")
     assert any("no problem found" in s.value for s in at.success)
@@ -101,4 +103,4 @@ def test_coupon_qa_checks_a_sample_picked_from_the_list(shop):
     at.selectbox(key="sample").select("broken_coupon.json").run()
     assert not at.exception
     assert any("**broken\\_coupon\\.json**" in e.value and "error(s)" in e.value for e in at.error)
-    assert "duplicate event id 700001" in set(at.dataframe[0].value["problem"])
+    assert "duplicate event id 700001" in set(at.table[0].value["problem"])

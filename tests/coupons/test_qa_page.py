@@ -47,8 +47,8 @@ def click(at: AppTest, *keys: str) -> AppTest:
 
 
 def table(at: AppTest, column: str):
-    """A table on the page, by one of its columns (AppTest gives a table no key)."""
-    return next(frame.value for frame in at.dataframe if column in frame.value.columns)
+    """A table or data grid on the page, by one of its columns (AppTest gives a table no key)."""
+    return next(frame.value for frame in [*at.table, *at.dataframe] if column in frame.value.columns)
 
 
 def shown(at: AppTest, kind: str = "success") -> str:
