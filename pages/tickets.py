@@ -189,6 +189,8 @@ def shift_section() -> None:
         st.metric(f"Stakes ({currency})", f"{totals.stakes:,.2f}", width="content")
         st.metric(f"Potential payouts ({currency})", f"{totals.payouts:,.2f}", width="content")
         st.metric(f"Withholding tax ({currency})", f"{totals.tax:,.2f}", width="content")
+    if totals.cancelled:
+        st.caption(f"{totals.cancelled} cancelled ticket(s) listed: refunded, so in none of these sums.")
     money = st.column_config.NumberColumn(format="%.2f")
     st.dataframe(
         shown,

@@ -72,6 +72,9 @@ class AfterSaleCalls:
     def close_shift(self, counted: Decimal) -> Shift:
         return self.till_service.close_shift(counted)
 
+    def add_cash(self, amount: Decimal) -> Shift:
+        return self.till_service.add_cash(amount)
+
     def shift(self, shift_id: int) -> Shift:
         return self.till_service.shift(shift_id)
 

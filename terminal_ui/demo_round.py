@@ -126,6 +126,10 @@ _rounds: dict[int, DemoRound] = {}
 _lock = threading.Lock()
 
 
+DEMO_FOLLOW = "demo_follow"
+"""The demo round's coupon for the Results page to show, once, when the round reaches a new phase."""
+
+
 def current_round(conn: Connection) -> DemoRound | None:
     """The latest demo round of this terminal's engine (shared by every browser session of the process)."""
     with _lock:
@@ -210,6 +214,10 @@ def _live_status(conn: Connection, calls: AfterSaleCalls) -> None:
     if state.get("demo_seen") != seen:
         first = "demo_seen" not in state
         state.demo_seen = seen
+        if round_.phase != Phase.SELLING:
+            # The round's coupon is past its deadline: the page's coupon for results follows it (a presenter who
+            # starts a second round was shown the first one's results: found by a review in the browser).
+            state[DEMO_FOLLOW] = coupon.id
         if not first:
             st.rerun(scope="app")
 

@@ -16,9 +16,10 @@ from terminal_ui.connection import connection
 from terminal_ui.errors import plain_errors
 from terminal_ui.keys import keyboard, request_focus
 from terminal_ui.printouts import payout_slip_html
+from terminal_ui.shift import add_cash_control
 from terminal_ui.text import md_escape
 from ticketing.contract.errors import TicketAlreadyPaid, TicketingError
-from ticketing.contract.models import EventResult, PayoutSlip, Ticket
+from ticketing.contract.models import EventResult, PayoutSlip, Shift, Ticket
 from ticketing.contract.money import format_money
 from ticketing.settlement.counter import Mark, VerdictKind, pick_marks, verdict
 
@@ -39,6 +40,8 @@ MARKS = {
 }
 
 state = st.session_state
+PAYOUT_CASH_ERROR = "payout_cash_error"
+"""Why cash could not be added from the Pay out page (the shift closed meanwhile, an amount refused)."""
 
 
 @dataclass
@@ -138,19 +141,30 @@ def picks_table(calls: AfterSaleCalls, ticket: Ticket, known: dict[int, EventRes
     st.markdown("\n".join(rows))
 
 
-def pay_section(calls: AfterSaleCalls, counter: CounterTicket, shift_open: bool) -> None:
+def pay_section(calls: AfterSaleCalls, counter: CounterTicket, shift: Shift | None) -> None:
     ticket = counter.ticket
     settled = ticket.settlement
     amount = settled.refund if settled.result == "void" else settled.net_payout
-    if not shift_open:
+    short = shift is not None and amount > shift.expected
+    if shift is None:
         st.warning(f"Till {md_escape(calls.till)} has no open shift: open one on the Shift page to pay.")
         st.page_link("pages/shift.py", label="Open a shift", icon=":material/point_of_sale:")
+    elif short:
+        # The engine refuses a payout the drawer cannot make (400/138): say so before, with the way out beside it.
+        st.warning(
+            f"The drawer holds {format_money(shift.expected, ticket.currency)} by the shift's count: add at least "
+            f"{format_money(amount - shift.expected, ticket.currency)} from the safe to pay this ticket.",
+            icon=":material/account_balance_wallet:",
+        )
+        if state.get(PAYOUT_CASH_ERROR):
+            st.error(md_escape(state[PAYOUT_CASH_ERROR]), icon=":material/block:")
+        add_cash_control(calls, ticket.currency, key="payout_cash_in", error_key=PAYOUT_CASH_ERROR)
     st.button(
         "Paying…" if counter.pending else f"Pay {format_money(amount, ticket.currency)}",
         key="pay",
         type="primary",
         icon=":material/payments:",
-        disabled=counter.pending or not shift_open,
+        disabled=counter.pending or shift is None or short,
         on_click=request_pay,
         width="stretch",
     )
@@ -211,6 +225,6 @@ def counter_screen() -> None:
         if counter.pay_error:
             st.error(md_escape(counter.pay_error), icon=":material/block:")
         if payable:
-            pay_section(calls, counter, shift is not None)
+            pay_section(calls, counter, shift)
     with right:
         picks_table(calls, counter.ticket, counter.known)

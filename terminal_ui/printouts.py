@@ -96,6 +96,7 @@ def shift_report_html(
 <table class='totals'>
 <tr><td>Float</td><td class='num'>{money(figures.float)}</td></tr>
 <tr><td>Sales ({figures.sales})</td><td class='num'>+{money(figures.sales_amount)}</td></tr>
+<tr><td>Cash added ({figures.cash_added})</td><td class='num'>+{money(figures.cash_added_amount)}</td></tr>
 <tr><td>Payouts ({figures.payouts})</td><td class='num'>−{money(figures.payouts_amount)}</td></tr>
 <tr><td>Refunds ({figures.refunds})</td><td class='num'>−{money(figures.refunds_amount)}</td></tr>
 <tr><td>&nbsp; incl. cancellations ({figures.cancellations})</td>

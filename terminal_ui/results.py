@@ -14,7 +14,7 @@ import streamlit as st
 from terminal_ui import clicks
 from terminal_ui.after_sale import AfterSaleCalls, after_sale
 from terminal_ui.connection import connection
-from terminal_ui.demo_round import demo_round_panel
+from terminal_ui.demo_round import DEMO_FOLLOW, demo_round_panel
 from terminal_ui.roles import admin_sign_in
 from terminal_ui.text import md_escape
 from ticketing.contract.errors import TicketingError
@@ -275,6 +275,8 @@ def results_screen(calls: AfterSaleCalls, coupons: list[Coupon], zone: ZoneInfo)
     wanted = st.query_params.get("coupon")
     if "results_coupon" not in state or state.results_coupon not in by_id:
         state.results_coupon = wanted if wanted in by_id else coupons[0].id
+    if state.get(DEMO_FOLLOW) in by_id:
+        state.results_coupon = state.pop(DEMO_FOLLOW)
     st.selectbox(
         "Coupon past its deadline",
         list(by_id),

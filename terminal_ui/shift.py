@@ -40,14 +40,34 @@ def close_shift(calls: AfterSaleCalls) -> None:
         state.shift_error = refused.message
 
 
+def add_cash(calls: AfterSaleCalls, key: str, error_key: str) -> None:
+    try:
+        calls.add_cash(amount(key))
+        state[error_key] = None
+        state[key] = 0.0
+    except TicketingError as refused:
+        state[error_key] = refused.message
+
+
+def add_cash_control(calls: AfterSaleCalls, currency: str, key: str, error_key: str) -> None:
+    """Cash from the safe into the drawer, counted in the shift: what a payout larger than the drawer needs first.
+    A refusal is kept under `error_key` for the page to show."""
+    with st.container(horizontal=True, vertical_alignment="bottom", key=f"{key}_box"):
+        st.number_input(f"Cash added from the safe ({currency})", key=key, min_value=0.0, step=1000.0, format="%.2f")
+        st.button(
+            "Add cash", key=f"{key}_button", icon=":material/add_card:", on_click=add_cash, args=(calls, key, error_key)
+        )
+
+
 def cash_position(shift: Shift, currency: str) -> None:
     money = lambda value: format_money(value, currency)  # noqa: E731 - a local shorthand
-    figures = st.columns(5)
+    figures = st.columns(6)
     figures[0].metric("Float", money(shift.float))
     figures[1].metric(f"Sales ({shift.stakes_count})", money(shift.stakes))
-    figures[2].metric(f"Payouts ({shift.payouts_count})", money(shift.payouts))
-    figures[3].metric(f"Refunds ({shift.refunds_count})", money(shift.refunds))
-    figures[4].metric("Expected cash", money(shift.expected))
+    figures[2].metric(f"Cash added ({shift.cash_added_count})", money(shift.cash_added))
+    figures[3].metric(f"Payouts ({shift.payouts_count})", money(shift.payouts))
+    figures[4].metric(f"Refunds ({shift.refunds_count})", money(shift.refunds))
+    figures[5].metric("Expected cash", money(shift.expected))
 
 
 def operations(calls: AfterSaleCalls, shift: Shift, zone: ZoneInfo, key: str) -> dict:
@@ -91,6 +111,7 @@ def open_section(calls: AfterSaleCalls, currency: str) -> None:
 def close_section(calls: AfterSaleCalls, shift: Shift, currency: str, zone: ZoneInfo) -> None:
     st.subheader(f"Shift {shift.id}, open since {shift.opened_at.astimezone(zone):%Y-%m-%d %H:%M}")
     cash_position(shift, currency)
+    add_cash_control(calls, currency, key="shift_cash_in", error_key="shift_error")
     operations(calls, shift, zone, key="current")
     st.subheader("Close the shift")
     st.number_input(f"Counted cash ({currency})", key="shift_counted", min_value=0.0, step=100.0, format="%.2f")

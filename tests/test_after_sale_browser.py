@@ -23,7 +23,7 @@ def winner_to_pay(engine) -> str:
     """A shop ticket on coupon 455 that won, in a till with an open shift; the coupon's deadline moved to the past
     once the terminal's engine has opened (opening rolls a past demo coupon forward)."""
     without_the_demo_shift(engine)
-    engine.open_shift(till_of(TILL), Decimal("1000.00"))
+    engine.open_shift(till_of(TILL), Decimal("100000.00"))
     ticket = engine.create_ticket(till_of(TILL), sample_request(bets=[101] * 7))
     with engine.store.write() as conn:
         past = (datetime.now(UTC) - timedelta(minutes=5)).replace(tzinfo=None)

@@ -89,6 +89,16 @@ def test_a_whole_round_sold_settled_and_paid_once_over_http(round_server):
             rival_till.close()
         assert ok(admin.request("GET", "/be/coupons/ROUND-1/settlement"))["winners"] == 1, "nothing changed"
 
+        # The winner is owed more than a drawer holds: refused (the drawer's count in the answer) until cash from the
+        # safe is added to the shift; an admin or the feed cannot add any.
+        short = till_a.request("POST", f"/be/tickets/{winner['code']}/payout")
+        assert (short.status_code, short.json()["code"], short.json()["holds"]) == (400, 138, 100110.00), short.text
+        added = json.dumps({"amount": winner["net_payout"]})
+        for who in (admin, feed):
+            assert who.request("POST", "/be/shifts/current/cash", added).status_code == 403
+        for till in tills.values():
+            assert ok(till.request("POST", "/be/shifts/current/cash", added))["cash_added_count"] == 1
+
         barrier = threading.Barrier(2)
 
         def pay(key_id):
@@ -111,6 +121,6 @@ def test_a_whole_round_sold_settled_and_paid_once_over_http(round_server):
 
         closed = ok(tills[payer].request("POST", "/be/shifts/current/close", json.dumps({"counted": 0})))
         stakes = D("110.00") if payer == "till-a" else D("0.00")
-        expected = D("100000.00") + stakes - D(str(winner["net_payout"]))
+        expected = D("100000.00") + stakes + D(str(winner["net_payout"])) - D(str(winner["net_payout"]))
         assert D(str(closed["expected"])) == expected
         assert D(str(closed["difference"])) == -expected

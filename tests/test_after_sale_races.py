@@ -19,7 +19,7 @@ from ticketing.demo.data import PLAYER_TOKEN, seed_demo_data
 from ticketing.settings import DEMO_SITE_SECRET
 from ticketing.settlement import queries
 from ticketing.settlement.service import AfterSale
-from ticketing.shifts import service as shift_service
+from ticketing.shifts import queries as shift_queries
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ def close_while(engine, monkeypatch, counted: str, meanwhile, till: str = TILL):
     """The shift of `till` closed with `counted`, pausing 1 s after its cash is summed, while `meanwhile()` runs in
     another thread (another terminal of the till): the closed shift as stored, and `meanwhile`'s future."""
     summed, closing = threading.Event(), threading.local()
-    real_totals = shift_service.cash_totals
+    real_totals = shift_queries.cash_totals
 
     def sum_then_pause(conn, shift_id):
         totals = real_totals(conn, shift_id)
@@ -151,7 +151,7 @@ def close_while(engine, monkeypatch, counted: str, meanwhile, till: str = TILL):
             time.sleep(1.0)
         return totals
 
-    monkeypatch.setattr(shift_service, "cash_totals", sum_then_pause)
+    monkeypatch.setattr(shift_queries, "cash_totals", sum_then_pause)
 
     def close():
         closing.on = True
@@ -212,6 +212,7 @@ def test_a_correction_undone_clears_the_follow_up_of_a_ticket_paid_before_it(eng
     ticket = sell(engine, "1111111")
     after_deadline(engine)
     enter(engine, "1111111")
+    engine.add_cash(till_of(TILL), D("10000.00"))  # the float alone cannot pay the winner
     engine.pay_out(till_of(TILL), ticket.code)
     first_event = engine.get_coupon(SITE_TILL, "455").events[0].id
     engine.enter_result(SITE_ADMIN, "455", first_event, A)

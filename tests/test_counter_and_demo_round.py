@@ -15,6 +15,7 @@ from terminal_ui.after_sale import AfterSaleCalls
 from terminal_ui.demo_round import DemoRound, Phase, _settled_words
 from tests.support import SITE_ADMIN, SITE_TILL, sample_request, till_of
 from ticketing.access.acting import ActingEngine
+from ticketing.contract.errors import DrawerShort
 from ticketing.contract.models import BETS_BY_LABEL, Coupon, EventResult, TicketQuery
 from ticketing.coupons.check import check_coupon_data
 from ticketing.demo.data import DEMO_TILL_FLOAT, PLAYER_TOKEN, seed_demo_data
@@ -93,7 +94,7 @@ def demo_round(engine, automatic: bool) -> tuple[DemoRound, Coupon]:
 
 def test_a_demo_round_moves_its_odds_until_the_deadline_then_plays_every_match_and_settles(engine):
     round_, coupon = demo_round(engine, automatic=True)
-    engine.open_shift(till_of(TILL), D("0"))
+    engine.open_shift(till_of(TILL), D("100000.00"))
     ticket = engine.create_ticket(till_of(TILL), sample_request(coupon_id=coupon.id, stake="10", bets=[101] * 6))
     odds_before = {e.id: e.odds for e in engine.get_coupon(SITE_TILL, coupon.id).events}
     assert round_.step() is not None and round_.phase == Phase.SELLING
@@ -117,7 +118,7 @@ def test_the_demo_panel_tells_the_round_as_corrected_not_as_first_settled(engine
     """After a correction on the Results page made a winner, the panel still said "0 winner(s)" with the first
     results, and "Pay them" when there was nobody to pay."""
     round_, coupon = demo_round(engine, automatic=True)
-    engine.open_shift(till_of(TILL), D("0"))
+    engine.open_shift(till_of(TILL), D("100000.00"))
     engine.create_ticket(till_of(TILL), sample_request(coupon_id=coupon.id, stake="10", bets=[102] * 6))
     closes_at = coupon.closes_at
     engine.clock = lambda: closes_at + timedelta(seconds=1)
@@ -156,7 +157,7 @@ def settle_455(engine, results: str) -> None:
 
 
 def test_a_ticket_paid_before_a_correction_stays_already_paid_with_the_follow_up(engine):
-    engine.open_shift(till_of(TILL), D("0"))
+    engine.open_shift(till_of(TILL), D("100000.00"))
     ticket = sell(engine, "1111111")
     assert verdict(engine.get_ticket(SITE_TILL, ticket.code), 0).kind == VerdictKind.WAITING
     settle_455(engine, "1111111")
@@ -175,6 +176,9 @@ def test_the_shift_lists_its_cash_operations_and_tells_cancellations_from_refund
     cancelled = sell(engine, "1X11111", stake="30")
     engine.cancel_ticket(till_of(TILL), cancelled.code)
     settle_455(engine, "1111111")
+    with pytest.raises(DrawerShort, match="drawer holds KES 150.00"):
+        engine.pay_out(till_of(TILL), winner.code)
+    engine.add_cash(till_of(TILL), D("10000.00"))
     engine.pay_out(till_of(TILL), winner.code)
     shift = engine.current_shift(till_of(TILL))
     tickets = {t.id: t for t in engine.list_tickets(SITE_TILL, TicketQuery(limit=100))}
@@ -185,17 +189,19 @@ def test_the_shift_lists_its_cash_operations_and_tells_cancellations_from_refund
         1,
         D("30.00"),
     )
-    assert figures.expected == D("100.00") + D("80.00") - D("30.00") - winner.net_payout
+    assert (figures.cash_added, figures.cash_added_amount) == (1, D("10000.00"))
+    assert figures.expected == D("100.00") + D("80.00") + D("10000.00") - D("30.00") - winner.net_payout
     frame = operations_frame(shift, tickets, ZONE)
-    assert list(frame["kind"]) == ["stake", "stake", "refund", "payout"]
-    assert list(frame["ticket_code"]) == [winner.code, cancelled.code, cancelled.code, winner.code]
-    assert list(frame["payout_state"]) == ["paid", "cancelled, refunded", "cancelled, refunded", "paid"]
+    assert list(frame["kind"]) == ["stake", "stake", "refund", "cash_in", "payout"]
+    assert list(frame["ticket_code"]) == [winner.code, cancelled.code, cancelled.code, "", winner.code]
+    assert list(frame["payout_state"]) == ["paid", "cancelled, refunded", "cancelled, refunded", "", "paid"]
     back = pd.read_csv(io.BytesIO(operations_to_csv(frame)), dtype=str, keep_default_na=False)
-    assert [D(v) for v in back["amount"]] == [D("50.00"), D("30.00"), D("-30.00"), -winner.net_payout]
+    amounts = [D("50.00"), D("30.00"), D("-30.00"), D("10000.00"), -winner.net_payout]
+    assert [D(v) for v in back["amount"]] == amounts
 
 
 def test_the_desk_list_shows_each_tickets_payout_state_and_exports_it(engine):
-    engine.open_shift(till_of(TILL), D("0"))
+    engine.open_shift(till_of(TILL), D("100000.00"))
     paid, unpaid, loser = sell(engine, "1111111"), sell(engine, "1111111"), sell(engine, "2111111")
     waiting = engine.create_ticket(till_of(TILL), sample_request(coupon_id="456", stake="50", bets=[101] * 13))
     player = engine.create_ticket(till_of(TILL), sample_request(token=PLAYER_TOKEN, bets=[101] * 7))

@@ -100,6 +100,12 @@ def test_shift_totals_equal_the_sum_of_the_stored_tickets(engine):
     assert totals.tax == sum((t.tax for t in stored), D(0))
     only_456 = filter_frame(tickets_frame(stored, ZONE), [], [], ["456"])
     assert shift_totals(only_456).stakes == D("60.00")
+    # A cancelled ticket is listed and counted, but its refunded stake and the payout it can no longer win are in
+    # no sum.
+    cancelled = engine.cancel_ticket(SITE_TILL, stored[0].code)
+    after = shift_totals(tickets_frame(engine.list_tickets(SITE_TILL, TicketQuery(limit=10000)), ZONE))
+    assert (after.tickets, after.cancelled) == (4, 1)
+    assert after.stakes == totals.stakes - cancelled.stake and after.payouts == totals.payouts - cancelled.payout
     today = datetime.now(ZONE).date()
     assert sales_per_hour(tickets_frame(stored, ZONE), *period_bounds(today, today, ZONE), ZONE)["tickets"].sum() == 4
 

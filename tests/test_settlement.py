@@ -41,9 +41,10 @@ H, X, A, V = EventResult.HOME, EventResult.DRAW, EventResult.AWAY, EventResult.V
 
 def sell(engine, picks: str, token=SAMPLE_TOKEN, stake="25", till=TILL):
     """A ticket on coupon 455 (7 events) from a pick string like `1X21X21`, sold by `till` in its open shift (opened
-    with no float if it has none: a till's sale on the shop's account is cash, counted in its shift)."""
+    with a float a winner can be paid from if it has none: a till's sale on the shop's account is cash, counted in
+    its shift, and a payout larger than the drawer is refused)."""
     if engine.current_shift(till_of(till)) is None:
-        engine.open_shift(till_of(till), D("0"))
+        engine.open_shift(till_of(till), D("100000.00"))
     bets = [BETS_BY_LABEL[p] for p in picks]
     return engine.create_ticket(till_of(till), sample_request(bets=bets, token=token, stake=stake))
 
@@ -64,7 +65,7 @@ def enter(engine, results: str, coupon_id="455"):
 
 @pytest.fixture
 def shift(engine):
-    engine.open_shift(till_of(TILL), D("1000.00"))
+    engine.open_shift(till_of(TILL), D("100000.00"))
 
 
 def test_the_last_result_settles_every_ticket_once(engine):
@@ -179,8 +180,8 @@ def test_a_winner_is_paid_once_and_every_second_attempt_says_when_and_by_whom(en
 
 
 def test_two_tills_paying_the_same_ticket_at_once_pay_it_once(engine):
-    engine.open_shift(till_of("till-a"), D("0"))
-    engine.open_shift(till_of("till-b"), D("0"))
+    engine.open_shift(till_of("till-a"), D("100000.00"))
+    engine.open_shift(till_of("till-b"), D("100000.00"))
     ticket = sell(engine, "1111111")
     after_deadline(engine)
     enter(engine, "1111111")

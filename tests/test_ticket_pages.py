@@ -99,7 +99,7 @@ def test_the_database_writes_a_page_exactly_as_the_tickets_are_written(engine):
         engine.create_ticket(SITE_TILL, sample_request(stake=D("25.55") + n, atag=atag))
     engine.create_ticket(SITE_TILL, sample_request(coupon_id="456", stake=50, bets=[103] * 13))
     till = Actor("site", Role.TILL, "till-1")
-    engine.open_shift(till, D("100.00"))
+    engine.open_shift(till, D("100000.00"))
     winner = engine.create_ticket(till, sample_request(bets=[101] * 7))
     engine.create_ticket(till, sample_request(bets=[102] + [101] * 6, stake=30))
     cancelled = engine.create_ticket(till, sample_request(coupon_id="456", stake=50, bets=[101] * 13))

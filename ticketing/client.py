@@ -222,6 +222,9 @@ class TicketingClient:
         body = wire.dumps({"counted": counted})
         return Shift.model_validate(self._send("POST", "/be/shifts/current/close", body=body))
 
+    def add_cash(self, amount) -> Shift:
+        return Shift.model_validate(self._send("POST", "/be/shifts/current/cash", body=wire.dumps({"amount": amount})))
+
     def current_shift(self, operations: bool = True) -> Shift | None:
         params = None if operations else {"operations": "false"}
         answer = self._send("GET", "/be/shifts/current", params=params)

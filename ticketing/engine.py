@@ -709,6 +709,11 @@ class TicketEngine:
         actor.require(Permission.RUN_SHIFT)
         return self.shifts.close_shift(actor.operator, actor.till, counted)
 
+    def add_cash(self, actor: Actor, amount: Decimal) -> Shift:
+        """Cash from the safe into the till's drawer, counted in its open shift (to pay what the drawer cannot)."""
+        actor.require(Permission.RUN_SHIFT)
+        return self.shifts.add_cash(actor.operator, actor.till, amount)
+
     def current_shift(self, actor: Actor, operations: bool = True) -> Shift | None:
         actor.require(Permission.RUN_SHIFT)
         return self.shifts.current_shift(actor.operator, actor.till, operations)

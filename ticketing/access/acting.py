@@ -123,6 +123,9 @@ class ActingEngine:
     def close_shift(self, counted: Decimal) -> Shift:
         return self.engine.close_shift(self.actor, counted)
 
+    def add_cash(self, amount: Decimal) -> Shift:
+        return self.engine.add_cash(self.actor, amount)
+
     def current_shift(self, operations: bool = True) -> Shift | None:
         return self.engine.current_shift(self.actor, operations)
 

@@ -118,6 +118,13 @@ class NoOpenShift(TicketingError):
     code, http_status = 134, 400
 
 
+class DrawerShort(TicketingError):
+    """A cash payout or refund larger than the till's drawer holds by its shift's count: cash added from the safe to
+    the shift first (`POST /be/shifts/current/cash`) makes it payable."""
+
+    code, http_status = 138, 400
+
+
 class ShiftAlreadyOpen(TicketingError):
     code, http_status = 135, 400
 

@@ -606,15 +606,26 @@ class ShiftClosing(BaseModel):
     counted: Money
 
 
+class CashAddition(BaseModel):
+    """Cash put into a till's drawer during its shift (from the shop's safe), to pay what the drawer cannot."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Annotated[Money, Field(gt=0)]
+
+
 class CashOperation(BaseModel):
-    kind: str = Field(description="`stake` (cash in), `payout` or `refund` (cash out)")
+    kind: str = Field(
+        description="`stake` or `cash_in` (cash into the drawer: a sale, cash added from the safe), `payout` or"
+        " `refund` (cash out)"
+    )
     ticket_id: str | None
     amount: SignedMoney = Field(description="Signed: cash into the till is positive")
     at: UtcDatetime
 
 
 class Shift(BaseModel):
-    """A cashier's shift on a till: expected cash = float + stakes - payouts - refunds."""
+    """A cashier's shift on a till: expected cash = float + stakes + cash added - payouts - refunds."""
 
     id: int
     operator: str
@@ -628,7 +639,12 @@ class Shift(BaseModel):
     payouts_count: int
     refunds: Money
     refunds_count: int
-    expected: SignedMoney = Field(description="float + stakes - payouts - refunds (negative if more went out than in)")
+    cash_added: Money = Field(default=Decimal("0.00"), description="cash put into the drawer from the safe")
+    cash_added_count: int = 0
+    expected: SignedMoney = Field(
+        description="float + stakes + cash added - payouts - refunds (negative only in a shift from before a payout"
+        " larger than the drawer was refused)"
+    )
     counted: Money | None
     difference: SignedMoney | None = Field(description="counted - expected: negative when cash is missing")
     operations: list[CashOperation] = Field(default_factory=list)

@@ -36,7 +36,7 @@ from ticketing.contract.models import (
 from ticketing.contract.money import from_cents, to_cents
 from ticketing.settlement import queries
 from ticketing.settlement.rules import settle_ticket
-from ticketing.shifts.queries import record_cash, required_open_shift, stake_taken_in_cash
+from ticketing.shifts.queries import pay_from_the_drawer, required_open_shift, stake_taken_in_cash
 from ticketing.storage import (
     Operator,
     Store,
@@ -332,6 +332,7 @@ class AfterSale:
                 if queries.payout_of(conn, ticket.id) is not None:
                     raise self._already_paid(conn, ticket)
                 shift = required_open_shift(conn, ticket.operator, till)
+                pay_from_the_drawer(conn, shift, kind, ticket.id, to_cents(amount), now, ticket.currency)
                 conn.execute(
                     payouts.insert().values(
                         ticket_id=ticket.id,
@@ -343,7 +344,6 @@ class AfterSale:
                         shift_id=shift.id,
                     )
                 )
-                record_cash(conn, shift.id, kind, ticket.id, -to_cents(amount), now)
         except IntegrityError:
             with self.store.read() as conn:
                 raise self._already_paid(conn, ticket) from None
@@ -441,7 +441,7 @@ class AfterSale:
                 self.wallets[current.wallet].refunded(conn, ticket, current.token_sha256, reason, stamp, operator)
             else:
                 shift = required_open_shift(conn, ticket.operator, till)
-                record_cash(conn, shift.id, "refund", ticket.id, -stake, stamp)
+                pay_from_the_drawer(conn, shift, "refund", ticket.id, stake, stamp, ticket.currency)
             conn.execute(
                 ticket_settlements.insert().values(
                     ticket_id=ticket.id,

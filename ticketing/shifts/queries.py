@@ -6,7 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select
 
-from ticketing.contract.errors import NoOpenShift
+from ticketing.contract.errors import DrawerShort, NoOpenShift
+from ticketing.contract.money import format_money, from_cents
 from ticketing.storage import cash_operations, shifts
 
 
@@ -40,6 +41,27 @@ def stake_taken_in_cash(conn: Connection, ticket_id: str, operator: str, till: s
         cash_operations.c.kind == "stake",
     )
     return conn.execute(query.limit(1)).first() is not None
+
+
+def drawer_cents(conn: Connection, shift) -> int:
+    """What the shift's drawer holds by its count: the float plus every cash operation's signed amount."""
+    return shift.float_cents + sum(total for _count, total in cash_totals(conn, shift.id).values())
+
+
+def pay_from_the_drawer(
+    conn: Connection, shift, kind: str, ticket_id: str, cents: int, at: datetime, currency: str
+) -> None:
+    """Cash handed over the counter out of the shift (locked: `required_open_shift`), refused when the drawer does
+    not hold it by the shift's count: a payout the drawer cannot make left the shift's expected cash below zero, a
+    count no drawer can show, and the till could never balance (found by a review in the browser)."""
+    holds = drawer_cents(conn, shift)
+    if cents > holds:
+        raise DrawerShort(
+            f"Till {shift.till}'s drawer holds {format_money(from_cents(holds), currency)} by its shift's count: paying"
+            f" {format_money(from_cents(cents), currency)} needs more cash. Add cash from the safe to the shift first",
+            holds=from_cents(holds),
+        )
+    record_cash(conn, shift.id, kind, ticket_id, -cents, at)
 
 
 def record_cash(conn: Connection, shift_id: int, kind: str, ticket_id: str | None, cents: int, at: datetime) -> None:

@@ -64,7 +64,11 @@ def owed(ticket: Ticket) -> Decimal | None:
 
 
 class ShiftTotals(BaseModel):
+    """The tickets listed, and the money of those that stand: a cancelled ticket's stake was refunded and it can no
+    longer win, so it is counted (`cancelled`) but in no sum (a review in the browser found it in them)."""
+
     tickets: int
+    cancelled: int
     stakes: Decimal
     payouts: Decimal
     tax: Decimal
@@ -119,10 +123,18 @@ def filter_frame(frame: pd.DataFrame, statuses: list[str], results: list[str], c
 
 
 def shift_totals(frame: pd.DataFrame) -> ShiftTotals:
-    def total(column: str) -> Decimal:
-        return sum(frame[column], Decimal("0.00"))
+    standing = frame[frame["status"] != TicketStatus.CANCELLED.value]
 
-    return ShiftTotals(tickets=len(frame), stakes=total("stake"), payouts=total("payout"), tax=total("tax"))
+    def total(column: str) -> Decimal:
+        return sum(standing[column], Decimal("0.00"))
+
+    return ShiftTotals(
+        tickets=len(frame),
+        cancelled=len(frame) - len(standing),
+        stakes=total("stake"),
+        payouts=total("payout"),
+        tax=total("tax"),
+    )
 
 
 def sales_per_hour(frame: pd.DataFrame, start: datetime, end: datetime, zone: ZoneInfo) -> pd.DataFrame:
@@ -195,6 +207,8 @@ class ShiftFigures(BaseModel):
 
     sales: int
     sales_amount: Decimal
+    cash_added: int
+    cash_added_amount: Decimal
     payouts: int
     payouts_amount: Decimal
     refunds: int
@@ -218,6 +232,8 @@ def shift_figures(shift: Shift, tickets: dict[str, Ticket]) -> ShiftFigures:
     return ShiftFigures(
         sales=shift.stakes_count,
         sales_amount=shift.stakes,
+        cash_added=shift.cash_added_count,
+        cash_added_amount=shift.cash_added,
         payouts=shift.payouts_count,
         payouts_amount=shift.payouts,
         refunds=shift.refunds_count,

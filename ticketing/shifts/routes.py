@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from ticketing.access.http import Engine, guard
 from ticketing.access.roles import Permission
-from ticketing.contract.models import REFERENCE_PATTERN, Shift, ShiftClosing, ShiftOpening
+from ticketing.contract.models import REFERENCE_PATTERN, CashAddition, Shift, ShiftClosing, ShiftOpening
 from ticketing.contract.wire import WireJSONResponse, WireRoute
 
 MAX_SHIFT_ID = 2**31 - 1
@@ -35,6 +35,12 @@ def shifts_router(errors: dict) -> APIRouter:
     def close_shift(closing: ShiftClosing, caller: ShiftRunner, engine: Engine):
         """Close the calling till's shift with the cash counted: expected, counted and the difference."""
         return WireJSONResponse(engine.close_shift(caller.actor, closing.counted))
+
+    @router.post("/shifts/current/cash", response_model=Shift, tags=["shifts"])
+    def add_cash(addition: CashAddition, caller: ShiftRunner, engine: Engine):
+        """Cash put into the calling till's drawer from the safe, counted in its open shift: a payout or cash refund
+        larger than the drawer holds is refused (400/138) until it is."""
+        return WireJSONResponse(engine.add_cash(caller.actor, addition.amount))
 
     @router.get("/shifts", response_model=list[Shift], tags=["shifts"])
     def list_shifts(

@@ -1,6 +1,6 @@
-"""A till's shift: opened with its cash float, every stake, payout and refund of the till recorded in it, closed
-with the cash counted (expected, counted, the difference). Each public method is one durable transaction (or none,
-when it refuses); a shift is the calling till's own, found by operator and till."""
+"""A till's shift: opened with its cash float, every stake, payout and refund of the till and any cash added from the
+safe recorded in it, closed with the cash counted (expected, counted, the difference). Each public method is one
+durable transaction (or none, when it refuses); a shift is the calling till's own, found by operator and till."""
 
 from collections.abc import Callable
 from datetime import datetime
@@ -11,11 +11,14 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ticketing.contract.errors import ShiftAlreadyOpen, ShiftNotFound
-from ticketing.contract.models import CashOperation, Shift, ShiftClosing, ShiftOpening
+from ticketing.contract.models import CashAddition, CashOperation, Shift, ShiftClosing, ShiftOpening
 from ticketing.contract.money import from_cents, to_cents
 from ticketing.contract.wire import field_problem, invalid_request
-from ticketing.shifts.queries import cash_totals, open_shift_of, required_open_shift
+from ticketing.shifts.queries import cash_totals, drawer_cents, open_shift_of, record_cash, required_open_shift
 from ticketing.storage import Store, _naive_utc, cash_operations, shifts
+
+CASH_IN = "cash_in"
+"""A cash operation putting cash into the drawer from the safe (`add_cash`)."""
 
 
 def cash_amount(model: type[BaseModel], field: str, value: Decimal) -> Decimal:
@@ -55,7 +58,7 @@ class TillShifts:
         counted = cash_amount(ShiftClosing, "counted", counted)
         with self.store.write() as conn:
             shift = required_open_shift(conn, operator, till)
-            expected = shift.float_cents + sum(total for _count, total in cash_totals(conn, shift.id).values())
+            expected = drawer_cents(conn, shift)
             conn.execute(
                 update(shifts)
                 .where(shifts.c.id == shift.id)
@@ -66,6 +69,15 @@ class TillShifts:
                     difference_cents=to_cents(counted) - expected,
                 )
             )
+        return self.shift(operator, shift.id)
+
+    def add_cash(self, operator: str, till: str, amount: Decimal) -> Shift:
+        """Cash put into the till's drawer from the shop's safe during its shift (a large payout, say): counted in
+        the shift as cash in, so the drawer can pay it and the shift still balances."""
+        amount = cash_amount(CashAddition, "amount", amount)
+        with self.store.write() as conn:
+            shift = required_open_shift(conn, operator, till)
+            record_cash(conn, shift.id, CASH_IN, None, to_cents(amount), _naive_utc(self.clock()))
         return self.shift(operator, shift.id)
 
     def current_shift(self, operator: str, till: str, operations: bool = True) -> Shift | None:
@@ -100,6 +112,7 @@ class TillShifts:
         stakes_count, stakes = total("stake")
         payouts_count, paid = total("payout")
         refunds_count, refunded = total("refund")
+        added_count, added = total(CASH_IN)
         expected = (
             from_cents(row.expected_cents)
             if row.expected_cents is not None
@@ -125,6 +138,8 @@ class TillShifts:
             payouts_count=payouts_count,
             refunds=refunded,
             refunds_count=refunds_count,
+            cash_added=added,
+            cash_added_count=added_count,
             expected=expected,
             counted=None if row.counted_cents is None else from_cents(row.counted_cents),
             difference=None if row.difference_cents is None else from_cents(row.difference_cents),
