@@ -53,7 +53,9 @@ def add_cash_control(calls: AfterSaleCalls, currency: str, key: str, error_key: 
     """Cash from the safe into the drawer, counted in the shift: what a payout larger than the drawer needs first.
     A refusal is kept under `error_key` for the page to show."""
     with st.container(horizontal=True, vertical_alignment="bottom", key=f"{key}_box"):
-        st.number_input(f"Cash added from the safe ({currency})", key=key, min_value=0.0, step=1000.0, format="%.2f")
+        st.number_input(
+            f"Cash added from the safe ({currency})", key=key, min_value=0.0, step=1000.0, format="%.2f", width=280
+        )
         st.button(
             "Add cash", key=f"{key}_button", icon=":material/add_card:", on_click=add_cash, args=(calls, key, error_key)
         )
@@ -61,13 +63,15 @@ def add_cash_control(calls: AfterSaleCalls, currency: str, key: str, error_key: 
 
 def cash_position(shift: Shift, currency: str) -> None:
     money = lambda value: format_money(value, currency)  # noqa: E731 - a local shorthand
-    figures = st.columns(6)
-    figures[0].metric("Float", money(shift.float))
-    figures[1].metric(f"Sales ({shift.stakes_count})", money(shift.stakes))
-    figures[2].metric(f"Cash added ({shift.cash_added_count})", money(shift.cash_added))
-    figures[3].metric(f"Payouts ({shift.payouts_count})", money(shift.payouts))
-    figures[4].metric(f"Refunds ({shift.refunds_count})", money(shift.refunds))
-    figures[5].metric("Expected cash", money(shift.expected))
+    # Each figure as wide as its digits, wrapping to a new line rather than cutting them (six equal columns cut a
+    # float of KES 5,000.00 at 1366 pixels).
+    with st.container(horizontal=True, gap="medium", key="cash_position"):
+        st.metric("Float", money(shift.float), width="content")
+        st.metric(f"Sales ({shift.stakes_count})", money(shift.stakes), width="content")
+        st.metric(f"Cash added ({shift.cash_added_count})", money(shift.cash_added), width="content")
+        st.metric(f"Payouts ({shift.payouts_count})", money(shift.payouts), width="content")
+        st.metric(f"Refunds ({shift.refunds_count})", money(shift.refunds), width="content")
+        st.metric("Expected cash", money(shift.expected), width="content")
 
 
 def operations(calls: AfterSaleCalls, shift: Shift, zone: ZoneInfo, key: str) -> dict:
