@@ -79,7 +79,7 @@ def settled_figures(ticket: Ticket) -> list[tuple[str, Decimal | str]]:
             ("Net payout (settled)", settled.net_payout),
         ]
     if settled.credited:
-        rows.append(("Credited to the player's account", settled.credited))
+        rows.append(("Credited to the account it was paid from", settled.credited))
     if settled.paid is not None:
         paid = settled.paid
         when = f"{paid.paid_at.astimezone(zone):%Y-%m-%d %H:%M}"

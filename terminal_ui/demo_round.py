@@ -214,10 +214,10 @@ def _live_status(conn: Connection, calls: AfterSaleCalls) -> None:
     if state.get("demo_seen") != seen:
         first = "demo_seen" not in state
         state.demo_seen = seen
-        if round_.phase != Phase.SELLING:
-            # The round's coupon is past its deadline: the page's coupon for results follows it (a presenter who
-            # starts a second round was shown the first one's results: found by a review in the browser).
-            state[DEMO_FOLLOW] = coupon.id
+        if round_.phase != Phase.SELLING and state.get("demo_followed") != coupon.id:
+            # The round's coupon is past its deadline: the page's coupon for results turns to it, once (a presenter
+            # who started a second round was shown the first one's results: found by a review in the browser).
+            state[DEMO_FOLLOW] = state.demo_followed = coupon.id
         if not first:
             st.rerun(scope="app")
 

@@ -66,6 +66,7 @@ def look_up(calls: AfterSaleCalls) -> None:
     if not reference:
         return
     counter = state.counter = CounterTicket()
+    state[PAYOUT_CASH_ERROR] = None  # it was about the last ticket's cash
     try:
         counter.ticket = calls.find_ticket(reference)
         if counter.ticket.settlement is None:

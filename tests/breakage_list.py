@@ -716,6 +716,22 @@ BREAKAGES = [
         tests=("tests/test_publish_and_shift.py::test_shift_totals_equal_the_sum_of_the_stored_tickets",),
     ),
     Breakage(
+        id="cash-added-past-the-largest-amount",
+        guarantee="no input gives a 500: cash added never takes a shift past the amounts it can show",
+        file="ticketing/shifts/service.py",
+        old="            if largest > to_cents(MAX_AMOUNT):\n",
+        new="            if False:\n",
+        tests=(f"{SETTLE}::test_cash_added_never_takes_the_shift_past_the_largest_amount_it_can_show",),
+    ),
+    Breakage(
+        id="results-page-follows-the-demo-round-at-every-result",
+        guarantee="a demo round: the presenter's own choice of coupon stands once the page has turned to the round",
+        file="terminal_ui/demo_round.py",
+        old=' and state.get("demo_followed") != coupon.id:\n',
+        new=":\n",
+        tests=("tests/test_after_sale_pages.py::test_the_results_page_follows_a_demo_round_once_its_coupon_closes",),
+    ),
+    Breakage(
         id="cancel-by-any-till",
         guarantee="cancellation: only the till that sold the ticket",
         file="ticketing/settlement/service.py",
@@ -1214,8 +1230,8 @@ BREAKAGES = [
         id="results-page-stays-on-an-earlier-demo-round",
         guarantee="a demo round from sale to payout: the Results page shows the round being played",
         file="terminal_ui/demo_round.py",
-        old="            state[DEMO_FOLLOW] = coupon.id\n",
-        new="            pass\n",
+        old="            state[DEMO_FOLLOW] = state.demo_followed = coupon.id\n",
+        new="            state.demo_followed = coupon.id\n",
         tests=("tests/test_after_sale_pages.py::test_the_results_page_follows_a_demo_round_once_its_coupon_closes",),
     ),
     Breakage(

@@ -322,6 +322,18 @@ def test_a_channel_sale_counted_in_a_shift_is_given_back_in_cash_from_the_next_o
 # ---- the till's shift ------------------------------------------------------------------------------------------------
 
 
+def test_cash_added_never_takes_the_shift_past_the_largest_amount_it_can_show(engine):
+    """Twice the largest amount once made every read of the shift, its closing and the list of shifts a 500 (found by
+    a review): the second addition is refused, and the shift reads as before."""
+    engine.open_shift(till_of(TILL), D("0"))
+    engine.add_cash(till_of(TILL), D("999999999999.99"))
+    with pytest.raises(ValidationFailed, match="would pass 999,999,999,999.99"):
+        engine.add_cash(till_of(TILL), D("0.01"))
+    shift = engine.current_shift(till_of(TILL))
+    assert (shift.cash_added, shift.cash_added_count, shift.expected) == (D("999999999999.99"), 1, D("999999999999.99"))
+    assert engine.list_shifts(till_of(TILL))[0].id == shift.id
+
+
 def test_the_shift_balances_float_stakes_payouts_and_refunds(engine):
     engine.open_shift(till_of(TILL), D("50000.00"))
     with pytest.raises(ShiftAlreadyOpen):

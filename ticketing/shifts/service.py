@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ticketing.contract.errors import ShiftAlreadyOpen, ShiftNotFound
-from ticketing.contract.models import CashAddition, CashOperation, Shift, ShiftClosing, ShiftOpening
+from ticketing.contract.models import MAX_AMOUNT, CashAddition, CashOperation, Shift, ShiftClosing, ShiftOpening
 from ticketing.contract.money import from_cents, to_cents
 from ticketing.contract.wire import field_problem, invalid_request
 from ticketing.shifts.queries import cash_totals, drawer_cents, open_shift_of, record_cash, required_open_shift
@@ -77,6 +77,13 @@ class TillShifts:
         amount = cash_amount(CashAddition, "amount", amount)
         with self.store.write() as conn:
             shift = required_open_shift(conn, operator, till)
+            _count, added_cents = cash_totals(conn, shift.id).get(CASH_IN, (0, 0))
+            largest = max(drawer_cents(conn, shift), added_cents) + to_cents(amount)
+            if largest > to_cents(MAX_AMOUNT):
+                # The shift's figures are amounts of at most 14 digits: past them, every read of the shift failed.
+                raise invalid_request(
+                    [{"field": "amount", "message": f"the shift's cash would pass {MAX_AMOUNT:,.2f}"}]
+                )
             record_cash(conn, shift.id, CASH_IN, None, to_cents(amount), _naive_utc(self.clock()))
         return self.shift(operator, shift.id)
 
