@@ -29,7 +29,9 @@ def required_open_shift(conn: Connection, operator: str, till: str):
 def stake_taken_in_cash(conn: Connection, ticket_id: str, operator: str, till: str, sold_at: datetime) -> bool:
     """Whether the ticket's stake came into its till's drawer: a stake of one of the till's shifts still open when
     it was sold. A channel's sale on a shop's account with no shift open (the Betstack key's `sms` sale, as the
-    spec's sample) took its stake from the account alone, so giving it back is not the drawer's to do."""
+    spec's sample) took its stake from the account alone, so giving it back is not the drawer's to do. The till's
+    shifts closed before the sale are left out: cash operations are indexed by shift, not by ticket, so this reads
+    the operations of a shift or two instead of the till's whole history."""
     shifts_open_at_the_sale = select(shifts.c.id).where(
         shifts.c.operator == operator,
         shifts.c.till == till,
