@@ -826,12 +826,13 @@ def sell_screen(conn: Connection, slip: Draft) -> None:
 
 def receipt_screen(conn: Connection, slip: Draft) -> None:
     ticket = slip.receipt
-    if cancelled_here(RECEIPT_CANCEL, ticket.code) is None:
+    cancelled_before = cancelled_here(RECEIPT_CANCEL, ticket.code)
+    if cancelled_before is None:
         st.success(f"Ticket sold: **{ticket.code}**", icon=":material/check_circle:")
     left, right = st.columns([2, 3])
     with left:
         st.markdown(f"# :blue[{ticket.code}]")
-        money_at_the_counter(ticket, cancelled_here(RECEIPT_CANCEL, ticket.code), slip.player_token.strip())
+        money_at_the_counter(ticket, cancelled_before, slip.player_token.strip())
         st.button(
             "New ticket",
             key="new_ticket",
